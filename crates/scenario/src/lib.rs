@@ -1,0 +1,1 @@
+//! Scenario files, Istio objects (DestinationRule, VirtualService, ServiceEntry), Istio version profiles and expectations.
