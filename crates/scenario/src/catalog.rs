@@ -1,0 +1,271 @@
+//! Loading scenario files: parsing, merging variant settings over the defaults, checking.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+use crate::expect::Expectation;
+use crate::istio::IstioObjects;
+use crate::model::{AppSettings, Direction, LoadSettings, Scenario, Service, Topology, Variant};
+use crate::ScenarioError;
+
+/// The scenario files of one directory, sorted by name.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub dir: PathBuf,
+    pub scenarios: Vec<Scenario>,
+}
+
+impl Catalog {
+    /// Load every `*.yaml` file of `dir`; the first bad file is an error naming it.
+    pub fn load(dir: &Path) -> Result<Self, ScenarioError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| ScenarioError::Catalog {
+            path: dir.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        paths.sort();
+        let scenarios = paths.iter().map(|p| load_file(p)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+            scenarios,
+        })
+    }
+
+    /// The scenario called `name`.
+    pub fn get(&self, name: &str) -> Result<&Scenario, ScenarioError> {
+        self.scenarios
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ScenarioError::UnknownScenario {
+                name: name.to_string(),
+                known: self.names().join(", "),
+            })
+    }
+
+    /// All scenario names.
+    pub fn names(&self) -> Vec<String> {
+        self.scenarios.iter().map(|s| s.name.clone()).collect()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    name: String,
+    title: String,
+    direction: Direction,
+    symptom: String,
+    mechanism: String,
+    #[serde(default)]
+    production: std::collections::BTreeMap<String, Value>,
+    #[serde(default)]
+    lab: std::collections::BTreeMap<String, Value>,
+    profile: String,
+    service: Service,
+    #[serde(default)]
+    defaults: Defaults,
+    variants: Vec<VariantFile>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Defaults {
+    #[serde(default)]
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    topology: Mapping,
+    #[serde(default)]
+    app: Mapping,
+    #[serde(default)]
+    load: Mapping,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantFile {
+    name: String,
+    description: String,
+    #[serde(default)]
+    cost: Option<String>,
+    #[serde(default)]
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    topology: Mapping,
+    #[serde(default)]
+    app: Mapping,
+    #[serde(default)]
+    app_per_replica: Vec<Mapping>,
+    #[serde(default)]
+    load: Mapping,
+    #[serde(default)]
+    istio: Vec<Value>,
+    expect: Expectation,
+}
+
+/// Parse and check one scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parse and check scenario text; `path` is used in error messages.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
+    let file: ScenarioFile = serde_yaml::from_str(text).map_err(|e| ScenarioError::Syntax {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    if file.name != stem {
+        return Err(ScenarioError::invalid(
+            path,
+            "name",
+            format!("{:?} differs from the file name {stem:?}; they must match", file.name),
+        ));
+    }
+    crate::profile::by_name(&file.profile).map_err(|e| ScenarioError::invalid(path, "profile", e.to_string()))?;
+    if file.variants.first().map(|v| v.name.as_str()) != Some("baseline") {
+        return Err(ScenarioError::invalid(path, "variants[0].name", "the first variant must be `baseline`"));
+    }
+    let mut variants = Vec::new();
+    for (i, v) in file.variants.into_iter().enumerate() {
+        let at = |f: &str| format!("variants[{i}] ({}).{f}", v.name);
+        if variants.iter().any(|w: &Variant| w.name == v.name) {
+            return Err(ScenarioError::invalid(path, at("name"), format!("variant {:?} appears twice", v.name)));
+        }
+        let topology: Topology = merged(&file.defaults.topology, &v.topology).map_err(|e| ScenarioError::invalid(path, at("topology"), e))?;
+        if topology.replicas == 0 || topology.replicas > 8 {
+            return Err(ScenarioError::invalid(path, at("topology.replicas"), format!("{} is not between 1 and 8", topology.replicas)));
+        }
+        let app: AppSettings = merged(&file.defaults.app, &v.app).map_err(|e| ScenarioError::invalid(path, at("app"), e))?;
+        let app_per_replica = v
+            .app_per_replica
+            .iter()
+            .enumerate()
+            .map(|(r, m)| {
+                merged::<AppSettings>(&Mapping::new(), m).map_err(|e| ScenarioError::invalid(path, at(&format!("app_per_replica[{r}]")), e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let load: LoadSettings = merged(&file.defaults.load, &v.load).map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
+        let istio = IstioObjects::parse(&v.istio).map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
+        let duration_ms = v.duration_ms.or(file.defaults.duration_ms).unwrap_or(5000);
+        if !(500..=600_000).contains(&duration_ms) {
+            return Err(ScenarioError::invalid(path, at("duration_ms"), format!("{duration_ms} is not between 500 and 600000")));
+        }
+        variants.push(Variant {
+            name: v.name,
+            description: v.description,
+            cost: v.cost,
+            duration_ms,
+            topology,
+            app,
+            app_per_replica,
+            load,
+            istio,
+            expect: v.expect,
+        });
+    }
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name: file.name,
+        title: file.title,
+        direction: file.direction,
+        symptom: file.symptom,
+        mechanism: file.mechanism,
+        production: file.production,
+        lab: file.lab,
+        profile: file.profile,
+        service: file.service,
+        variants,
+    })
+}
+
+/// Deserialize `over` merged on top of `base`.
+fn merged<T: serde::de::DeserializeOwned>(base: &Mapping, over: &Mapping) -> Result<T, String> {
+    let mut v = Value::Mapping(base.clone());
+    merge(&mut v, &Value::Mapping(over.clone()));
+    serde_yaml::from_value(v).map_err(|e| e.to_string())
+}
+
+/// Merge `over` into `base` key by key; a `null` in `over` removes the key.
+pub(crate) fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Mapping(b), Value::Mapping(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                } else if let Some(slot) = b.get_mut(k) {
+                    merge(slot, v);
+                } else {
+                    b.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name: demo
+title: Demo
+direction: inbound
+symptom: s
+mechanism: m
+profile: istio-1.4
+service: {host: srv-a.default.svc.cluster.local, port: 80}
+defaults:
+  duration_ms: 2000
+  app: {idle_timeout_ms: 20}
+  load: {connections: 8, think_ms: 20}
+variants:
+  - name: baseline
+    description: b
+    expect: {min_requests: 10, min_error_rate: 0.01}
+  - name: unbounded
+    description: u
+    app: {idle_timeout_ms: null, max_requests: 5}
+    topology: {client_sidecar: true}
+    expect: {max_errors: 0}
+"#;
+
+    #[test]
+    fn variants_merge_over_defaults() {
+        let s = parse(Path::new("scenarios/demo.yaml"), GOOD).unwrap();
+        let b = s.variant("baseline").unwrap();
+        assert_eq!(b.app.idle_timeout_ms, Some(20));
+        assert!(!b.topology.client_sidecar);
+        let u = s.variant("unbounded").unwrap();
+        assert_eq!(u.app.idle_timeout_ms, None);
+        assert_eq!(u.app.max_requests, Some(5));
+        assert_eq!(u.load.connections, Some(8));
+        assert!(u.topology.client_sidecar);
+        assert_eq!(u.duration_ms, 2000);
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let p = Path::new("scenarios/demo.yaml");
+        let bad = GOOD.replace("idle_timeout_ms: 20", "idle_timout_ms: 20");
+        let e = parse(p, &bad).unwrap_err().to_string();
+        assert!(e.contains("scenarios/demo.yaml") && e.contains("variants[0] (baseline).app") && e.contains("idle_timout_ms"), "{e}");
+        let e = parse(p, &GOOD.replace("istio-1.4", "istio-9")).unwrap_err().to_string();
+        assert!(e.contains("field `profile`"), "{e}");
+        let e = parse(Path::new("scenarios/other.yaml"), GOOD).unwrap_err().to_string();
+        assert!(e.contains("field `name`"), "{e}");
+        let e = parse(p, &GOOD.replace("name: unbounded", "name: baseline")).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{e}");
+        let e = parse(p, "name: [").unwrap_err().to_string();
+        assert!(e.starts_with("scenarios/demo.yaml: "), "{e}");
+    }
+}

@@ -1,0 +1,180 @@
+//! Expectations of a variant and their check against what a run observed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a variant must show for the lab to call it reproduced (or fixed).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// At least this many requests must have been sent.
+    #[serde(default)]
+    pub min_requests: u64,
+    /// Client-visible error rate at least this (a reproduction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_error_rate: Option<f64>,
+    /// Client-visible error rate at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_error_rate: Option<f64>,
+    /// Client-visible errors at most this many (0 for a full fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<u64>,
+    /// Every error response the client saw carries one of these flag strings (e.g. `UC`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_flags: Vec<String>,
+    /// Minimum count of each flag in the server sidecars' access logs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub server_sidecar_min: BTreeMap<String, u64>,
+    /// Minimum count of each flag in the client sidecar's access log.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client_sidecar_min: BTreeMap<String, u64>,
+    /// The error-free timeline must show at least this many separate error bursts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_bursts: Option<u64>,
+    /// Why a residual error count is expected, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual: Option<String>,
+}
+
+/// What a run of one variant observed, as the expectation reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub requests: u64,
+    pub errors: u64,
+    /// Flag string → count over the client's error responses (5xx).
+    pub error_flags: BTreeMap<String, u64>,
+    /// Flag → count over the server sidecars' access logs.
+    pub server_sidecar_flags: BTreeMap<String, u64>,
+    /// Flag → count over the client sidecar's access log.
+    pub client_sidecar_flags: BTreeMap<String, u64>,
+    /// Errors per second, in order.
+    pub errors_per_second: Vec<u64>,
+}
+
+/// The outcome of checking one expectation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    pub passed: bool,
+    /// One sentence per failed clause.
+    pub failures: Vec<String>,
+}
+
+impl Expectation {
+    /// Check `obs` against every clause of this expectation.
+    pub fn check(&self, obs: &Observed) -> Verdict {
+        let mut failures = Vec::new();
+        let rate = if obs.requests == 0 { 0.0 } else { obs.errors as f64 / obs.requests as f64 };
+        if obs.requests < self.min_requests {
+            failures.push(format!("{} requests, fewer than the {} expected", obs.requests, self.min_requests));
+        }
+        if let Some(min) = self.min_error_rate {
+            if rate < min {
+                failures.push(format!("error rate {:.3} % is below the expected {:.3} %", rate * 100.0, min * 100.0));
+            }
+        }
+        if let Some(max) = self.max_error_rate {
+            if rate > max {
+                failures.push(format!("error rate {:.3} % is above the allowed {:.3} %", rate * 100.0, max * 100.0));
+            }
+        }
+        if let Some(max) = self.max_errors {
+            if obs.errors > max {
+                failures.push(format!("{} errors, more than the {} allowed", obs.errors, max));
+            }
+        }
+        if !self.error_flags.is_empty() {
+            for (flag, n) in &obs.error_flags {
+                if !self.error_flags.contains(flag) {
+                    failures.push(format!("{n} errors with flags {flag:?}, expected only {:?}", self.error_flags));
+                }
+            }
+        }
+        for (which, want, got) in [
+            ("server", &self.server_sidecar_min, &obs.server_sidecar_flags),
+            ("client", &self.client_sidecar_min, &obs.client_sidecar_flags),
+        ] {
+            for (flag, min) in want {
+                let n = got.get(flag).copied().unwrap_or(0);
+                if n < *min {
+                    failures.push(format!("{which} sidecar logged {n} × {flag}, expected at least {min}"));
+                }
+            }
+        }
+        if let Some(min) = self.min_bursts {
+            let bursts = count_bursts(&obs.errors_per_second);
+            if bursts < min {
+                failures.push(format!("{bursts} error bursts in the timeline, expected at least {min}"));
+            }
+        }
+        Verdict {
+            passed: failures.is_empty(),
+            failures,
+        }
+    }
+}
+
+/// Runs of seconds with errors separated by at least one error-free second.
+pub fn count_bursts(errors_per_second: &[u64]) -> u64 {
+    let mut bursts = 0;
+    let mut inside = false;
+    for &e in errors_per_second {
+        if e > 0 && !inside {
+            bursts += 1;
+        }
+        inside = e > 0;
+    }
+    bursts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(requests: u64, errors: u64, flags: &[(&str, u64)]) -> Observed {
+        Observed {
+            requests,
+            errors,
+            error_flags: flags.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn reproduction_needs_rate_and_flag() {
+        let e = Expectation {
+            min_requests: 2000,
+            min_error_rate: Some(0.01),
+            error_flags: vec!["UC".into()],
+            ..Default::default()
+        };
+        assert!(e.check(&obs(3000, 60, &[("UC", 60)])).passed);
+        let v = e.check(&obs(3000, 10, &[("UC", 10)]));
+        assert!(!v.passed && v.failures[0].contains("below"), "{v:?}");
+        let v = e.check(&obs(3000, 60, &[("UF", 60)]));
+        assert!(!v.passed && v.failures[0].contains("UF"), "{v:?}");
+        assert!(!e.check(&obs(100, 60, &[("UC", 60)])).passed);
+    }
+
+    #[test]
+    fn fix_needs_zero_errors_and_sidecar_counts() {
+        let e = Expectation {
+            max_errors: Some(0),
+            server_sidecar_min: [("UC".to_string(), 1)].into(),
+            ..Default::default()
+        };
+        let mut o = obs(10_000, 0, &[]);
+        assert!(!e.check(&o).passed);
+        o.server_sidecar_flags.insert("UC".into(), 5);
+        assert!(e.check(&o).passed);
+        o.errors = 1;
+        assert!(!e.check(&o).passed);
+    }
+
+    #[test]
+    fn bursts_are_runs_separated_by_quiet_seconds() {
+        assert_eq!(count_bursts(&[0, 3, 4, 0, 0, 2, 0, 1]), 3);
+        assert_eq!(count_bursts(&[0, 0]), 0);
+        assert_eq!(count_bursts(&[1, 1, 1]), 1);
+    }
+}

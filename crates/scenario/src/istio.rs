@@ -1,0 +1,378 @@
+//! The Istio objects a scenario may carry, typed for translation to Envoy config.
+//!
+//! Only the fields the lab translates are accepted; an unknown field is an
+//! error rather than silently ignored. The raw YAML is kept so the very same
+//! objects can be applied to a real cluster.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration;
+
+/// Kubernetes object metadata (name and namespace are all the lab reads).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Metadata {
+    pub name: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default, flatten)]
+    pub other: serde_yaml::Mapping,
+}
+
+/// `networking.istio.io` DestinationRule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DestinationRule {
+    pub host: String,
+    #[serde(default)]
+    pub traffic_policy: Option<TrafficPolicy>,
+}
+
+/// DestinationRule `trafficPolicy`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrafficPolicy {
+    #[serde(default)]
+    pub connection_pool: Option<ConnectionPool>,
+    #[serde(default)]
+    pub outlier_detection: Option<OutlierDetection>,
+}
+
+/// DestinationRule `connectionPool`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPool {
+    #[serde(default)]
+    pub tcp: Option<TcpSettings>,
+    #[serde(default)]
+    pub http: Option<HttpSettings>,
+}
+
+/// `connectionPool.tcp`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TcpSettings {
+    #[serde(default)]
+    pub max_connections: Option<u32>,
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    #[serde(default)]
+    pub max_connection_duration: Option<String>,
+}
+
+/// `connectionPool.http`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpSettings {
+    #[serde(default)]
+    pub http1_max_pending_requests: Option<u32>,
+    #[serde(default)]
+    pub http2_max_requests: Option<u32>,
+    #[serde(default)]
+    pub max_requests_per_connection: Option<u32>,
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    #[serde(default)]
+    pub idle_timeout: Option<String>,
+}
+
+/// DestinationRule `outlierDetection`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OutlierDetection {
+    #[serde(default, rename = "consecutive5xxErrors")]
+    pub consecutive_5xx_errors: Option<u32>,
+    #[serde(default)]
+    pub consecutive_gateway_errors: Option<u32>,
+    #[serde(default)]
+    pub interval: Option<String>,
+    #[serde(default)]
+    pub base_ejection_time: Option<String>,
+    #[serde(default)]
+    pub max_ejection_percent: Option<u32>,
+    #[serde(default)]
+    pub min_health_percent: Option<u32>,
+}
+
+/// `networking.istio.io` VirtualService.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualService {
+    pub hosts: Vec<String>,
+    #[serde(default)]
+    pub http: Vec<HttpRoute>,
+}
+
+/// VirtualService `http[]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRoute {
+    #[serde(default)]
+    pub route: Vec<RouteDestination>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub retries: Option<HttpRetry>,
+}
+
+/// VirtualService `http[].route[]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteDestination {
+    pub destination: Destination,
+    #[serde(default)]
+    pub weight: Option<u32>,
+}
+
+/// A route destination.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    pub host: String,
+    #[serde(default)]
+    pub port: Option<PortSelector>,
+}
+
+/// A destination port.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortSelector {
+    pub number: u16,
+}
+
+/// VirtualService `http[].retries`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HttpRetry {
+    pub attempts: u32,
+    #[serde(default)]
+    pub per_try_timeout: Option<String>,
+    #[serde(default)]
+    pub retry_on: Option<String>,
+}
+
+/// `networking.istio.io` ServiceEntry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceEntry {
+    pub hosts: Vec<String>,
+    pub ports: Vec<ServicePort>,
+    #[serde(default)]
+    pub resolution: Resolution,
+    #[serde(default)]
+    pub location: Option<String>,
+}
+
+/// A ServiceEntry port.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePort {
+    pub number: u16,
+    pub name: String,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+/// ServiceEntry `resolution` and the Envoy cluster type istiod gives it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Resolution {
+    /// `ORIGINAL_DST`: the address the app connected to.
+    #[default]
+    None,
+    /// `STATIC` endpoints.
+    Static,
+    /// `STRICT_DNS`: every address of every answer, re-resolved each refresh.
+    Dns,
+    /// `LOGICAL_DNS`: the first address of the latest answer.
+    DnsRoundRobin,
+}
+
+/// One Istio object of a kind the lab translates.
+#[derive(Debug, Clone)]
+pub enum IstioObject {
+    DestinationRule(Metadata, DestinationRule),
+    VirtualService(Metadata, VirtualService),
+    ServiceEntry(Metadata, ServiceEntry),
+}
+
+/// The Istio objects of a variant: typed, plus the raw YAML for `kubectl apply`.
+#[derive(Debug, Clone, Default)]
+pub struct IstioObjects {
+    pub objects: Vec<IstioObject>,
+    pub raw: Vec<serde_yaml::Value>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+    metadata: Metadata,
+    spec: serde_yaml::Value,
+}
+
+impl IstioObjects {
+    /// Parse a list of Kubernetes objects; `Err((field, reason))` names the element at fault.
+    pub fn parse(values: &[serde_yaml::Value]) -> Result<Self, (String, String)> {
+        let mut out = IstioObjects::default();
+        for (i, v) in values.iter().enumerate() {
+            let at = |f: &str| format!("istio[{i}]{f}");
+            let env: Envelope = serde_yaml::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
+            if !env.api_version.starts_with("networking.istio.io/") {
+                return Err((at(".apiVersion"), format!("{:?} is not networking.istio.io/*", env.api_version)));
+            }
+            let spec = |e: serde_yaml::Error| (at(".spec"), e.to_string());
+            let obj = match env.kind.as_str() {
+                "DestinationRule" => {
+                    let dr: DestinationRule = serde_yaml::from_value(env.spec).map_err(spec)?;
+                    check_durations_dr(&dr).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
+                    IstioObject::DestinationRule(env.metadata, dr)
+                }
+                "VirtualService" => {
+                    let vs: VirtualService = serde_yaml::from_value(env.spec).map_err(spec)?;
+                    check_durations_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
+                    IstioObject::VirtualService(env.metadata, vs)
+                }
+                "ServiceEntry" => {
+                    IstioObject::ServiceEntry(env.metadata, serde_yaml::from_value(env.spec).map_err(spec)?)
+                }
+                other => {
+                    return Err((
+                        at(".kind"),
+                        format!("{other:?} is not translated; use DestinationRule, VirtualService or ServiceEntry"),
+                    ))
+                }
+            };
+            out.objects.push(obj);
+            out.raw.push(v.clone());
+        }
+        Ok(out)
+    }
+
+    /// The DestinationRule whose `host` is `host`, if any.
+    pub fn destination_rule(&self, host: &str) -> Option<&DestinationRule> {
+        self.objects.iter().find_map(|o| match o {
+            IstioObject::DestinationRule(_, dr) if host_matches(&dr.host, host) => Some(dr),
+            _ => None,
+        })
+    }
+
+    /// The first VirtualService http route for `host`, if any.
+    pub fn http_route(&self, host: &str) -> Option<&HttpRoute> {
+        self.objects.iter().find_map(|o| match o {
+            IstioObject::VirtualService(_, vs) if vs.hosts.iter().any(|h| host_matches(h, host)) => vs.http.first(),
+            _ => None,
+        })
+    }
+
+    /// The ServiceEntry naming `host`, if any.
+    pub fn service_entry(&self, host: &str) -> Option<&ServiceEntry> {
+        self.objects.iter().find_map(|o| match o {
+            IstioObject::ServiceEntry(_, se) if se.hosts.iter().any(|h| host_matches(h, host)) => Some(se),
+            _ => None,
+        })
+    }
+}
+
+/// Istio host matching as the lab needs it: exact, or the short name of a cluster-local FQDN.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    pattern == host || host.split('.').next() == Some(pattern)
+}
+
+/// Parse an optional Istio duration field.
+pub fn opt_duration(v: &Option<String>) -> Option<Duration> {
+    v.as_deref().and_then(|s| duration::parse(s).ok())
+}
+
+fn check(field: &str, v: &Option<String>) -> Result<(), (String, String)> {
+    match v {
+        Some(s) => duration::parse(s).map(|_| ()).map_err(|r| (field.to_string(), r)),
+        None => Ok(()),
+    }
+}
+
+fn check_durations_dr(dr: &DestinationRule) -> Result<(), (String, String)> {
+    let Some(tp) = &dr.traffic_policy else { return Ok(()) };
+    if let Some(cp) = &tp.connection_pool {
+        if let Some(tcp) = &cp.tcp {
+            check("trafficPolicy.connectionPool.tcp.connectTimeout", &tcp.connect_timeout)?;
+            check("trafficPolicy.connectionPool.tcp.maxConnectionDuration", &tcp.max_connection_duration)?;
+        }
+        if let Some(http) = &cp.http {
+            check("trafficPolicy.connectionPool.http.idleTimeout", &http.idle_timeout)?;
+        }
+    }
+    if let Some(od) = &tp.outlier_detection {
+        check("trafficPolicy.outlierDetection.interval", &od.interval)?;
+        check("trafficPolicy.outlierDetection.baseEjectionTime", &od.base_ejection_time)?;
+    }
+    Ok(())
+}
+
+fn check_durations_vs(vs: &VirtualService) -> Result<(), (String, String)> {
+    for (i, r) in vs.http.iter().enumerate() {
+        check(&format!("http[{i}].timeout"), &r.timeout)?;
+        if let Some(retry) = &r.retries {
+            check(&format!("http[{i}].retries.perTryTimeout"), &retry.per_try_timeout)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Vec<serde_yaml::Value> {
+        serde_yaml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn parses_a_destination_rule_and_virtual_service() {
+        let objs = IstioObjects::parse(&yaml(
+            r#"
+- apiVersion: networking.istio.io/v1beta1
+  kind: DestinationRule
+  metadata: {name: srv-a}
+  spec:
+    host: srv-a.default.svc.cluster.local
+    trafficPolicy:
+      connectionPool:
+        http: {idleTimeout: 15ms, maxRequestsPerConnection: 10}
+- apiVersion: networking.istio.io/v1beta1
+  kind: VirtualService
+  metadata: {name: srv-a}
+  spec:
+    hosts: [srv-a]
+    http:
+    - route: [{destination: {host: srv-a}}]
+      retries: {attempts: 3, retryOn: reset}
+"#,
+        ))
+        .unwrap();
+        let dr = objs.destination_rule("srv-a.default.svc.cluster.local").unwrap();
+        let http = dr.traffic_policy.as_ref().unwrap().connection_pool.as_ref().unwrap().http.as_ref().unwrap();
+        assert_eq!(http.max_requests_per_connection, Some(10));
+        let route = objs.http_route("srv-a.default.svc.cluster.local").unwrap();
+        assert_eq!(route.retries.as_ref().unwrap().retry_on.as_deref(), Some("reset"));
+        assert_eq!(objs.raw.len(), 2);
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_durations_name_the_field() {
+        let err = IstioObjects::parse(&yaml(
+            "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: x}, spec: {host: x, trafficPolicy: {connectionPool: {http: {idleTimeout: '15'}}}}}",
+        ))
+        .unwrap_err();
+        assert_eq!(err.0, "istio[0].spec.trafficPolicy.connectionPool.http.idleTimeout");
+        let err = IstioObjects::parse(&yaml(
+            "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: x}, spec: {host: x, trafficPolicy: {loadBalancer: {}}}}",
+        ))
+        .unwrap_err();
+        assert!(err.1.contains("loadBalancer"), "{err:?}");
+        let err = IstioObjects::parse(&yaml("- {apiVersion: v1, kind: Service, metadata: {name: x}, spec: {}}")).unwrap_err();
+        assert_eq!(err.0, "istio[0].apiVersion");
+    }
+}
