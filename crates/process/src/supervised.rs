@@ -23,19 +23,29 @@ pub enum ProcessError {
     },
     /// The child's output log could not be created.
     #[error("could not create log file {path}: {source}")]
-    Log { path: PathBuf, source: std::io::Error },
+    Log {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The child exited or closed stdout before printing its READY line.
     #[error("{name} exited before it was ready; see {log}")]
     ExitedEarly { name: String, log: String },
     /// No READY line within the timeout.
     #[error("{name} printed no READY line within {secs:.1} s; see {log}")]
-    NotReady { name: String, secs: f64, log: String },
+    NotReady {
+        name: String,
+        secs: f64,
+        log: String,
+    },
     /// The READY payload did not have the expected shape.
     #[error("{name} printed a READY line that does not fit: {reason}")]
     BadReady { name: String, reason: String },
     /// Waiting on the child failed.
     #[error("waiting for {name} failed: {source}")]
-    Wait { name: String, source: std::io::Error },
+    Wait {
+        name: String,
+        source: std::io::Error,
+    },
 }
 
 /// A child process that dies with its parent and is killed on `Drop`.
@@ -107,7 +117,10 @@ impl Supervised {
     }
 
     /// Wait for the READY line and decode its JSON payload.
-    pub async fn wait_ready<T: DeserializeOwned>(&mut self, timeout: Duration) -> Result<T, ProcessError> {
+    pub async fn wait_ready<T: DeserializeOwned>(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<T, ProcessError> {
         let rx = self.ready.take().ok_or_else(|| ProcessError::BadReady {
             name: self.name.clone(),
             reason: "wait_ready was already called".into(),
@@ -135,7 +148,10 @@ impl Supervised {
     }
 
     /// Ask the child to stop with SIGTERM; SIGKILL it if it is still running after `grace`.
-    pub async fn stop(&mut self, grace: Duration) -> Result<std::process::ExitStatus, ProcessError> {
+    pub async fn stop(
+        &mut self,
+        grace: Duration,
+    ) -> Result<std::process::ExitStatus, ProcessError> {
         if let Some(pid) = self.child.id() {
             // SAFETY: plain kill(2) on our own child's pid.
             unsafe {
@@ -146,18 +162,27 @@ impl Supervised {
             Ok(status) => status.map_err(|source| self.wait_error(source)),
             Err(_) => {
                 let _ = self.child.start_kill();
-                self.child.wait().await.map_err(|source| self.wait_error(source))
+                self.child
+                    .wait()
+                    .await
+                    .map_err(|source| self.wait_error(source))
             }
         }
     }
 
     /// Wait for the child to exit on its own.
     pub async fn wait(&mut self) -> Result<std::process::ExitStatus, ProcessError> {
-        self.child.wait().await.map_err(|source| self.wait_error(source))
+        self.child
+            .wait()
+            .await
+            .map_err(|source| self.wait_error(source))
     }
 
     /// Wait for the child to exit on its own, at most `timeout`; SIGKILL it after that.
-    pub async fn wait_or_kill(&mut self, timeout: Duration) -> Result<Option<std::process::ExitStatus>, ProcessError> {
+    pub async fn wait_or_kill(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<Option<std::process::ExitStatus>, ProcessError> {
         match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(status) => status.map(Some).map_err(|source| self.wait_error(source)),
             Err(_) => {
@@ -194,7 +219,9 @@ fn open_log(path: &Path) -> Result<Sink, ProcessError> {
             path: path.to_path_buf(),
             source,
         })?;
-    Ok(std::sync::Arc::new(tokio::sync::Mutex::new(tokio::fs::File::from_std(file))))
+    Ok(std::sync::Arc::new(tokio::sync::Mutex::new(
+        tokio::fs::File::from_std(file),
+    )))
 }
 
 async fn copy_lines<R: AsyncRead + Unpin>(

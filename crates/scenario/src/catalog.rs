@@ -29,7 +29,10 @@ impl Catalog {
             .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect();
         paths.sort();
-        let scenarios = paths.iter().map(|p| load_file(p)).collect::<Result<Vec<_>, _>>()?;
+        let scenarios = paths
+            .iter()
+            .map(|p| load_file(p))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Catalog {
             dir: dir.to_path_buf(),
             scenarios,
@@ -122,42 +125,71 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if file.name != stem {
         return Err(ScenarioError::invalid(
             path,
             "name",
-            format!("{:?} differs from the file name {stem:?}; they must match", file.name),
+            format!(
+                "{:?} differs from the file name {stem:?}; they must match",
+                file.name
+            ),
         ));
     }
-    crate::profile::by_name(&file.profile).map_err(|e| ScenarioError::invalid(path, "profile", e.to_string()))?;
+    crate::profile::by_name(&file.profile)
+        .map_err(|e| ScenarioError::invalid(path, "profile", e.to_string()))?;
     if file.variants.first().map(|v| v.name.as_str()) != Some("baseline") {
-        return Err(ScenarioError::invalid(path, "variants[0].name", "the first variant must be `baseline`"));
+        return Err(ScenarioError::invalid(
+            path,
+            "variants[0].name",
+            "the first variant must be `baseline`",
+        ));
     }
     let mut variants = Vec::new();
     for (i, v) in file.variants.into_iter().enumerate() {
         let at = |f: &str| format!("variants[{i}] ({}).{f}", v.name);
         if variants.iter().any(|w: &Variant| w.name == v.name) {
-            return Err(ScenarioError::invalid(path, at("name"), format!("variant {:?} appears twice", v.name)));
+            return Err(ScenarioError::invalid(
+                path,
+                at("name"),
+                format!("variant {:?} appears twice", v.name),
+            ));
         }
-        let topology: Topology = merged(&file.defaults.topology, &v.topology).map_err(|e| ScenarioError::invalid(path, at("topology"), e))?;
+        let topology: Topology = merged(&file.defaults.topology, &v.topology)
+            .map_err(|e| ScenarioError::invalid(path, at("topology"), e))?;
         if topology.replicas == 0 || topology.replicas > 8 {
-            return Err(ScenarioError::invalid(path, at("topology.replicas"), format!("{} is not between 1 and 8", topology.replicas)));
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.replicas"),
+                format!("{} is not between 1 and 8", topology.replicas),
+            ));
         }
-        let app: AppSettings = merged(&file.defaults.app, &v.app).map_err(|e| ScenarioError::invalid(path, at("app"), e))?;
+        let app: AppSettings = merged(&file.defaults.app, &v.app)
+            .map_err(|e| ScenarioError::invalid(path, at("app"), e))?;
         let app_per_replica = v
             .app_per_replica
             .iter()
             .enumerate()
             .map(|(r, m)| {
-                merged::<AppSettings>(&Mapping::new(), m).map_err(|e| ScenarioError::invalid(path, at(&format!("app_per_replica[{r}]")), e))
+                merged::<AppSettings>(&Mapping::new(), m).map_err(|e| {
+                    ScenarioError::invalid(path, at(&format!("app_per_replica[{r}]")), e)
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let load: LoadSettings = merged(&file.defaults.load, &v.load).map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
-        let istio = IstioObjects::parse(&v.istio).map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
+        let load: LoadSettings = merged(&file.defaults.load, &v.load)
+            .map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
+        let istio = IstioObjects::parse(&v.istio)
+            .map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
         let duration_ms = v.duration_ms.or(file.defaults.duration_ms).unwrap_or(5000);
         if !(500..=600_000).contains(&duration_ms) {
-            return Err(ScenarioError::invalid(path, at("duration_ms"), format!("{duration_ms} is not between 500 and 600000")));
+            return Err(ScenarioError::invalid(
+                path,
+                at("duration_ms"),
+                format!("{duration_ms} is not between 500 and 600000"),
+            ));
         }
         variants.push(Variant {
             name: v.name,
@@ -258,12 +290,23 @@ variants:
         let p = Path::new("scenarios/demo.yaml");
         let bad = GOOD.replace("idle_timeout_ms: 20", "idle_timout_ms: 20");
         let e = parse(p, &bad).unwrap_err().to_string();
-        assert!(e.contains("scenarios/demo.yaml") && e.contains("variants[0] (baseline).app") && e.contains("idle_timout_ms"), "{e}");
-        let e = parse(p, &GOOD.replace("istio-1.4", "istio-9")).unwrap_err().to_string();
+        assert!(
+            e.contains("scenarios/demo.yaml")
+                && e.contains("variants[0] (baseline).app")
+                && e.contains("idle_timout_ms"),
+            "{e}"
+        );
+        let e = parse(p, &GOOD.replace("istio-1.4", "istio-9"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("field `profile`"), "{e}");
-        let e = parse(Path::new("scenarios/other.yaml"), GOOD).unwrap_err().to_string();
+        let e = parse(Path::new("scenarios/other.yaml"), GOOD)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("field `name`"), "{e}");
-        let e = parse(p, &GOOD.replace("name: unbounded", "name: baseline")).unwrap_err().to_string();
+        let e = parse(p, &GOOD.replace("name: unbounded", "name: baseline"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("appears twice"), "{e}");
         let e = parse(p, "name: [").unwrap_err().to_string();
         assert!(e.starts_with("scenarios/demo.yaml: "), "{e}");

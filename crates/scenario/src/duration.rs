@@ -8,7 +8,9 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .ok_or_else(|| format!("duration {text:?} has no unit (use ms, s, m or h, e.g. \"15ms\")"))?;
+        .ok_or_else(|| {
+            format!("duration {text:?} has no unit (use ms, s, m or h, e.g. \"15ms\")")
+        })?;
     let (num, unit) = t.split_at(split);
     let value: f64 = num
         .parse()
@@ -18,7 +20,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
         "s" => value,
         "m" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("duration {text:?} has unit {other:?}; use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "duration {text:?} has unit {other:?}; use ms, s, m or h"
+            ))
+        }
     };
     if !secs.is_finite() || secs < 0.0 {
         return Err(format!("duration {text:?} is out of range"));

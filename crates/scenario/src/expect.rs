@@ -64,47 +64,80 @@ impl Expectation {
     /// Check `obs` against every clause of this expectation.
     pub fn check(&self, obs: &Observed) -> Verdict {
         let mut failures = Vec::new();
-        let rate = if obs.requests == 0 { 0.0 } else { obs.errors as f64 / obs.requests as f64 };
+        let rate = if obs.requests == 0 {
+            0.0
+        } else {
+            obs.errors as f64 / obs.requests as f64
+        };
         if obs.requests < self.min_requests {
-            failures.push(format!("{} requests, fewer than the {} expected", obs.requests, self.min_requests));
+            failures.push(format!(
+                "{} requests, fewer than the {} expected",
+                obs.requests, self.min_requests
+            ));
         }
         if let Some(min) = self.min_error_rate {
             if rate < min {
-                failures.push(format!("error rate {:.3} % is below the expected {:.3} %", rate * 100.0, min * 100.0));
+                failures.push(format!(
+                    "error rate {:.3} % is below the expected {:.3} %",
+                    rate * 100.0,
+                    min * 100.0
+                ));
             }
         }
         if let Some(max) = self.max_error_rate {
             if rate > max {
-                failures.push(format!("error rate {:.3} % is above the allowed {:.3} %", rate * 100.0, max * 100.0));
+                failures.push(format!(
+                    "error rate {:.3} % is above the allowed {:.3} %",
+                    rate * 100.0,
+                    max * 100.0
+                ));
             }
         }
         if let Some(max) = self.max_errors {
             if obs.errors > max {
-                failures.push(format!("{} errors, more than the {} allowed", obs.errors, max));
+                failures.push(format!(
+                    "{} errors, more than the {} allowed",
+                    obs.errors, max
+                ));
             }
         }
         if !self.error_flags.is_empty() {
             for (flag, n) in &obs.error_flags {
                 if !self.error_flags.contains(flag) {
-                    failures.push(format!("{n} errors with flags {flag:?}, expected only {:?}", self.error_flags));
+                    failures.push(format!(
+                        "{n} errors with flags {flag:?}, expected only {:?}",
+                        self.error_flags
+                    ));
                 }
             }
         }
         for (which, want, got) in [
-            ("server", &self.server_sidecar_min, &obs.server_sidecar_flags),
-            ("client", &self.client_sidecar_min, &obs.client_sidecar_flags),
+            (
+                "server",
+                &self.server_sidecar_min,
+                &obs.server_sidecar_flags,
+            ),
+            (
+                "client",
+                &self.client_sidecar_min,
+                &obs.client_sidecar_flags,
+            ),
         ] {
             for (flag, min) in want {
                 let n = got.get(flag).copied().unwrap_or(0);
                 if n < *min {
-                    failures.push(format!("{which} sidecar logged {n} × {flag}, expected at least {min}"));
+                    failures.push(format!(
+                        "{which} sidecar logged {n} × {flag}, expected at least {min}"
+                    ));
                 }
             }
         }
         if let Some(min) = self.min_bursts {
             let bursts = count_bursts(&obs.errors_per_second);
             if bursts < min {
-                failures.push(format!("{bursts} error bursts in the timeline, expected at least {min}"));
+                failures.push(format!(
+                    "{bursts} error bursts in the timeline, expected at least {min}"
+                ));
             }
         }
         Verdict {

@@ -219,9 +219,13 @@ impl IstioObjects {
         let mut out = IstioObjects::default();
         for (i, v) in values.iter().enumerate() {
             let at = |f: &str| format!("istio[{i}]{f}");
-            let env: Envelope = serde_yaml::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
+            let env: Envelope =
+                serde_yaml::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
             if !env.api_version.starts_with("networking.istio.io/") {
-                return Err((at(".apiVersion"), format!("{:?} is not networking.istio.io/*", env.api_version)));
+                return Err((
+                    at(".apiVersion"),
+                    format!("{:?} is not networking.istio.io/*", env.api_version),
+                ));
             }
             let spec = |e: serde_yaml::Error| (at(".spec"), e.to_string());
             let obj = match env.kind.as_str() {
@@ -262,7 +266,11 @@ impl IstioObjects {
     /// The first VirtualService http route for `host`, if any.
     pub fn http_route(&self, host: &str) -> Option<&HttpRoute> {
         self.objects.iter().find_map(|o| match o {
-            IstioObject::VirtualService(_, vs) if vs.hosts.iter().any(|h| host_matches(h, host)) => vs.http.first(),
+            IstioObject::VirtualService(_, vs)
+                if vs.hosts.iter().any(|h| host_matches(h, host)) =>
+            {
+                vs.http.first()
+            }
             _ => None,
         })
     }
@@ -270,7 +278,9 @@ impl IstioObjects {
     /// The ServiceEntry naming `host`, if any.
     pub fn service_entry(&self, host: &str) -> Option<&ServiceEntry> {
         self.objects.iter().find_map(|o| match o {
-            IstioObject::ServiceEntry(_, se) if se.hosts.iter().any(|h| host_matches(h, host)) => Some(se),
+            IstioObject::ServiceEntry(_, se) if se.hosts.iter().any(|h| host_matches(h, host)) => {
+                Some(se)
+            }
             _ => None,
         })
     }
@@ -288,25 +298,41 @@ pub fn opt_duration(v: &Option<String>) -> Option<Duration> {
 
 fn check(field: &str, v: &Option<String>) -> Result<(), (String, String)> {
     match v {
-        Some(s) => duration::parse(s).map(|_| ()).map_err(|r| (field.to_string(), r)),
+        Some(s) => duration::parse(s)
+            .map(|_| ())
+            .map_err(|r| (field.to_string(), r)),
         None => Ok(()),
     }
 }
 
 fn check_durations_dr(dr: &DestinationRule) -> Result<(), (String, String)> {
-    let Some(tp) = &dr.traffic_policy else { return Ok(()) };
+    let Some(tp) = &dr.traffic_policy else {
+        return Ok(());
+    };
     if let Some(cp) = &tp.connection_pool {
         if let Some(tcp) = &cp.tcp {
-            check("trafficPolicy.connectionPool.tcp.connectTimeout", &tcp.connect_timeout)?;
-            check("trafficPolicy.connectionPool.tcp.maxConnectionDuration", &tcp.max_connection_duration)?;
+            check(
+                "trafficPolicy.connectionPool.tcp.connectTimeout",
+                &tcp.connect_timeout,
+            )?;
+            check(
+                "trafficPolicy.connectionPool.tcp.maxConnectionDuration",
+                &tcp.max_connection_duration,
+            )?;
         }
         if let Some(http) = &cp.http {
-            check("trafficPolicy.connectionPool.http.idleTimeout", &http.idle_timeout)?;
+            check(
+                "trafficPolicy.connectionPool.http.idleTimeout",
+                &http.idle_timeout,
+            )?;
         }
     }
     if let Some(od) = &tp.outlier_detection {
         check("trafficPolicy.outlierDetection.interval", &od.interval)?;
-        check("trafficPolicy.outlierDetection.baseEjectionTime", &od.base_ejection_time)?;
+        check(
+            "trafficPolicy.outlierDetection.baseEjectionTime",
+            &od.base_ejection_time,
+        )?;
     }
     Ok(())
 }
@@ -315,7 +341,10 @@ fn check_durations_vs(vs: &VirtualService) -> Result<(), (String, String)> {
     for (i, r) in vs.http.iter().enumerate() {
         check(&format!("http[{i}].timeout"), &r.timeout)?;
         if let Some(retry) = &r.retries {
-            check(&format!("http[{i}].retries.perTryTimeout"), &retry.per_try_timeout)?;
+            check(
+                &format!("http[{i}].retries.perTryTimeout"),
+                &retry.per_try_timeout,
+            )?;
         }
     }
     Ok(())
@@ -352,11 +381,25 @@ mod tests {
 "#,
         ))
         .unwrap();
-        let dr = objs.destination_rule("srv-a.default.svc.cluster.local").unwrap();
-        let http = dr.traffic_policy.as_ref().unwrap().connection_pool.as_ref().unwrap().http.as_ref().unwrap();
+        let dr = objs
+            .destination_rule("srv-a.default.svc.cluster.local")
+            .unwrap();
+        let http = dr
+            .traffic_policy
+            .as_ref()
+            .unwrap()
+            .connection_pool
+            .as_ref()
+            .unwrap()
+            .http
+            .as_ref()
+            .unwrap();
         assert_eq!(http.max_requests_per_connection, Some(10));
         let route = objs.http_route("srv-a.default.svc.cluster.local").unwrap();
-        assert_eq!(route.retries.as_ref().unwrap().retry_on.as_deref(), Some("reset"));
+        assert_eq!(
+            route.retries.as_ref().unwrap().retry_on.as_deref(),
+            Some("reset")
+        );
         assert_eq!(objs.raw.len(), 2);
     }
 
@@ -366,13 +409,19 @@ mod tests {
             "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: x}, spec: {host: x, trafficPolicy: {connectionPool: {http: {idleTimeout: '15'}}}}}",
         ))
         .unwrap_err();
-        assert_eq!(err.0, "istio[0].spec.trafficPolicy.connectionPool.http.idleTimeout");
+        assert_eq!(
+            err.0,
+            "istio[0].spec.trafficPolicy.connectionPool.http.idleTimeout"
+        );
         let err = IstioObjects::parse(&yaml(
             "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: x}, spec: {host: x, trafficPolicy: {loadBalancer: {}}}}",
         ))
         .unwrap_err();
         assert!(err.1.contains("loadBalancer"), "{err:?}");
-        let err = IstioObjects::parse(&yaml("- {apiVersion: v1, kind: Service, metadata: {name: x}, spec: {}}")).unwrap_err();
+        let err = IstioObjects::parse(&yaml(
+            "- {apiVersion: v1, kind: Service, metadata: {name: x}, spec: {}}",
+        ))
+        .unwrap_err();
         assert_eq!(err.0, "istio[0].apiVersion");
     }
 }

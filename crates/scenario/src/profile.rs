@@ -50,7 +50,8 @@ pub struct Profile {
     pub passthrough_idle_timeout: Duration,
 }
 
-const RETRY_ON: &str = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+const RETRY_ON: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
 /// All profiles the lab knows, oldest first.
 pub fn all() -> Vec<Profile> {
@@ -130,6 +131,9 @@ mod tests {
     #[test]
     fn unknown_profile_lists_the_known_ones() {
         let err = by_name("istio-0.1").unwrap_err().to_string();
-        assert!(err.contains("istio-1.4") && err.contains("istio-1.24"), "{err}");
+        assert!(
+            err.contains("istio-1.4") && err.contains("istio-1.24"),
+            "{err}"
+        );
     }
 }

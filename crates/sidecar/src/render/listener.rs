@@ -1,0 +1,70 @@
+//! Listeners: the HTTP connection manager with Istio's access log and the flags header.
+
+use mesh5xx_accesslog::{ISTIO_CURRENT_TEXT_FORMAT, ISTIO_LEGACY_TEXT_FORMAT};
+use mesh5xx_scenario::LogFormat;
+use serde_json::{json, Value};
+
+use super::{route, socket, InboundSpec, SidecarSpec};
+
+/// The inbound listener (`virtualInbound`; 15006 in a real pod, port 0 here).
+pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &str) -> Value {
+    let route_config = json!({
+        "name": cluster,
+        "validate_clusters": false,
+        "virtual_hosts": [route::inbound_vhost(spec, inb, cluster)],
+        "response_headers_to_add": [flags_header()],
+    });
+    listener(
+        "virtualInbound",
+        &format!("inbound_0.0.0.0_{}", inb.service.port),
+        spec,
+        route_config,
+    )
+}
+
+/// The outbound listener for port 80 (`0.0.0.0_80`; reached through iptables in a real pod).
+pub fn outbound(spec: &SidecarSpec<'_>, vhosts: Vec<Value>) -> Value {
+    let route_config = json!({
+        "name": "80",
+        "validate_clusters": false,
+        "virtual_hosts": vhosts,
+        "response_headers_to_add": [flags_header()],
+    });
+    listener("0.0.0.0_80", "outbound_0.0.0.0_80", spec, route_config)
+}
+
+fn flags_header() -> Value {
+    json!({"header": {"key": super::FLAGS_HEADER, "value": "%RESPONSE_FLAGS%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
+}
+
+fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config: Value) -> Value {
+    let format = match spec.profile.log_format {
+        LogFormat::Legacy => ISTIO_LEGACY_TEXT_FORMAT,
+        LogFormat::Current => ISTIO_CURRENT_TEXT_FORMAT,
+    };
+    json!({
+        "name": name,
+        "address": socket("127.0.0.1".parse().expect("ip"), 0),
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+                "stat_prefix": stat_prefix,
+                "route_config": route_config,
+                "use_remote_address": false,
+                "normalize_path": true,
+                "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
+                "request_id_extension": {"typed_config": {"@type": "type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig", "use_request_id_for_trace_sampling": true}},
+                "access_log": [{
+                    "name": "envoy.access_loggers.file",
+                    "typed_config": {
+                        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                        "path": spec.access_log.display().to_string(),
+                        "log_format": {"text_format_source": {"inline_string": format}}
+                    }
+                }],
+                "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+            }
+        }]}]
+    })
+}

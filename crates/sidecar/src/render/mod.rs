@@ -1,0 +1,122 @@
+//! Envoy bootstrap rendering with istiod's semantics.
+//!
+//! One Envoy per pod. A server pod's sidecar has the inbound listener and
+//! one `inbound|…` cluster per service port pointing at the app on
+//! 127.0.0.1; a client pod's sidecar has the outbound listener for port 80
+//! with a virtual host per service (`outbound|80||host` clusters) and the
+//! `allow_any` virtual host to `PassthroughCluster`. In the lab every
+//! listener binds 127.0.0.1 port 0 (no iptables): the client names its
+//! sidecar directly, and for PassthroughCluster it names the resolved
+//! destination in `x-envoy-original-dst-host`.
+
+mod cluster;
+mod listener;
+mod route;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use mesh5xx_scenario::istio::Resolution;
+use mesh5xx_scenario::model::Service;
+use mesh5xx_scenario::{IstioObjects, Profile};
+use serde_json::{json, Value};
+
+/// Response header carrying `%RESPONSE_FLAGS%` of the outermost sidecar, so the
+/// client counts Envoy's flags exactly (the access log is buffered).
+pub const FLAGS_HEADER: &str = "x-mesh5xx-flags";
+
+/// One sidecar to render.
+#[derive(Debug, Clone)]
+pub struct SidecarSpec<'a> {
+    /// The pod's name, e.g. `srv-a-0` or `client`.
+    pub pod: String,
+    pub profile: &'a Profile,
+    /// The variant's Istio objects (DestinationRule, VirtualService, ServiceEntry).
+    pub istio: &'a IstioObjects,
+    /// Where the access log goes.
+    pub access_log: PathBuf,
+    /// Present on a server pod: the app this sidecar fronts.
+    pub inbound: Option<InboundSpec<'a>>,
+    /// Present on a client pod: the services it calls.
+    pub outbound: Option<OutboundSpec<'a>>,
+    /// Override Envoy runtime keys (e.g. the classic LOGICAL_DNS implementation).
+    pub runtime: serde_json::Map<String, Value>,
+}
+
+/// The server side of a pod.
+#[derive(Debug, Clone)]
+pub struct InboundSpec<'a> {
+    pub service: &'a Service,
+    /// The app's address (127.0.0.1:PORT).
+    pub app: SocketAddr,
+}
+
+/// The client side of a pod.
+#[derive(Debug, Clone)]
+pub struct OutboundSpec<'a> {
+    /// An in-mesh service and its endpoints (the server pods' inbound listeners).
+    pub service: Option<(&'a Service, Vec<SocketAddr>)>,
+    /// External hosts known through a ServiceEntry, with their DNS server.
+    pub external: Vec<ExternalService>,
+}
+
+/// An external host the client calls.
+#[derive(Debug, Clone)]
+pub struct ExternalService {
+    pub host: String,
+    pub port: u16,
+    /// The DNS server Envoy's c-ares resolver asks (the lab's fake DNS).
+    pub dns: SocketAddr,
+}
+
+/// Render the Envoy bootstrap for `spec`.
+pub fn render(spec: &SidecarSpec<'_>) -> Value {
+    let mut listeners = Vec::new();
+    let mut clusters = Vec::new();
+    if let Some(inb) = &spec.inbound {
+        let name = cluster::inbound_name(spec.profile, inb.service);
+        clusters.push(cluster::inbound(spec, inb, &name));
+        listeners.push(listener::inbound(spec, inb, &name));
+    }
+    if let Some(out) = &spec.outbound {
+        let mut vhosts = Vec::new();
+        if let Some((svc, endpoints)) = &out.service {
+            let name = cluster::outbound_name(svc.port, &svc.host);
+            clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
+        }
+        for ext in &out.external {
+            let resolution = spec.istio.service_entry(&ext.host).map(|se| se.resolution);
+            if let Some(res @ (Resolution::Dns | Resolution::DnsRoundRobin)) = resolution {
+                let name = cluster::outbound_name(ext.port, &ext.host);
+                clusters.push(cluster::outbound_dns(spec, ext, res, &name));
+                vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
+            } else if resolution.is_some() {
+                // ServiceEntry `resolution: NONE` gives an ORIGINAL_DST cluster of its own.
+                let name = cluster::outbound_name(ext.port, &ext.host);
+                clusters.push(cluster::original_dst(spec, &name));
+                vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
+            }
+        }
+        vhosts.push(route::allow_any_vhost(spec));
+        clusters.push(cluster::original_dst(spec, "PassthroughCluster"));
+        listeners.push(listener::outbound(spec, vhosts));
+    }
+    let mut layers =
+        vec![json!({"name": "static", "static_layer": Value::Object(spec.runtime.clone())})];
+    layers.push(json!({"name": "admin", "admin_layer": {}}));
+    json!({
+        "node": {"id": format!("sidecar~127.0.0.1~{}.default~default.svc.cluster.local", spec.pod), "cluster": spec.pod},
+        "admin": {"address": socket("127.0.0.1".parse().expect("ip"), 0)},
+        "layered_runtime": {"layers": layers},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+    })
+}
+
+/// An Envoy `address` object.
+pub(crate) fn socket(ip: std::net::IpAddr, port: u16) -> Value {
+    json!({"socket_address": {"address": ip.to_string(), "port_value": port}})
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! Routes: timeouts and retry policies as istiod sets them, VirtualService applied.
+
+use mesh5xx_scenario::duration::envoy as dur;
+use mesh5xx_scenario::istio::{opt_duration, HttpRetry};
+use mesh5xx_scenario::Profile;
+use serde_json::{json, Map, Value};
+
+use super::{InboundSpec, SidecarSpec};
+
+/// The inbound virtual host: no timeout; from Istio 1.24 a `reset-before-request` retry.
+pub fn inbound_vhost(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &str) -> Value {
+    let mut route = Map::new();
+    route.insert("cluster".into(), json!(cluster));
+    route.insert("timeout".into(), json!("0s"));
+    if let Some(n) = spec.profile.inbound_retry_attempts {
+        route.insert(
+            "retry_policy".into(),
+            json!({"retry_on": "reset-before-request", "num_retries": n}),
+        );
+    }
+    json!({
+        "name": format!("inbound|http|{}", inb.service.port),
+        "domains": ["*"],
+        "routes": [{"name": "default", "match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{}:{}/*", inb.service.host, inb.service.port)}}]
+    })
+}
+
+/// The virtual host of a service (`host:port`), VirtualService timeout and retries applied.
+pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &str) -> Value {
+    let vs = spec.istio.http_route(host);
+    let timeout = vs
+        .and_then(|r| opt_duration(&r.timeout))
+        .map(dur)
+        .unwrap_or_else(|| "0s".into());
+    let mut route = Map::new();
+    route.insert("cluster".into(), json!(cluster));
+    route.insert("timeout".into(), json!(timeout));
+    if let Some(policy) = retry_policy(spec.profile, vs.and_then(|r| r.retries.as_ref())) {
+        route.insert("retry_policy".into(), policy);
+    }
+    let short = host.split('.').next().unwrap_or(host);
+    let mut domains = vec![host.to_string(), format!("{host}:{port}")];
+    if short != host {
+        domains.push(short.to_string());
+        domains.push(format!("{short}:{port}"));
+    }
+    json!({
+        "name": format!("{host}:{port}"),
+        "domains": domains,
+        "routes": [{"name": "default", "match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{host}:{port}/*")}}]
+    })
+}
+
+/// `allow_any`: everything else goes to PassthroughCluster (15 s route timeout in old Istio).
+pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
+    let timeout = spec
+        .profile
+        .passthrough_route_timeout
+        .map(dur)
+        .unwrap_or_else(|| "0s".into());
+    json!({
+        "name": "allow_any",
+        "domains": ["*"],
+        "routes": [{"name": "allow_any", "match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}}]
+    })
+}
+
+/// Istio's `ConvertPolicy`: the profile's default policy, overridden by the VirtualService's
+/// `retries`; `attempts: 0` disables retries.
+pub fn retry_policy(profile: &Profile, vs: Option<&HttpRetry>) -> Option<Value> {
+    let mut retry_on = profile.default_retry_on.to_string();
+    let mut codes: Vec<u32> = if profile.default_retry_503 {
+        vec![503]
+    } else {
+        vec![]
+    };
+    let mut attempts = profile.default_retry_attempts;
+    let mut per_try = None;
+    if let Some(r) = vs {
+        if r.attempts == 0 {
+            return None;
+        }
+        attempts = r.attempts;
+        if let Some(on) = &r.retry_on {
+            let (names, nums): (Vec<&str>, Vec<&str>) = on
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .partition(|p| p.parse::<u32>().is_err());
+            codes = nums.iter().filter_map(|n| n.parse().ok()).collect();
+            retry_on = names.join(",");
+            if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
+                retry_on.push_str(",retriable-status-codes");
+            }
+        }
+        per_try = opt_duration(&r.per_try_timeout);
+    }
+    let mut p = json!({
+        "retry_on": retry_on,
+        "num_retries": attempts,
+        "retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"}}],
+        "host_selection_retry_max_attempts": 5,
+    });
+    if !codes.is_empty() {
+        p["retriable_status_codes"] = json!(codes);
+    }
+    if let Some(d) = per_try {
+        p["per_try_timeout"] = json!(dur(d));
+    }
+    Some(p)
+}
