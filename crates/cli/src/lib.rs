@@ -1,1 +1,9 @@
-//! The mesh5xx command: run, list and explain scenarios, and the lab's own processes.
+//! The `mesh5xx` command line: argument types and the commands behind them.
+//!
+//! `main.rs` only parses and dispatches; each command lives in its own module.
+
+pub mod catalog;
+pub mod envoy_cmd;
+pub mod explain;
+pub mod list;
+pub mod run;

@@ -1,19 +1,39 @@
-//! `mesh5xx`: the command line of the lab. Thin: every subcommand lives in a library crate.
+//! `mesh5xx`: the command line of the lab. Thin: every command lives in a library.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mesh5xx::{envoy_cmd, explain, list, run};
 
 /// Reproduce the HTTP 503/504 errors an Istio sidecar (Envoy) produces, and measure the fixes.
 #[derive(Debug, Parser)]
 #[command(name = "mesh5xx", version, about, long_about = None)]
 struct Cli {
+    /// Directory of scenario files, given before the command (default: ./scenarios, else the source tree's).
+    #[arg(long, value_name = "DIR", env = "MESH5XX_SCENARIOS")]
+    scenarios: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// List the scenarios (one name first on each line; --json for variants too).
+    List {
+        /// Print JSON with every scenario's variants and descriptions.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain a scenario: symptom, mechanism, each mitigation with its Istio YAML and cost.
+    Explain {
+        /// The scenario (see `mesh5xx list`).
+        scenario: String,
+    },
+    /// Run a scenario's variants through a real Envoy and print the before/after table.
+    Run(run::RunArgs),
+    /// Find or install the Envoy binary the lab uses, and print its path and version.
+    Envoy(envoy_cmd::EnvoyArgs),
     /// The toy app server (keep-alive recycling, delays, statuses, down windows).
     Upstream(mesh5xx_upstream::UpstreamArgs),
     /// The load generator acting as the app.
@@ -26,7 +46,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let scenarios = cli.scenarios.as_ref();
     let result = match cli.command {
+        Command::List { json } => list_scenarios(scenarios, json),
+        Command::Explain { scenario } => mesh5xx::catalog::load(scenarios)
+            .and_then(|c| c.get(&scenario).map(explain::render))
+            .map(|text| {
+                print!("{text}");
+                ExitCode::SUCCESS
+            })
+            .map_err(Into::into),
+        Command::Run(args) => run::main(args, scenarios),
+        Command::Envoy(args) => args.locate().map_err(Into::into).map(|b| {
+            println!("{} {} ({})", b.path.display(), b.version, b.source);
+            ExitCode::SUCCESS
+        }),
         Command::Upstream(args) => mesh5xx_upstream::main(args),
         Command::Loadgen(args) => mesh5xx_loadgen::main(args),
         Command::Egress(args) => mesh5xx_egress::main(args),
@@ -39,4 +73,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn list_scenarios(scenarios: Option<&PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let catalog = mesh5xx::catalog::load(scenarios)?;
+    print!("{}", list::render(&catalog, json));
+    Ok(ExitCode::SUCCESS)
 }

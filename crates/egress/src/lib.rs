@@ -1,11 +1,85 @@
 //! The fake DNS server and the egress firewall whose allow entries expire like ipset timeouts.
+//!
+//! One process serves:
+//! - a DNS server (UDP and TCP) answering A records from a zone table that a
+//!   schedule can change over time (load balancer IP rotation);
+//! - an egress firewall: every answer for an allow-listed name adds or refreshes
+//!   `(ip, tcp:port)` in an allow table for `allow_timeout_ms`, like `ipset add … timeout N -exist`;
+//! - one gateway per external address, forwarding to the real server, that
+//!   refuses NEW connections while its allow entry has expired (established
+//!   ones keep flowing, as with conntrack);
+//! - a control port for snapshots, and a JSON report on exit.
+//!
+//! [`main`] runs it as `mesh5xx egress`; [`start`] runs it inside a tokio runtime.
+
+pub mod allow;
+pub mod config;
+pub mod control;
+pub mod dns;
+pub mod firewall;
+pub mod gateway;
+pub mod report;
+mod service;
+pub mod zones;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+pub use config::{
+    ConfigError, EgressConfig, ElbOldAddress, GatewayConfig, OnExpired, ScheduleChange, ZoneRecord,
+};
+pub use report::Report;
+pub use service::{start, EgressError, Ready, ReadyGateway, RunningEgress};
 
 /// Command-line arguments of `mesh5xx egress`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EgressArgs {}
+pub struct EgressArgs {
+    /// JSON configuration (an `EgressConfig`); without it, no zones and no gateways.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the JSON report here on SIGTERM or SIGINT.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
 
 /// Entry point of `mesh5xx egress`: runs to completion on its own tokio runtime.
-pub fn main(args: EgressArgs) -> anyhow::Result<std::process::ExitCode> {
-    let _ = args;
-    anyhow::bail!("not built yet")
+pub fn main(args: EgressArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => EgressConfig::from_file(path)?,
+        None => EgressConfig::default(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(async {
+        let running = start(config).await?;
+        mesh5xx_process::announce_ready(running.ready()).context("cannot print the READY line")?;
+        wait_for_stop_signal().await?;
+        let report = running.shutdown().await;
+        if let Some(path) = &args.report {
+            let json = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, json + "\n")
+                .with_context(|| format!("cannot write the report to {}", path.display()))?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// Resolves once the shutdown flag turns true (or its sender is gone).
+pub(crate) async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }

@@ -167,6 +167,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 format!("{} is not between 1 and 8", topology.replicas),
             ));
         }
+        if topology.replicas > 1 && !topology.client_sidecar {
+            return Err(ScenarioError::invalid(path, at("topology"), "several replicas need `client_sidecar: true` (the client's sidecar balances between them)"));
+        }
         let app: AppSettings = merged(&file.defaults.app, &v.app)
             .map_err(|e| ScenarioError::invalid(path, at("app"), e))?;
         let app_per_replica = v

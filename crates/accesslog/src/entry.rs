@@ -1,0 +1,177 @@
+//! One parsed access log line.
+
+use std::fmt;
+
+/// The format a line was written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    /// Istio TEXT before 1.9 ([`crate::ISTIO_LEGACY_TEXT_FORMAT`] and its older variants
+    /// without the quoted fields after the flags).
+    IstioLegacy,
+    /// Istio TEXT from 1.9 on ([`crate::ISTIO_CURRENT_TEXT_FORMAT`]).
+    IstioCurrent,
+    /// Istio's JSON encoding.
+    IstioJson,
+    /// Envoy's default format ([`crate::ENVOY_DEFAULT_FORMAT`]).
+    EnvoyDefault,
+}
+
+impl Format {
+    /// Every format, in a stable order.
+    pub const ALL: [Format; 4] = [
+        Format::IstioLegacy,
+        Format::IstioCurrent,
+        Format::IstioJson,
+        Format::EnvoyDefault,
+    ];
+
+    /// A short kebab-case name: `istio-legacy`, `istio-current`, `istio-json`, `envoy-default`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::IstioLegacy => "istio-legacy",
+            Format::IstioCurrent => "istio-current",
+            Format::IstioJson => "istio-json",
+            Format::EnvoyDefault => "envoy-default",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One access log entry; every string borrows from the line it was parsed from.
+///
+/// Fields that Envoy prints as `-` (or JSON `null`) are `None`. `method`, `path` and
+/// `protocol` keep Envoy's `-` (TCP connections log `"- - -"`). Strings from JSON lines
+/// are the raw text between the quotes: escape sequences are not decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The format the line was written in.
+    pub format: Format,
+    /// `%START_TIME%` as printed, e.g. `2022-04-18T09:29:59.633Z`.
+    pub start_time: &'a str,
+    /// `%REQ(:METHOD)%`.
+    pub method: &'a str,
+    /// `%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%`.
+    pub path: &'a str,
+    /// `%PROTOCOL%`, e.g. `HTTP/1.1`.
+    pub protocol: &'a str,
+    /// `%RESPONSE_CODE%`; 0 when no response was sent.
+    pub response_code: u16,
+    /// `%RESPONSE_FLAGS%` as printed: `-`, `UC`, `URX,UF`…; see [`Entry::flags`].
+    pub response_flags: &'a str,
+    /// `%RESPONSE_CODE_DETAILS%` (Istio ≥ 1.9 and JSON).
+    pub response_code_details: Option<&'a str>,
+    /// `%CONNECTION_TERMINATION_DETAILS%` (Istio ≥ 1.9 and JSON).
+    pub connection_termination_details: Option<&'a str>,
+    /// `%UPSTREAM_TRANSPORT_FAILURE_REASON%`.
+    pub upstream_transport_failure_reason: Option<&'a str>,
+    /// `%BYTES_RECEIVED%`.
+    pub bytes_received: u64,
+    /// `%BYTES_SENT%`: 95 for a UC local reply, 91 for UF, 24 for UT.
+    pub bytes_sent: u64,
+    /// `%DURATION%` in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// `%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%` in milliseconds.
+    pub upstream_service_time: Option<u64>,
+    /// `%REQ(X-FORWARDED-FOR)%`.
+    pub x_forwarded_for: Option<&'a str>,
+    /// `%REQ(USER-AGENT)%`.
+    pub user_agent: Option<&'a str>,
+    /// `%REQ(X-REQUEST-ID)%`.
+    pub request_id: Option<&'a str>,
+    /// `%REQ(:AUTHORITY)%`.
+    pub authority: Option<&'a str>,
+    /// `%UPSTREAM_HOST%`, `ip:port`.
+    pub upstream_host: Option<&'a str>,
+    /// `%UPSTREAM_CLUSTER%` / `%UPSTREAM_CLUSTER_RAW%`, e.g. `inbound|80|http|srv-a…`.
+    pub upstream_cluster: Option<&'a str>,
+    /// `%UPSTREAM_LOCAL_ADDRESS%`.
+    pub upstream_local_address: Option<&'a str>,
+    /// `%DOWNSTREAM_LOCAL_ADDRESS%`.
+    pub downstream_local_address: Option<&'a str>,
+    /// `%DOWNSTREAM_REMOTE_ADDRESS%`.
+    pub downstream_remote_address: Option<&'a str>,
+    /// `%REQUESTED_SERVER_NAME%`.
+    pub requested_server_name: Option<&'a str>,
+    /// `%ROUTE_NAME%`.
+    pub route_name: Option<&'a str>,
+}
+
+impl<'a> Entry<'a> {
+    /// An entry of `format` with every field empty: `-` strings, zero numbers, `None`s.
+    pub fn empty(format: Format) -> Self {
+        Entry {
+            format,
+            start_time: "",
+            method: "-",
+            path: "-",
+            protocol: "-",
+            response_code: 0,
+            response_flags: "-",
+            response_code_details: None,
+            connection_termination_details: None,
+            upstream_transport_failure_reason: None,
+            bytes_received: 0,
+            bytes_sent: 0,
+            duration_ms: None,
+            upstream_service_time: None,
+            x_forwarded_for: None,
+            user_agent: None,
+            request_id: None,
+            authority: None,
+            upstream_host: None,
+            upstream_cluster: None,
+            upstream_local_address: None,
+            downstream_local_address: None,
+            downstream_remote_address: None,
+            requested_server_name: None,
+            route_name: None,
+        }
+    }
+
+    /// The individual response flags (`URX,UF` yields `URX` then `UF`; `-` yields nothing).
+    pub fn flags(&self) -> Flags<'a> {
+        Flags::new(self.response_flags)
+    }
+
+    /// Whether `flag` (e.g. `"UC"`) is among the response flags.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags().any(|f| f == flag)
+    }
+}
+
+/// Iterator over the individual flags of a `%RESPONSE_FLAGS%` value.
+#[derive(Debug, Clone)]
+pub struct Flags<'a> {
+    rest: std::str::Split<'a, char>,
+}
+
+impl<'a> Flags<'a> {
+    /// Iterates the comma-separated flags of `value`; `-` and the empty string have none.
+    pub fn new(value: &'a str) -> Self {
+        let value = if value == "-" { "" } else { value };
+        Flags {
+            rest: value.split(','),
+        }
+    }
+}
+
+impl<'a> Iterator for Flags<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        self.rest.by_ref().find(|f| !f.is_empty())
+    }
+}
+
+/// `None` for Envoy's placeholder `-` (and the empty string), the value otherwise.
+pub(crate) fn dash_none(value: &str) -> Option<&str> {
+    match value {
+        "-" | "" => None,
+        v => Some(v),
+    }
+}

@@ -1,0 +1,167 @@
+//! A byte cursor over one line: words, quoted fields, bracketed fields, numbers.
+
+use crate::ParseError;
+
+/// Reads the space-separated tokens of one access log line, left to right.
+pub(crate) struct Cursor<'a> {
+    line: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `line` (already stripped of its line ending).
+    pub(crate) fn new(line: &'a str) -> Self {
+        Cursor { line, pos: 0 }
+    }
+
+    /// The byte offset of the cursor in the line.
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
+    }
+
+    /// Whether nothing but spaces is left.
+    pub(crate) fn at_end(&self) -> bool {
+        self.line.as_bytes()[self.pos..].iter().all(|&b| b == b' ')
+    }
+
+    /// The first byte of the next token (after the separating spaces), if any.
+    pub(crate) fn next_byte(&self) -> Option<u8> {
+        self.nth_byte(0)
+    }
+
+    /// The first byte of the `n`th token ahead (0 is the next one), splitting on spaces
+    /// only: enough to look past unquoted words.
+    pub(crate) fn nth_byte(&self, n: usize) -> Option<u8> {
+        let mut tokens = self.line[self.pos..].split(' ').filter(|t| !t.is_empty());
+        tokens.nth(n).map(|t| t.as_bytes()[0])
+    }
+
+    /// An error naming `field` at the cursor.
+    pub(crate) fn error(&self, field: &'static str) -> ParseError {
+        ParseError::Field {
+            field,
+            offset: self.pos,
+        }
+    }
+
+    /// Skips the single space (or run of spaces) that separates two fields.
+    fn separator(&mut self, field: &'static str) -> Result<(), ParseError> {
+        let bytes = self.line.as_bytes();
+        if self.pos == 0 {
+            return Ok(());
+        }
+        if bytes.get(self.pos) != Some(&b' ') {
+            return Err(self.error(field));
+        }
+        while bytes.get(self.pos) == Some(&b' ') {
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    /// The next unquoted token, up to a space or the end of the line.
+    pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
+        self.separator(field)?;
+        let rest = &self.line[self.pos..];
+        let len = rest.find(' ').unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.error(field));
+        }
+        self.pos += len;
+        Ok(&rest[..len])
+    }
+
+    /// The next `"…"` field. The closing quote is the first `"` followed by a space or
+    /// the end of the line, so values holding quotes or spaces (user agents) survive.
+    pub(crate) fn quoted(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
+        self.separator(field)?;
+        let bytes = self.line.as_bytes();
+        if bytes.get(self.pos) != Some(&b'"') {
+            return Err(self.error(field));
+        }
+        let start = self.pos + 1;
+        let mut from = start;
+        while let Some(i) = self.line[from..].find('"') {
+            let end = from + i;
+            match bytes.get(end + 1) {
+                None | Some(b' ') => {
+                    self.pos = end + 1;
+                    return Ok(&self.line[start..end]);
+                }
+                Some(_) => from = end + 1,
+            }
+        }
+        Err(self.error(field))
+    }
+
+    /// The next `[…]` field (the start time).
+    pub(crate) fn bracketed(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
+        self.separator(field)?;
+        let rest = &self.line[self.pos..];
+        if !rest.starts_with('[') {
+            return Err(self.error(field));
+        }
+        match rest.find(']') {
+            Some(end) if end > 1 => {
+                self.pos += end + 1;
+                Ok(&rest[1..end])
+            }
+            _ => Err(self.error(field)),
+        }
+    }
+
+    /// The next word as a decimal number.
+    pub(crate) fn number(&mut self, field: &'static str) -> Result<u64, ParseError> {
+        let at = self.pos;
+        let word = self.word(field)?;
+        parse_u64(word).ok_or(ParseError::Field { field, offset: at })
+    }
+
+    /// The next word as a decimal number, `-` meaning `None`.
+    pub(crate) fn opt_number(&mut self, field: &'static str) -> Result<Option<u64>, ParseError> {
+        let at = self.pos;
+        match self.word(field)? {
+            "-" => Ok(None),
+            word => parse_u64(word)
+                .map(Some)
+                .ok_or(ParseError::Field { field, offset: at }),
+        }
+    }
+}
+
+/// Parses a non-empty string of ASCII digits; `None` on anything else or on overflow.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &b in s.as_bytes() {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_fields_keep_inner_quotes_and_spaces() {
+        let mut c = Cursor::new(r#""Mozilla/5.0 (X11; "quoted") x" "-""#);
+        assert_eq!(c.quoted("ua").unwrap(), r#"Mozilla/5.0 (X11; "quoted") x"#);
+        assert_eq!(c.quoted("id").unwrap(), "-");
+        assert!(c.at_end());
+    }
+
+    #[test]
+    fn numbers_reject_junk_and_overflow() {
+        assert_eq!(parse_u64("15004"), Some(15004));
+        assert_eq!(parse_u64(""), None);
+        assert_eq!(parse_u64("1x"), None);
+        assert_eq!(parse_u64("99999999999999999999"), None);
+    }
+}

@@ -1,0 +1,267 @@
+//! When errors happened: timestamps, per-interval counts, bursts and their period.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Above this many distinct intervals, a timeline coarsens (seconds → minutes → hours).
+const MAX_INTERVALS: usize = 50_000;
+/// Spans up to this long are shown per second, longer ones per minute.
+const PER_SECOND_SPAN: i64 = 15 * 60;
+/// At most this many intervals are listed in the JSON output.
+const MAX_LISTED: usize = 1_440;
+
+/// Parses Envoy's `%START_TIME%` (`2022-04-18T09:29:59.633Z`, or with a `+hh:mm`
+/// offset) to milliseconds since the Unix epoch.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        s.get(from..to)?.bytes().try_fold(0i64, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+        })
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let ms = &frac[..digits.min(3)];
+        millis = num_str(ms)? * 10i64.pow(3 - ms.len() as u32);
+        rest = &frac[digits..];
+    }
+    let offset_secs = match rest {
+        "" | "Z" => 0,
+        _ if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
+            let secs = num_str(&rest[1..3])? * 3600 + num_str(&rest[4..6])? * 60;
+            if rest.starts_with('-') {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    Some(secs * 1000 + millis)
+}
+
+fn num_str(s: &str) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.bytes().try_fold(0i64, |acc, d| {
+        d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Formats epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_epoch(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let tod = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        tod / 3600,
+        tod % 3600 / 60,
+        tod % 60
+    )
+}
+
+/// Error counts per interval, coarsening itself to stay within [`MAX_INTERVALS`].
+#[derive(Debug, Clone)]
+pub struct Timeline {
+    bucket_secs: i64,
+    counts: BTreeMap<i64, u64>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            bucket_secs: 1,
+            counts: BTreeMap::new(),
+        }
+    }
+}
+
+/// One interval of the timeline.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Interval {
+    /// Start of the interval (UTC).
+    pub start: String,
+    /// Errors in the interval.
+    pub count: u64,
+}
+
+/// The time structure of a group's errors.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BurstSummary {
+    /// `second`, `minute` or `hour`: the interval the counts are kept in.
+    pub resolution: &'static str,
+    /// Seconds from the first to the last error.
+    pub span_secs: i64,
+    /// Intervals holding at least one error.
+    pub active_intervals: usize,
+    /// The most errors in one interval.
+    pub peak: u64,
+    /// Runs of active intervals separated by quiet gaps (see [`Timeline::summary`]).
+    pub bursts: usize,
+    /// The longest burst, in seconds.
+    pub longest_burst_secs: i64,
+    /// Median time from one burst's start to the next one's, when there are ≥ 2 bursts.
+    pub period_secs: Option<i64>,
+    /// Median quiet time between bursts.
+    pub median_quiet_secs: Option<i64>,
+    /// The intervals with errors (at most 1440 listed).
+    pub intervals: Vec<Interval>,
+}
+
+impl Timeline {
+    /// Counts one error at `millis` since the epoch.
+    pub fn add(&mut self, millis: i64) {
+        let bucket = millis.div_euclid(1000).div_euclid(self.bucket_secs) * self.bucket_secs;
+        *self.counts.entry(bucket).or_default() += 1;
+        if self.counts.len() > MAX_INTERVALS {
+            let next = if self.bucket_secs == 1 { 60 } else { 3600 };
+            self.coarsen(next);
+        }
+    }
+
+    fn coarsen(&mut self, bucket_secs: i64) {
+        let mut counts = BTreeMap::new();
+        for (&start, &n) in &self.counts {
+            *counts
+                .entry(start.div_euclid(bucket_secs) * bucket_secs)
+                .or_default() += n;
+        }
+        self.bucket_secs = bucket_secs;
+        self.counts = counts;
+    }
+
+    /// Summarises the timeline. Spans up to 15 minutes are kept per second, longer ones
+    /// per minute. A burst ends at a quiet gap of ≥ 10 empty seconds (per-second) or
+    /// ≥ 3 empty minutes (per-minute and coarser).
+    pub fn summary(mut self) -> Option<BurstSummary> {
+        let (&first, _) = self.counts.first_key_value()?;
+        let (&last, _) = self.counts.last_key_value()?;
+        if self.bucket_secs == 1 && last - first > PER_SECOND_SPAN {
+            self.coarsen(60);
+        }
+        let step = self.bucket_secs;
+        let quiet = if step == 1 { 10 } else { 3 * step };
+        let mut bursts: Vec<(i64, i64)> = Vec::new();
+        for &start in self.counts.keys() {
+            match bursts.last_mut() {
+                Some((_, end)) if start - *end <= quiet => *end = start + step,
+                _ => bursts.push((start, start + step)),
+            }
+        }
+        let starts: Vec<i64> = bursts.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        let gaps: Vec<i64> = bursts.windows(2).map(|w| w[1].0 - w[0].1).collect();
+        Some(BurstSummary {
+            resolution: match step {
+                1 => "second",
+                60 => "minute",
+                _ => "hour",
+            },
+            span_secs: last + step - first,
+            active_intervals: self.counts.len(),
+            peak: self.counts.values().copied().max().unwrap_or(0),
+            bursts: bursts.len(),
+            longest_burst_secs: bursts.iter().map(|(s, e)| e - s).max().unwrap_or(0),
+            period_secs: median(starts),
+            median_quiet_secs: median(gaps),
+            intervals: self
+                .counts
+                .iter()
+                .take(MAX_LISTED)
+                .map(|(&start, &count)| Interval {
+                    start: format_epoch(start),
+                    count,
+                })
+                .collect(),
+        })
+    }
+}
+
+fn median(mut values: Vec<i64>) -> Option<i64> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_timestamp("2022-04-18T09:29:59.633Z"),
+            Some(1_650_274_199_633)
+        );
+        assert_eq!(
+            parse_timestamp("2022-04-18T17:29:59.633+08:00"),
+            Some(1_650_274_199_633)
+        );
+        assert_eq!(
+            parse_timestamp("2022-04-18T09:29:59.6Z"),
+            Some(1_650_274_199_600)
+        );
+        assert_eq!(parse_timestamp("2022-13-18T09:29:59Z"), None);
+        assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(format_epoch(1_650_274_199), "2022-04-18T09:29:59Z");
+    }
+
+    #[test]
+    fn bursts_and_period() {
+        let mut t = Timeline::default();
+        // Three one-minute bursts an hour apart, ten errors each.
+        for burst in 0..3 {
+            for i in 0..10 {
+                t.add((burst * 3600 + i * 6) * 1000);
+            }
+        }
+        let s = t.summary().unwrap();
+        assert_eq!(s.resolution, "minute");
+        assert_eq!(s.bursts, 3);
+        assert_eq!(s.period_secs, Some(3600));
+        assert_eq!(s.peak, 10);
+    }
+}

@@ -1,0 +1,272 @@
+//! The egress firewall: DNS answers for allow-listed names open `(ip, tcp:port)`
+//! entries in an [`AllowSet`]; expiry closes them again. Keeps the counters and
+//! the timeline of entry events, and tells the gateways when liveness changes.
+
+use std::collections::HashSet;
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::allow::{AddOutcome, AllowKey, AllowSet, Clock};
+use crate::config::normalize_name;
+
+/// Most timeline events kept; later ones are only counted.
+const TIMELINE_CAP: usize = 200_000;
+
+/// What happened to an allow entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowEvent {
+    /// A DNS answer created the entry (it was absent or expired).
+    Added,
+    /// A DNS answer restarted the countdown of a live entry.
+    Refreshed,
+    /// The entry timed out.
+    Expired,
+}
+
+/// One allow-entry event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Milliseconds after start.
+    pub t_ms: u64,
+    /// The destination address.
+    pub ip: Ipv4Addr,
+    /// The destination port.
+    pub port: u16,
+    /// What happened.
+    pub event: AllowEvent,
+}
+
+/// Counters of allow-entry events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowStats {
+    /// Entries created.
+    pub added: u64,
+    /// Countdowns restarted.
+    pub refreshed: u64,
+    /// Entries timed out.
+    pub expired: u64,
+    /// Entries live now.
+    pub live: u64,
+    /// The configured entry lifetime.
+    pub timeout_ms: u64,
+}
+
+#[derive(Default)]
+struct Timeline {
+    events: Vec<TimelineEvent>,
+    dropped: u64,
+}
+
+/// The firewall shared by the DNS server (which opens entries) and the gateways (which obey them).
+pub struct Firewall {
+    allow: Arc<dyn AllowSet>,
+    clock: Arc<dyn Clock>,
+    timeout: Duration,
+    port: u16,
+    names: HashSet<String>,
+    added: AtomicU64,
+    refreshed: AtomicU64,
+    expired: AtomicU64,
+    timeline: Mutex<Timeline>,
+    changes: watch::Sender<u64>,
+}
+
+impl Firewall {
+    /// A firewall over `allow` for the allow-listed `names`, opening `port` for `timeout`.
+    pub fn new(
+        allow: Arc<dyn AllowSet>,
+        clock: Arc<dyn Clock>,
+        names: &[String],
+        timeout: Duration,
+        port: u16,
+    ) -> Self {
+        Self {
+            allow,
+            clock,
+            timeout,
+            port,
+            names: names.iter().map(|n| normalize_name(n)).collect(),
+            added: AtomicU64::new(0),
+            refreshed: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            timeline: Mutex::new(Timeline::default()),
+            changes: watch::Sender::new(0),
+        }
+    }
+
+    /// Record a DNS answer: when `name` (canonical form) is allow-listed, add or
+    /// refresh an entry for every answered address, commented with `fqdn`.
+    pub fn admit(&self, name: &str, fqdn: &str, addresses: &[Ipv4Addr]) {
+        if addresses.is_empty() || !self.names.contains(name) {
+            return;
+        }
+        self.sweep();
+        let mut added = false;
+        for &ip in addresses {
+            let key = AllowKey {
+                ip,
+                port: self.port,
+            };
+            let event = match self.allow.add(key, fqdn, self.timeout) {
+                AddOutcome::Added => {
+                    added = true;
+                    self.added.fetch_add(1, Relaxed);
+                    AllowEvent::Added
+                }
+                AddOutcome::Refreshed => {
+                    self.refreshed.fetch_add(1, Relaxed);
+                    AllowEvent::Refreshed
+                }
+            };
+            self.record(key, event);
+        }
+        if added {
+            self.changes.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// Whether NEW connections to `ip` on the gateway port are allowed now.
+    pub fn is_live(&self, ip: Ipv4Addr) -> bool {
+        self.allow.is_live(AllowKey {
+            ip,
+            port: self.port,
+        })
+    }
+
+    /// A receiver that changes whenever an entry is added or expires.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Expire entries at their deadlines until `shutdown` turns true.
+    pub async fn expire_entries(&self, mut shutdown: watch::Receiver<bool>) {
+        let mut changes = self.subscribe();
+        loop {
+            changes.borrow_and_update();
+            self.sweep();
+            let wait = self
+                .allow
+                .next_expiry()
+                .unwrap_or(Duration::from_secs(86_400));
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = changes.changed() => {}
+                _ = crate::stopped(&mut shutdown) => return,
+            }
+        }
+    }
+
+    /// The live entries as `ipset list` lines.
+    pub fn ipset_lines(&self) -> Vec<String> {
+        self.allow.list().iter().map(ToString::to_string).collect()
+    }
+
+    /// The event counters.
+    pub fn stats(&self) -> AllowStats {
+        AllowStats {
+            added: self.added.load(Relaxed),
+            refreshed: self.refreshed.load(Relaxed),
+            expired: self.expired.load(Relaxed),
+            live: self.allow.list().len() as u64,
+            timeout_ms: self.timeout.as_millis() as u64,
+        }
+    }
+
+    /// The events recorded so far and the number of events beyond the cap.
+    pub fn timeline(&self) -> (Vec<TimelineEvent>, u64) {
+        let t = self.timeline.lock().expect("timeline lock");
+        (t.events.clone(), t.dropped)
+    }
+
+    /// Milliseconds since start, on the firewall's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now().as_millis() as u64
+    }
+
+    fn sweep(&self) {
+        let expired = self.allow.sweep();
+        for &key in &expired {
+            self.expired.fetch_add(1, Relaxed);
+            self.record(key, AllowEvent::Expired);
+        }
+        if !expired.is_empty() {
+            self.changes.send_modify(|g| *g += 1);
+        }
+    }
+
+    fn record(&self, key: AllowKey, event: AllowEvent) {
+        let t_ms = self.now_ms();
+        let mut t = self.timeline.lock().expect("timeline lock");
+        if t.events.len() < TIMELINE_CAP {
+            t.events.push(TimelineEvent {
+                t_ms,
+                ip: key.ip,
+                port: key.port,
+                event,
+            });
+        } else {
+            t.dropped += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::allow::{ManualClock, UserspaceAllowSet};
+
+    #[test]
+    fn answers_for_allow_listed_names_open_entries_and_expiry_is_recorded() {
+        let clock = Arc::new(ManualClock::new());
+        let set = Arc::new(UserspaceAllowSet::new(clock.clone()));
+        let fw = Firewall::new(
+            set,
+            clock.clone(),
+            &["External.service.com.".into()],
+            Duration::from_secs(2),
+            8080,
+        );
+        let ip = Ipv4Addr::new(127, 0, 0, 2);
+        let mut changes = fw.subscribe();
+        fw.admit("other.com", "other.com.", &[ip]);
+        assert!(!fw.is_live(ip));
+        fw.admit("external.service.com", "external.service.com.", &[ip]);
+        assert!(fw.is_live(ip) && changes.has_changed().unwrap());
+        changes.borrow_and_update();
+        clock.advance(Duration::from_secs(1));
+        fw.admit("external.service.com", "external.service.com.", &[ip]);
+        assert!(
+            !changes.has_changed().unwrap(),
+            "a refresh changes no liveness"
+        );
+        assert_eq!(
+            fw.ipset_lines(),
+            [r#"127.0.0.2,tcp:8080 timeout 2 comment "external.service.com.""#]
+        );
+        clock.advance(Duration::from_secs(2));
+        assert!(!fw.is_live(ip));
+        fw.admit("external.service.com", "external.service.com.", &[ip]);
+        let events: Vec<(u64, AllowEvent)> =
+            fw.timeline().0.iter().map(|e| (e.t_ms, e.event)).collect();
+        assert_eq!(
+            events,
+            [
+                (0, AllowEvent::Added),
+                (1000, AllowEvent::Refreshed),
+                (3000, AllowEvent::Expired),
+                (3000, AllowEvent::Added)
+            ]
+        );
+        let stats = fw.stats();
+        assert_eq!(
+            (stats.added, stats.refreshed, stats.expired, stats.live),
+            (2, 1, 1, 1)
+        );
+    }
+}

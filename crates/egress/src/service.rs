@@ -1,0 +1,246 @@
+//! Starting and stopping the whole egress process in-process: DNS server,
+//! firewall, gateways, control port and the schedule of retirements.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::allow::{Clock, SystemClock, UserspaceAllowSet};
+use crate::config::{ConfigError, EgressConfig};
+use crate::control;
+use crate::dns::{self, DnsHandler, DnsSockets};
+use crate::firewall::Firewall;
+use crate::gateway::{self, Gateway, Policy};
+use crate::report::{Report, Sources};
+use crate::zones::Zones;
+
+/// Number of tasks reading the DNS UDP socket.
+const UDP_WORKERS: usize = 2;
+
+/// Why the egress process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EgressError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// A socket could not be bound.
+    #[error("cannot bind the {what} on {addr}: {source}")]
+    Bind {
+        /// Which socket: `DNS server`, `control port`, `gateways`.
+        what: &'static str,
+        /// The address asked for.
+        addr: String,
+        /// The system error.
+        source: io::Error,
+    },
+}
+
+/// One gateway in the READY line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadyGateway {
+    /// The external address.
+    pub ip: Ipv4Addr,
+    /// Where it listens (the external address and the common port).
+    pub addr: SocketAddr,
+}
+
+/// The READY payload: where everything listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// The DNS server (UDP and TCP).
+    pub dns: SocketAddr,
+    /// The control port.
+    pub control: SocketAddr,
+    /// The port common to all gateways (0 without gateways).
+    pub gateway_port: u16,
+    /// The gateways, in configuration order.
+    pub gateways: Vec<ReadyGateway>,
+    /// The process id.
+    pub pid: u32,
+}
+
+/// A running egress process; dropping it without [`RunningEgress::shutdown`] aborts its tasks.
+pub struct RunningEgress {
+    ready: Ready,
+    sources: Arc<Sources>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+/// Bind everything and start serving `config`.
+pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
+    config.validate()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let ips: Vec<Ipv4Addr> = config.gateways.iter().map(|g| g.ip).collect();
+    let (port, listeners) = gateway::bind_all(&ips).map_err(|source| EgressError::Bind {
+        what: "gateways",
+        addr: format!("{ips:?}"),
+        source,
+    })?;
+    let dns_sockets = DnsSockets::bind(config.dns_listen).await;
+    let dns_sockets =
+        dns_sockets.map_err(|source| bind_error("DNS server", config.dns_listen, source))?;
+    let control_listener = TcpListener::bind(config.control_listen).await;
+    let control_listener = control_listener
+        .map_err(|source| bind_error("control port", config.control_listen, source))?;
+    let local =
+        |r: io::Result<SocketAddr>, what, addr| r.map_err(|source| bind_error(what, addr, source));
+    let dns_addr = local(dns_sockets.local_addr(), "DNS server", config.dns_listen)?;
+    let control_addr = local(
+        control_listener.local_addr(),
+        "control port",
+        config.control_listen,
+    )?;
+
+    let allow = Arc::new(UserspaceAllowSet::new(clock.clone()));
+    let timeout = Duration::from_millis(config.allow_timeout_ms);
+    let firewall = Arc::new(Firewall::new(
+        allow,
+        clock.clone(),
+        &config.allow,
+        timeout,
+        port,
+    ));
+    let zones = Arc::new(Zones::new(&config, clock.clone()));
+    let handler = Arc::new(DnsHandler::new(zones.clone(), firewall.clone()));
+    let gateways: Vec<Arc<Gateway>> = config
+        .gateways
+        .iter()
+        .map(|g| Arc::new(Gateway::new(g.ip, port, g.upstream.clone())))
+        .collect();
+
+    let (shutdown, stop) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    let fw = firewall.clone();
+    let stop_rx = stop.clone();
+    tasks.spawn(async move { fw.expire_entries(stop_rx).await });
+    for _ in 0..UDP_WORKERS {
+        tasks.spawn(dns::serve_udp(
+            dns_sockets.udp.clone(),
+            handler.clone(),
+            stop.clone(),
+        ));
+    }
+    tasks.spawn(dns::serve_tcp(
+        dns_sockets.tcp,
+        handler.clone(),
+        stop.clone(),
+    ));
+    let policy = Policy {
+        firewall: config.firewall,
+        on_expired: config.on_expired,
+    };
+    for (gw, listener) in gateways.iter().zip(listeners) {
+        tasks.spawn(
+            gw.clone()
+                .run(listener, firewall.clone(), policy, stop.clone()),
+        );
+    }
+    let plan = retirement_plan(&config, &zones, &gateways);
+    if !plan.is_empty() {
+        let how = config.elb_old_address;
+        let clock = clock.clone();
+        let mut stop = stop.clone();
+        tasks.spawn(async move {
+            for (at, gw, retire) in plan {
+                tokio::select! {
+                    _ = tokio::time::sleep(at.saturating_sub(clock.now())) => {}
+                    _ = crate::stopped(&mut stop) => return,
+                }
+                if retire {
+                    gw.retire(how, clock.now().as_millis() as u64);
+                } else {
+                    gw.reinstate();
+                }
+            }
+        });
+    }
+    let sources = Arc::new(Sources {
+        firewall,
+        dns: handler,
+        gateways,
+    });
+    tasks.spawn(control::serve(control_listener, sources.clone(), stop));
+
+    let ready = Ready {
+        dns: dns_addr,
+        control: control_addr,
+        gateway_port: port,
+        gateways: sources
+            .gateways
+            .iter()
+            .map(|g| ReadyGateway {
+                ip: g.ip(),
+                addr: g.addr(),
+            })
+            .collect(),
+        pid: std::process::id(),
+    };
+    Ok(RunningEgress {
+        ready,
+        sources,
+        shutdown,
+        tasks,
+    })
+}
+
+fn bind_error(what: &'static str, addr: SocketAddr, source: io::Error) -> EgressError {
+    EgressError::Bind {
+        what,
+        addr: addr.to_string(),
+        source,
+    }
+}
+
+/// When each gateway retires (`true`) or comes back (`false`): the schedule's address
+/// changes and the gateways' own `retired_at_ms`, in time order.
+fn retirement_plan(
+    config: &EgressConfig,
+    zones: &Zones,
+    gateways: &[Arc<Gateway>],
+) -> Vec<(Duration, Arc<Gateway>, bool)> {
+    let by_ip: HashMap<Ipv4Addr, &Arc<Gateway>> = gateways.iter().map(|g| (g.ip(), g)).collect();
+    let mut plan: Vec<(Duration, Arc<Gateway>, bool)> = zones
+        .address_events()
+        .into_iter()
+        .filter_map(|e| by_ip.get(&e.ip).map(|g| (e.at, Arc::clone(g), e.retired)))
+        .collect();
+    for (g, gw) in config.gateways.iter().zip(gateways) {
+        if let Some(at_ms) = g.retired_at_ms {
+            plan.push((Duration::from_millis(at_ms), gw.clone(), true));
+        }
+    }
+    plan.sort_by_key(|(at, _, _)| *at);
+    plan
+}
+
+impl RunningEgress {
+    /// Where everything listens: the READY payload.
+    pub fn ready(&self) -> &Ready {
+        &self.ready
+    }
+
+    /// The live allow entries as `ipset list` lines.
+    pub fn ipset_lines(&self) -> Vec<String> {
+        self.sources.firewall.ipset_lines()
+    }
+
+    /// A report as of now, with the timeline.
+    pub fn report(&self) -> Report {
+        self.sources.report(true)
+    }
+
+    /// Stop serving, wait for the tasks to end and return the final report.
+    pub async fn shutdown(mut self) -> Report {
+        self.shutdown.send_replace(true);
+        while self.tasks.join_next().await.is_some() {}
+        self.sources.report(true)
+    }
+}

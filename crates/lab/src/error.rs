@@ -1,0 +1,32 @@
+//! Errors of a lab run.
+
+use std::path::PathBuf;
+
+/// What stopped a variant from running.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error(transparent)]
+    Process(#[from] mesh5xx_process::ProcessError),
+    #[error(transparent)]
+    Envoy(#[from] mesh5xx_sidecar::EnvoyError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not the JSON expected: {reason}")]
+    Report { path: PathBuf, reason: String },
+    #[error("the load generator exited with {status}; see {log}")]
+    Loadgen { status: String, log: PathBuf },
+    #[error("the load generator did not finish within {secs} s; see {log}")]
+    LoadgenTimeout { secs: u64, log: PathBuf },
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl LabError {
+    pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> LabError {
+        let path = path.into();
+        move |source| LabError::Io { path, source }
+    }
+}

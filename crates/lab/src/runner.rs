@@ -1,0 +1,227 @@
+//! Running a scenario's variants one after another and recording the results.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use mesh5xx_process::Supervised;
+use mesh5xx_results::clock::rfc3339;
+use mesh5xx_results::{Machine, Summary, VariantResult, SCHEMA_VERSION};
+use mesh5xx_scenario::{Observed, Profile, Scenario, Variant};
+use mesh5xx_sidecar::EnvoyBinary;
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::commands::loadgen_args;
+use crate::reports::{read, LoadgenReport, UpstreamReport};
+use crate::{collect, topology, LabError};
+
+/// Everything a run needs besides the scenario.
+#[derive(Debug, Clone)]
+pub struct LabConfig {
+    /// The `mesh5xx` binary (it runs `mesh5xx upstream` and `mesh5xx loadgen`).
+    pub exe: PathBuf,
+    pub envoy: EnvoyBinary,
+    pub profile: Profile,
+    /// The run directory (created by the caller).
+    pub run_dir: PathBuf,
+    /// Override of every variant's duration.
+    pub duration_ms: Option<u64>,
+    /// Print one line per variant on stderr as it starts and ends.
+    pub progress: bool,
+}
+
+/// Run `variants` of `scenario`; `stop` turning true interrupts the run. `summary.json` is
+/// (re)written after each variant; the returned summary is the final one.
+pub async fn run_scenario(
+    cfg: &LabConfig,
+    scenario: &Scenario,
+    variants: &[&Variant],
+    mut stop: watch::Receiver<bool>,
+) -> Result<Summary, LabError> {
+    let mut summary = Summary {
+        schema_version: SCHEMA_VERSION,
+        scenario: scenario.name.clone(),
+        title: scenario.title.clone(),
+        envoy_version: cfg.envoy.version.clone(),
+        istio_profile: cfg.profile.name.to_string(),
+        mode: "local".into(),
+        started_at: rfc3339(SystemTime::now()),
+        finished_at: None,
+        machine: Machine::this(),
+        interrupted: false,
+        passed: true,
+        variants: Vec::new(),
+    };
+    write_summary(&cfg.run_dir, &summary)?;
+    for (i, v) in variants.iter().enumerate() {
+        if *stop.borrow() {
+            summary.interrupted = true;
+            break;
+        }
+        let duration_ms = cfg.duration_ms.unwrap_or(v.duration_ms);
+        if cfg.progress {
+            eprintln!(
+                "[{}/{}] {}: {} ({:.0} s)",
+                i + 1,
+                variants.len(),
+                v.name,
+                v.description.trim(),
+                duration_ms as f64 / 1000.0
+            );
+        }
+        match run_variant(cfg, scenario, v, duration_ms, &mut stop).await {
+            Ok(r) => {
+                if cfg.progress {
+                    eprintln!(
+                        "      {} requests, {:.2} % errors, p99 {:.1} ms: {}",
+                        r.requests,
+                        r.error_rate * 100.0,
+                        r.latency_ms.p99,
+                        if r.passed {
+                            "as expected".to_string()
+                        } else {
+                            r.failures.join("; ")
+                        }
+                    );
+                }
+                summary.passed &= r.passed;
+                summary.variants.push(r);
+                write_summary(&cfg.run_dir, &summary)?;
+            }
+            Err(LabError::Interrupted) => {
+                summary.interrupted = true;
+                break;
+            }
+            Err(e) => {
+                summary.passed = false;
+                write_summary(&cfg.run_dir, &summary)?;
+                return Err(e);
+            }
+        }
+    }
+    summary.passed &= !summary.interrupted;
+    summary.finished_at = Some(rfc3339(SystemTime::now()));
+    write_summary(&cfg.run_dir, &summary)?;
+    Ok(summary)
+}
+
+async fn run_variant(
+    cfg: &LabConfig,
+    scenario: &Scenario,
+    v: &Variant,
+    duration_ms: u64,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<VariantResult, LabError> {
+    let dir = cfg.run_dir.join(&v.name);
+    std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
+    let pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
+
+    let mut cmd = Command::new(&cfg.exe);
+    cmd.args(loadgen_args(
+        &v.load,
+        pods.target,
+        &scenario.service.host,
+        duration_ms,
+        &dir,
+    ));
+    let log = dir.join("loadgen.out");
+    let mut loadgen = Supervised::spawn("loadgen", cmd, Some(&log))?;
+    let limit = Duration::from_millis(duration_ms) + Duration::from_secs(60);
+    let status = tokio::select! {
+        s = tokio::time::timeout(limit, loadgen.wait()) => match s {
+            Ok(s) => s?,
+            Err(_) => return Err(LabError::LoadgenTimeout { secs: limit.as_secs(), log }),
+        },
+        _ = stop.wait_for(|s| *s) => return Err(LabError::Interrupted),
+    };
+    if !status.success() {
+        return Err(LabError::Loadgen {
+            status: status.to_string(),
+            log,
+        });
+    }
+    let sidecar_logs: Vec<(String, &'static str, PathBuf)> = pods
+        .sidecars
+        .iter()
+        .map(|s| (s.pod.clone(), s.role, s.access_log.clone()))
+        .collect();
+    let app_reports: Vec<PathBuf> = pods.apps.iter().map(|a| a.report.clone()).collect();
+    pods.stop(&dir).await?;
+
+    let load: LoadgenReport = read(&dir.join("loadgen.json"))?;
+    let mut sidecars = Vec::new();
+    for (pod, role, path) in &sidecar_logs {
+        sidecars.push(collect::access_log(path, pod, role).map_err(LabError::io(path))?);
+    }
+    let mut app_connections = BTreeMap::new();
+    for path in &app_reports {
+        let r: UpstreamReport = read(path)?;
+        *app_connections.entry("opened".to_string()).or_insert(0) += r.connections_opened;
+        for (k, n) in r.connections_closed {
+            *app_connections.entry(format!("closed_{k}")).or_insert(0) += n;
+        }
+    }
+    let observed = observe(&load, &sidecars);
+    let verdict = v.expect.check(&observed);
+    Ok(VariantResult {
+        name: v.name.clone(),
+        description: v.description.trim().to_string(),
+        duration_s: load.duration_s,
+        requests: load.requests,
+        responses: load.responses,
+        flags: load.flags,
+        transport_errors: load.transport_errors,
+        errors: load.errors,
+        error_rate: load.error_rate,
+        latency_ms: load.latency_ms,
+        throughput_rps: load.throughput_rps,
+        sockets_opened: load.sockets_opened,
+        sockets_ideal: load.sockets_ideal,
+        timeline: load.timeline,
+        sidecars,
+        app_connections,
+        expect: serde_json::to_value(&v.expect).expect("serializable"),
+        passed: verdict.passed,
+        failures: verdict.failures,
+        dir: v.name.clone(),
+    })
+}
+
+/// What the expectation reads from a run.
+fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) -> Observed {
+    let mut o = Observed {
+        requests: load.requests,
+        errors: load.errors,
+        errors_per_second: load.timeline.iter().map(|s| s.errors).collect(),
+        ..Default::default()
+    };
+    // Client-visible error flags: the flags of error responses, from the timeline's per-second
+    // error-flag counts (the report's `flags` also counts successful responses' `-`).
+    for s in &load.timeline {
+        for (f, n) in &s.flags {
+            *o.error_flags.entry(f.clone()).or_default() += n;
+        }
+    }
+    for s in sidecars {
+        let into = if s.role == "server" {
+            &mut o.server_sidecar_flags
+        } else {
+            &mut o.client_sidecar_flags
+        };
+        for (f, n) in &s.flags {
+            for single in f.split(',').filter(|x| *x != "-") {
+                *into.entry(single.to_string()).or_default() += n;
+            }
+        }
+    }
+    o
+}
+
+fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {
+    let path = dir.join("summary.json");
+    let tmp = dir.join(".summary.json.tmp");
+    let text = serde_json::to_string_pretty(summary).expect("serializable");
+    std::fs::write(&tmp, text + "\n").map_err(LabError::io(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(LabError::io(&path))
+}

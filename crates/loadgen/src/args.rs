@@ -1,0 +1,161 @@
+//! The command line of `mesh5xx loadgen` and its translation into a [`LoadConfig`].
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{parse_header, LoadConfig, Pacing, ResolveConfig, ResolveMode, Stop};
+use crate::LoadError;
+
+/// Command-line arguments of `mesh5xx loadgen`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadArgs {
+    /// Address to connect to, host:port (e.g. the sidecar's listener).
+    #[arg(long, value_name = "ADDR")]
+    pub target: String,
+    /// Host header [default: the target].
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Request path.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// Request method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header 'Name: value' (repeatable).
+    #[arg(long = "header", value_name = "K: V", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Request body size in bytes.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub body_bytes: usize,
+    /// Number of workers, each with at most one connection at a time.
+    #[arg(short = 'c', long, default_value_t = 8, value_name = "N")]
+    pub connections: usize,
+    /// Run duration in ms [default: 5000 unless --requests is given].
+    #[arg(long, value_name = "MS")]
+    pub duration_ms: Option<u64>,
+    /// Stop after this many requests.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
+    /// Closed loop: pause after each response before the worker's next request.
+    #[arg(long, default_value_t = 0, value_name = "MS", conflicts_with = "rate")]
+    pub think_ms: u64,
+    /// Closed loop: uniform jitter around --think-ms.
+    #[arg(long, default_value_t = 0, value_name = "MS", conflicts_with = "rate")]
+    pub think_jitter_ms: u64,
+    /// Open loop: requests per second in total, at fixed intended times.
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// Per-request timeout (connect included).
+    #[arg(long, default_value_t = 30_000, value_name = "MS")]
+    pub timeout_ms: u64,
+    /// A new connection per request (sends `Connection: close`).
+    #[arg(long)]
+    pub no_keepalive: bool,
+    /// Close a connection after this many requests.
+    #[arg(long, value_name = "N")]
+    pub max_requests_per_conn: Option<u64>,
+    /// Response header carrying Envoy's %RESPONSE_FLAGS%.
+    #[arg(long, default_value = crate::DEFAULT_FLAGS_HEADER, value_name = "NAME")]
+    pub flags_header: String,
+    /// Resolve NAME through --dns and send `x-envoy-original-dst-host: IP:PORT`.
+    #[arg(long, value_name = "NAME", requires_all = ["dns", "upstream_port"])]
+    pub resolve: Option<String>,
+    /// DNS server (UDP) used by --resolve, ip:port.
+    #[arg(long, value_name = "ADDR", requires = "resolve")]
+    pub dns: Option<SocketAddr>,
+    /// Port put after the resolved IP in x-envoy-original-dst-host.
+    #[arg(long, value_name = "PORT", requires = "resolve")]
+    pub upstream_port: Option<u16>,
+    /// When to look the name up again: once, per-connection or every-ms:N.
+    #[arg(
+        long,
+        default_value = "once",
+        value_name = "MODE",
+        requires = "resolve"
+    )]
+    pub resolve_mode: ResolveMode,
+    /// JSON report file ('-' = stdout).
+    #[arg(long, default_value = "-", value_name = "FILE")]
+    pub out: String,
+    /// Latency percentile distribution in HdrHistogram's .hgrm text format (ms).
+    #[arg(long, value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+    /// One-line progress display on stderr.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+/// When to show the progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// Only when stderr is a terminal.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl LoadArgs {
+    /// The validated run configuration these flags describe.
+    pub fn to_config(&self) -> Result<LoadConfig, LoadError> {
+        let stop = Stop {
+            duration: match (self.duration_ms, self.requests) {
+                (None, None) => Some(Duration::from_millis(5000)),
+                (ms, _) => ms.map(Duration::from_millis),
+            },
+            requests: self.requests,
+        };
+        if stop.duration == Some(Duration::ZERO) {
+            return Err(LoadError::flag("--duration-ms", 0, "must be at least 1"));
+        }
+        let pacing = match self.rate {
+            Some(rate) => Pacing::Open { rate },
+            None => Pacing::Closed {
+                think: Duration::from_millis(self.think_ms),
+                jitter: Duration::from_millis(self.think_jitter_ms),
+            },
+        };
+        let resolve = match (&self.resolve, self.dns, self.upstream_port) {
+            (Some(name), Some(dns), Some(upstream_port)) => Some(ResolveConfig {
+                name: name.clone(),
+                dns,
+                upstream_port,
+                mode: self.resolve_mode,
+            }),
+            (None, None, None) => None,
+            _ => {
+                return Err(LoadError::flag(
+                    "--resolve",
+                    self.resolve.as_deref().unwrap_or("-"),
+                    "needs --dns and --upstream-port",
+                ))
+            }
+        };
+        let config = LoadConfig {
+            target: self.target.clone(),
+            host: self.host.clone(),
+            path: self.path.clone(),
+            method: self.method.clone(),
+            headers: self.headers.clone(),
+            body_bytes: self.body_bytes,
+            connections: self.connections,
+            stop,
+            pacing,
+            timeout: Duration::from_millis(self.timeout_ms),
+            keepalive: !self.no_keepalive,
+            max_requests_per_conn: self.max_requests_per_conn,
+            flags_header: self.flags_header.clone(),
+            resolve,
+            progress: match self.progress {
+                ProgressMode::Always => true,
+                ProgressMode::Never => false,
+                ProgressMode::Auto => std::io::stderr().is_terminal(),
+            },
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}

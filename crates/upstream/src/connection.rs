@@ -1,0 +1,156 @@
+//! One connection: hyper serves it; the driver around it closes it on idle timeout,
+//! lifetime, or after the last allowed response, the way real servers recycle connections.
+
+use std::future::{poll_fn, Future};
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use crate::policy::Policy;
+use crate::report::{CloseReason, ConnRecord, OpenConnection};
+use crate::service::{ConnShared, Handler, Signals};
+
+/// Serve one accepted connection under `policy` until it closes; record why in `open`.
+pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConnection) {
+    let _ = stream.set_nodelay(true);
+    let reason = drive(stream, policy, open.record()).await;
+    open.record().set_reason(reason);
+}
+
+async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>) -> CloseReason {
+    let shared = ConnShared::new(policy.clone(), record.clone());
+    let mut timers = Timers::new(&policy, &shared.signals);
+    let conn =
+        http1::Builder::new().serve_connection(TokioIo::new(stream), Handler::new(shared.clone()));
+    let mut conn = pin!(conn);
+    let mut closing = false;
+    poll_fn(|cx| loop {
+        if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+            return Poll::Ready(classify(result));
+        }
+        let signals = &shared.signals;
+        if !closing && signals.wants_close_now() {
+            // The response is in hyper's hands and its head is written: keep-alive off
+            // now closes the socket once it is flushed, without a `Connection: close`.
+            closing = true;
+            conn.as_mut().graceful_shutdown();
+            continue;
+        }
+        if let Some(timers) = timers.as_mut() {
+            if let Poll::Ready(reason) = timers.poll(cx, signals, record) {
+                return Poll::Ready(reason);
+            }
+        }
+        return Poll::Pending;
+    })
+    .await
+}
+
+/// The close reason of a connection hyper finished on its own.
+fn classify(result: hyper::Result<()>) -> CloseReason {
+    match result {
+        Ok(()) => CloseReason::Peer,
+        Err(e) if is_peer_close(&e) => CloseReason::Peer,
+        Err(_) => CloseReason::Error,
+    }
+}
+
+/// Whether hyper's error only says the client went away.
+fn is_peer_close(error: &hyper::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if error.is_incomplete_message() {
+        return true;
+    }
+    std::error::Error::source(error)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                ConnectionReset | BrokenPipe | ConnectionAborted | UnexpectedEof
+            )
+        })
+}
+
+/// The idle and lifetime deadlines of one connection, on one timer.
+///
+/// The timer may fire early (the connection was used since it was armed): it is then
+/// re-armed to the new deadline, so serving a request never touches the timer.
+struct Timers {
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    idle: Option<Duration>,
+    lifetime_at: Option<Instant>,
+}
+
+impl Timers {
+    fn new(policy: &Policy, signals: &Signals) -> Option<Self> {
+        if !policy.needs_timer() {
+            return None;
+        }
+        let mut timers = Self {
+            sleep: Box::pin(tokio::time::sleep_until(signals.opened)),
+            armed: None,
+            idle: policy.idle_timeout,
+            lifetime_at: policy.max_lifetime.map(|d| signals.opened + d),
+        };
+        let first = timers.deadline(signals).expect("a timer policy is set");
+        timers.sleep.as_mut().reset(first);
+        timers.armed = Some(first);
+        Some(timers)
+    }
+
+    /// The next moment something may expire: lifetime, or idle when no request is in flight.
+    fn deadline(&self, signals: &Signals) -> Option<Instant> {
+        let idle_at = self
+            .idle
+            .filter(|_| !signals.in_flight())
+            .map(|d| signals.idle_since() + d);
+        match (idle_at, self.lifetime_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// `Ready(reason)` when the connection must close now.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        signals: &Signals,
+        record: &ConnRecord,
+    ) -> Poll<CloseReason> {
+        loop {
+            if let Some(want) = self.deadline(signals) {
+                if self.armed.is_none_or(|armed| want < armed) {
+                    self.sleep.as_mut().reset(want);
+                    self.armed = Some(want);
+                }
+            }
+            if self.armed.is_none() {
+                return Poll::Pending;
+            }
+            std::task::ready!(self.sleep.as_mut().poll(cx));
+            self.armed = None;
+            let now = Instant::now();
+            if self.lifetime_at.is_some_and(|at| now >= at) {
+                if !signals.in_flight() {
+                    return Poll::Ready(CloseReason::Lifetime);
+                }
+                // Close right after the response in flight.
+                self.lifetime_at = None;
+                record.set_reason(CloseReason::Lifetime);
+                signals.close_after_response();
+            }
+            if let Some(idle) = self.idle {
+                if !signals.in_flight() && now >= signals.idle_since() + idle {
+                    return Poll::Ready(CloseReason::IdleTimeout);
+                }
+            }
+        }
+    }
+}

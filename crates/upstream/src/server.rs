@@ -1,0 +1,212 @@
+//! The listener: accepts connections, runs the down/up schedule, and stops on request.
+
+use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::oneshot;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::connection;
+use crate::error::UpstreamError;
+use crate::policy::{DownWindow, Policy, UpstreamConfig};
+use crate::report::{CloseReason, DownRecord, Registry, UpstreamReport};
+
+/// Pause between attempts to listen again after a down window, while the port is busy.
+const REBIND_RETRY: Duration = Duration::from_millis(50);
+
+/// A server started with [`start`]; dropping it stops the server without a report.
+#[derive(Debug)]
+pub struct RunningUpstream {
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+/// Start the server described by `config` on the current tokio runtime.
+///
+/// Returns once the socket listens; connections are served in background tasks.
+pub async fn start(config: UpstreamConfig) -> Result<RunningUpstream, UpstreamError> {
+    let config = config.validate()?;
+    let listener = listen(config.listen)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| UpstreamError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let policy = Arc::new(Policy::new(&config));
+    let registry = Arc::new(Registry::new(addr, policy.status_codes()));
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let server = Server {
+        addr,
+        policy,
+        registry: registry.clone(),
+        started: Instant::now(),
+        conns: JoinSet::new(),
+    };
+    let task = tokio::spawn(server.run(listener, config.down, stop_rx));
+    Ok(RunningUpstream {
+        addr,
+        registry,
+        stop: Some(stop_tx),
+        task,
+    })
+}
+
+impl RunningUpstream {
+    /// The address the server listens on (with the port picked when asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The report so far, counting open connections' requests too.
+    pub fn report(&self) -> UpstreamReport {
+        self.registry.report()
+    }
+
+    /// Stop listening, close every open connection and return the final report.
+    pub async fn shutdown(mut self) -> Result<UpstreamReport, UpstreamError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?;
+        Ok(self.registry.report())
+    }
+}
+
+impl Drop for RunningUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Open a listening socket on `addr` that can be reopened on the same port right after it closes.
+fn listen(addr: SocketAddr) -> Result<TcpListener, UpstreamError> {
+    let open = || {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)
+    };
+    open().map_err(|source| UpstreamError::Listen { addr, source })
+}
+
+/// The accept loop and everything it owns.
+struct Server {
+    addr: SocketAddr,
+    policy: Arc<Policy>,
+    registry: Arc<Registry>,
+    started: Instant,
+    /// The tasks of the open connections.
+    conns: JoinSet<()>,
+}
+
+impl Server {
+    async fn run(
+        mut self,
+        listener: TcpListener,
+        down: Vec<DownWindow>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let mut listener = Some(listener);
+        let mut windows = down.into_iter().peekable();
+        let far = self.started + Duration::from_secs(86_400 * 365);
+        let mut next_down = pin!(tokio::time::sleep_until(far));
+        loop {
+            let down_at = windows.peek().map(|w| self.started + w.at);
+            next_down.as_mut().reset(down_at.unwrap_or(far));
+            let Some(active) = listener.as_ref() else {
+                break;
+            };
+            tokio::select! {
+                _ = &mut stop => break,
+                accepted = active.accept() => match accepted {
+                    Ok((stream, _)) => self.spawn(stream),
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        eprintln!("mesh5xx upstream: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                _ = &mut next_down, if down_at.is_some() => {
+                    let window = windows.next().expect("peeked");
+                    drop(listener.take());
+                    listener = self.down(window, &mut stop).await;
+                }
+            }
+        }
+        drop(listener);
+        self.close_all(CloseReason::Shutdown).await;
+    }
+
+    fn spawn(&mut self, stream: tokio::net::TcpStream) {
+        while self.conns.try_join_next().is_some() {}
+        let open = self.registry.open();
+        self.conns
+            .spawn(connection::serve(stream, self.policy.clone(), open));
+    }
+
+    async fn close_all(&mut self, reason: CloseReason) -> usize {
+        self.registry.mark_open(reason);
+        let open = self.conns.len();
+        self.conns.abort_all();
+        while self.conns.join_next().await.is_some() {}
+        open
+    }
+
+    /// Be down for `window` (the listener is already closed); `None` if told to stop meanwhile.
+    async fn down(
+        &mut self,
+        window: DownWindow,
+        stop: &mut oneshot::Receiver<()>,
+    ) -> Option<TcpListener> {
+        let went_down = Instant::now();
+        let at_ms = went_down.duration_since(self.started).as_millis() as u64;
+        let closed = self.close_all(CloseReason::Down).await;
+        eprintln!(
+            "mesh5xx upstream: down at {at_ms} ms for {} ms: stopped listening on {}, closed {closed} connections",
+            window.duration.as_millis(),
+            self.addr
+        );
+        let up_at = went_down + window.duration;
+        let listener = tokio::select! {
+            _ = &mut *stop => None,
+            listener = self.relisten(up_at) => Some(listener),
+        };
+        let for_ms = went_down.elapsed().as_millis() as u64;
+        self.registry.record_down(DownRecord { at_ms, for_ms });
+        if listener.is_some() {
+            eprintln!(
+                "mesh5xx upstream: up again on {} after {for_ms} ms",
+                self.addr
+            );
+        }
+        listener
+    }
+
+    /// Listen on the same address again at `at`, retrying while the port is busy.
+    async fn relisten(&self, at: Instant) -> TcpListener {
+        tokio::time::sleep_until(at).await;
+        let mut warned = false;
+        loop {
+            match listen(self.addr) {
+                Ok(listener) => return listener,
+                Err(e) if !warned => {
+                    eprintln!("mesh5xx upstream: {e}; retrying");
+                    warned = true;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(REBIND_RETRY).await;
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! The down/up schedule: refuse connects, close open connections, listen again on the same port.
+
+use std::io::ErrorKind;
+
+use mesh5xx_upstream::{DownWindow, UpstreamConfig};
+use tokio::net::TcpStream;
+use tokio::time::{sleep, Instant};
+
+use crate::support::{ms, server, Client, Closed};
+
+#[tokio::test]
+async fn down_window_refuses_connects_then_serves_on_the_same_port() {
+    let srv = server(UpstreamConfig {
+        down: vec![DownWindow {
+            at: ms(400),
+            duration: ms(1000),
+        }],
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let started = Instant::now();
+    let addr = srv.addr();
+    let mut before = Client::connect(addr).await;
+    assert_eq!(before.get().await.status, 200);
+
+    // The open connection is closed when the app goes down.
+    let (_, how) = before.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0));
+    let down_seen = started.elapsed();
+    assert!(down_seen >= ms(350), "went down after {down_seen:?}");
+
+    // While down, the kernel refuses connects.
+    sleep(ms(100)).await;
+    let refused = TcpStream::connect(addr)
+        .await
+        .expect_err("connect while down");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+
+    // Up again on the same port.
+    let mut after = loop {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                drop(stream);
+                break Client::connect(addr).await;
+            }
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused && started.elapsed() < ms(5000) => {
+                sleep(ms(20)).await;
+            }
+            Err(e) => panic!("not up again after {:?}: {e}", started.elapsed()),
+        }
+    };
+    let up_seen = started.elapsed();
+    assert!(up_seen >= ms(1300), "up again after only {up_seen:?}");
+    assert_eq!(after.get().await.status, 200);
+
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(report.down_windows.len(), 1);
+    let w = report.down_windows[0];
+    assert!((350..1000).contains(&w.at_ms), "{w:?}");
+    assert!((950..2500).contains(&w.for_ms), "{w:?}");
+    assert_eq!(report.connections_closed.down, 1);
+    assert_eq!(report.requests, 2);
+}

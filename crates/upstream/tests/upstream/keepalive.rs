@@ -1,0 +1,177 @@
+//! Keep-alive recycling: idle timeout, max requests (graceful, abrupt, drop), lifetime.
+
+use mesh5xx_upstream::{CloseMode, Delay, UpstreamConfig};
+
+use crate::support::{ms, server, Client, Closed};
+
+fn recycle_after(n: u64, mode: CloseMode) -> UpstreamConfig {
+    UpstreamConfig {
+        max_requests: Some(n),
+        close_mode: mode,
+        ..UpstreamConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn idle_connection_closes_after_timeout_not_before() {
+    let srv = server(UpstreamConfig {
+        idle_timeout: Some(ms(400)),
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    let (after, how) = c.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0), "closed without a byte of notice");
+    assert!(
+        after >= ms(330),
+        "closed after {after:?}, before the 400 ms idle timeout"
+    );
+    assert!(after <= ms(2000), "closed only after {after:?}");
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(report.connections_closed.idle_timeout, 1);
+}
+
+#[tokio::test]
+async fn requests_keep_an_idle_timeout_connection_open() {
+    let srv = server(UpstreamConfig {
+        idle_timeout: Some(ms(400)),
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    for _ in 0..6 {
+        assert_eq!(c.get().await.status, 200);
+        c.assert_open_for(ms(150)).await;
+    }
+    assert!(matches!(c.wait_close(ms(3000)).await.1, Closed::After(0)));
+    assert_eq!(
+        srv.shutdown()
+            .await
+            .unwrap()
+            .connections_closed
+            .idle_timeout,
+        1
+    );
+}
+
+#[tokio::test]
+async fn idle_timeout_never_cuts_a_slow_response() {
+    let srv = server(UpstreamConfig {
+        idle_timeout: Some(ms(100)),
+        delay: Delay {
+            base: ms(400),
+            jitter: ms(0),
+        },
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    assert!(matches!(c.wait_close(ms(3000)).await.1, Closed::After(0)));
+}
+
+#[tokio::test]
+async fn graceful_sends_connection_close_on_the_nth_response() {
+    let srv = server(recycle_after(3, CloseMode::Graceful)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    for _ in 0..2 {
+        assert!(!c.get().await.says_close());
+    }
+    let last = c.get().await;
+    assert_eq!(last.status, 200);
+    assert!(last.says_close(), "{:?}", last.headers);
+    assert_eq!(c.wait_close(ms(2000)).await.1, Closed::After(0));
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(
+        (report.requests, report.connections_closed.max_requests),
+        (3, 1)
+    );
+}
+
+#[tokio::test]
+async fn abrupt_closes_after_the_nth_response_without_the_header() {
+    let srv = server(recycle_after(3, CloseMode::Abrupt)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    for _ in 0..3 {
+        let r = c.get().await;
+        assert_eq!(r.status, 200);
+        assert!(!r.says_close(), "{:?}", r.headers);
+    }
+    let (after, how) = c.wait_close(ms(2000)).await;
+    assert_eq!(how, Closed::After(0));
+    assert!(after < ms(500), "closed only after {after:?}");
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(
+        (report.requests, report.connections_closed.max_requests),
+        (3, 1)
+    );
+}
+
+#[tokio::test]
+async fn abrupt_close_waits_for_a_large_body() {
+    let srv = server(UpstreamConfig {
+        body_bytes: Some(4 << 20),
+        ..recycle_after(1, CloseMode::Abrupt)
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    let r = c.get().await;
+    assert_eq!(r.body.len(), 4 << 20);
+    assert!(!r.says_close());
+    assert_eq!(c.wait_close(ms(2000)).await.1, Closed::After(0));
+}
+
+#[tokio::test]
+async fn drop_reads_request_n_plus_1_and_closes_without_a_byte() {
+    let srv = server(recycle_after(2, CloseMode::Drop)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    for _ in 0..2 {
+        let r = c.get().await;
+        assert_eq!(r.status, 200);
+        assert!(!r.says_close(), "{:?}", r.headers);
+    }
+    c.assert_open_for(ms(200)).await;
+    c.send().await;
+    assert_eq!(c.wait_close(ms(2000)).await.1, Closed::After(0));
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(report.requests, 3);
+    assert_eq!(report.dropped_requests, 1);
+    assert_eq!(report.responses.get("200"), Some(&2));
+    assert_eq!(report.connections_closed.max_requests, 1);
+}
+
+#[tokio::test]
+async fn lifetime_closes_an_idle_connection() {
+    let srv = server(UpstreamConfig {
+        max_lifetime: Some(ms(500)),
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    c.assert_open_for(ms(250)).await;
+    assert!(!c.get().await.says_close());
+    assert_eq!(c.wait_close(ms(3000)).await.1, Closed::After(0));
+    assert_eq!(srv.shutdown().await.unwrap().connections_closed.lifetime, 1);
+}
+
+#[tokio::test]
+async fn lifetime_lets_the_response_in_flight_finish() {
+    let srv = server(UpstreamConfig {
+        max_lifetime: Some(ms(100)),
+        delay: Delay {
+            base: ms(400),
+            jitter: ms(0),
+        },
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    let r = c.get().await;
+    assert_eq!(r.status, 200);
+    let (after, how) = c.wait_close(ms(2000)).await;
+    assert_eq!(how, Closed::After(0));
+    assert!(after < ms(500), "closed only after {after:?}");
+    assert_eq!(srv.shutdown().await.unwrap().connections_closed.lifetime, 1);
+}

@@ -1,0 +1,8 @@
+//! End-to-end behaviour of the toy upstream over real sockets.
+
+mod support;
+
+mod down;
+mod keepalive;
+mod report;
+mod responses;
