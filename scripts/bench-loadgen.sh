@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Throughput of `mesh5xx loadgen` against wrk, back to back, on the same hello server.
+# Throughput of `mesh5xx loadgen` against wrk on the same hello server, back to back.
 #
-#   scripts/bench-loadgen.sh            # loopback, hello server only
+#   scripts/bench-loadgen.sh
 #   ENVOY=/path/to/envoy scripts/bench-loadgen.sh   # also through one Envoy worker
 #
-# Env: CONNECTIONS (50), DURATION_S (5). Prints both req/s and ends with
-# "loadgen/wrk throughput ratio: X.XX".
+# Env: CONNECTIONS (50), DURATION_S (5), ROUNDS (3: wrk and loadgen alternate, the
+# median of each is compared). Ends with "loadgen/wrk throughput ratio: X.XX".
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CONNECTIONS="${CONNECTIONS:-50}"
 DURATION_S="${DURATION_S:-5}"
+ROUNDS="${ROUNDS:-3}"
+MESH5XX=target/release/mesh5xx
 WORK="$(mktemp -d)"
 SERVER_PID=""
 
@@ -25,12 +27,12 @@ trap cleanup EXIT
 
 log() { echo "bench-loadgen: $*" >&2; }
 
-# Start "$@" in the background; print the address from its READY line (5 s at most).
+# Start "$@" in the background and print the address of its READY line (5 s at most).
 start_server() {
     "$@" >"$WORK/server.out" 2>"$WORK/server.err" &
     SERVER_PID=$!
+    local addr
     for _ in $(seq 50); do
-        local addr
         addr="$(sed -n 's/^MESH5XX-READY .*"addr":"\([^"]*\)".*/\1/p' "$WORK/server.out")"
         if [[ -n "$addr" ]]; then
             echo "$addr"
@@ -45,14 +47,39 @@ start_server() {
     return 1
 }
 
+wrk_rps() {
+    wrk -t2 -c"$CONNECTIONS" -d"${DURATION_S}s" "http://$1/" | awk '/^Requests\/sec:/ {print $2}'
+}
+
+loadgen_rps() {
+    "$MESH5XX" loadgen --target "$1" -c "$CONNECTIONS" --duration-ms "$((DURATION_S * 1000))" \
+        --progress never | sed -n 's/^ *"throughput_rps": \([0-9.]*\).*/\1/p'
+}
+
+median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# Alternate wrk and loadgen against $1; print "label wrk_median loadgen_median".
+compare() {
+    local label="$1" addr="$2" w l
+    : >"$WORK/wrk" && : >"$WORK/loadgen"
+    for round in $(seq "$ROUNDS"); do
+        w="$(wrk_rps "$addr")"
+        l="$(loadgen_rps "$addr")"
+        log "$label round $round: wrk $w req/s, loadgen $l req/s"
+        echo "$w" >>"$WORK/wrk"
+        echo "$l" >>"$WORK/loadgen"
+    done
+    echo "$label $(median <"$WORK/wrk") $(median <"$WORK/loadgen")"
+}
+
 log "building release binaries"
 cargo build --release -q -p mesh5xx
 cargo build --release -q -p mesh5xx-loadgen --example hello
-MESH5XX=target/release/mesh5xx
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
-    apt-get install -y -q wrk >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
+    apt-get install -y -q wrk >/dev/null ||
+        { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 fi
 
 if ADDR="$(start_server "$MESH5XX" upstream --listen 127.0.0.1:0)"; then
@@ -62,29 +89,12 @@ else
     log "hello server: examples/hello at $ADDR"
 fi
 
-# Print "wrk_rps loadgen_rps" for one target URL/address.
-measure() {
-    local addr="$1"
-    local wrk_rps loadgen_rps
-    wrk_rps="$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION_S}s" "http://$addr/" |
-        awk '/^Requests\/sec:/ {print $2}')"
-    loadgen_rps="$("$MESH5XX" loadgen --target "$addr" -c "$CONNECTIONS" \
-        --duration-ms "$((DURATION_S * 1000))" --progress never |
-        sed -n 's/^ *"throughput_rps": \([0-9.]*\).*/\1/p')"
-    echo "$wrk_rps $loadgen_rps"
-}
-
-report() {
-    local label="$1" wrk_rps="$2" loadgen_rps="$3"
-    printf '%s wrk:     %10.0f req/s\n' "$label" "$wrk_rps"
-    printf '%s loadgen: %10.0f req/s\n' "$label" "$loadgen_rps"
-}
-
-read -r WRK_RPS LOADGEN_RPS < <(measure "$ADDR")
-report "direct " "$WRK_RPS" "$LOADGEN_RPS"
+read -r _ WRK_RPS LOADGEN_RPS < <(compare direct "$ADDR")
+printf 'wrk:     %8.0f req/s (median of %d)\n' "$WRK_RPS" "$ROUNDS"
+printf 'loadgen: %8.0f req/s (median of %d)\n' "$LOADGEN_RPS" "$ROUNDS"
 
 if [[ -n "${ENVOY:-}" ]]; then
-    log "ENVOY is set to $ENVOY: the run through one Envoy worker is not wired yet"
+    log "ENVOY=$ENVOY: the run through one Envoy worker is not wired yet"
 fi
 
 awk -v l="$LOADGEN_RPS" -v w="$WRK_RPS" 'BEGIN { printf "loadgen/wrk throughput ratio: %.2f\n", l / w }'

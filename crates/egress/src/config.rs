@@ -2,7 +2,25 @@
 //!
 //! The lab writes an [`EgressConfig`] as JSON and passes `--config FILE`.
 //! Every error names the offending field (as a path like `zones[0].addresses`)
-//! and its value.
+//! and its value. An example with every field:
+//!
+//! ```json
+//! {
+//!   "dns_listen": "127.0.0.1:0",
+//!   "control_listen": "127.0.0.1:0",
+//!   "zones": [{"name": "external.service.com", "addresses": ["127.0.0.2"], "ttl_s": 30}],
+//!   "schedule": [{"at_ms": 20000, "name": "external.service.com", "addresses": ["127.0.0.3"]}],
+//!   "allow": ["external.service.com"],
+//!   "allow_timeout_ms": 5000,
+//!   "firewall": true,
+//!   "on_expired": "refuse",
+//!   "elb_old_address": "stop_accepting",
+//!   "gateways": [
+//!     {"ip": "127.0.0.2", "upstream": "127.0.0.1:8080"},
+//!     {"ip": "127.0.0.3", "upstream": "127.0.0.1:8080", "retired_at_ms": 60000}
+//!   ]
+//! }
+//! ```
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -224,12 +242,11 @@ impl EgressConfig {
                     format!("{:?} is not host:port", gw.upstream),
                 ));
             }
-            if gw.retired_at_ms.is_some() && self.elb_old_address == ElbOldAddress::Keep {
+            if let (Some(at_ms), ElbOldAddress::Keep) = (gw.retired_at_ms, self.elb_old_address) {
                 return Err(ConfigError::new(
                     format!("gateways[{i}].retired_at_ms"),
                     format!(
-                        "{} needs elb_old_address stop_accepting or cut_connections, not keep",
-                        gw.retired_at_ms.unwrap_or_default()
+                        "{at_ms} needs elb_old_address stop_accepting or cut_connections, not keep"
                     ),
                 ));
             }

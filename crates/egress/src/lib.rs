@@ -14,7 +14,7 @@
 
 pub mod allow;
 pub mod config;
-pub mod control;
+mod control;
 pub mod dns;
 pub mod firewall;
 pub mod gateway;

@@ -221,3 +221,28 @@ async fn cut_connections_resets_the_established_ones() {
     let report = egress.shutdown().await;
     assert_eq!(report.gateways[0].cut, 1);
 }
+
+#[tokio::test]
+async fn a_gateway_retires_at_its_own_time() {
+    let upstream = echo_upstream().await;
+    let json = format!(
+        r#"{{"firewall":false,"elb_old_address":"stop_accepting",
+            "gateways":[{{"ip":"127.0.0.2","upstream":"{upstream}","retired_at_ms":500}},
+                        {{"ip":"127.0.0.3","upstream":"{upstream}"}}]}}"#
+    );
+    let egress = egress(&json).await;
+    let [a, b] = [0, 1].map(|i| egress.ready().gateways[i].addr);
+    TcpStream::connect(a)
+        .await
+        .expect("serving before its time");
+    let waited = until_connect(a, refused, LIMIT).await;
+    assert!(
+        waited >= Duration::from_millis(200),
+        "retired at its time ({waited:?})"
+    );
+    TcpStream::connect(b)
+        .await
+        .expect("the other gateway keeps serving");
+    let report = egress.shutdown().await;
+    assert!(report.gateways[0].retired_at_ms.is_some_and(|t| t >= 500));
+}

@@ -114,6 +114,10 @@ async fn run_variant(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<VariantResult, LabError> {
     let dir = cfg.run_dir.join(&v.name);
+    if dir.exists() {
+        // A re-run into the same --out directory starts the variant afresh (Envoy appends to logs).
+        std::fs::remove_dir_all(&dir).map_err(LabError::io(&dir))?;
+    }
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
     let pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
 

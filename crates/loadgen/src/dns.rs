@@ -102,6 +102,7 @@ impl Dns {
     /// every-ms mode: look the name up again every period until `end`.
     pub(crate) async fn refresh_every(self: Arc<Self>, period: Duration, end: Option<Instant>) {
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let now = ticks.tick().await;
             if end.is_some_and(|end| now >= end) {

@@ -63,12 +63,13 @@ impl Schedule {
         }
     }
 
-    /// Closed loop: pause for the think time after a response.
+    /// Closed loop: pause for the think time after a response (never past the end).
     pub(crate) async fn think(&self, rng: &mut fastrand::Rng) {
         if let Pacing::Closed { think, jitter } = self.pacing {
             let pause = think_time(think, jitter, rng);
             if !pause.is_zero() {
-                tokio::time::sleep(pause).await;
+                let wake = Instant::now() + pause;
+                tokio::time::sleep_until(self.end.map_or(wake, |end| wake.min(end))).await;
             }
         }
     }

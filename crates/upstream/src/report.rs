@@ -147,11 +147,12 @@ impl ConnRecord {
         bump(&self.dropped);
     }
 
-    /// Record why the connection closes, unless a reason is already set.
-    pub(crate) fn set_reason(&self, reason: CloseReason) {
-        let _ = self
-            .reason
-            .compare_exchange(0, reason as u8, Relaxed, Relaxed);
+    /// Record why the connection closes, unless a reason is already set; whether it was set.
+    pub(crate) fn set_reason(&self, reason: CloseReason) -> bool {
+        let new = reason as u8;
+        self.reason
+            .compare_exchange(0, new, Relaxed, Relaxed)
+            .is_ok()
     }
 
     fn reason(&self) -> Option<CloseReason> {
@@ -230,11 +231,11 @@ impl Registry {
         }
     }
 
-    /// Give every open connection `reason` (unless it already has one), before they are closed.
-    pub(crate) fn mark_open(&self, reason: CloseReason) {
-        for record in self.lock().live.values() {
-            record.set_reason(reason);
-        }
+    /// Give every open connection `reason` (unless it already has one), before they are
+    /// closed; returns how many took it.
+    pub(crate) fn mark_open(&self, reason: CloseReason) -> usize {
+        let inner = self.lock();
+        inner.live.values().filter(|r| r.set_reason(reason)).count()
     }
 
     /// Record an outage.
@@ -332,8 +333,8 @@ mod tests {
     fn first_reason_wins() {
         let reg = registry();
         let conn = reg.open();
-        conn.record().set_reason(CloseReason::Lifetime);
-        reg.mark_open(CloseReason::Down);
+        assert!(conn.record().set_reason(CloseReason::Lifetime));
+        assert_eq!(reg.mark_open(CloseReason::Down), 0);
         drop(conn);
         let closed = reg.report().connections_closed;
         assert_eq!((closed.lifetime, closed.down), (1, 0));

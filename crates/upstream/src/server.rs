@@ -155,9 +155,9 @@ impl Server {
             .spawn(connection::serve(stream, self.policy.clone(), open));
     }
 
+    /// Close every open connection for `reason`; returns how many were open.
     async fn close_all(&mut self, reason: CloseReason) -> usize {
-        self.registry.mark_open(reason);
-        let open = self.conns.len();
+        let open = self.registry.mark_open(reason);
         self.conns.abort_all();
         while self.conns.join_next().await.is_some() {}
         open
@@ -173,7 +173,7 @@ impl Server {
         let at_ms = went_down.duration_since(self.started).as_millis() as u64;
         let closed = self.close_all(CloseReason::Down).await;
         eprintln!(
-            "mesh5xx upstream: down at {at_ms} ms for {} ms: stopped listening on {}, closed {closed} connections",
+            "mesh5xx upstream: down at {at_ms} ms for {} ms: stopped listening on {}, closed {closed} open connections",
             window.duration.as_millis(),
             self.addr
         );

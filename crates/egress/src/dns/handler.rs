@@ -71,12 +71,7 @@ impl DnsStats {
 
     fn query_type(&self, rtype: RecordType) {
         let mut by_type = self.by_type.lock().expect("dns stats lock");
-        match by_type.get_mut(rtype.to_string().as_str()) {
-            Some(n) => *n += 1,
-            None => {
-                by_type.insert(rtype.to_string(), 1);
-            }
-        }
+        *by_type.entry(rtype.to_string()).or_insert(0) += 1;
     }
 
     /// A snapshot of the counters.

@@ -12,7 +12,7 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &str) -> 
         "name": cluster,
         "validate_clusters": false,
         "virtual_hosts": [route::inbound_vhost(spec, inb, cluster)],
-        "response_headers_to_add": [flags_header()],
+        "response_headers_to_add": [flags_header("OVERWRITE_IF_EXISTS_OR_ADD")],
     });
     listener(
         "virtualInbound",
@@ -28,13 +28,15 @@ pub fn outbound(spec: &SidecarSpec<'_>, vhosts: Vec<Value>) -> Value {
         "name": "80",
         "validate_clusters": false,
         "virtual_hosts": vhosts,
-        "response_headers_to_add": [flags_header()],
+        "response_headers_to_add": [flags_header("ADD_IF_ABSENT")],
     });
     listener("0.0.0.0_80", "outbound_0.0.0.0_80", spec, route_config)
 }
 
-fn flags_header() -> Value {
-    json!({"header": {"key": super::FLAGS_HEADER, "value": "%RESPONSE_FLAGS%"}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"})
+/// The flags header carries the flags of the sidecar that produced the response: the server
+/// sidecar always sets it; the client sidecar adds it only to replies it made itself.
+fn flags_header(append_action: &str) -> Value {
+    json!({"header": {"key": super::FLAGS_HEADER, "value": "%RESPONSE_FLAGS%"}, "append_action": append_action})
 }
 
 fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config: Value) -> Value {

@@ -21,8 +21,9 @@ use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{IstioObjects, Profile};
 use serde_json::{json, Value};
 
-/// Response header carrying `%RESPONSE_FLAGS%` of the outermost sidecar, so the
-/// client counts Envoy's flags exactly (the access log is buffered).
+/// Response header carrying `%RESPONSE_FLAGS%` of the sidecar that produced the response
+/// (the server's for proxied replies, the client's for its own local replies), so the client
+/// counts Envoy's flags exactly (the access log is buffered).
 pub const FLAGS_HEADER: &str = "x-mesh5xx-flags";
 
 /// One sidecar to render.
