@@ -30,7 +30,7 @@ pub struct LoadReport {
     pub connections: usize,
     /// Requests per second asked for (open loop); `null` in closed loop.
     pub rate: Option<f64>,
-    /// Actual duration of the run, seconds.
+    /// Actual duration of the run, seconds (µs precision).
     pub duration_s: f64,
     /// Attempts finished (responses + transport errors).
     pub requests: u64,
@@ -42,7 +42,7 @@ pub struct LoadReport {
     pub transport_errors: BTreeMap<TransportErrorKind, u64>,
     /// 5xx responses + transport errors.
     pub errors: u64,
-    /// `errors / requests` (0 without requests).
+    /// `errors / requests` (0 without requests), 6 decimals.
     pub error_rate: f64,
     /// Latency of every finished attempt (from its due time in open loop).
     pub latency_ms: LatencySummary,
@@ -53,7 +53,7 @@ pub struct LoadReport {
     /// Connections a perfect client would have opened: `connections` with keep-alive,
     /// `requests` without.
     pub sockets_ideal: u64,
-    /// `requests / duration_s`.
+    /// `requests / duration_s`, 2 decimals.
     pub throughput_rps: f64,
     /// DNS lookups sent (DNS-resolving mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -66,7 +66,7 @@ pub struct LoadReport {
     pub latency_histogram: Option<Histogram<u64>>,
 }
 
-/// Latency percentiles, milliseconds.
+/// Latency percentiles from the HDR histogram (µs precision), milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Median.
@@ -79,7 +79,7 @@ pub struct LatencySummary {
     pub p999: f64,
     /// Slowest.
     pub max: f64,
-    /// Mean.
+    /// Mean (µs precision).
     pub mean: f64,
 }
 
@@ -106,7 +106,7 @@ pub(crate) struct RunFacts {
 impl LoadReport {
     /// Assemble the report from the merged counters.
     pub(crate) fn build(config: &LoadConfig, mut stats: WorkerStats, facts: RunFacts) -> Self {
-        let duration_s = facts.elapsed.as_secs_f64();
+        let duration_s = round(facts.elapsed.as_secs_f64(), 6);
         let mut timeline = std::mem::take(&mut stats.timeline);
         if let (Some(duration), None) = (config.stop.duration, config.stop.requests) {
             let seconds = duration.as_millis().div_ceil(1000) as usize;
@@ -143,7 +143,7 @@ impl LoadReport {
             error_rate: if stats.requests == 0 {
                 0.0
             } else {
-                stats.errors as f64 / stats.requests as f64
+                round(stats.errors as f64 / stats.requests as f64, 6)
             },
             latency_ms: LatencySummary {
                 p50: ms(latency.value_at_quantile(0.5)),
@@ -151,7 +151,7 @@ impl LoadReport {
                 p99: ms(latency.value_at_quantile(0.99)),
                 p999: ms(latency.value_at_quantile(0.999)),
                 max: ms(latency.max()),
-                mean: latency.mean() / 1000.0,
+                mean: round(latency.mean() / 1000.0, 3),
             },
             timeline: (0..)
                 .zip(timeline)
@@ -173,7 +173,7 @@ impl LoadReport {
                 stats.requests
             },
             throughput_rps: if duration_s > 0.0 {
-                stats.requests as f64 / duration_s
+                round(stats.requests as f64 / duration_s, 2)
             } else {
                 0.0
             },
@@ -182,4 +182,10 @@ impl LoadReport {
             latency_histogram: Some(stats.latency),
         }
     }
+}
+
+/// `x` rounded to `decimals` places: short JSON numbers that parse back to the same value.
+fn round(x: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (x * scale).round() / scale
 }

@@ -119,11 +119,12 @@ impl Server {
     ) {
         let mut listener = Some(listener);
         let mut windows = down.into_iter().peekable();
-        let far = self.started + Duration::from_secs(86_400 * 365);
-        let mut next_down = pin!(tokio::time::sleep_until(far));
+        let started = self.started;
+        let far = started + Duration::from_secs(86_400 * 365);
+        let next_at = |w: Option<&DownWindow>| w.map_or(far, |w| started + w.at);
+        let mut next_down = pin!(tokio::time::sleep_until(next_at(windows.peek())));
         loop {
-            let down_at = windows.peek().map(|w| self.started + w.at);
-            next_down.as_mut().reset(down_at.unwrap_or(far));
+            let down_pending = windows.peek().is_some();
             let Some(active) = listener.as_ref() else {
                 break;
             };
@@ -137,10 +138,11 @@ impl Server {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
-                _ = &mut next_down, if down_at.is_some() => {
+                _ = &mut next_down, if down_pending => {
                     let window = windows.next().expect("peeked");
                     drop(listener.take());
                     listener = self.down(window, &mut stop).await;
+                    next_down.as_mut().reset(next_at(windows.peek()));
                 }
             }
         }

@@ -61,3 +61,23 @@ async fn down_window_refuses_connects_then_serves_on_the_same_port() {
     assert_eq!(report.connections_closed.down, 1);
     assert_eq!(report.requests, 2);
 }
+
+#[tokio::test]
+async fn every_down_window_happens_in_order() {
+    let window = |at, duration| DownWindow {
+        at: ms(at),
+        duration: ms(duration),
+    };
+    let srv = server(UpstreamConfig {
+        down: vec![window(700, 200), window(200, 200)],
+        ..UpstreamConfig::default()
+    })
+    .await;
+    sleep(ms(1300)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    let report = srv.shutdown().await.unwrap();
+    let at: Vec<u64> = report.down_windows.iter().map(|w| w.at_ms).collect();
+    assert_eq!(at.len(), 2, "{:?}", report.down_windows);
+    assert!(at[0] >= 200 && at[0] < 650 && at[1] >= 700, "{at:?}");
+}

@@ -1,0 +1,98 @@
+//! `list`, `explain`, and bad input: clear errors, exit 2.
+
+use crate::support::*;
+
+#[test]
+fn list_prints_one_scenario_name_first_per_line() {
+    let o = run(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    for want in ["inbound-app-down-uf", "inbound-keepalive-uc"] {
+        assert!(
+            names.iter().any(|n| n == want),
+            "{want} missing from {names:?}"
+        );
+    }
+}
+
+#[test]
+fn list_json_has_variants_with_descriptions() {
+    let o = run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "inbound-keepalive-uc")
+        .unwrap();
+    let variants = s["variants"].as_array().unwrap();
+    assert_eq!(variants[0]["name"], "baseline");
+    assert!(variants.len() >= 6);
+    assert!(variants
+        .iter()
+        .all(|v| !v["description"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn explain_shows_mechanism_and_the_istio_yaml_of_mitigations() {
+    let o = run(&["explain", "inbound-keepalive-uc"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
+    assert!(
+        t.contains("MECHANISM") && t.contains("kind: DestinationRule") && t.contains("idleTimeout"),
+        "{t}"
+    );
+}
+
+#[test]
+fn unknown_scenario_variant_and_profile_exit_2_naming_them() {
+    for (args, want) in [
+        (
+            vec!["run", "no-such-scenario"],
+            "no scenario named \"no-such-scenario\"",
+        ),
+        (
+            vec!["run", "inbound-keepalive-uc", "--variant", "nope"],
+            "no variant \"nope\"",
+        ),
+        (
+            vec!["run", "inbound-keepalive-uc", "--profile", "istio-9.9"],
+            "no Istio profile named \"istio-9.9\"",
+        ),
+        (
+            vec!["run", "inbound-keepalive-uc", "--duration", "abc"],
+            "abc",
+        ),
+        (vec!["explain", "nope"], "no scenario named"),
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_bad_scenario_file_names_the_file_and_the_field() {
+    let dir = Scratch::new("bad-scenario");
+    let good = std::fs::read_to_string(scenarios_dir().join("inbound-keepalive-uc.yaml")).unwrap();
+    let bad = good.replacen("idle_timeout_ms: 20", "idle_timout_ms: 20", 1);
+    assert_ne!(good, bad);
+    std::fs::write(dir.path().join("inbound-keepalive-uc.yaml"), bad).unwrap();
+    let o = mesh5xx()
+        .env("MESH5XX_SCENARIOS", dir.path())
+        .arg("list")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(
+        e.contains("inbound-keepalive-uc.yaml")
+            && e.contains("app")
+            && e.contains("idle_timout_ms"),
+        "{e}"
+    );
+}

@@ -1,0 +1,113 @@
+//! Stopping cleanly: SIGTERM keeps results, kill -9 leaves no children, runs don't collide.
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+fn spawn_run(out: &Scratch, extra: &[&str]) -> Child {
+    let mut args = vec!["run", "inbound-app-down-uf", "--out", out.arg()];
+    args.extend_from_slice(extra);
+    mesh5xx()
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+#[test]
+fn sigterm_stops_every_child_and_keeps_recorded_variants() {
+    let out = Scratch::new("sigterm");
+    let mut child = spawn_run(&out, &["--duration", "2"]);
+    // Wait until the first variant is recorded and the second one's Envoy is up.
+    wait_for("a recorded variant", 60, || {
+        std::fs::read_to_string(out.path().join("summary.json"))
+            .is_ok_and(|t| t.contains("\"dir\""))
+    });
+    wait_for("the second variant's sidecars", 30, || {
+        out.path()
+            .join("client-default-retries-two-replicas/envoy-client.admin")
+            .exists()
+    });
+    signal(&child, libc::SIGTERM);
+    let o = wait_with_timeout(&mut child, 30);
+    assert_eq!(o, Some(130), "exit code after SIGTERM");
+    let s = summary(out.path());
+    assert_eq!(s["interrupted"], true);
+    assert!(!s["variants"].as_array().unwrap().is_empty());
+    assert_matches_schema(&s);
+    assert!(
+        wait_no_processes(out.arg(), 5).is_empty(),
+        "children outlived SIGTERM"
+    );
+}
+
+#[test]
+fn kill_9_of_the_runner_takes_its_children_down() {
+    let out = Scratch::new("kill9");
+    let mut child = spawn_run(&out, &["--duration", "5"]);
+    wait_for("the sidecar", 30, || {
+        out.path().join("baseline/envoy-srv-a-0.admin").exists()
+    });
+    wait_for("the load generator", 30, || {
+        processes_mentioning(out.arg()).len() >= 3
+    });
+    assert!(
+        processes_mentioning(out.arg()).len() >= 3,
+        "app, Envoy and loadgen should be running"
+    );
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    let left = wait_no_processes(out.arg(), 5);
+    assert!(
+        left.is_empty(),
+        "children survived kill -9 of the runner: {left:?}"
+    );
+}
+
+#[test]
+fn two_runs_at_once_do_not_interfere() {
+    let (a, b) = (Scratch::new("twin-a"), Scratch::new("twin-b"));
+    let mut ca = spawn_run(&a, &["--variant", "baseline", "--check"]);
+    let mut cb = spawn_run(&b, &["--variant", "baseline", "--check"]);
+    assert_eq!(wait_with_timeout(&mut ca, 90), Some(0));
+    assert_eq!(wait_with_timeout(&mut cb, 90), Some(0));
+    for d in [&a, &b] {
+        let s = summary(d.path());
+        assert_eq!(s["passed"], true);
+        // Each run's sidecar saw only its own client's requests.
+        let v = &s["variants"][0];
+        let sidecar_lines = v["sidecars"][0]["requests"].as_u64().unwrap();
+        assert_eq!(sidecar_lines, v["requests"].as_u64().unwrap());
+    }
+}
+
+fn wait_with_timeout(child: &mut Child, secs: u64) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

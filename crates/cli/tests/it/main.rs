@@ -1,0 +1,6 @@
+//! End-to-end tests of the `mesh5xx` binary: real Envoy, real processes, real sockets.
+
+mod catalog;
+mod hygiene;
+mod scenarios;
+mod support;

@@ -1,0 +1,134 @@
+//! Whole scenarios through real Envoy, checked against their expectations.
+
+use std::time::Instant;
+
+use crate::support::*;
+
+/// Run a scenario with `--check` and return its summary; fails with the table on a miss.
+fn run_checked(scenario: &str, extra: &[&str], scratch: &Scratch) -> serde_json::Value {
+    let started = Instant::now();
+    let mut args = vec!["run", scenario, "--check", "--out", scratch.arg()];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    println!(
+        "{}\n{scenario}: {:.1} s wall",
+        stdout(&o),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        o.status.success(),
+        "{scenario} missed its expectations:\n{}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        wait_no_processes(scratch.arg(), 5).is_empty(),
+        "processes left behind"
+    );
+    let s = summary(scratch.path());
+    assert_matches_schema(&s);
+    s
+}
+
+fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap()
+}
+
+#[test]
+fn inbound_keepalive_uc_reproduces_and_every_mitigation_holds() {
+    let scratch = Scratch::new("keepalive");
+    let s = run_checked("inbound-keepalive-uc", &[], &scratch);
+    assert_eq!(s["istio_profile"], "istio-1.4");
+    assert!(s["envoy_version"].as_str().unwrap().starts_with("1."));
+    let base = variant(&s, "baseline");
+    assert!(base["error_rate"].as_f64().unwrap() >= 0.01);
+    assert!(base["flags"]["UC"].as_u64().unwrap() > 0);
+    // The access log reads like the seed's: 503 UC, 95-byte reply, the pre-1.10 inbound cluster name.
+    let log = std::fs::read_to_string(scratch.path().join("baseline/access-srv-a-0.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains(" 503 UC "))
+        .expect("a 503 UC line");
+    let e = mesh5xx_accesslog::parse_line(line).unwrap();
+    assert_eq!(e.bytes_sent, 95);
+    assert_eq!(
+        e.upstream_cluster,
+        Some("inbound|80|http|srv-a.default.svc.cluster.local")
+    );
+    for name in [
+        "baseline",
+        "dr-idle-timeout",
+        "client-sidecar-default-retries",
+    ] {
+        let dir = scratch.path().join(name);
+        for f in [
+            "loadgen.json",
+            "latency.hgrm",
+            "app-0.json",
+            "envoy-srv-a-0.yaml",
+            "stats-srv-a-0.txt",
+            "access-srv-a-0.log",
+        ] {
+            assert!(dir.join(f).exists(), "{name}/{f} missing");
+        }
+    }
+    // The seed's point: with a client sidecar the caller sees nothing, the server sidecar logs UC.
+    let hidden = variant(&s, "client-sidecar-default-retries");
+    assert_eq!(hidden["errors"], 0);
+    let server = hidden["sidecars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["role"] == "server")
+        .unwrap();
+    assert!(server["flags"]["UC"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn inbound_app_down_uf_reproduces_and_retries_hide_it() {
+    let scratch = Scratch::new("appdown");
+    let s = run_checked("inbound-app-down-uf", &[], &scratch);
+    let base = variant(&s, "baseline");
+    assert!(base["flags"]["UF"].as_u64().unwrap() > 0);
+    assert_eq!(
+        variant(&s, "client-default-retries-two-replicas")["errors"],
+        0
+    );
+}
+
+#[test]
+fn check_exits_1_when_an_expectation_fails() {
+    let scenarios = Scratch::new("impossible");
+    let text = std::fs::read_to_string(scenarios_dir().join("inbound-app-down-uf.yaml")).unwrap();
+    // Demand errors from a variant that has none.
+    let text = text.replacen(
+        "      max_errors: 0\n",
+        "      max_errors: 0\n      min_error_rate: 0.5\n",
+        1,
+    );
+    std::fs::write(scenarios.path().join("inbound-app-down-uf.yaml"), text).unwrap();
+    let out = Scratch::new("impossible-out");
+    let o = mesh5xx()
+        .env("MESH5XX_SCENARIOS", scenarios.path())
+        .args([
+            "run",
+            "inbound-app-down-uf",
+            "--variant",
+            "client-default-retries-two-replicas",
+            "--duration",
+            "2",
+            "--check",
+            "--out",
+            out.arg(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("below the expected"), "{}", stderr(&o));
+    assert_eq!(summary(out.path())["passed"], false);
+}
