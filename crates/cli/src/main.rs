@@ -32,6 +32,8 @@ enum Command {
     },
     /// Run a scenario's variants through a real Envoy and print the before/after table.
     Run(run::RunArgs),
+    /// Write a Markdown report with SVG charts from one or more run directories.
+    Report(mesh5xx_report::ReportArgs),
     /// Find or install the Envoy binary the lab uses, and print its path and version.
     Envoy(envoy_cmd::EnvoyArgs),
     /// The toy app server (keep-alive recycling, delays, statuses, down windows).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
             println!("{} {} ({})", b.path.display(), b.version, b.source);
             ExitCode::SUCCESS
         }),
+        Command::Report(args) => mesh5xx_report::main(args),
         Command::Upstream(args) => mesh5xx_upstream::main(args),
         Command::Loadgen(args) => mesh5xx_loadgen::main(args),
         Command::Egress(args) => mesh5xx_egress::main(args),

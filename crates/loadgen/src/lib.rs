@@ -64,7 +64,13 @@ pub fn main(args: LoadArgs) -> anyhow::Result<std::process::ExitCode> {
     let report = runtime.block_on(run(config))?;
     let json = serde_json::to_string_pretty(&report)?;
     if args.out == "-" {
-        println!("{json}");
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{json}").and_then(|()| stdout.flush()) {
+            Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => {
+                return Err(anyhow::Error::new(err).context("writing the report to stdout"));
+            }
+            _ => {}
+        }
     } else {
         std::fs::write(&args.out, json + "\n")
             .with_context(|| format!("writing --out {}", args.out))?;

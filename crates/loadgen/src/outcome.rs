@@ -169,3 +169,27 @@ impl Outcome {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_listed_in_discriminant_order() {
+        for (i, kind) in TransportErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i, "{kind}");
+        }
+    }
+
+    #[test]
+    fn flag_values_are_trimmed_and_dash_is_no_error() {
+        assert_eq!(FlagText::new(b" UC ").as_bytes(), b"UC");
+        assert_eq!(FlagText::new(b""), FlagText::NONE);
+        assert!(!FlagText::new(b"-").is_error_flag());
+        assert!(FlagText::new(b"URX,UC").is_error_flag());
+        assert_eq!(
+            FlagText::new(&[b'U'; 60]).as_bytes().len(),
+            FlagText::CAPACITY
+        );
+    }
+}

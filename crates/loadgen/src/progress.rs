@@ -48,7 +48,7 @@ impl Live {
 
 /// Redraw the line until `done` fires, then end it with a newline.
 pub(crate) async fn show(lives: Vec<Arc<Live>>, start: Instant, mut done: oneshot::Receiver<()>) {
-    let mut ticks = tokio::time::interval(REDRAW_EVERY);
+    let mut ticks = tokio::time::interval_at(start + REDRAW_EVERY, REDRAW_EVERY);
     let (mut last_requests, mut last_time) = (0, start);
     loop {
         let finished = tokio::select! {

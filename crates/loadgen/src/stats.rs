@@ -56,7 +56,7 @@ pub(crate) struct WorkerStats {
     pub(crate) statuses: Box<[u64]>,
     /// Responses by response-flags value.
     pub(crate) flags: FlagCounts,
-    /// Transport errors, indexed like [`TransportErrorKind::ALL`].
+    /// Transport errors, indexed by kind (`kind as usize`, the order of [`TransportErrorKind::ALL`]).
     pub(crate) transport: [u64; TransportErrorKind::ALL.len()],
     /// Latency of every finished attempt, µs.
     pub(crate) latency: Histogram<u64>,

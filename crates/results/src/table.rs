@@ -15,9 +15,10 @@ pub fn render(summary: &Summary) -> String {
         "p50 ms",
         "p99 ms",
         "sockets",
+        "app conns",
         "check",
     ];
-    let rows: Vec<[String; 9]> = summary.variants.iter().map(row).collect();
+    let rows: Vec<[String; 10]> = summary.variants.iter().map(row).collect();
     let mut widths = headers.map(str::len);
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {
@@ -28,7 +29,7 @@ pub fn render(summary: &Summary) -> String {
     let line = |out: &mut String, cells: &[String]| {
         for (i, (c, w)) in cells.iter().zip(widths.iter()).enumerate() {
             let pad = w - c.chars().count();
-            if i == 0 || i == 3 || i == 4 || i == 8 {
+            if i == 0 || i == 3 || i == 4 || i == 9 {
                 let _ = write!(out, "{c}{}  ", " ".repeat(pad));
             } else {
                 let _ = write!(out, "{}{c}  ", " ".repeat(pad));
@@ -46,7 +47,7 @@ pub fn render(summary: &Summary) -> String {
     out
 }
 
-fn row(v: &VariantResult) -> [String; 9] {
+fn row(v: &VariantResult) -> [String; 10] {
     let flags = join(
         v.error_flags()
             .map(|(f, n)| (f.as_str(), *n))
@@ -76,6 +77,10 @@ fn row(v: &VariantResult) -> [String; 9] {
         format!("{:.1}", v.latency_ms.p50),
         format!("{:.1}", v.latency_ms.p99),
         format!("{}/{}", v.sockets_opened, v.sockets_ideal),
+        v.app_connections
+            .get("opened")
+            .map(u64::to_string)
+            .unwrap_or_else(|| "-".into()),
         if v.passed {
             "pass".into()
         } else {

@@ -20,7 +20,7 @@ pub struct Expectation {
     /// Client-visible errors at most this many (0 for a full fix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<u64>,
-    /// Every error response the client saw carries one of these flag strings (e.g. `UC`).
+    /// Every error response the client saw carries one of these flags (e.g. `UC`; `URX,UC` counts as `UC`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_flags: Vec<String>,
     /// Minimum count of each flag in the server sidecars' access logs.
@@ -103,7 +103,11 @@ impl Expectation {
         }
         if !self.error_flags.is_empty() {
             for (flag, n) in &obs.error_flags {
-                if !self.error_flags.contains(flag) {
+                // `URX,UC` (retries exhausted on UC) counts as UC: any listed flag in it will do.
+                if !flag
+                    .split(',')
+                    .any(|f| self.error_flags.iter().any(|want| want == f))
+                {
                     failures.push(format!(
                         "{n} errors with flags {flag:?}, expected only {:?}",
                         self.error_flags
@@ -184,6 +188,7 @@ mod tests {
         assert!(e.check(&obs(3000, 60, &[("UC", 60)])).passed);
         let v = e.check(&obs(3000, 10, &[("UC", 10)]));
         assert!(!v.passed && v.failures[0].contains("below"), "{v:?}");
+        assert!(e.check(&obs(3000, 60, &[("URX,UC", 60)])).passed);
         let v = e.check(&obs(3000, 60, &[("UF", 60)]));
         assert!(!v.passed && v.failures[0].contains("UF"), "{v:?}");
         assert!(!e.check(&obs(100, 60, &[("UC", 60)])).passed);

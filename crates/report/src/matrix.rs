@@ -1,0 +1,89 @@
+//! Across Istio versions: one scenario's variants under each profile it was run with.
+
+use mesh5xx_results::VariantResult;
+
+use crate::charts::{bar_chart, BarChart, BarSeries, Colouring};
+use crate::figures::{client_flags, error_percent, percent, sidecar_flags};
+use crate::markdown::table;
+use crate::sections::Section;
+
+/// True when `section` holds runs under at least two Istio profiles.
+pub fn has_matrix(section: &Section) -> bool {
+    section.profiles().len() >= 2
+}
+
+/// A Markdown table: one row per variant, per run its 5xx % and its flags
+/// (client-visible / server sidecar); `n/a` where a run lacks the variant.
+pub fn matrix_table(section: &Section) -> String {
+    let mut headers = vec!["variant".to_string()];
+    for e in &section.runs {
+        headers.push(format!("{} 5xx %", e.label));
+        headers.push(format!("{} flags (client / server sidecar)", e.label));
+    }
+    let rows: Vec<Vec<String>> = variant_names(section)
+        .into_iter()
+        .map(|name| {
+            let mut row = vec![format!("`{name}`")];
+            for e in &section.runs {
+                match find(&e.run.summary.variants, name) {
+                    Some(v) => {
+                        row.push(percent(error_percent(v)));
+                        row.push(format!(
+                            "{} / {}",
+                            client_flags(v),
+                            sidecar_flags(v, "server")
+                        ));
+                    }
+                    None => row.extend(["n/a".to_string(), "n/a".to_string()]),
+                }
+            }
+            row
+        })
+        .collect();
+    table(&headers, &rows)
+}
+
+/// An SVG grouped bar chart: 5xx % per variant, one bar per run (profile).
+pub fn matrix_chart(section: &Section) -> String {
+    let names = variant_names(section);
+    let series = section
+        .runs
+        .iter()
+        .map(|e| BarSeries {
+            name: e.label.clone(),
+            values: names
+                .iter()
+                .map(|n| find(&e.run.summary.variants, n).map(error_percent))
+                .collect(),
+        })
+        .collect();
+    let title = format!("{}: 5xx % by variant and Istio profile", section.scenario);
+    bar_chart(&BarChart {
+        title: &title,
+        y_title: "5xx + transport errors (% of requests)",
+        x_title: "variant",
+        categories: names.iter().map(|n| n.to_string()).collect(),
+        series,
+        colouring: Colouring::BySeries,
+        allow_log: false,
+        decimals: 2,
+        unit: "",
+    })
+}
+
+/// Every variant name of the section's runs, in order of first appearance.
+fn variant_names<'a>(section: &Section<'a>) -> Vec<&'a str> {
+    let mut names: Vec<&'a str> = Vec::new();
+    for e in &section.runs {
+        for v in &e.run.summary.variants {
+            if !names.contains(&v.name.as_str()) {
+                names.push(&v.name);
+            }
+        }
+    }
+    names
+}
+
+fn find<'a>(variants: &'a [VariantResult], name: &str) -> Option<&'a VariantResult> {
+    variants.iter().find(|v| v.name == name)
+}

@@ -1,0 +1,136 @@
+//! Which runs go in which section of the report, and the names of their files.
+
+use crate::Run;
+
+/// One scenario's runs, in the order they were given.
+#[derive(Debug)]
+pub struct Section<'a> {
+    /// The scenario id.
+    pub scenario: &'a str,
+    pub runs: Vec<RunEntry<'a>>,
+}
+
+/// One run inside its section.
+#[derive(Debug)]
+pub struct RunEntry<'a> {
+    pub run: &'a Run,
+    /// Prefix of this run's files: the scenario, plus the profile (and a number)
+    /// when the section holds several runs.
+    pub stem: String,
+    /// How the run is named beside the others of its section: its profile,
+    /// plus ` #2`, ` #3`… when a profile repeats.
+    pub label: String,
+}
+
+impl Section<'_> {
+    /// The distinct Istio profiles of this section's runs, in order.
+    pub fn profiles(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for e in &self.runs {
+            let p = e.run.summary.istio_profile.as_str();
+            if !seen.contains(&p) {
+                seen.push(p);
+            }
+        }
+        seen
+    }
+
+    /// The file name of the chart comparing Istio profiles.
+    pub fn profiles_chart(&self) -> String {
+        format!("{}-profiles.svg", file_name(self.scenario))
+    }
+}
+
+impl RunEntry<'_> {
+    /// The file name of this run's chart of `kind` (`timeline`, `error-rate`, `latency`).
+    pub fn chart(&self, kind: &str) -> String {
+        format!("{}-{kind}.svg", self.stem)
+    }
+
+    /// The file name of `variant`'s timeline CSV.
+    pub fn timeline_csv(&self, variant: &str) -> String {
+        format!("{}-{}-timeline.csv", self.stem, file_name(variant))
+    }
+
+    /// The file name of `variant`'s copied latency histogram.
+    pub fn histogram(&self, variant: &str) -> String {
+        format!("{}-{}.hgrm", self.stem, file_name(variant))
+    }
+}
+
+/// Group `runs` by scenario, sections in order of first appearance.
+pub fn sections(runs: &[Run]) -> Vec<Section<'_>> {
+    let mut out: Vec<Section<'_>> = Vec::new();
+    for run in runs {
+        let scenario = run.summary.scenario.as_str();
+        let entry = RunEntry {
+            run,
+            stem: String::new(),
+            label: String::new(),
+        };
+        match out.iter_mut().find(|s| s.scenario == scenario) {
+            Some(s) => s.runs.push(entry),
+            None => out.push(Section {
+                scenario,
+                runs: vec![entry],
+            }),
+        }
+    }
+    for section in &mut out {
+        name_runs(section);
+    }
+    out
+}
+
+/// Give each run of `section` its label and file stem.
+fn name_runs(section: &mut Section<'_>) {
+    let single = section.runs.len() == 1;
+    let mut seen: Vec<String> = Vec::new();
+    for entry in &mut section.runs {
+        let profile = entry.run.summary.istio_profile.clone();
+        let n = seen.iter().filter(|p| **p == profile).count() + 1;
+        entry.label = match n {
+            1 => profile.clone(),
+            n => format!("{profile} #{n}"),
+        };
+        entry.stem = match (single, n) {
+            (true, _) => file_name(section.scenario),
+            (false, 1) => file_name(&format!("{}-{profile}", section.scenario)),
+            (false, n) => file_name(&format!("{}-{profile}-{n}", section.scenario)),
+        };
+        seen.push(profile);
+    }
+}
+
+/// `name` made safe as a file name: characters other than letters, digits,
+/// `.`, `-` and `_` become `_`, and it never starts with a dot.
+fn file_name(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.is_empty() || safe.starts_with('.') {
+        format!("_{safe}")
+    } else {
+        safe
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn file_names_stay_in_the_report_directory() {
+        assert_eq!(file_name("inbound-keepalive-uc"), "inbound-keepalive-uc");
+        assert_eq!(file_name("../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(file_name("a b/c"), "a_b_c");
+        assert_eq!(file_name(""), "_");
+    }
+}

@@ -1,0 +1,119 @@
+//! The Markdown report: variant tables, sections per scenario, the profile matrix.
+
+use super::*;
+
+#[test]
+fn markdown_has_one_row_per_variant_with_its_figures() {
+    let dir = scratch("markdown");
+    let out = dir.join("report");
+    let files = report(&[keepalive("istio-1.4", &dir)], &out).unwrap();
+    let md = read(&files.readme);
+    assert!(md.contains("## Title of inbound-keepalive-uc"));
+    assert!(md.contains("Envoy 1.40.0 · Istio profile `istio-1.4` · 2 cores"));
+    let rows = variant_rows(&md);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[0],
+        [
+            "`baseline`",
+            "3000",
+            "4.43",
+            "UC=133",
+            "UC=133",
+            "n/a",
+            "2.5",
+            "7.2",
+            "40.0",
+            "120.0",
+            "12/10",
+            "FAIL"
+        ]
+    );
+    assert_eq!(rows[1][0], "`app-unbounded-keepalive`");
+    assert_eq!(rows[1][2], "0.00");
+    assert_eq!(rows[1][3], "-");
+    assert_eq!(rows[1][11], "pass");
+    assert_eq!(&rows[2][3..6], ["-", "UC=18", "-"]);
+    assert!(md.contains("- `baseline`: 133 errors, more than the 0 allowed"));
+    assert!(!md.contains("Across Istio versions"));
+}
+
+#[test]
+fn profile_matrix_needs_two_profiles() {
+    let dir = scratch("matrix");
+    let (old, new) = (dir.join("old"), dir.join("new"));
+    let out = dir.join("report");
+
+    let files = report(
+        &[keepalive("istio-1.4", &old), keepalive("istio-1.4", &new)],
+        &out,
+    )
+    .unwrap();
+    let md = read(&files.readme);
+    assert!(!md.contains("Across Istio versions"));
+    assert!(md.contains("### Istio profile `istio-1.4 #2`"));
+    assert!(!files
+        .files
+        .iter()
+        .any(|p| p.ends_with("inbound-keepalive-uc-profiles.svg")));
+
+    let out = dir.join("report2");
+    let files = report(
+        &[keepalive("istio-1.4", &old), keepalive("istio-1.24", &new)],
+        &out,
+    )
+    .unwrap();
+    let md = read(&files.readme);
+    let matrix = &md[md
+        .find("### Across Istio versions")
+        .expect("matrix section")..];
+    let rows = variant_rows(matrix);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(
+        rows[2],
+        [
+            "`client-retries`",
+            "0.00",
+            "- / UC=18",
+            "0.60",
+            "UC=18 / UC=18"
+        ]
+    );
+    assert!(matrix.contains("](inbound-keepalive-uc-profiles.svg)"));
+    for stem in [
+        "inbound-keepalive-uc-istio-1.4",
+        "inbound-keepalive-uc-istio-1.24",
+    ] {
+        assert!(out.join(format!("{stem}-timeline.svg")).is_file());
+        assert!(out.join(format!("{stem}-baseline-timeline.csv")).is_file());
+    }
+    let texts = svg_texts(&read(&out.join("inbound-keepalive-uc-profiles.svg")));
+    for label in [
+        "istio-1.4",
+        "istio-1.24",
+        "client-retries",
+        "5xx + transport errors (% of requests)",
+    ] {
+        assert!(texts.iter().any(|t| t == label), "{label} in {texts:?}");
+    }
+}
+
+#[test]
+fn scenarios_get_one_section_each() {
+    let dir = scratch("sections");
+    let mut other = keepalive("istio-1.4", &dir.join("b"));
+    other.summary.scenario = "inbound-app-down-uf".into();
+    other.summary.title = "Title of inbound-app-down-uf".into();
+    let out = dir.join("report");
+    let files = report(&[keepalive("istio-1.4", &dir.join("a")), other], &out).unwrap();
+    let md = read(&files.readme);
+    let headings: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(
+        headings,
+        [
+            "## Title of inbound-keepalive-uc",
+            "## Title of inbound-app-down-uf"
+        ]
+    );
+    assert!(out.join("inbound-app-down-uf-timeline.svg").is_file());
+}
