@@ -42,6 +42,14 @@ pub fn upstream_args(app: &AppSettings, report: &Path) -> Vec<String> {
     a
 }
 
+/// Outbound: the name the app resolves, through which DNS server, and the port it then uses.
+#[derive(Debug, Clone)]
+pub struct Resolve {
+    pub name: String,
+    pub dns: SocketAddr,
+    pub port: u16,
+}
+
 /// Arguments of `mesh5xx loadgen` sending `load` to `target` for `duration_ms`.
 pub fn loadgen_args(
     load: &LoadSettings,
@@ -49,6 +57,7 @@ pub fn loadgen_args(
     host: &str,
     duration_ms: u64,
     dir: &Path,
+    resolve: Option<&Resolve>,
 ) -> Vec<String> {
     let mut a = vec![
         "loadgen".to_string(),
@@ -88,6 +97,18 @@ pub fn loadgen_args(
     opt("--path", load.path.clone());
     if load.keepalive == Some(false) {
         a.push("--no-keepalive".into());
+    }
+    if let Some(r) = resolve {
+        a.extend([
+            "--resolve".to_string(),
+            r.name.clone(),
+            "--dns".into(),
+            r.dns.to_string(),
+            "--upstream-port".into(),
+            r.port.to_string(),
+            "--resolve-mode".into(),
+            load.resolve_mode.clone().unwrap_or_else(|| "once".into()),
+        ]);
     }
     a
 }
@@ -132,6 +153,7 @@ mod tests {
             "srv-a",
             1000,
             Path::new("/d"),
+            None,
         )
         .join(" ");
         assert!(

@@ -11,6 +11,7 @@
 pub mod collect;
 pub mod commands;
 pub mod error;
+pub mod other_app;
 pub mod reports;
 pub mod runner;
 pub mod topology;

@@ -12,7 +12,11 @@ use mesh5xx_sidecar::EnvoyBinary;
 use tokio::process::Command;
 use tokio::sync::watch;
 
-use crate::commands::loadgen_args;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::commands::{loadgen_args, Resolve};
+use crate::other_app;
 use crate::reports::{read, LoadgenReport, UpstreamReport};
 use crate::{collect, topology, LabError};
 
@@ -121,6 +125,22 @@ async fn run_variant(
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
     let pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
 
+    let resolve = pods.egress.as_ref().map(|e| Resolve {
+        name: scenario.service.host.clone(),
+        dns: e.ready.dns,
+        port: e.ready.gateway_port,
+    });
+    let other_lookups = Arc::new(AtomicU64::new(0));
+    let other_app = match (&v.topology.other_app, &resolve) {
+        (Some(o), Some(r)) => Some(tokio::spawn(other_app::run(
+            r.name.clone(),
+            r.dns,
+            Duration::from_millis(o.first_at_ms.unwrap_or(o.resolve_every_ms)),
+            Duration::from_millis(o.resolve_every_ms),
+            other_lookups.clone(),
+        ))),
+        _ => None,
+    };
     let mut cmd = Command::new(&cfg.exe);
     cmd.args(loadgen_args(
         &v.load,
@@ -128,6 +148,7 @@ async fn run_variant(
         &scenario.service.host,
         duration_ms,
         &dir,
+        resolve.as_ref(),
     ));
     let log = dir.join("loadgen.out");
     let mut loadgen = Supervised::spawn("loadgen", cmd, Some(&log))?;
@@ -151,7 +172,26 @@ async fn run_variant(
         .map(|s| (s.pod.clone(), s.role, s.access_log.clone()))
         .collect();
     let app_reports: Vec<PathBuf> = pods.apps.iter().map(|a| a.report.clone()).collect();
+    if let Some(task) = other_app {
+        task.abort();
+    }
+    let egress_report = match &pods.egress {
+        Some(e) => {
+            let lines = e.ipset().await.unwrap_or_default();
+            let path = dir.join("ipset.txt");
+            std::fs::write(&path, lines.join("\n") + "\n").map_err(LabError::io(&path))?;
+            Some(e.report.clone())
+        }
+        None => None,
+    };
     pods.stop(&dir).await?;
+    let egress = match egress_report {
+        Some(path) => Some(egress_summary(
+            &read::<serde_json::Value>(&path)?,
+            other_lookups.load(Ordering::Relaxed),
+        )),
+        None => None,
+    };
 
     let load: LoadgenReport = read(&dir.join("loadgen.json"))?;
     let mut sidecars = Vec::new();
@@ -185,6 +225,7 @@ async fn run_variant(
         timeline: load.timeline,
         sidecars,
         app_connections,
+        egress,
         expect: serde_json::to_value(&v.expect).expect("serializable"),
         passed: verdict.passed,
         failures: verdict.failures,
@@ -220,6 +261,24 @@ fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) ->
         }
     }
     o
+}
+
+/// The firewall's side of an outbound variant, from the egress report.
+fn egress_summary(r: &serde_json::Value, other_app_lookups: u64) -> serde_json::Value {
+    let gateways = r["gateways"].as_array().cloned().unwrap_or_default();
+    let sum = |k: &str| gateways.iter().filter_map(|g| g[k].as_u64()).sum::<u64>();
+    serde_json::json!({
+        "dns_queries": r["dns"]["by_type"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
+        "other_app_lookups": other_app_lookups,
+        "allow_added": r["allow"]["added"],
+        "allow_refreshed": r["allow"]["refreshed"],
+        "allow_expired": r["allow"]["expired"],
+        "connections_accepted": sum("accepted"),
+        "connections_refused": sum("refused"),
+        "connections_cut": sum("cut"),
+        "expired_windows": gateways.iter().flat_map(|g| g["expired_windows"].as_array().cloned().unwrap_or_default()).collect::<Vec<_>>(),
+        "ipset": r["ipset"],
+    })
 }
 
 fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {

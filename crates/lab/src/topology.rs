@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesh5xx_process::Supervised;
+use mesh5xx_scenario::model::External;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
-use mesh5xx_sidecar::{render, Envoy, EnvoyBinary, InboundSpec, OutboundSpec, SidecarSpec};
+use mesh5xx_sidecar::{
+    render, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, SidecarSpec,
+};
 use serde::Deserialize;
 use tokio::process::Command;
 
@@ -37,6 +40,35 @@ pub struct Pods {
     pub sidecars: Vec<Sidecar>,
     /// Where the load generator sends (the client sidecar, or the server sidecar).
     pub target: SocketAddr,
+    /// Outbound: the DNS server + firewall, and what the app must resolve.
+    pub egress: Option<EgressProc>,
+}
+
+/// The running egress process (fake DNS + firewall).
+pub struct EgressProc {
+    pub child: Supervised,
+    pub ready: mesh5xx_egress::Ready,
+    pub report: PathBuf,
+}
+
+impl EgressProc {
+    /// The firewall's allow entries now, as `ipset list` prints them (control port `LIST`).
+    pub async fn ipset(&self) -> std::io::Result<Vec<String>> {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut s = tokio::net::TcpStream::connect(self.ready.control).await?;
+        s.write_all(b"LIST\n").await?;
+        let mut lines = BufReader::new(s).lines();
+        let mut out = Vec::new();
+        while let Some(line) =
+            tokio::time::timeout(Duration::from_secs(2), lines.next_line()).await??
+        {
+            if line == "END" {
+                break;
+            }
+            out.push(line);
+        }
+        Ok(out)
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,6 +85,9 @@ pub async fn start(
     variant: &Variant,
     dir: &Path,
 ) -> Result<Pods, LabError> {
+    if let Some(ext) = &variant.topology.external {
+        return start_outbound(exe, envoy, profile, scenario, variant, ext, dir).await;
+    }
     let host = scenario
         .service
         .host
@@ -60,23 +95,7 @@ pub async fn start(
         .next()
         .unwrap_or("app")
         .to_string();
-    let mut apps = Vec::new();
-    for i in 0..variant.topology.replicas as usize {
-        let report = dir.join(format!("app-{i}.json"));
-        let mut cmd = Command::new(exe);
-        cmd.args(upstream_args(&variant.app_for_replica(i), &report));
-        let mut child = Supervised::spawn(
-            &format!("app {i}"),
-            cmd,
-            Some(&dir.join(format!("app-{i}.out"))),
-        )?;
-        let ready: Ready = child.wait_ready(READY_TIMEOUT).await?;
-        apps.push(App {
-            child,
-            addr: ready.addr,
-            report,
-        });
-    }
+    let apps = start_apps(exe, variant, dir).await?;
     let mut sidecars = Vec::new();
     let mut inbound_addrs = Vec::new();
     for (i, app) in apps.iter().enumerate() {
@@ -140,6 +159,125 @@ pub async fn start(
         apps,
         sidecars,
         target,
+        egress: None,
+    })
+}
+
+async fn start_apps(exe: &Path, variant: &Variant, dir: &Path) -> Result<Vec<App>, LabError> {
+    let mut apps = Vec::new();
+    for i in 0..variant.topology.replicas as usize {
+        let report = dir.join(format!("app-{i}.json"));
+        let mut cmd = Command::new(exe);
+        cmd.args(upstream_args(&variant.app_for_replica(i), &report));
+        let mut child = Supervised::spawn(
+            &format!("app {i}"),
+            cmd,
+            Some(&dir.join(format!("app-{i}.out"))),
+        )?;
+        let ready: Ready = child.wait_ready(READY_TIMEOUT).await?;
+        apps.push(App {
+            child,
+            addr: ready.addr,
+            report,
+        });
+    }
+    Ok(apps)
+}
+
+/// Outbound: the external app, the egress process serving its addresses through the firewall,
+/// and the client pod's sidecar (PassthroughCluster, or the ServiceEntry's cluster).
+async fn start_outbound(
+    exe: &Path,
+    envoy: &EnvoyBinary,
+    profile: &Profile,
+    scenario: &Scenario,
+    variant: &Variant,
+    ext: &External,
+    dir: &Path,
+) -> Result<Pods, LabError> {
+    let apps = start_apps(exe, variant, dir).await?;
+    let config = egress_config(scenario, ext, apps[0].addr);
+    let config_path = dir.join("egress-config.json");
+    let text = serde_json::to_string_pretty(&config).expect("serializable");
+    std::fs::write(&config_path, text).map_err(LabError::io(&config_path))?;
+    let report = dir.join("egress.json");
+    let mut cmd = Command::new(exe);
+    cmd.arg("egress")
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--report")
+        .arg(&report);
+    let mut child = Supervised::spawn("egress", cmd, Some(&dir.join("egress.out")))?;
+    let ready: mesh5xx_egress::Ready = child.wait_ready(READY_TIMEOUT).await?;
+
+    let pod = "client".to_string();
+    let access_log = dir.join("access-client.log");
+    let spec = SidecarSpec {
+        pod: pod.clone(),
+        profile,
+        istio: &variant.istio,
+        access_log: access_log.clone(),
+        inbound: None,
+        outbound: Some(OutboundSpec {
+            service: None,
+            external: vec![ExternalService {
+                host: scenario.service.host.clone(),
+                port: scenario.service.port,
+                endpoint_port: ready.gateway_port,
+                dns: ready.dns,
+                dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
+            }],
+        }),
+        runtime: Default::default(),
+    };
+    let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
+    let target = envoy
+        .listener("0.0.0.0_80")
+        .expect("the outbound listener is rendered");
+    Ok(Pods {
+        apps,
+        sidecars: vec![Sidecar {
+            pod,
+            role: "client",
+            envoy,
+            access_log,
+        }],
+        target,
+        egress: Some(EgressProc {
+            child,
+            ready,
+            report,
+        }),
+    })
+}
+
+/// The egress process's configuration for the scenario's external host.
+fn egress_config(scenario: &Scenario, ext: &External, upstream: SocketAddr) -> serde_json::Value {
+    let host = &scenario.service.host;
+    let mut addresses: Vec<std::net::Ipv4Addr> = ext.addresses.clone();
+    for r in &ext.rotate {
+        for a in &r.addresses {
+            if !addresses.contains(a) {
+                addresses.push(*a);
+            }
+        }
+    }
+    let gateways: Vec<serde_json::Value> = addresses
+        .iter()
+        .map(|ip| {
+            let retired = ext.retire.iter().find(|r| r.address == *ip).map(|r| r.at_ms);
+            serde_json::json!({"ip": ip, "upstream": upstream.to_string(), "retired_at_ms": retired})
+        })
+        .collect();
+    serde_json::json!({
+        "zones": [{"name": host, "addresses": ext.addresses, "ttl_s": ext.ttl_s}],
+        "schedule": ext.rotate.iter().map(|r| serde_json::json!({"at_ms": r.at_ms, "name": host, "addresses": r.addresses})).collect::<Vec<_>>(),
+        "allow": if ext.firewall { vec![host.clone()] } else { vec![] },
+        "allow_timeout_ms": ext.allow_timeout_ms.unwrap_or(3_600_000),
+        "firewall": ext.firewall,
+        "on_expired": ext.on_expired.clone().unwrap_or_else(|| "refuse".into()),
+        "elb_old_address": ext.elb_old_address.clone().unwrap_or_else(|| "keep".into()),
+        "gateways": gateways,
     })
 }
 
@@ -158,6 +296,9 @@ impl Pods {
         }
         for mut a in self.apps {
             a.child.stop(Duration::from_secs(5)).await?;
+        }
+        if let Some(mut e) = self.egress {
+            e.child.stop(Duration::from_secs(5)).await?;
         }
         Ok(())
     }

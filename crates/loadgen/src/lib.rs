@@ -20,6 +20,7 @@ mod progress;
 mod report;
 mod request;
 mod response;
+mod runtime;
 mod schedule;
 mod stats;
 mod worker;
@@ -29,6 +30,7 @@ use std::io::{BufWriter, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 pub use args::{LoadArgs, ProgressMode};
@@ -42,6 +44,7 @@ use config::ResolveMode::Every;
 use dns::Dns;
 use progress::Live;
 use request::RequestTemplate;
+use runtime::Runtimes;
 use schedule::Schedule;
 use stats::WorkerStats;
 use worker::Shared;
@@ -49,19 +52,17 @@ use worker::Shared;
 /// Default response header carrying the sidecar's `%RESPONSE_FLAGS%`.
 pub const DEFAULT_FLAGS_HEADER: &str = "x-mesh5xx-flags";
 
-/// Tokio worker threads of `mesh5xx loadgen`.
-const RUNTIME_THREADS: usize = 2;
+/// Threads of `mesh5xx loadgen`, one single-threaded runtime each.
+const THREADS: usize = 2;
 
-/// Entry point of `mesh5xx loadgen`: runs to completion on its own tokio runtime and
+/// Entry point of `mesh5xx loadgen`: runs to completion on its own threads (one
+/// single-threaded tokio runtime each, workers spread over them) and
 /// writes the report. Failed requests are data: the exit code is 0 whatever they were.
 pub fn main(args: LoadArgs) -> anyhow::Result<std::process::ExitCode> {
     let config = args.to_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(RUNTIME_THREADS)
-        .enable_all()
-        .build()
-        .context("starting the tokio runtime")?;
-    let report = runtime.block_on(run(config))?;
+    let runtimes = Runtimes::start(THREADS).context("starting the runtime threads")?;
+    let report = runtimes.block_on(|handles| run_on(config, handles))?;
+    drop(runtimes);
     let json = serde_json::to_string_pretty(&report)?;
     if args.out == "-" {
         let mut stdout = std::io::stdout().lock();
@@ -88,6 +89,11 @@ pub fn main(args: LoadArgs) -> anyhow::Result<std::process::ExitCode> {
 
 /// Run the load described by `config` on the current tokio runtime and report it.
 pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
+    run_on(config, vec![Handle::current()]).await
+}
+
+/// [`run`], with the workers spread round-robin over the runtimes of `handles`.
+async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, LoadError> {
     config.validate()?;
     let target = tokio::net::lookup_host(&config.target)
         .await
@@ -141,9 +147,10 @@ pub async fn run(config: LoadConfig) -> Result<LoadReport, LoadError> {
     });
     let workers: Vec<_> = lives
         .iter()
-        .map(|live| {
+        .zip(handles.iter().cycle())
+        .map(|(live, runtime)| {
             let live = config.progress.then(|| Arc::clone(live));
-            tokio::spawn(worker::run(Arc::clone(&shared), live))
+            runtime.spawn(worker::run(Arc::clone(&shared), live))
         })
         .collect();
     let mut total = WorkerStats::new();

@@ -78,6 +78,9 @@ pub struct VariantResult {
     pub sidecars: Vec<SidecarCounts>,
     /// App-server connection counts by close reason, summed over replicas.
     pub app_connections: BTreeMap<String, u64>,
+    /// Outbound: DNS queries, firewall allow entries and refused connections, final ipset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<serde_json::Value>,
     /// The expectation, as written in the scenario.
     pub expect: serde_json::Value,
     pub passed: bool,

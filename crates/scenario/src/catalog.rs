@@ -167,6 +167,30 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 format!("{} is not between 1 and 8", topology.replicas),
             ));
         }
+        if file.direction == Direction::Outbound
+            && (topology.external.is_none() || !topology.client_sidecar)
+        {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology"),
+                "an outbound scenario needs `external` and `client_sidecar: true`",
+            ));
+        }
+        if let Some(ext) = &topology.external {
+            if ext.addresses.is_empty()
+                || ext
+                    .addresses
+                    .iter()
+                    .chain(ext.rotate.iter().flat_map(|r| &r.addresses))
+                    .any(|a| a.octets()[0] != 127)
+            {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.external.addresses"),
+                    "list one or more 127.x.y.z addresses (traffic stays on loopback)",
+                ));
+            }
+        }
         if topology.replicas > 1 && !topology.client_sidecar {
             return Err(ScenarioError::invalid(path, at("topology"), "several replicas need `client_sidecar: true` (the client's sidecar balances between them)"));
         }

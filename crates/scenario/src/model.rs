@@ -73,6 +73,75 @@ pub struct Topology {
     /// App replicas, each a pod with its own server sidecar.
     #[serde(default = "one")]
     pub replicas: u32,
+    /// Outbound scenarios: the external host behind the lab's DNS server and egress firewall.
+    #[serde(default)]
+    pub external: Option<External>,
+    /// Outbound scenarios: another client that looks the host up now and then.
+    #[serde(default)]
+    pub other_app: Option<OtherApp>,
+}
+
+/// The external service of an outbound scenario, as the lab's egress process serves it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct External {
+    /// Its addresses (127.x.y.z) as DNS first answers them.
+    pub addresses: Vec<std::net::Ipv4Addr>,
+    /// TTL of the DNS answers.
+    #[serde(default = "thirty")]
+    pub ttl_s: u32,
+    /// DNS answer changes over time (a cloud load balancer's IPs rotating).
+    #[serde(default)]
+    pub rotate: Vec<Rotation>,
+    /// When each old address stops serving after a rotation away from it (ms after start).
+    #[serde(default)]
+    pub retire: Vec<Retirement>,
+    /// What an address that left the answer does: `keep`, `stop_accepting`, `cut_connections`.
+    #[serde(default)]
+    pub elb_old_address: Option<String>,
+    /// Whether the egress firewall filters (allow entries added by DNS answers, expiring).
+    #[serde(default)]
+    pub firewall: bool,
+    /// Lifetime of an allow entry (the ipset `timeout`).
+    #[serde(default)]
+    pub allow_timeout_ms: Option<u64>,
+    /// `refuse` (new connects refused) or `reset`.
+    #[serde(default)]
+    pub on_expired: Option<String>,
+    /// The sidecar's DNS refresh rate, scaled to the lab's clock (overrides the profile's).
+    #[serde(default)]
+    pub dns_refresh_ms: Option<u64>,
+}
+
+/// One DNS answer change.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    pub at_ms: u64,
+    pub addresses: Vec<std::net::Ipv4Addr>,
+}
+
+/// An address that stops serving at a time.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retirement {
+    pub address: std::net::Ipv4Addr,
+    pub at_ms: u64,
+}
+
+/// Another client of the external host whose lookups refresh the firewall's entry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtherApp {
+    /// It looks the name up this often (ms).
+    pub resolve_every_ms: u64,
+    /// Its first lookup, ms after start.
+    #[serde(default)]
+    pub first_at_ms: Option<u64>,
+}
+
+fn thirty() -> u32 {
+    30
 }
 
 fn one() -> u32 {
@@ -146,6 +215,9 @@ pub struct LoadSettings {
     pub timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// Outbound: when the app looks the external host up: `once`, `per-connection`, `every-ms:N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_mode: Option<String>,
 }
 
 impl Scenario {

@@ -61,17 +61,23 @@ async fn rendered_configs_pass_envoy_validate() {
         ExternalService {
             host: "external.service.com".into(),
             port: 80,
+            endpoint_port: 8080,
             dns,
+            dns_refresh: Some(std::time::Duration::from_secs(1)),
         },
         ExternalService {
             host: "rr.service.com".into(),
             port: 80,
+            endpoint_port: 8080,
             dns,
+            dns_refresh: Some(std::time::Duration::from_secs(1)),
         },
         ExternalService {
             host: "plain.service.com".into(),
             port: 80,
+            endpoint_port: 8080,
             dns,
+            dns_refresh: Some(std::time::Duration::from_secs(1)),
         },
     ];
     for p in profile::all() {

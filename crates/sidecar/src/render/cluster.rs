@@ -69,7 +69,9 @@ pub fn outbound_dns(
     c.insert("dns_lookup_family".into(), json!("V4_ONLY"));
     c.insert(
         "dns_refresh_rate".into(),
-        json!(dur(spec.profile.dns_refresh_rate)),
+        json!(dur(ext
+            .dns_refresh
+            .unwrap_or(spec.profile.dns_refresh_rate))),
     );
     c.insert(
         "respect_dns_ttl".into(),
@@ -89,7 +91,7 @@ pub fn outbound_dns(
     );
     c.insert(
         "load_assignment".into(),
-        json!({"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": ext.host, "port_value": ext.port}}}}]}]}),
+        json!({"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": ext.host, "port_value": ext.endpoint_port}}}}]}]}),
     );
     apply_outlier_detection(&mut c, dr);
     Value::Object(c)

@@ -65,9 +65,14 @@ pub struct OutboundSpec<'a> {
 #[derive(Debug, Clone)]
 pub struct ExternalService {
     pub host: String,
+    /// The service port, as the ServiceEntry names it (`outbound|80||host`).
     pub port: u16,
+    /// The port its addresses really listen on (the lab's egress gateways).
+    pub endpoint_port: u16,
     /// The DNS server Envoy's c-ares resolver asks (the lab's fake DNS).
     pub dns: SocketAddr,
+    /// The DNS refresh rate scaled to the lab's clock (else the profile's).
+    pub dns_refresh: Option<std::time::Duration>,
 }
 
 /// Render the Envoy bootstrap for `spec`.
