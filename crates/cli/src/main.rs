@@ -32,6 +32,9 @@ enum Command {
     },
     /// Run a scenario's variants through a real Envoy and print the before/after table.
     Run(run::RunArgs),
+    /// Render a scenario for a real cluster (kind + Istio).
+    #[command(subcommand)]
+    Render(RenderCommand),
     /// Write a Markdown report with SVG charts from one or more run directories.
     Report(mesh5xx_report::ReportArgs),
     /// Find or install the Envoy binary the lab uses, and print its path and version.
@@ -44,6 +47,14 @@ enum Command {
     Egress(mesh5xx_egress::EgressArgs),
     /// Read istio-proxy access logs and name the failure and its fix.
     Diagnose(mesh5xx_diagnose::DiagnoseArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum RenderCommand {
+    /// Kubernetes manifests and the variant's Istio objects (the same YAML the local lab translates).
+    K8s(mesh5xx_k8s::RenderK8sArgs),
+    /// Write summary.json for a kind run directory (used by scripts/kind-run.sh).
+    KindSummary(mesh5xx_k8s::KindSummaryArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +74,12 @@ fn main() -> ExitCode {
             println!("{} {} ({})", b.path.display(), b.version, b.source);
             ExitCode::SUCCESS
         }),
+        Command::Render(cmd) => mesh5xx::catalog::load(scenarios)
+            .map_err(anyhow::Error::from)
+            .and_then(|catalog| match cmd {
+                RenderCommand::K8s(args) => mesh5xx_k8s::main(args, &catalog),
+                RenderCommand::KindSummary(args) => mesh5xx_k8s::summary_main(args, &catalog),
+            }),
         Command::Report(args) => mesh5xx_report::main(args),
         Command::Upstream(args) => mesh5xx_upstream::main(args),
         Command::Loadgen(args) => mesh5xx_loadgen::main(args),

@@ -1,0 +1,511 @@
+//! Kubernetes mode: a scenario variant as Kubernetes manifests plus the variant's own Istio
+//! objects, for a kind cluster with a real Istio control plane.
+//!
+//! `mesh5xx render k8s SCENARIO --variant V` prints, as multi-document YAML: the meshed
+//! Namespace (`istio-injection=enabled`), one app-server Deployment per distinct replica
+//! setting behind the scenario's Service, the variant's Istio objects exactly as the
+//! scenario file holds them (`Variant.istio.raw`, the same YAML the local mode translates to
+//! Envoy configuration), and the load generator as a Job. Outbound scenarios add the fake
+//! DNS + expiring firewall as a pod outside the mesh ([`egress`]). The command lines of the
+//! app server and load generator come from the local runner's own functions
+//! (`mesh5xx_lab::commands`), so both modes run the same processes with the same flags.
+//!
+//! [`summary`] turns what `scripts/kind-run.sh` collected into the `summary.json` local runs
+//! write, with `"mode": "kind"`.
+
+pub mod egress;
+pub mod install;
+pub mod summary;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use mesh5xx_egress::config::EgressConfig;
+use mesh5xx_scenario::{AppSettings, Catalog, Profile, Scenario, Variant};
+use serde_json::{json, Value};
+
+pub use summary::{summary_main, KindSummaryArgs};
+
+/// The image every container runs (built by `kind-cluster/Dockerfile`, loaded by kind-up.sh).
+pub const DEFAULT_IMAGE: &str = "mesh5xx:local";
+/// The namespace of outbound scenarios' egress pod (outside the mesh).
+pub const EGRESS_NAMESPACE: &str = "mesh5xx-egress";
+/// The namespace used when the scenario's service host names none.
+pub const FALLBACK_NAMESPACE: &str = "mesh5xx";
+/// The port the app server listens on in its pod.
+pub const APP_PORT: u16 = 8080;
+/// Where the load generator writes its reports in the Job's pod.
+pub const RESULTS_DIR: &str = "/results";
+/// Marker lines around the base64 tar.gz of [`RESULTS_DIR`] in the load generator's log.
+pub const RESULTS_BEGIN: &str = "MESH5XX-RESULTS-BEGIN";
+pub const RESULTS_END: &str = "MESH5XX-RESULTS-END";
+/// Header comment naming the Istio profile a rendering needs (read by kind-run.sh).
+pub const PROFILE_COMMENT: &str = "# mesh5xx-istio-profile: ";
+/// Header comment naming the namespace of the app and load generator (read by kind-run.sh).
+pub const NAMESPACE_COMMENT: &str = "# mesh5xx-namespace: ";
+/// Header comment listing every variant of the scenario, baseline first (read by the scripts).
+pub const VARIANTS_COMMENT: &str = "# mesh5xx-variants: ";
+/// Header comment of variants whose app has `down` windows.
+pub const DOWN_WINDOW_WARNING: &str = "# Warning: `mesh5xx upstream --down AT+FOR` counts AT from the app's start, which in a cluster precedes the load by the pods' start-up (tens of seconds): the window passes before the load generator starts unless the app counts it from its first request (see kind-cluster/README.md, \"Known differences\")";
+/// Header comment of variants whose app re-resolves the external name.
+pub const RESOLVE_MODE_WARNING: &str = "# Warning: load.resolve_mode is not applied in a cluster: the load generator resolves the external name once at start (system resolver) and keeps that address; re-resolving per connection needs `mesh5xx loadgen` to connect to the address it resolved (see kind-cluster/README.md, \"Known differences\")";
+/// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
+pub const STAGE_LABEL: &str = "mesh5xx/stage";
+
+/// `mesh5xx render k8s`: print a variant's Kubernetes manifests and Istio objects.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RenderK8sArgs {
+    /// The scenario (see `mesh5xx list`).
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: String,
+    /// The variant to render.
+    #[arg(long, value_name = "NAME", default_value = "baseline")]
+    pub variant: String,
+    /// The image with the `mesh5xx` binary.
+    #[arg(long, value_name = "IMAGE", default_value = DEFAULT_IMAGE)]
+    pub image: String,
+    /// Namespace of the app and the load generator [default: the one the scenario's service
+    /// host names, e.g. `default` for srv-a.default.svc.cluster.local, which the variants'
+    /// Istio objects are written for; `mesh5xx` if it names none].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Istio profile (see kind-cluster/README.md) [default: the scenario's].
+    #[arg(long, value_name = "P")]
+    pub profile: Option<String>,
+    /// Load duration in seconds [default: the variant's].
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Outbound scenarios: the local egress configuration (JSON, as `mesh5xx egress --config`
+    /// reads it) to translate for the cluster [default: the external name on one address,
+    /// allow-listed, one gateway].
+    #[arg(long, value_name = "FILE")]
+    pub egress_config: Option<PathBuf>,
+}
+
+/// What a rendering may change besides the scenario and variant.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub image: String,
+    /// `None`: the namespace of the scenario's service host ([`scenario_namespace`]).
+    pub namespace: Option<String>,
+    /// `None`: the scenario's profile.
+    pub profile: Option<String>,
+    /// `None`: the variant's duration.
+    pub duration_ms: Option<u64>,
+    /// Outbound only; `None`: [`egress::default_config`].
+    pub egress: Option<EgressConfig>,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            image: DEFAULT_IMAGE.to_string(),
+            namespace: None,
+            profile: None,
+            duration_ms: None,
+            egress: None,
+        }
+    }
+}
+
+/// One rendering in progress: everything the object builders read.
+pub struct Render<'a> {
+    pub scenario: &'a Scenario,
+    pub variant: &'a Variant,
+    pub opts: &'a RenderOptions,
+    pub namespace: String,
+    pub profile: Profile,
+    pub duration_ms: u64,
+}
+
+/// Entry point of `mesh5xx render k8s`.
+pub fn main(args: RenderK8sArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
+    let scenario = catalog.get(&args.scenario)?;
+    let variant = scenario.variant(&args.variant)?;
+    let egress = match &args.egress_config {
+        Some(p) => Some(
+            EgressConfig::from_file(p)
+                .with_context(|| format!("--egress-config {}", p.display()))?,
+        ),
+        None => None,
+    };
+    let opts = RenderOptions {
+        image: args.image,
+        namespace: args.namespace,
+        profile: args.profile,
+        duration_ms: args.duration.map(|s| s * 1000),
+        egress,
+    };
+    print!("{}", render_text(scenario, variant, &opts)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The namespace a scenario's service host names (`srv-a.default.svc.cluster.local` →
+/// `default`), if it is a cluster-local name.
+pub fn scenario_namespace(scenario: &Scenario) -> Option<&str> {
+    let parts: Vec<&str> = scenario.service.host.split('.').collect();
+    (parts.len() >= 3 && parts[2] == "svc").then(|| parts[1])
+}
+
+/// The Service name of the app (`srv-a` of `srv-a.default.svc.cluster.local`).
+pub fn service_name(scenario: &Scenario) -> &str {
+    scenario
+        .service
+        .host
+        .split('.')
+        .next()
+        .unwrap_or(&scenario.service.host)
+}
+
+/// The variant's objects: Kubernetes objects and its Istio objects, in apply order.
+pub fn render(
+    scenario: &Scenario,
+    variant: &Variant,
+    opts: &RenderOptions,
+) -> anyhow::Result<Vec<serde_yaml::Value>> {
+    let r = prepare(scenario, variant, opts)?;
+    build(&r)
+}
+
+fn prepare<'a>(
+    scenario: &'a Scenario,
+    variant: &'a Variant,
+    opts: &'a RenderOptions,
+) -> anyhow::Result<Render<'a>> {
+    let own = scenario_namespace(scenario);
+    let namespace = opts
+        .namespace
+        .clone()
+        .unwrap_or_else(|| own.unwrap_or(FALLBACK_NAMESPACE).to_string());
+    if namespace == EGRESS_NAMESPACE {
+        bail!("--namespace {EGRESS_NAMESPACE} is reserved for the egress pod (outside the mesh)");
+    }
+    if let Some(own) = own.filter(|own| *own != namespace) {
+        if !variant.istio.raw.is_empty() {
+            bail!(
+                "variant {:?} of {} carries Istio objects written for namespace {own:?} (service {}); \
+                 they are applied as written, so --namespace must be {own:?}, not {namespace:?}",
+                variant.name,
+                scenario.name,
+                scenario.service.host
+            );
+        }
+    }
+    let profile_name = opts.profile.as_deref().unwrap_or(&scenario.profile);
+    let profile = mesh5xx_scenario::profile::by_name(profile_name)?;
+    Ok(Render {
+        scenario,
+        variant,
+        opts,
+        namespace,
+        profile,
+        duration_ms: opts.duration_ms.unwrap_or(variant.duration_ms),
+    })
+}
+
+fn build(r: &Render<'_>) -> anyhow::Result<Vec<serde_yaml::Value>> {
+    let outbound = egress::is_outbound(r.scenario);
+    let mut objs: Vec<Value> = vec![json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": r.namespace,
+            "labels": labels(r, "namespace", &[("istio-injection", "enabled")]),
+        },
+    })];
+    let egress_cfg = match (outbound, &r.opts.egress) {
+        (false, _) => None,
+        (true, Some(cfg)) => Some(cfg.clone()),
+        (true, None) => Some(egress::variant_config(r.scenario, r.variant)?),
+    };
+    if let Some(cfg) = &egress_cfg {
+        objs.extend(egress::objects(r, cfg)?);
+    } else {
+        objs.extend(app_objects(r));
+    }
+    let mut out: Vec<serde_yaml::Value> = objs
+        .iter()
+        .map(serde_yaml::to_value)
+        .collect::<Result<_, _>>()?;
+    // The variant's Istio objects, as the scenario file holds them.
+    out.extend(r.variant.istio.raw.iter().cloned());
+    out.push(serde_yaml::to_value(job(r, egress_cfg.as_ref()))?);
+    Ok(out)
+}
+
+/// The variant rendered as multi-document YAML, with header comments naming the Istio
+/// profile, how it is installed and what the pinned Istio cannot reproduce.
+pub fn render_text(
+    scenario: &Scenario,
+    variant: &Variant,
+    opts: &RenderOptions,
+) -> anyhow::Result<String> {
+    let r = prepare(scenario, variant, opts)?;
+    let docs = build(&r)?;
+    let mut text = format!(
+        "# mesh5xx render k8s: scenario {}, variant {}\n# {}\n{PROFILE_COMMENT}{}\n{NAMESPACE_COMMENT}{}\n",
+        scenario.name,
+        variant.name,
+        variant.description.trim().replace('\n', " "),
+        r.profile.name,
+        r.namespace
+    );
+    text.push_str(&format!(
+        "{VARIANTS_COMMENT}{}\n",
+        scenario.variant_names().join(" ")
+    ));
+    match install::for_profile(r.profile.name) {
+        Some(i) => {
+            text.push_str(&format!(
+                "# Istio: istioctl {} install -f {} (compatibilityVersion {}), plus {}{}\n",
+                install::PINNED_ISTIO_VERSION,
+                i.operator_file,
+                i.compatibility_version,
+                install::FLAGS_HEADER_FILTER,
+                i.extra_files
+                    .iter()
+                    .map(|f| format!(" and {f}"))
+                    .collect::<String>()
+            ));
+            for note in i.not_reproduced {
+                text.push_str(&format!("# Not reproduced on the pinned Istio: {note}\n"));
+            }
+        }
+        None => text.push_str(&format!(
+            "# Istio: profile {} has no cluster install in kind-cluster/istio/; it cannot be reproduced in kind\n",
+            r.profile.name
+        )),
+    }
+    if replica_groups(variant)
+        .iter()
+        .any(|(a, _)| !a.down.is_empty())
+    {
+        text.push_str(&format!("{DOWN_WINDOW_WARNING}\n"));
+    }
+    if variant
+        .load
+        .resolve_mode
+        .as_deref()
+        .is_some_and(|m| m != "once")
+    {
+        text.push_str(&format!("{RESOLVE_MODE_WARNING}\n"));
+    }
+    if egress::is_outbound(scenario) {
+        let cfg = match &opts.egress {
+            Some(cfg) => cfg.clone(),
+            None => egress::variant_config(scenario, variant)?,
+        };
+        if opts.egress.is_none() && variant.topology.external.is_none() {
+            text.push_str(
+                "# Egress: default configuration (no topology.external, no --egress-config)\n",
+            );
+        }
+        if let Some(ms) = variant
+            .topology
+            .external
+            .as_ref()
+            .and_then(|e| e.dns_refresh_ms)
+        {
+            text.push_str(&format!("# Warning: topology.external.dns_refresh_ms ({ms}) is a per-variant sidecar setting locally; in a cluster the DNS refresh is the mesh-wide meshConfig.dnsRefreshRate of the installed profile\n"));
+        }
+        if let Some(o) = &variant.topology.other_app {
+            text.push_str(&format!("# Warning: topology.other_app (another client looking the name up every {} ms, which refreshes the firewall entry) is not rendered in the cluster\n", o.resolve_every_ms));
+        }
+        text.push_str(&format!(
+            "# Egress: CoreDNS must forward {} to {} (kind-cluster/coredns-patch.yaml)\n",
+            egress::stub_zones(&cfg).join(", "),
+            egress::DNS_CLUSTER_IP
+        ));
+        text.push_str("# Egress: the ConfigMap's egress.json needs `mesh5xx egress` to accept non-loopback addresses and gateways[].listen (see kind-cluster/README.md)\n");
+    }
+    for d in docs {
+        text.push_str("---\n");
+        text.push_str(&serde_yaml::to_string(&d)?);
+    }
+    Ok(text)
+}
+
+/// Labels of every object: what it is part of, its role, the scenario and variant.
+pub(crate) fn labels(r: &Render<'_>, component: &str, extra: &[(&str, &str)]) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("app.kubernetes.io/part-of".into(), json!("mesh5xx"));
+    m.insert("app.kubernetes.io/component".into(), json!(component));
+    m.insert("mesh5xx/scenario".into(), json!(r.scenario.name));
+    m.insert("mesh5xx/variant".into(), json!(r.variant.name));
+    for (k, v) in extra {
+        m.insert((*k).into(), json!(v));
+    }
+    Value::Object(m)
+}
+
+/// `mesh5xx upstream …` for `app`, listening on the pod's port 8080 and printing its report
+/// on stdout at SIGTERM (collected from the container log).
+pub fn upstream_command(app: &AppSettings) -> Vec<String> {
+    let mut a = mesh5xx_lab::commands::upstream_args(app, Path::new("/dev/stdout"));
+    if let Some(i) = a.iter().position(|x| x == "--listen") {
+        a[i + 1] = format!("0.0.0.0:{APP_PORT}");
+    }
+    a
+}
+
+/// The pod spec of an app server (the scenario's app or an outbound backend).
+pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>) -> Value {
+    json!({
+        "terminationGracePeriodSeconds": 10,
+        "containers": [{
+            "name": "app",
+            "image": r.opts.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["mesh5xx"],
+            "args": args,
+            "ports": [{"name": "http", "containerPort": APP_PORT, "protocol": "TCP"}],
+            // The production default the scenarios model: a pod stays in the endpoints
+            // until 3 probes 10 s apart failed.
+            "readinessProbe": {"tcpSocket": {"port": APP_PORT}, "periodSeconds": 10, "failureThreshold": 3},
+            "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
+        }],
+    })
+}
+
+/// Replica groups: each distinct app setting with the number of replicas that have it.
+pub fn replica_groups(variant: &Variant) -> Vec<(AppSettings, u32)> {
+    let mut groups: Vec<(AppSettings, u32)> = Vec::new();
+    for i in 0..variant.topology.replicas as usize {
+        let app = variant.app_for_replica(i);
+        match groups.iter_mut().find(|(a, _)| *a == app) {
+            Some((_, n)) => *n += 1,
+            None => groups.push((app, 1)),
+        }
+    }
+    groups
+}
+
+fn app_objects(r: &Render<'_>) -> Vec<Value> {
+    let svc = service_name(r.scenario);
+    let groups = replica_groups(r.variant);
+    let mut out = Vec::new();
+    for (k, (app, replicas)) in groups.iter().enumerate() {
+        let name = if groups.len() == 1 {
+            svc.to_string()
+        } else {
+            format!("{svc}-{k}")
+        };
+        let group = k.to_string();
+        out.push(json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "namespace": r.namespace, "labels": labels(r, "app", &[("app", svc)])},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": svc, "mesh5xx/group": group}},
+                "template": {
+                    "metadata": {"labels": labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])},
+                    "spec": app_pod_spec(r, upstream_command(app)),
+                },
+            },
+        }));
+    }
+    out.push(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": svc, "namespace": r.namespace, "labels": labels(r, "app", &[("app", svc)])},
+        "spec": {
+            "selector": {"app": svc},
+            "ports": [{"name": "http", "port": r.scenario.service.port, "targetPort": APP_PORT, "protocol": "TCP"}],
+        },
+    }));
+    out
+}
+
+/// The shell wrapper of the load generator: runs `mesh5xx "$@"`, then prints the results
+/// directory as a base64 tar.gz between marker lines (a finished pod's files cannot be
+/// copied out; its log can be read).
+pub fn job_script() -> String {
+    format!(
+        "mesh5xx \"$@\"; rc=$?; echo {RESULTS_BEGIN}; tar -C {RESULTS_DIR} -czf - . | base64; echo {RESULTS_END}; exit $rc"
+    )
+}
+
+/// `mesh5xx loadgen …` as the Job runs it.
+pub fn loadgen_command(r: &Render<'_>, target: &str, host: &str) -> Vec<String> {
+    let placeholder = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+    let mut a = mesh5xx_lab::commands::loadgen_args(
+        &r.variant.load,
+        placeholder,
+        host,
+        r.duration_ms,
+        Path::new(RESULTS_DIR),
+        // In a cluster the app resolves the external name through the system resolver
+        // (CoreDNS → egress DNS) and connects to the answer; `--resolve` sends the answer in
+        // a header for the local sidecar, which Istio's PassthroughCluster does not read.
+        None,
+    );
+    if let Some(i) = a.iter().position(|x| x == "--target") {
+        a[i + 1] = target.to_string();
+    }
+    a
+}
+
+fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
+    let (target, host, sidecar) = match egress_cfg {
+        // Outbound: the app resolves the external name (CoreDNS → egress DNS) and connects to
+        // the answer; its own sidecar is where the failure happens.
+        Some(cfg) => {
+            let name = cfg
+                .zones
+                .first()
+                .map(|z| mesh5xx_egress::config::normalize_name(&z.name))
+                .unwrap_or_else(|| r.scenario.service.host.clone());
+            (format!("{name}:{}", r.scenario.service.port), name, true)
+        }
+        None => {
+            let fqdn = format!(
+                "{}.{}.svc.cluster.local",
+                service_name(r.scenario),
+                r.namespace
+            );
+            (
+                format!("{fqdn}:{}", r.scenario.service.port),
+                fqdn,
+                r.variant.topology.client_sidecar,
+            )
+        }
+    };
+    let annotations = if sidecar {
+        json!({"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true\n"})
+    } else {
+        // No client sidecar: the load generator talks to the server sidecar directly.
+        json!({"sidecar.istio.io/inject": "false"})
+    };
+    let secs = r.duration_ms.div_ceil(1000);
+    let mut job_labels = labels(r, "loadgen", &[(STAGE_LABEL, "load")]);
+    job_labels["app"] = json!("loadgen");
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "loadgen", "namespace": r.namespace, "labels": job_labels},
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": secs + 300,
+            "template": {
+                "metadata": {"labels": labels(r, "loadgen", &[("app", "loadgen")]), "annotations": annotations},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 5,
+                    "containers": [{
+                        "name": "loadgen",
+                        "image": r.opts.image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/bin/sh", "-c", job_script(), "mesh5xx"],
+                        "args": loadgen_command(r, &target, &host),
+                        "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+                        "volumeMounts": [{"name": "results", "mountPath": RESULTS_DIR}],
+                    }],
+                    "volumes": [{"name": "results", "emptyDir": {}}],
+                },
+            },
+        },
+    })
+}

@@ -1,0 +1,188 @@
+//! Outbound scenarios: the egress pod outside the mesh, addresses as hidden ClusterIPs.
+
+use std::path::Path;
+
+use mesh5xx_k8s::egress;
+use mesh5xx_k8s::{render, RenderOptions};
+use mesh5xx_scenario::catalog::parse;
+use serde_yaml::Value;
+
+const OUTBOUND: &str = r#"
+name: demo-outbound
+title: Demo
+direction: outbound
+symptom: s
+mechanism: m
+profile: istio-1.4
+service: {host: external.service.com, port: 80}
+defaults:
+  duration_ms: 4000
+  topology:
+    client_sidecar: true
+    external:
+      addresses: [127.0.0.2]
+      ttl_s: 5
+      firewall: true
+      allow_timeout_ms: 2000
+  load: {connections: 4}
+variants:
+  - name: baseline
+    description: b
+    expect: {min_requests: 10}
+  - name: service-entry-dns
+    description: d
+    topology:
+      external:
+        rotate: [{at_ms: 3000, addresses: [127.0.0.3]}]
+        retire: [{address: 127.0.0.2, at_ms: 3000}]
+        elb_old_address: cut_connections
+    istio:
+      - apiVersion: networking.istio.io/v1beta1
+        kind: ServiceEntry
+        metadata: {name: ext, namespace: default}
+        spec:
+          hosts: [external.service.com]
+          ports: [{number: 80, name: http, protocol: HTTP}]
+          resolution: DNS
+          location: MESH_EXTERNAL
+    expect: {max_errors: 0}
+"#;
+
+fn egress_cfg() -> mesh5xx_egress::config::EgressConfig {
+    mesh5xx_egress::config::EgressConfig::from_json(
+        r#"{"zones":[{"name":"external.service.com","addresses":["127.0.0.2"],"ttl_s":5}],
+            "schedule":[{"at_ms":3000,"name":"external.service.com","addresses":["127.0.0.3"]}],
+            "allow":["external.service.com"],"allow_timeout_ms":2000,
+            "elb_old_address":"cut_connections",
+            "gateways":[{"ip":"127.0.0.2","upstream":"127.0.0.1:8080","retired_at_ms":3000},
+                        {"ip":"127.0.0.3","upstream":"127.0.0.1:8080"}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn egress_runs_outside_the_mesh_on_fixed_cluster_ips() {
+    let s = parse(Path::new("scenarios/demo-outbound.yaml"), OUTBOUND).unwrap();
+    let v = s.variant("service-entry-dns").unwrap();
+    let opts = RenderOptions {
+        egress: Some(egress_cfg()),
+        ..Default::default()
+    };
+    let docs = render(&s, v, &opts).unwrap();
+    fn in_ns<'a>(docs: &'a [Value], ns: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        docs.iter()
+            .filter(move |d| d["metadata"]["namespace"].as_str() == Some(ns))
+    }
+    let in_ns = |ns: &'static str| in_ns(&docs, ns);
+    let egress_dep = in_ns("mesh5xx-egress")
+        .find(|d| d["kind"] == "Deployment" && d["metadata"]["name"] == "egress")
+        .unwrap();
+    let pod = &egress_dep["spec"]["template"];
+    assert_eq!(
+        pod["metadata"]["annotations"]["sidecar.istio.io/inject"],
+        Value::from("false")
+    );
+    let args: Vec<&str> = pod["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args,
+        [
+            "egress",
+            "--config",
+            "/etc/mesh5xx/egress.json",
+            "--report",
+            "/dev/stdout"
+        ]
+    );
+    // Two gateways: two hidden Services on fixed ClusterIPs, two backend pods.
+    let ext: Vec<&Value> = in_ns("mesh5xx-egress")
+        .filter(|d| {
+            d["kind"] == "Service"
+                && d["metadata"]["name"].as_str().unwrap().starts_with("ext-")
+                && !d["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ext-backend")
+        })
+        .collect();
+    assert_eq!(ext.len(), 2);
+    assert_eq!(ext[0]["spec"]["clusterIP"], Value::from("10.96.0.160"));
+    assert_eq!(ext[1]["spec"]["clusterIP"], Value::from("10.96.0.161"));
+    for e in &ext {
+        assert_eq!(
+            e["metadata"]["annotations"]["networking.istio.io/exportTo"],
+            Value::from("~")
+        );
+    }
+    let backends = in_ns("mesh5xx-egress")
+        .filter(|d| {
+            d["kind"] == "Deployment"
+                && d["metadata"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ext-backend-")
+        })
+        .count();
+    assert_eq!(backends, 2);
+    // The config the pod reads answers with those ClusterIPs.
+    let cm = in_ns("mesh5xx-egress")
+        .find(|d| d["kind"] == "ConfigMap")
+        .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(cm["data"]["egress.json"].as_str().unwrap()).unwrap();
+    assert_eq!(json["zones"][0]["addresses"][0], "10.96.0.160");
+    assert_eq!(json["schedule"][0]["addresses"][0], "10.96.0.161");
+    assert_eq!(json["gateways"][1]["listen"], "0.0.0.0:18001");
+    assert_eq!(json["gateways"][0]["retired_at_ms"], 3000);
+    assert_eq!(json["dns_listen"], "0.0.0.0:5353");
+    // The app is the load generator with its own sidecar, calling the external name.
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    assert!(
+        job["spec"]["template"]["metadata"]["annotations"]["sidecar.istio.io/inject"].is_null()
+    );
+    let a: Vec<&str> = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &a[..5],
+        [
+            "loadgen",
+            "--target",
+            "external.service.com:80",
+            "--host",
+            "external.service.com"
+        ]
+    );
+    // The ServiceEntry is applied as written.
+    assert!(docs.contains(&v.istio.raw[0]));
+}
+
+#[test]
+fn default_egress_config_and_corefile() {
+    let s = parse(Path::new("scenarios/demo-outbound.yaml"), OUTBOUND).unwrap();
+    let v = s.variant("baseline").unwrap();
+    let cfg = egress::variant_config(&s, v).unwrap();
+    assert_eq!(egress::stub_zones(&cfg), ["external.service.com"]);
+    let block = egress::corefile_blocks(&egress::stub_zones(&cfg));
+    assert!(block.contains("external.service.com:53 {") && block.contains("forward . 10.96.0.153"));
+    // The static CoreDNS patch carries that block.
+    let patch = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kind-cluster/coredns-patch.yaml"),
+    )
+    .unwrap();
+    for line in block.lines() {
+        assert!(
+            patch.contains(line.trim()),
+            "coredns-patch.yaml lacks {line:?}"
+        );
+    }
+    let docs = render(&s, v, &RenderOptions::default()).unwrap();
+    assert!(docs.iter().any(|d| d["kind"] == "ConfigMap"));
+}
