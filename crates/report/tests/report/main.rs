@@ -95,6 +95,7 @@ fn variant(name: &str, uc: [u64; 3], hidden: Option<u64>) -> VariantResult {
         timeline,
         sidecars,
         app_connections: BTreeMap::new(),
+        egress: None,
         expect: serde_json::json!({}),
         passed: errors == 0,
         failures: if errors == 0 {
