@@ -132,3 +132,55 @@ fn check_exits_1_when_an_expectation_fails() {
     assert!(stderr(&o).contains("below the expected"), "{}", stderr(&o));
     assert_eq!(summary(out.path())["passed"], false);
 }
+
+/// Lines of a variant's client-sidecar access log that carry ` CODE FLAGS `.
+fn client_log_lines(scratch: &Scratch, variant: &str, code_flags: &str) -> Vec<String> {
+    let log = std::fs::read_to_string(scratch.path().join(variant).join("access-client.log")).unwrap();
+    log.lines().filter(|l| l.contains(code_flags)).map(String::from).collect()
+}
+
+#[test]
+fn outbound_firewall_uf_bursts_heal_and_serviceentry_dns_fixes_it() {
+    let scratch = Scratch::new("firewall");
+    let s = run_checked("outbound-firewall-uf", &[], &scratch);
+    let base = variant(&s, "baseline");
+    assert!(base["flags"]["UF"].as_u64().unwrap() > 0);
+    // The seed's log line: 503 UF on PassthroughCluster to the cached IP, 91-byte reply.
+    let lines = client_log_lines(&scratch, "baseline", " 503 UF ");
+    let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+    assert_eq!(e.upstream_cluster, Some("PassthroughCluster"));
+    assert_eq!(e.bytes_sent, 91);
+    assert!(e.upstream_host.unwrap().starts_with("127.0.0.2:"));
+    // The firewall expired and was refreshed by the other app's lookups.
+    assert!(base["egress"]["allow_expired"].as_u64().unwrap() >= 2);
+    assert!(base["egress"]["other_app_lookups"].as_u64().unwrap() >= 2);
+    let ipset = std::fs::read_to_string(scratch.path().join("baseline/ipset.txt")).unwrap();
+    assert!(ipset.is_empty() || ipset.contains("comment \"external.service.com.\""), "{ipset}");
+    assert_eq!(variant(&s, "serviceentry-dns")["errors"], 0);
+}
+
+#[test]
+fn outbound_elb_ip_change_reproduces_and_serviceentry_dns_follows_the_new_ip() {
+    let scratch = Scratch::new("elb");
+    let s = run_checked("outbound-elb-ip-change", &[], &scratch);
+    assert!(variant(&s, "baseline")["error_rate"].as_f64().unwrap() >= 0.01);
+    let lines = client_log_lines(&scratch, "serviceentry-dns", " 200 ");
+    assert!(lines.iter().any(|l| l.contains("\"127.0.0.3:")), "traffic never reached the new address");
+    assert!(lines.iter().all(|l| l.contains("outbound|80||external.service.com")));
+}
+
+#[test]
+fn outbound_timeout_ut_answers_504_at_15_seconds() {
+    let scratch = Scratch::new("timeout");
+    let s = run_checked("outbound-timeout-ut", &[], &scratch);
+    let lines = client_log_lines(&scratch, "baseline", " 504 UT ");
+    assert!(!lines.is_empty());
+    for l in &lines {
+        let e = mesh5xx_accesslog::parse_line(l).unwrap();
+        let d = e.duration_ms.unwrap();
+        assert!((15_000..15_500).contains(&d), "duration {d} ms is not the 15 s route timeout");
+        assert_eq!(e.bytes_sent, 24);
+        assert_eq!(e.upstream_cluster, Some("PassthroughCluster"));
+    }
+    assert_eq!(variant(&s, "vs-timeout-30s")["errors"], 0);
+}
