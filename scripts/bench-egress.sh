@@ -59,15 +59,10 @@ ensure_tool() { # ensure_tool COMMAND PACKAGE
 
 log "building release binaries"
 cargo build --release -q -p mesh5xx
-cargo build --release -q -p mesh5xx-egress --example hello
 MESH5XX=target/release/mesh5xx
 
-if start_ready upstream "$MESH5XX" upstream --listen 127.0.0.1:0; then
-    log "hello server: mesh5xx upstream"
-else
-    start_ready hello target/release/examples/hello
-    log "hello server: examples/hello"
-fi
+start_ready upstream "$MESH5XX" upstream --listen 127.0.0.1:0
+log "hello server: mesh5xx upstream"
 UPSTREAM="$(json_field "$READY" '["addr"]')"
 
 cat >"$WORK/egress.json" <<EOF

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Throughput of `mesh5xx loadgen` against wrk on the same hello server, back to back.
+# Throughput of `mesh5xx loadgen` against wrk on the same hello server, back to back; the
+# same through one Envoy worker; and the toy upstream (policies off) against a plain hyper
+# hello server under the same wrk load.
 #
 #   scripts/bench-loadgen.sh
-#   ENVOY=/path/to/envoy scripts/bench-loadgen.sh   # also through one Envoy worker
 #
 # Env: CONNECTIONS (50), DURATION_S (5), ROUNDS (3: wrk and loadgen alternate, the
 # median of each is compared). Ends with "loadgen/wrk throughput ratio: X.XX".
@@ -74,7 +75,8 @@ compare() {
 
 log "building release binaries"
 cargo build --release -q -p mesh5xx
-cargo build --release -q -p mesh5xx-loadgen --example hello
+cargo build --release -q -p mesh5xx-upstream --example hello
+ENVOY_BIN="$("$MESH5XX" envoy | cut -d' ' -f1)"
 
 if ! command -v wrk >/dev/null; then
     log "installing wrk"
@@ -82,19 +84,70 @@ if ! command -v wrk >/dev/null; then
         { apt-get update -q >/dev/null && apt-get install -y -q wrk >/dev/null; }
 fi
 
-if ADDR="$(start_server "$MESH5XX" upstream --listen 127.0.0.1:0)"; then
-    log "hello server: mesh5xx upstream at $ADDR"
-else
-    ADDR="$(start_server target/release/examples/hello)"
-    log "hello server: examples/hello at $ADDR"
-fi
+# 1. The toy upstream against a plain hyper hello server, wrk on both.
+HELLO_ADDR="$(start_server target/release/examples/hello)"
+HELLO_PID=$SERVER_PID
+ADDR="$(start_server "$MESH5XX" upstream --listen 127.0.0.1:0)"
+log "plain hyper hello at $HELLO_ADDR, mesh5xx upstream at $ADDR"
+: >"$WORK/hello" && : >"$WORK/upstream"
+for round in $(seq "$ROUNDS"); do
+    wrk_rps "$HELLO_ADDR" >>"$WORK/hello"
+    wrk_rps "$ADDR" >>"$WORK/upstream"
+done
+kill "$HELLO_PID" 2>/dev/null || true
+HELLO_RPS="$(median <"$WORK/hello")"
+UPSTREAM_RPS="$(median <"$WORK/upstream")"
 
+# 2. Through one Envoy worker in front of the upstream.
+cat >"$WORK/envoy.yaml" <<YAML
+admin: {address: {socket_address: {address: 127.0.0.1, port_value: 0}}}
+static_resources:
+  listeners:
+  - name: bench
+    address: {socket_address: {address: 127.0.0.1, port_value: 0}}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config: {name: r, virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app, timeout: 0s}}]}]}
+          http_filters: [{name: envoy.filters.http.router, typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}}]
+  clusters:
+  - name: app
+    type: STATIC
+    connect_timeout: 1s
+    circuit_breakers: {thresholds: [{max_connections: 100000, max_pending_requests: 100000, max_requests: 100000}]}
+    load_assignment: {cluster_name: app, endpoints: [{lb_endpoints: [{endpoint: {address: {socket_address: {address: ${ADDR%:*}, port_value: ${ADDR##*:}}}}}]}]}
+YAML
+"$ENVOY_BIN" -c "$WORK/envoy.yaml" --concurrency 1 --disable-hot-restart --log-level error \
+    --admin-address-path "$WORK/admin" >"$WORK/envoy.out" 2>&1 &
+ENVOY_PID=$!
+trap 'kill $ENVOY_PID 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do [[ -s "$WORK/admin" ]] && break; sleep 0.05; done
+ENVOY_ADDR="$(python3 - "$(cat "$WORK/admin")" <<'PY'
+import json, sys, time, urllib.request
+for _ in range(100):
+    try:
+        d = json.load(urllib.request.urlopen(f"http://{sys.argv[1]}/listeners?format=json"))
+        a = d["listener_statuses"][0]["local_address"]["socket_address"]
+        print(f'{a["address"]}:{a["port_value"]}')
+        break
+    except Exception:
+        time.sleep(0.05)
+PY
+)"
+log "one Envoy worker at $ENVOY_ADDR"
+
+# 3. wrk and loadgen, direct and through Envoy.
+read -r _ ENVOY_WRK ENVOY_LOADGEN < <(compare envoy "$ENVOY_ADDR")
 read -r _ WRK_RPS LOADGEN_RPS < <(compare direct "$ADDR")
-printf 'wrk:     %8.0f req/s (median of %d)\n' "$WRK_RPS" "$ROUNDS"
-printf 'loadgen: %8.0f req/s (median of %d)\n' "$LOADGEN_RPS" "$ROUNDS"
 
-if [[ -n "${ENVOY:-}" ]]; then
-    log "ENVOY=$ENVOY: the run through one Envoy worker is not wired yet"
-fi
+printf 'plain hyper hello:         %8.0f req/s (wrk, median of %d)\n' "$HELLO_RPS" "$ROUNDS"
+printf 'mesh5xx upstream:          %8.0f req/s (wrk, policies off)\n' "$UPSTREAM_RPS"
+awk -v u="$UPSTREAM_RPS" -v h="$HELLO_RPS" 'BEGIN { printf "upstream/hello throughput ratio: %.2f\n", u / h }'
+printf 'through one Envoy worker:  wrk %8.0f, loadgen %8.0f req/s\n' "$ENVOY_WRK" "$ENVOY_LOADGEN"
+awk -v l="$ENVOY_LOADGEN" -v w="$ENVOY_WRK" 'BEGIN { printf "loadgen/wrk throughput ratio through Envoy: %.2f\n", l / w }'
+printf 'direct:                    wrk %8.0f, loadgen %8.0f req/s\n' "$WRK_RPS" "$LOADGEN_RPS"
 
 awk -v l="$LOADGEN_RPS" -v w="$WRK_RPS" 'BEGIN { printf "loadgen/wrk throughput ratio: %.2f\n", l / w }'

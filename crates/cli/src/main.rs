@@ -59,6 +59,13 @@ enum RenderCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MESH5XX_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
     let scenarios = cli.scenarios.as_ref();
     let result = match cli.command {
         Command::List { json } => list_scenarios(scenarios, json),

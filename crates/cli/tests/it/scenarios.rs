@@ -135,8 +135,12 @@ fn check_exits_1_when_an_expectation_fails() {
 
 /// Lines of a variant's client-sidecar access log that carry ` CODE FLAGS `.
 fn client_log_lines(scratch: &Scratch, variant: &str, code_flags: &str) -> Vec<String> {
-    let log = std::fs::read_to_string(scratch.path().join(variant).join("access-client.log")).unwrap();
-    log.lines().filter(|l| l.contains(code_flags)).map(String::from).collect()
+    let log =
+        std::fs::read_to_string(scratch.path().join(variant).join("access-client.log")).unwrap();
+    log.lines()
+        .filter(|l| l.contains(code_flags))
+        .map(String::from)
+        .collect()
 }
 
 #[test]
@@ -155,7 +159,10 @@ fn outbound_firewall_uf_bursts_heal_and_serviceentry_dns_fixes_it() {
     assert!(base["egress"]["allow_expired"].as_u64().unwrap() >= 2);
     assert!(base["egress"]["other_app_lookups"].as_u64().unwrap() >= 2);
     let ipset = std::fs::read_to_string(scratch.path().join("baseline/ipset.txt")).unwrap();
-    assert!(ipset.is_empty() || ipset.contains("comment \"external.service.com.\""), "{ipset}");
+    assert!(
+        ipset.is_empty() || ipset.contains("comment \"external.service.com.\""),
+        "{ipset}"
+    );
     assert_eq!(variant(&s, "serviceentry-dns")["errors"], 0);
 }
 
@@ -165,8 +172,13 @@ fn outbound_elb_ip_change_reproduces_and_serviceentry_dns_follows_the_new_ip() {
     let s = run_checked("outbound-elb-ip-change", &[], &scratch);
     assert!(variant(&s, "baseline")["error_rate"].as_f64().unwrap() >= 0.01);
     let lines = client_log_lines(&scratch, "serviceentry-dns", " 200 ");
-    assert!(lines.iter().any(|l| l.contains("\"127.0.0.3:")), "traffic never reached the new address");
-    assert!(lines.iter().all(|l| l.contains("outbound|80||external.service.com")));
+    assert!(
+        lines.iter().any(|l| l.contains("\"127.0.0.3:")),
+        "traffic never reached the new address"
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l.contains("outbound|80||external.service.com")));
 }
 
 #[test]
@@ -178,7 +190,10 @@ fn outbound_timeout_ut_answers_504_at_15_seconds() {
     for l in &lines {
         let e = mesh5xx_accesslog::parse_line(l).unwrap();
         let d = e.duration_ms.unwrap();
-        assert!((15_000..15_500).contains(&d), "duration {d} ms is not the 15 s route timeout");
+        assert!(
+            (15_000..15_500).contains(&d),
+            "duration {d} ms is not the 15 s route timeout"
+        );
         assert_eq!(e.bytes_sent, 24);
         assert_eq!(e.upstream_cluster, Some("PassthroughCluster"));
     }
