@@ -2,31 +2,81 @@
 
 use std::fmt::Write;
 
+use mesh5xx_results::Summary;
 use mesh5xx_scenario::Scenario;
 
-/// The text `mesh5xx explain` prints.
-pub fn render(s: &Scenario) -> String {
+/// Where the committed reference run of `s` lives (`results/reference/<profile>/<scenario>`).
+pub fn reference_summary(s: &Scenario) -> Option<Summary> {
+    let root = s.path.parent()?.parent()?;
+    let path = root.join("results/reference").join(&s.profile).join(&s.name).join("summary.json");
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+/// Headings in bold and names in colour on a terminal; plain text otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub colour: bool,
+}
+
+impl Style {
+    fn heading(self, t: &str) -> String {
+        if self.colour {
+            format!("\x1b[1m{t}\x1b[0m")
+        } else {
+            t.to_string()
+        }
+    }
+
+    fn name(self, t: &str) -> String {
+        if self.colour {
+            format!("\x1b[36m{t}\x1b[0m")
+        } else {
+            t.to_string()
+        }
+    }
+}
+
+/// The text `mesh5xx explain` prints; `reference` adds a real log line and measured rates.
+pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "{} — {}\n", s.name, s.title);
-    let _ = writeln!(o, "SYMPTOM\n{}\n", indent(&s.symptom));
-    let _ = writeln!(o, "MECHANISM\n{}\n", indent(&s.mechanism));
+    let _ = writeln!(o, "{} — {}\n", style.name(&s.name), s.title);
+    let _ = writeln!(o, "{}\n{}\n", style.heading("SYMPTOM"), indent(&s.symptom));
+    if let Some(line) = reference.and_then(sample_line) {
+        let r = reference.expect("checked");
+        let _ = writeln!(
+            o,
+            "{}\n    {line}\n",
+            style.heading(&format!("A REAL LINE (reference run: Envoy {}, {})", r.envoy_version, r.istio_profile))
+        );
+    }
+    let _ = writeln!(o, "{}\n{}\n", style.heading("MECHANISM"), indent(&s.mechanism));
     if !s.production.is_empty() {
-        let _ = writeln!(o, "PRODUCTION VALUES MODELLED");
+        let _ = writeln!(o, "{}", style.heading("PRODUCTION VALUES MODELLED"));
         for (k, v) in &s.production {
             let _ = writeln!(o, "  {k}: {}", yaml_inline(v));
         }
         let _ = writeln!(o);
     }
     if !s.lab.is_empty() {
-        let _ = writeln!(o, "LAB VALUES");
+        let _ = writeln!(o, "{}", style.heading("LAB VALUES"));
         for (k, v) in &s.lab {
             let _ = writeln!(o, "  {k}: {}", yaml_inline(v));
         }
         let _ = writeln!(o);
     }
-    let _ = writeln!(o, "VARIANTS (Istio profile {} by default)", s.profile);
+    let _ = writeln!(o, "{}", style.heading(&format!("VARIANTS (Istio profile {} by default)", s.profile)));
     for v in &s.variants {
-        let _ = writeln!(o, "\n* {}\n{}", v.name, indent(&v.description));
+        let _ = writeln!(o, "\n* {}\n{}", style.name(&v.name), indent(&v.description));
+        if let Some(m) = reference.and_then(|r| r.variants.iter().find(|m| m.name == v.name)) {
+            let _ = writeln!(
+                o,
+                "    measured: {} requests, {:.2} % errors, p99 {:.1} ms, {} app connections",
+                m.requests,
+                m.error_rate * 100.0,
+                m.latency_ms.p99,
+                m.app_connections.get("opened").copied().unwrap_or(0)
+            );
+        }
         if v.topology.client_sidecar || v.topology.replicas > 1 {
             let _ = writeln!(
                 o,
@@ -57,8 +107,14 @@ pub fn render(s: &Scenario) -> String {
             let _ = writeln!(o, "    residual: {}", r.trim());
         }
     }
-    let _ = writeln!(o, "\nRUN IT\n    mesh5xx run {}", s.name);
+    let _ = writeln!(o, "\n{}\n    mesh5xx run {}", style.heading("RUN IT"), s.name);
     o
+}
+
+/// The first 5xx access-log line of the reference baseline.
+fn sample_line(r: &Summary) -> Option<&str> {
+    let base = r.variants.iter().find(|v| v.name == "baseline")?;
+    base.sidecars.iter().find_map(|c| c.sample_error_line.as_deref())
 }
 
 fn yaml_inline(v: &serde_yaml::Value) -> String {

@@ -70,7 +70,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::List { json } => list_scenarios(scenarios, json),
         Command::Explain { scenario } => mesh5xx::catalog::load(scenarios)
-            .and_then(|c| c.get(&scenario).map(explain::render))
+            .and_then(|c| {
+                c.get(&scenario).map(|s| {
+                    let style = explain::Style {
+                        colour: std::io::IsTerminal::is_terminal(&std::io::stdout()),
+                    };
+                    explain::render(s, explain::reference_summary(s).as_ref(), style)
+                })
+            })
             .map(|text| {
                 print!("{text}");
                 ExitCode::SUCCESS

@@ -1,12 +1,14 @@
-//! `mesh5xx run SCENARIO`: run variants, print the table, write the run directory.
+//! `mesh5xx run SCENARIO | --all`: run variants, print the table, write the run directory.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use mesh5xx_lab::{run_scenario, LabConfig, LabError};
-use mesh5xx_scenario::profile;
+use mesh5xx_results::Summary;
+use mesh5xx_scenario::{profile, Catalog, Profile, Scenario, Variant};
+use mesh5xx_sidecar::EnvoyBinary;
 use tokio::sync::watch;
 
 use crate::envoy_cmd::EnvoyArgs;
@@ -15,7 +17,11 @@ use crate::envoy_cmd::EnvoyArgs;
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The scenario to run (see `mesh5xx list`).
-    pub scenario: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub scenario: Option<String>,
+    /// Run every scenario, one after another (one run directory each).
+    #[arg(long, conflicts_with = "variants")]
+    pub all: bool,
     /// Run only these variants (repeatable; default: all, baseline first).
     #[arg(long = "variant", value_name = "NAME")]
     pub variants: Vec<String>,
@@ -25,7 +31,7 @@ pub struct RunArgs {
     /// Seconds each variant drives load (default: the scenario's).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub duration: Option<f64>,
-    /// The run directory (default: a new one under results/runs/).
+    /// The run directory (default: a new one under results/runs/); with --all, DIR/<scenario>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Exit 1 when any variant misses its expectations.
@@ -46,93 +52,132 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     }
 }
 
+/// One scenario to run, resolved from the arguments before anything starts.
+struct Plan<'a> {
+    scenario: &'a Scenario,
+    variants: Vec<&'a Variant>,
+    profile: Profile,
+    run_dir: PathBuf,
+}
+
 /// Run the command; `scenarios` is the `--scenarios` directory, if given.
 pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
     let catalog = crate::catalog::load(scenarios)?;
-    let scenario = catalog.get(&args.scenario)?;
-    let variants = if args.variants.is_empty() {
-        scenario.variants.iter().collect::<Vec<_>>()
-    } else {
-        args.variants
-            .iter()
-            .map(|n| scenario.variant(n))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    let profile = profile::by_name(args.profile.as_deref().unwrap_or(&scenario.profile))?;
+    let plans = plan(&args, &catalog)?;
     let envoy = args.envoy.locate()?;
-    let run_dir = match &args.out {
-        Some(d) => {
-            std::fs::create_dir_all(d)
-                .with_context(|| format!("creating --out {}", d.display()))?;
-            d.clone()
-        }
-        None => mesh5xx_results::run_dir(
-            &PathBuf::from("results/runs"),
-            &scenario.name,
-            SystemTime::now(),
-        )
-        .context("creating the run directory under results/runs")?,
-    };
-    eprintln!(
-        "mesh5xx: {} — {} (Envoy {} from {}, profile {}); results in {}",
-        scenario.name,
-        scenario.title,
-        envoy.version,
-        envoy.source,
-        profile.name,
-        run_dir.display()
-    );
-    let cfg = LabConfig {
-        exe: std::env::current_exe().context("finding the mesh5xx binary")?,
-        envoy,
-        profile,
-        run_dir: run_dir.clone(),
-        duration_ms: args.duration.map(|s| (s * 1000.0) as u64),
-        progress: true,
-    };
+    let exe = std::env::current_exe().context("finding the mesh5xx binary")?;
     // One thread: the parent-death signal of every child follows the thread that spawned it.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let started = std::time::Instant::now();
-    let outcome = rt.block_on(async {
-        let (tx, rx) = watch::channel(false);
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            eprintln!("mesh5xx: stopping; results so far are kept");
-            let _ = tx.send(true);
-        });
-        run_scenario(&cfg, scenario, &variants, rx).await
+    let (tx, rx) = watch::channel(false);
+    rt.spawn(async move {
+        wait_for_signal().await;
+        eprintln!("mesh5xx: stopping; results so far are kept");
+        let _ = tx.send(true);
     });
-    let summary = match outcome {
-        Ok(s) => s,
-        Err(e @ LabError::Interrupted) => return Err(e.into()),
-        Err(e) => {
-            return Err(anyhow::Error::new(e)
-                .context(format!("results so far are in {}", run_dir.display())));
+    let mut all_passed = true;
+    for p in plans {
+        let started = Instant::now();
+        let summary = rt.block_on(run_one(&args, &envoy, &exe, &p, rx.clone()))?;
+        print!("{}", mesh5xx_results::table::render(&summary));
+        println!(
+            "\n{}: {} variant(s) in {:.1} s wall; summary: {}\n",
+            p.scenario.name,
+            summary.variants.len(),
+            started.elapsed().as_secs_f64(),
+            p.run_dir.join("summary.json").display()
+        );
+        if summary.interrupted {
+            return Ok(ExitCode::from(130));
         }
-    };
-    print!("{}", mesh5xx_results::table::render(&summary));
-    println!(
-        "\n{} variant(s) in {:.1} s wall; summary: {}",
-        summary.variants.len(),
-        started.elapsed().as_secs_f64(),
-        run_dir.join("summary.json").display()
-    );
-    if summary.interrupted {
-        return Ok(ExitCode::from(130));
-    }
-    if args.check && !summary.passed {
         for v in summary.variants.iter().filter(|v| !v.passed) {
             eprintln!(
-                "mesh5xx: {} missed its expectations: {}",
+                "mesh5xx: {} / {} missed its expectations: {}",
+                p.scenario.name,
                 v.name,
                 v.failures.join("; ")
             );
         }
+        all_passed &= summary.passed;
+    }
+    if args.check && !all_passed {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolve scenarios, variants, profile and run directories; every name is checked up front.
+fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>>> {
+    let scenarios: Vec<&Scenario> = match &args.scenario {
+        Some(name) => vec![catalog.get(name)?],
+        None => catalog.scenarios.iter().collect(),
+    };
+    let mut plans = Vec::new();
+    for scenario in scenarios {
+        let variants = if args.variants.is_empty() {
+            scenario.variants.iter().collect()
+        } else {
+            args.variants
+                .iter()
+                .map(|n| scenario.variant(n))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let profile = profile::by_name(args.profile.as_deref().unwrap_or(&scenario.profile))?;
+        let run_dir = match (&args.out, args.all) {
+            (Some(d), false) => d.clone(),
+            (Some(d), true) => d.join(&scenario.name),
+            (None, _) => PathBuf::new(),
+        };
+        plans.push(Plan {
+            scenario,
+            variants,
+            profile,
+            run_dir,
+        });
+    }
+    Ok(plans)
+}
+
+async fn run_one(
+    args: &RunArgs,
+    envoy: &EnvoyBinary,
+    exe: &std::path::Path,
+    p: &Plan<'_>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Summary> {
+    let run_dir = if p.run_dir.as_os_str().is_empty() {
+        mesh5xx_results::run_dir(&PathBuf::from("results/runs"), &p.scenario.name, SystemTime::now())
+            .context("creating the run directory under results/runs")?
+    } else {
+        std::fs::create_dir_all(&p.run_dir)
+            .with_context(|| format!("creating --out {}", p.run_dir.display()))?;
+        p.run_dir.clone()
+    };
+    eprintln!(
+        "mesh5xx: {} — {} (Envoy {} from {}, profile {}); results in {}",
+        p.scenario.name,
+        p.scenario.title,
+        envoy.version,
+        envoy.source,
+        p.profile.name,
+        run_dir.display()
+    );
+    let cfg = LabConfig {
+        exe: exe.to_path_buf(),
+        envoy: envoy.clone(),
+        profile: p.profile.clone(),
+        run_dir: run_dir.clone(),
+        duration_ms: args.duration.map(|s| (s * 1000.0) as u64),
+        progress: true,
+        live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    match run_scenario(&cfg, p.scenario, &p.variants, stop).await {
+        Ok(s) => Ok(s),
+        Err(e @ LabError::Interrupted) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e)
+            .context(format!("results so far are in {}", run_dir.display()))),
+    }
 }
 
 async fn wait_for_signal() {

@@ -69,8 +69,6 @@ pub fn loadgen_args(
         duration_ms.to_string(),
         "--flags-header".into(),
         FLAGS_HEADER.into(),
-        "--progress".into(),
-        "never".into(),
         "--out".into(),
         dir.join("loadgen.json").display().to_string(),
         "--hgrm".into(),

@@ -33,6 +33,8 @@ pub struct LabConfig {
     pub duration_ms: Option<u64>,
     /// Print one line per variant on stderr as it starts and ends.
     pub progress: bool,
+    /// Show the load generator's live line (elapsed, req/s, errors by flag) on the terminal.
+    pub live: bool,
 }
 
 /// Run `variants` of `scenario`; `stop` turning true interrupts the run. `summary.json` is
@@ -151,7 +153,12 @@ async fn run_variant(
         resolve.as_ref(),
     ));
     let log = dir.join("loadgen.out");
-    let mut loadgen = Supervised::spawn("loadgen", cmd, Some(&log))?;
+    let mut loadgen = if cfg.live {
+        cmd.args(["--progress", "always"]);
+        Supervised::spawn_showing_stderr("loadgen", cmd, Some(&log))?
+    } else {
+        Supervised::spawn("loadgen", cmd, Some(&log))?
+    };
     let limit = Duration::from_millis(duration_ms) + Duration::from_secs(60);
     let status = tokio::select! {
         s = tokio::time::timeout(limit, loadgen.wait()) => match s {

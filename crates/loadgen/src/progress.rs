@@ -47,7 +47,12 @@ impl Live {
 }
 
 /// Redraw the line until `done` fires, then end it with a newline.
-pub(crate) async fn show(lives: Vec<Arc<Live>>, start: Instant, mut done: oneshot::Receiver<()>) {
+pub(crate) async fn show(
+    lives: Vec<Arc<Live>>,
+    start: Instant,
+    planned: Option<Duration>,
+    mut done: oneshot::Receiver<()>,
+) {
     let mut ticks = tokio::time::interval_at(start + REDRAW_EVERY, REDRAW_EVERY);
     let (mut last_requests, mut last_time) = (0, start);
     loop {
@@ -76,9 +81,13 @@ pub(crate) async fn show(lives: Vec<Arc<Live>>, start: Instant, mut done: onesho
             .iter()
             .map(|(c, n)| format!("{c} {n}"))
             .collect();
+        let elapsed = (now - start).as_secs_f64();
+        let clock = match planned {
+            Some(p) => format!("{elapsed:5.1}/{:.0}s", p.as_secs_f64()),
+            None => format!("{elapsed:6.1}s"),
+        };
         let mut line = format!(
-            "\r{:6.1}s {:>9.0} req/s {:>10} requests {:>8} errors",
-            (now - start).as_secs_f64(),
+            "\r{clock} {:>9.0} req/s {:>10} requests {:>8} errors",
             rate,
             total.requests,
             total.errors,

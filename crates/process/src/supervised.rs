@@ -63,10 +63,20 @@ impl Supervised {
     /// a READY line on stdout is handed to [`Supervised::wait_ready`].
     /// Spawn from a runtime worker thread: the parent-death signal follows
     /// the spawning thread.
-    pub fn spawn(name: &str, mut cmd: Command, log: Option<&Path>) -> Result<Self, ProcessError> {
+    pub fn spawn(name: &str, cmd: Command, log: Option<&Path>) -> Result<Self, ProcessError> {
+        Self::start(name, cmd, log, false)
+    }
+
+    /// Like [`Supervised::spawn`], but the child's stderr goes straight to ours (a live
+    /// progress line on the terminal); only stdout is kept in `log`.
+    pub fn spawn_showing_stderr(name: &str, cmd: Command, log: Option<&Path>) -> Result<Self, ProcessError> {
+        Self::start(name, cmd, log, true)
+    }
+
+    fn start(name: &str, mut cmd: Command, log: Option<&Path>, show_stderr: bool) -> Result<Self, ProcessError> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(if show_stderr { Stdio::inherit() } else { Stdio::piped() })
             .kill_on_drop(true);
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: only async-signal-safe calls (prctl, getppid, kill) run between fork and exec.
@@ -94,9 +104,10 @@ impl Supervised {
         };
         let (ready_tx, ready_rx) = oneshot::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        tokio::spawn(copy_lines(stdout, sink.clone(), Some(ready_tx)));
-        tokio::spawn(copy_lines(stderr, sink, None));
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(copy_lines(stderr, sink.clone(), None));
+        }
+        tokio::spawn(copy_lines(stdout, sink, Some(ready_tx)));
 
         Ok(Self {
             name: name.to_string(),

@@ -96,3 +96,33 @@ fn a_bad_scenario_file_names_the_file_and_the_field() {
         "{e}"
     );
 }
+
+#[test]
+fn every_scenario_has_a_committed_reference_result_matching_the_schema() {
+    let o = run(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let root = scenarios_dir().join("..");
+    for s in v["scenarios"].as_array().unwrap() {
+        let (name, profile) = (s["name"].as_str().unwrap(), s["profile"].as_str().unwrap());
+        let dir = root.join("results/reference").join(profile).join(name);
+        let summary = summary(&dir);
+        assert_matches_schema(&summary);
+        assert_eq!(summary["scenario"], name);
+        let recorded: Vec<&str> = summary["variants"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        for variant in s["variants"].as_array().unwrap() {
+            assert!(recorded.contains(&variant["name"].as_str().unwrap()), "{name}: no reference for {}", variant["name"]);
+        }
+    }
+    assert!(root.join("results/README.md").exists());
+}
+
+#[test]
+fn explain_quotes_a_real_access_log_line_from_the_reference_run() {
+    let o = run(&["explain", "inbound-keepalive-uc"]);
+    let t = stdout(&o);
+    let line = t.lines().skip_while(|l| !l.starts_with("A REAL LINE")).nth(1).expect("a sample line");
+    let e = mesh5xx_accesslog::parse_line(line.trim()).unwrap();
+    assert_eq!((e.response_code, e.response_flags), (503, "UC"));
+    assert!(t.contains("measured:"), "{t}");
+    assert!(!t.contains("\x1b["), "no colour when piped");
+}
