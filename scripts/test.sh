@@ -10,6 +10,9 @@ envoy_line=$(target/release/mesh5xx envoy)
 echo "test.sh: Envoy: $envoy_line"
 MESH5XX_ENVOY=${envoy_line%% *}
 export MESH5XX_ENVOY
+# Kubernetes mode, checked offline: rendered manifests against Kubernetes and Istio schemas,
+# shellcheck on the scripts, the Dockerfile linted.
+MESH5XX=target/release/mesh5xx scripts/check-k8s.sh
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast -E 'not package(mesh5xx)'
   cargo nextest run -p mesh5xx --no-fail-fast

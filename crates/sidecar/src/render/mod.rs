@@ -26,6 +26,9 @@ use serde_json::{json, Value};
 /// counts Envoy's flags exactly (the access log is buffered).
 pub const FLAGS_HEADER: &str = "x-mesh5xx-flags";
 
+/// Runtime key that selects Envoy's newer DNS cluster implementation.
+pub const CLASSIC_LOGICAL_DNS: &str = "envoy.reloadable_features.enable_new_dns_implementation";
+
 /// One sidecar to render.
 #[derive(Debug, Clone)]
 pub struct SidecarSpec<'a> {
@@ -108,8 +111,14 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         clusters.push(cluster::original_dst(spec, "PassthroughCluster"));
         listeners.push(listener::outbound(spec, vhosts));
     }
-    let mut layers =
-        vec![json!({"name": "static", "static_layer": Value::Object(spec.runtime.clone())})];
+    let mut runtime = serde_json::Map::new();
+    if clusters.iter().any(|c| c["type"] == "LOGICAL_DNS") {
+        // Every modelled Istio release ran an Envoy whose LOGICAL_DNS kept using the host it
+        // had resolved for existing connections; Envoy 1.40 needs this flag for that behaviour.
+        runtime.insert(CLASSIC_LOGICAL_DNS.into(), json!(false));
+    }
+    runtime.extend(spec.runtime.clone());
+    let mut layers = vec![json!({"name": "static", "static_layer": Value::Object(runtime)})];
     layers.push(json!({"name": "admin", "admin_layer": {}}));
     json!({
         "node": {"id": format!("sidecar~127.0.0.1~{}.default~default.svc.cluster.local", spec.pod), "cluster": spec.pod},
