@@ -2,10 +2,11 @@
 //!
 //! The lab writes an [`EgressConfig`] as JSON and passes `--config FILE`.
 //! Every error names the offending field (as a path like `zones[0].addresses`)
-//! and its value. An example with every field:
+//! and its value. An example of the local lab's configuration, with every field:
 //!
 //! ```json
 //! {
+//!   "network": "loopback",
 //!   "dns_listen": "127.0.0.1:0",
 //!   "control_listen": "127.0.0.1:0",
 //!   "zones": [{"name": "external.service.com", "addresses": ["127.0.0.2"], "ttl_s": 30}],
@@ -21,9 +22,36 @@
 //!   ]
 //! }
 //! ```
+//!
+//! Locally every address is a loopback one (`"network": "loopback"`, the default): gateway
+//! `i` listens on its own `ip` and a port common to all gateways, chosen at start, and that
+//! port is the one clients use. Any address outside 127.0.0.0/8 is refused with
+//! "… is not a 127.x.y.z address".
+//!
+//! In a cluster (the egress pod of `mesh5xx render k8s`) the configuration says
+//! `"network": "cluster"`, which allows any unicast IPv4 address in `zones`, `schedule` and
+//! `gateways[].ip`, and any listening address (e.g. `0.0.0.0:PORT`). Each gateway then
+//! stands for an address it does not own: `ip` is what the DNS server answers and what the
+//! allow table is keyed on, `port` the TCP port clients connect to on it (a Service port),
+//! and `listen` the socket the gateway binds in the pod, where kube-proxy delivers those
+//! connections. Gateways sharing a pod need distinct `listen` ports:
+//!
+//! ```json
+//! {
+//!   "network": "cluster",
+//!   "dns_listen": "0.0.0.0:5353",
+//!   "control_listen": "0.0.0.0:9000",
+//!   "zones": [{"name": "external.service.com", "addresses": ["10.96.0.160"], "ttl_s": 30}],
+//!   "allow": ["external.service.com"],
+//!   "gateways": [
+//!     {"ip": "10.96.0.160", "port": 80, "listen": "0.0.0.0:18000", "upstream": "ext-backend-0:8080"},
+//!     {"ip": "10.96.0.161", "port": 80, "listen": "0.0.0.0:18001", "upstream": "ext-backend-1:8080"}
+//!   ]
+//! }
+//! ```
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -51,6 +79,10 @@ impl ConfigError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EgressConfig {
+    /// Which addresses the configuration may use: `loopback` (default, the local lab) or
+    /// `cluster` (the egress pod in Kubernetes). See [`Network`].
+    #[serde(default)]
+    pub network: Network,
     /// Address of the DNS server, UDP and TCP on the same port (default `127.0.0.1:0`).
     #[serde(default = "default_loopback", deserialize_with = "socket_addr")]
     pub dns_listen: SocketAddr,
@@ -78,9 +110,30 @@ pub struct EgressConfig {
     /// What the gateway of an address does once the schedule (or `retired_at_ms`) retires it.
     #[serde(default)]
     pub elb_old_address: ElbOldAddress,
-    /// The external addresses served, all on one common port chosen at start.
+    /// The external addresses served. Gateways without `listen` share one port chosen at start.
     #[serde(default)]
     pub gateways: Vec<GatewayConfig>,
+}
+
+/// Which addresses a configuration may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+    /// The local lab: every address (`zones`, `schedule`, `gateways[].ip`) and every
+    /// listening socket (`dns_listen`, `control_listen`, `gateways[].listen`) is a loopback
+    /// one, so the process neither reaches nor is reachable from outside the machine.
+    #[default]
+    Loopback,
+    /// The egress pod in a cluster: the addresses may be any unicast IPv4 address (the
+    /// ClusterIPs the gateways stand for) and the sockets may listen on any address,
+    /// e.g. `0.0.0.0:PORT`. Never set by the local lab.
+    Cluster,
+}
+
+impl Network {
+    fn allows(self, ip: IpAddr) -> bool {
+        self == Network::Cluster || ip.is_loopback()
+    }
 }
 
 /// One A record set.
@@ -89,7 +142,7 @@ pub struct EgressConfig {
 pub struct ZoneRecord {
     /// The name, e.g. `external.service.com` (case-insensitive, trailing dot optional).
     pub name: String,
-    /// The external addresses, each in 127.0.0.0/8.
+    /// The external addresses, each in 127.0.0.0/8 (any unicast address with `network: cluster`).
     #[serde(deserialize_with = "ipv4_list")]
     pub addresses: Vec<Ipv4Addr>,
     /// TTL of the answers in seconds.
@@ -105,7 +158,8 @@ pub struct ScheduleChange {
     pub at_ms: u64,
     /// A name that appears in `zones`.
     pub name: String,
-    /// The addresses served from then on, each in 127.0.0.0/8.
+    /// The addresses served from then on, each in 127.0.0.0/8 (any unicast address with
+    /// `network: cluster`).
     #[serde(deserialize_with = "ipv4_list")]
     pub addresses: Vec<Ipv4Addr>,
 }
@@ -114,9 +168,24 @@ pub struct ScheduleChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
-    /// The external address (127.0.0.0/8) the app connects to.
+    /// The external address the app connects to: what the DNS server answers and what the
+    /// allow entry is keyed on. In 127.0.0.0/8 (any unicast address with `network: cluster`).
     #[serde(deserialize_with = "ipv4")]
     pub ip: Ipv4Addr,
+    /// The TCP port the app connects to on `ip`: the port of the allow entry, of its
+    /// `ipset` line and of the report. Default: the port the gateway listens on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// The socket the gateway binds, when it is not `ip` itself (e.g. `0.0.0.0:18000` in a
+    /// pod behind a Service whose ClusterIP is `ip`). Default: `ip` on the port common to
+    /// the gateways without `listen`, chosen at start. A loopback address unless
+    /// `network: cluster`; port 0 picks a free port.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "socket_addr_opt"
+    )]
+    pub listen: Option<SocketAddr>,
     /// The real server behind it, `host:port`.
     pub upstream: String,
     /// Retire this address at this time after start, as `elb_old_address` says.
@@ -151,6 +220,7 @@ pub enum ElbOldAddress {
 impl Default for EgressConfig {
     fn default() -> Self {
         Self {
+            network: Network::default(),
             dns_listen: default_loopback(),
             control_listen: default_loopback(),
             zones: Vec::new(),
@@ -190,8 +260,12 @@ impl EgressConfig {
         Ok(config)
     }
 
-    /// Check the semantic rules serde cannot: loopback addresses, known names, unique gateways.
+    /// Check the semantic rules serde cannot: addresses the `network` allows, known names,
+    /// unique gateways, listening sockets that do not collide.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let net = self.network;
+        check_listen(net, "dns_listen", self.dns_listen)?;
+        check_listen(net, "control_listen", self.control_listen)?;
         let mut names = HashSet::new();
         for (i, zone) in self.zones.iter().enumerate() {
             let name = check_name(&format!("zones[{i}].name"), &zone.name)?;
@@ -201,7 +275,7 @@ impl EgressConfig {
                     format!("{:?} appears twice", zone.name),
                 ));
             }
-            check_addresses(&format!("zones[{i}].addresses"), &zone.addresses)?;
+            check_addresses(net, &format!("zones[{i}].addresses"), &zone.addresses)?;
         }
         for (i, change) in self.schedule.iter().enumerate() {
             let name = check_name(&format!("schedule[{i}].name"), &change.name)?;
@@ -211,7 +285,7 @@ impl EgressConfig {
                     format!("{:?} is not a name in zones", change.name),
                 ));
             }
-            check_addresses(&format!("schedule[{i}].addresses"), &change.addresses)?;
+            check_addresses(net, &format!("schedule[{i}].addresses"), &change.addresses)?;
         }
         for (i, name) in self.allow.iter().enumerate() {
             check_name(&format!("allow[{i}]"), name)?;
@@ -223,13 +297,35 @@ impl EgressConfig {
             ));
         }
         let mut ips = HashSet::new();
+        // Sockets bound so far, with the field that binds them (TCP only: DNS and control).
+        let mut bound: Vec<(String, SocketAddr)> = vec![
+            ("dns_listen".to_string(), self.dns_listen),
+            ("control_listen".to_string(), self.control_listen),
+        ];
         for (i, gw) in self.gateways.iter().enumerate() {
-            check_addresses(&format!("gateways[{i}].ip"), &[gw.ip])?;
+            check_addresses(net, &format!("gateways[{i}].ip"), &[gw.ip])?;
             if !ips.insert(gw.ip) {
                 return Err(ConfigError::new(
                     format!("gateways[{i}].ip"),
                     format!("{} appears twice", gw.ip),
                 ));
+            }
+            if gw.port == Some(0) {
+                return Err(ConfigError::new(
+                    format!("gateways[{i}].port"),
+                    "0 is not a port clients can connect to; use 1 to 65535",
+                ));
+            }
+            if let Some(listen) = gw.listen {
+                let field = format!("gateways[{i}].listen");
+                check_listen(net, &field, listen)?;
+                if let Some((other, _)) = bound.iter().find(|(_, b)| collide(*b, listen)) {
+                    return Err(ConfigError::new(
+                        field,
+                        format!("{listen} collides with {other}: gateways sharing an address need distinct ports"),
+                    ));
+                }
+                bound.push((field, listen));
             }
             if gw
                 .upstream
@@ -280,14 +376,45 @@ fn check_name(field: &str, name: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn check_addresses(field: &str, addresses: &[Ipv4Addr]) -> Result<(), ConfigError> {
-    match addresses.iter().find(|a| !a.is_loopback()) {
-        Some(a) => Err(ConfigError::new(
-            field,
-            format!("{a} is not a 127.x.y.z address"),
-        )),
-        None => Ok(()),
+/// The error of an address the local lab may not use.
+fn not_loopback(field: &str, value: impl std::fmt::Display) -> ConfigError {
+    ConfigError::new(
+        field,
+        format!(
+            "{value} is not a 127.x.y.z address (other addresses need \"network\": \"cluster\")"
+        ),
+    )
+}
+
+fn check_addresses(net: Network, field: &str, addresses: &[Ipv4Addr]) -> Result<(), ConfigError> {
+    for a in addresses {
+        if !net.allows(IpAddr::V4(*a)) {
+            return Err(not_loopback(field, a));
+        }
+        if a.is_unspecified() || a.is_broadcast() || a.is_multicast() {
+            return Err(ConfigError::new(
+                field,
+                format!("{a} is not a unicast address a client can connect to"),
+            ));
+        }
     }
+    Ok(())
+}
+
+fn check_listen(net: Network, field: &str, addr: SocketAddr) -> Result<(), ConfigError> {
+    if net.allows(addr.ip()) {
+        Ok(())
+    } else {
+        Err(not_loopback(field, addr))
+    }
+}
+
+/// Whether two TCP listening sockets cannot both be bound: the same fixed port on the same
+/// address, or on any address when one of them is the wildcard.
+fn collide(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
 }
 
 fn default_loopback() -> SocketAddr {
@@ -322,10 +449,19 @@ fn ipv4_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Ipv4Addr>, D::Error>
         .collect()
 }
 
-fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
-    let s = String::deserialize(d)?;
+fn parse_socket_addr<E: serde::de::Error>(s: &str) -> Result<SocketAddr, E> {
     s.parse()
-        .map_err(|_| serde::de::Error::custom(format!("{s:?} is not an IP:PORT address")))
+        .map_err(|_| E::custom(format!("{s:?} is not an IP:PORT address")))
+}
+
+fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    parse_socket_addr(&String::deserialize(d)?)
+}
+
+fn socket_addr_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|s| parse_socket_addr(&s))
+        .transpose()
 }
 
 #[cfg(test)]
@@ -403,5 +539,95 @@ mod tests {
         );
         let e = err(r#"{"allow_timeout_ms":0}"#);
         assert_eq!(e.field, "allow_timeout_ms");
+    }
+
+    #[test]
+    fn the_local_lab_stays_on_loopback() {
+        for (json, field, value) in [
+            (
+                r#"{"gateways":[{"ip":"10.96.0.160","upstream":"h:1"}]}"#,
+                "gateways[0].ip",
+                "10.96.0.160",
+            ),
+            (
+                r#"{"gateways":[{"ip":"127.0.0.2","listen":"0.0.0.0:18000","upstream":"h:1"}]}"#,
+                "gateways[0].listen",
+                "0.0.0.0:18000",
+            ),
+            (
+                r#"{"dns_listen":"0.0.0.0:5353"}"#,
+                "dns_listen",
+                "0.0.0.0:5353",
+            ),
+            (
+                r#"{"control_listen":"10.0.0.1:9000"}"#,
+                "control_listen",
+                "10.0.0.1:9000",
+            ),
+            (
+                r#"{"network":"loopback","schedule":[],"zones":[{"name":"a.com","addresses":["10.0.0.1"]}]}"#,
+                "zones[0].addresses",
+                "10.0.0.1",
+            ),
+        ] {
+            let e = err(json);
+            assert_eq!(e.field, field, "{json}: {e}");
+            assert!(
+                e.message
+                    .starts_with(&format!("{value} is not a 127.x.y.z address")),
+                "{e}"
+            );
+        }
+        let e = err(r#"{"network":"internet"}"#);
+        assert_eq!(e.field, "network");
+        assert!(e.message.contains("internet"), "{e}");
+    }
+
+    #[test]
+    fn a_cluster_config_stands_for_addresses_it_listens_apart_from() {
+        let json = r#"{"network":"cluster","dns_listen":"0.0.0.0:5353","control_listen":"0.0.0.0:9000",
+            "zones":[{"name":"external.service.com","addresses":["10.96.0.160"]}],
+            "schedule":[{"at_ms":5,"name":"external.service.com","addresses":["10.96.0.161"]}],
+            "gateways":[{"ip":"10.96.0.160","port":80,"listen":"0.0.0.0:18000","upstream":"b-0.ns.svc.cluster.local:8080"},
+                        {"ip":"10.96.0.161","port":80,"listen":"0.0.0.0:18001","upstream":"b-1.ns.svc.cluster.local:8080"}]}"#;
+        let c = EgressConfig::from_json(json).unwrap();
+        assert_eq!(c.network, Network::Cluster);
+        assert_eq!(c.gateways[1].port, Some(80));
+        assert_eq!(c.gateways[1].listen, Some("0.0.0.0:18001".parse().unwrap()));
+        let back = serde_json::to_string(&c).unwrap();
+        assert_eq!(EgressConfig::from_json(&back).unwrap(), c);
+        assert!(back.contains(r#""network":"cluster""#), "{back}");
+    }
+
+    #[test]
+    fn cluster_listen_and_port_errors_name_the_field_and_value() {
+        let gw = |extra: &str| {
+            format!(
+                r#"{{"network":"cluster","gateways":[{{"ip":"10.96.0.160","listen":"0.0.0.0:18000","upstream":"h:1"}},
+                    {{"ip":"10.96.0.161","upstream":"h:1",{extra}}}]}}"#
+            )
+        };
+        let e = err(&gw(r#""listen":"0.0.0.0:18000""#));
+        assert_eq!(e.field, "gateways[1].listen");
+        assert!(
+            e.message.contains("0.0.0.0:18000") && e.message.contains("gateways[0].listen"),
+            "{e}"
+        );
+        let e = err(&gw(r#""listen":"10.244.0.5:18000""#));
+        assert_eq!(e.field, "gateways[1].listen", "{e}");
+        EgressConfig::from_json(&gw(r#""listen":"0.0.0.0:18001""#)).unwrap();
+        let e = err(&gw(r#""listen":"0.0.0.0:18001","port":0"#));
+        assert_eq!(e.field, "gateways[1].port");
+        assert!(e.message.starts_with('0'), "{e}");
+        let e = err(&gw(r#""listen":"somewhere""#));
+        assert_eq!(e.field, "gateways[1].listen");
+        assert!(e.message.contains("somewhere"), "{e}");
+        let e = err(r#"{"network":"cluster","dns_listen":"0.0.0.0:18000",
+            "gateways":[{"ip":"10.96.0.160","listen":"0.0.0.0:18000","upstream":"h:1"}]}"#);
+        assert_eq!(e.field, "gateways[0].listen");
+        assert!(e.message.contains("dns_listen"), "{e}");
+        let e = err(r#"{"network":"cluster","zones":[{"name":"a.com","addresses":["0.0.0.0"]}]}"#);
+        assert_eq!(e.field, "zones[0].addresses");
+        assert!(e.message.contains("0.0.0.0"), "{e}");
     }
 }

@@ -2,7 +2,7 @@
 //! entries in an [`AllowSet`]; expiry closes them again. Keeps the counters and
 //! the timeline of entry events, and tells the gateways when liveness changes.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -68,7 +68,10 @@ pub struct Firewall {
     allow: Arc<dyn AllowSet>,
     clock: Arc<dyn Clock>,
     timeout: Duration,
+    /// The port of entries for addresses no gateway stands for.
     port: u16,
+    /// The service port of each gateway's address.
+    ports: HashMap<Ipv4Addr, u16>,
     names: HashSet<String>,
     added: AtomicU64,
     refreshed: AtomicU64,
@@ -78,7 +81,8 @@ pub struct Firewall {
 }
 
 impl Firewall {
-    /// A firewall over `allow` for the allow-listed `names`, opening `port` for `timeout`.
+    /// A firewall over `allow` for the allow-listed `names`, opening `port` for `timeout`
+    /// (see [`Firewall::with_ports`] for addresses served on other ports).
     pub fn new(
         allow: Arc<dyn AllowSet>,
         clock: Arc<dyn Clock>,
@@ -91,6 +95,7 @@ impl Firewall {
             clock,
             timeout,
             port,
+            ports: HashMap::new(),
             names: names.iter().map(|n| normalize_name(n)).collect(),
             added: AtomicU64::new(0),
             refreshed: AtomicU64::new(0),
@@ -98,6 +103,18 @@ impl Firewall {
             timeline: Mutex::new(Timeline::default()),
             changes: watch::Sender::new(0),
         }
+    }
+
+    /// Key the entries of these addresses on their own port (the service port of the gateway
+    /// standing for each) instead of the default one.
+    pub fn with_ports(mut self, ports: impl IntoIterator<Item = (Ipv4Addr, u16)>) -> Self {
+        self.ports.extend(ports);
+        self
+    }
+
+    /// The port the entry of `ip` opens: its gateway's service port, else the default.
+    pub fn port_for(&self, ip: Ipv4Addr) -> u16 {
+        self.ports.get(&ip).copied().unwrap_or(self.port)
     }
 
     /// Record a DNS answer: when `name` (canonical form) is allow-listed, add or
@@ -111,7 +128,7 @@ impl Firewall {
         for &ip in addresses {
             let key = AllowKey {
                 ip,
-                port: self.port,
+                port: self.port_for(ip),
             };
             let event = match self.allow.add(key, fqdn, self.timeout) {
                 AddOutcome::Added => {
@@ -131,12 +148,14 @@ impl Firewall {
         }
     }
 
-    /// Whether NEW connections to `ip` on the gateway port are allowed now.
+    /// Whether NEW connections to `ip` on its service port are allowed now.
     pub fn is_live(&self, ip: Ipv4Addr) -> bool {
-        self.allow.is_live(AllowKey {
-            ip,
-            port: self.port,
-        })
+        self.allows(ip, self.port_for(ip))
+    }
+
+    /// Whether NEW connections to `ip`:`port` are allowed now.
+    pub fn allows(&self, ip: Ipv4Addr, port: u16) -> bool {
+        self.allow.is_live(AllowKey { ip, port })
     }
 
     /// A receiver that changes whenever an entry is added or expires.
@@ -268,5 +287,30 @@ mod tests {
             (stats.added, stats.refreshed, stats.expired, stats.live),
             (2, 1, 1, 1)
         );
+    }
+
+    #[test]
+    fn entries_are_keyed_on_each_address_service_port() {
+        let clock = Arc::new(ManualClock::new());
+        let set = Arc::new(UserspaceAllowSet::new(clock.clone()));
+        let (a, b) = (Ipv4Addr::new(10, 96, 0, 160), Ipv4Addr::new(10, 96, 0, 170));
+        let fw = Firewall::new(
+            set,
+            clock,
+            &["external.service.com".into()],
+            Duration::from_secs(30),
+            18000,
+        )
+        .with_ports([(a, 80)]);
+        fw.admit("external.service.com", "external.service.com.", &[a, b]);
+        assert!(fw.is_live(a) && fw.is_live(b));
+        assert_eq!(
+            fw.ipset_lines(),
+            [
+                r#"10.96.0.160,tcp:80 timeout 30 comment "external.service.com.""#,
+                r#"10.96.0.170,tcp:18000 timeout 30 comment "external.service.com.""#
+            ]
+        );
+        assert_eq!(fw.timeline().0[0].port, 80);
     }
 }

@@ -1,4 +1,9 @@
-//! The gateways: one TCP forwarder per external address, all on one common port.
+//! The gateways: one TCP forwarder per external address.
+//!
+//! Locally a gateway listens on its external address itself, all on one common port. In a
+//! cluster it stands for an address it does not own (a Service's ClusterIP and port) and
+//! listens on a socket of its own (`listen`), where kube-proxy delivers the connections;
+//! its allow entry is still keyed on the address and port the client uses.
 //!
 //! A gateway listens only while its allow entry is live: closing the listening
 //! socket makes NEW connections fail with "connection refused", while accepted
@@ -73,7 +78,9 @@ pub struct ExpiredWindow {
 pub struct GatewayReport {
     /// The external address.
     pub ip: Ipv4Addr,
-    /// The address the gateway listens on.
+    /// The port clients connect to on `ip` (the port of its allow entry).
+    pub port: u16,
+    /// The socket the gateway listens on (`ip` and `port` locally; `listen` in a cluster).
     pub addr: SocketAddr,
     /// The real server behind it.
     pub upstream: String,
@@ -103,6 +110,7 @@ pub struct GatewayReport {
 /// One external address and its forwarder.
 pub struct Gateway {
     ip: Ipv4Addr,
+    port: u16,
     addr: SocketAddr,
     upstream: String,
     counters: Counters,
@@ -132,19 +140,31 @@ pub fn bind_all(ips: &[Ipv4Addr]) -> io::Result<(u16, Vec<TcpListener>)> {
     Err(last.expect("at least one attempt"))
 }
 
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
+/// A listening socket on `addr` that can be re-bound right after it closes.
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
 }
 
 impl Gateway {
-    /// A gateway for `ip` on `port` forwarding to `upstream`.
+    /// A gateway listening on `ip`:`port` itself, forwarding to `upstream`.
     pub fn new(ip: Ipv4Addr, port: u16, upstream: String) -> Self {
+        Self::standing_for(ip, port, SocketAddr::from((ip, port)), upstream)
+    }
+
+    /// A gateway for connections to `ip`:`port` that arrive on `listen` (a socket with its
+    /// port already chosen), forwarding to `upstream`.
+    pub fn standing_for(ip: Ipv4Addr, port: u16, listen: SocketAddr, upstream: String) -> Self {
         Self {
             ip,
-            addr: SocketAddr::from((ip, port)),
+            port,
+            addr: listen,
             upstream,
             counters: Counters::default(),
             windows: Mutex::new(Vec::new()),
@@ -158,7 +178,12 @@ impl Gateway {
         self.ip
     }
 
-    /// The address the gateway listens on.
+    /// The port clients connect to on [`Gateway::ip`] (the port of its allow entry).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The socket the gateway listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -198,6 +223,7 @@ impl Gateway {
             .collect();
         GatewayReport {
             ip: self.ip,
+            port: self.port,
             addr: self.addr,
             upstream: self.upstream.clone(),
             accepted: c.accepted.load(Relaxed),
@@ -230,7 +256,7 @@ impl Gateway {
         loop {
             changes.borrow_and_update();
             let serving = *service.borrow_and_update() == Service::Serving;
-            let live = !policy.firewall || firewall.is_live(self.ip);
+            let live = !policy.firewall || firewall.allows(self.ip, self.port);
             if live != was_live {
                 self.track_window(live, was_live, firewall.now_ms());
                 was_live = live;
@@ -283,7 +309,7 @@ impl Gateway {
         shutdown: &watch::Receiver<bool>,
     ) {
         self.counters.accepted.fetch_add(1, Relaxed);
-        if policy.firewall && !firewall.is_live(self.ip) {
+        if policy.firewall && !firewall.allows(self.ip, self.port) {
             self.counters.refused.fetch_add(1, Relaxed);
             reset(&stream);
             return;

@@ -33,8 +33,8 @@ pub enum EgressError {
     /// A socket could not be bound.
     #[error("cannot bind the {what} on {addr}: {source}")]
     Bind {
-        /// Which socket: `DNS server`, `control port`, `gateways`.
-        what: &'static str,
+        /// Which socket: `DNS server`, `control port`, `gateways`, `gateway gateways[i].listen`.
+        what: String,
         /// The address asked for.
         addr: String,
         /// The system error.
@@ -47,7 +47,9 @@ pub enum EgressError {
 pub struct ReadyGateway {
     /// The external address.
     pub ip: Ipv4Addr,
-    /// Where it listens (the external address and the common port).
+    /// The port clients connect to on `ip` (the port of its allow entry).
+    pub port: u16,
+    /// Where it listens (locally the external address and the common port; `listen` if set).
     pub addr: SocketAddr,
 }
 
@@ -58,7 +60,8 @@ pub struct Ready {
     pub dns: SocketAddr,
     /// The control port.
     pub control: SocketAddr,
-    /// The port common to all gateways (0 without gateways).
+    /// The port clients connect to on every gateway's address: locally the port common to
+    /// all gateways, chosen at start (0 without gateways, or when the gateways' ports differ).
     pub gateway_port: u16,
     /// The gateways, in configuration order.
     pub gateways: Vec<ReadyGateway>,
@@ -78,12 +81,8 @@ pub struct RunningEgress {
 pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
     config.validate()?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
-    let ips: Vec<Ipv4Addr> = config.gateways.iter().map(|g| g.ip).collect();
-    let (port, listeners) = gateway::bind_all(&ips).map_err(|source| EgressError::Bind {
-        what: "gateways",
-        addr: format!("{ips:?}"),
-        source,
-    })?;
+    let (gateways, listeners) = bind_gateways(&config)?;
+    let port = common_port(&gateways);
     let dns_sockets = DnsSockets::bind(config.dns_listen).await;
     let dns_sockets =
         dns_sockets.map_err(|source| bind_error("DNS server", config.dns_listen, source))?;
@@ -101,20 +100,14 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
 
     let allow = Arc::new(UserspaceAllowSet::new(clock.clone()));
     let timeout = Duration::from_millis(config.allow_timeout_ms);
-    let firewall = Arc::new(Firewall::new(
-        allow,
-        clock.clone(),
-        &config.allow,
-        timeout,
-        port,
-    ));
+    // Addresses no gateway stands for get the first gateway's port (all share one locally).
+    let default_port = gateways.first().map_or(0, |g| g.port());
+    let firewall = Arc::new(
+        Firewall::new(allow, clock.clone(), &config.allow, timeout, default_port)
+            .with_ports(gateways.iter().map(|g| (g.ip(), g.port()))),
+    );
     let zones = Arc::new(Zones::new(&config, clock.clone()));
     let handler = Arc::new(DnsHandler::new(zones.clone(), firewall.clone()));
-    let gateways: Vec<Arc<Gateway>> = config
-        .gateways
-        .iter()
-        .map(|g| Arc::new(Gateway::new(g.ip, port, g.upstream.clone())))
-        .collect();
 
     let (shutdown, stop) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -178,6 +171,7 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
             .iter()
             .map(|g| ReadyGateway {
                 ip: g.ip(),
+                port: g.port(),
                 addr: g.addr(),
             })
             .collect(),
@@ -191,11 +185,66 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
     })
 }
 
-fn bind_error(what: &'static str, addr: SocketAddr, source: io::Error) -> EgressError {
+fn bind_error(what: &str, addr: SocketAddr, source: io::Error) -> EgressError {
     EgressError::Bind {
-        what,
+        what: what.to_string(),
         addr: addr.to_string(),
         source,
+    }
+}
+
+/// Bind every gateway: those without `listen` on their own address and one common port,
+/// the others on their `listen` socket. Returns the gateways and their listeners, in
+/// configuration order.
+fn bind_gateways(
+    config: &EgressConfig,
+) -> Result<(Vec<Arc<Gateway>>, Vec<TcpListener>), EgressError> {
+    let own: Vec<Ipv4Addr> = config
+        .gateways
+        .iter()
+        .filter(|g| g.listen.is_none())
+        .map(|g| g.ip)
+        .collect();
+    let (common, shared) = gateway::bind_all(&own).map_err(|source| EgressError::Bind {
+        what: "gateways".to_string(),
+        addr: format!("{own:?}"),
+        source,
+    })?;
+    let mut shared = shared.into_iter();
+    let mut gateways = Vec::with_capacity(config.gateways.len());
+    let mut listeners = Vec::with_capacity(config.gateways.len());
+    for (i, g) in config.gateways.iter().enumerate() {
+        let (listener, addr) = match g.listen {
+            None => {
+                let l = shared
+                    .next()
+                    .expect("one listener per gateway without listen");
+                (l, SocketAddr::from((g.ip, common)))
+            }
+            Some(at) => {
+                let what = format!("gateway gateways[{i}].listen");
+                let l = gateway::listen(at).map_err(|e| bind_error(&what, at, e))?;
+                let addr = l.local_addr().map_err(|e| bind_error(&what, at, e))?;
+                (l, addr)
+            }
+        };
+        let port = g.port.unwrap_or(addr.port());
+        gateways.push(Arc::new(Gateway::standing_for(
+            g.ip,
+            port,
+            addr,
+            g.upstream.clone(),
+        )));
+        listeners.push(listener);
+    }
+    Ok((gateways, listeners))
+}
+
+/// The port every gateway's clients use, if they all share one (else 0).
+fn common_port(gateways: &[Arc<Gateway>]) -> u16 {
+    match gateways.split_first() {
+        Some((first, rest)) if rest.iter().all(|g| g.port() == first.port()) => first.port(),
+        _ => 0,
     }
 }
 

@@ -11,14 +11,20 @@
 //! Service (fixed ClusterIP [`DNS_CLUSTER_IP`], see `kind-cluster/coredns-patch.yaml`).
 //! When an allow entry expires, the egress pod closes that gateway's listening socket, so
 //! the kernel of the egress pod refuses every new connection (RST): `503 UF` on
-//! PassthroughCluster. Each gateway forwards to its own backend pod (`ext-backend-<i>`,
+//! PassthroughCluster.
+//!
+//! The pod's `egress.json` ([`in_cluster_config`]) is an [`EgressConfig`] with
+//! `"network": "cluster"`: each gateway stands for its ClusterIP (`ip`, what DNS answers and
+//! the allow entry is keyed on) and the Service port (`port`, the port the app connects to),
+//! and listens on its own pod port (`listen`, `0.0.0.0:18000 + i`), so the `ipset` lines and
+//! the report name the address and port the app uses. Each gateway forwards to its own backend pod (`ext-backend-<i>`,
 //! the toy app server with the variant's app settings), so an ELB rotation moves the
 //! traffic from one backend pod to the other.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
-use mesh5xx_egress::config::{EgressConfig, GatewayConfig, ZoneRecord};
+use mesh5xx_egress::config::{EgressConfig, GatewayConfig, Network, ScheduleChange, ZoneRecord};
 use mesh5xx_scenario::model::External;
 use mesh5xx_scenario::{Scenario, Variant};
 use serde_json::{json, Value};
@@ -106,6 +112,8 @@ pub fn default_config(scenario: &Scenario) -> EgressConfig {
         allow: vec![name],
         gateways: vec![GatewayConfig {
             ip,
+            port: None,
+            listen: None,
             upstream: format!("127.0.0.1:{APP_PORT}"),
             retired_at_ms: None,
         }],
@@ -134,14 +142,12 @@ pub fn local_addresses(cfg: &EgressConfig) -> Vec<Ipv4Addr> {
     out
 }
 
-/// The egress configuration as the pod reads it: listening on all pod addresses, A records
-/// answering with the ClusterIPs, gateway `i` on port `GATEWAY_BASE_PORT + i` forwarding to
-/// backend `i`.
-///
-/// It uses two things `mesh5xx egress` does not accept yet: non-loopback addresses in
-/// `zones`/`schedule`/`gateways[].ip`, and `gateways[].listen` (the socket a gateway binds,
-/// apart from the address it stands for).
-pub fn in_cluster_config(cfg: &EgressConfig) -> anyhow::Result<Value> {
+/// The egress configuration as the pod reads it (`"network": "cluster"`): the DNS server and
+/// control port on all pod addresses, A records answering with the ClusterIPs, gateway `i`
+/// standing for ClusterIP `i` and the Service port `service_port`, listening on pod port
+/// `GATEWAY_BASE_PORT + i` and forwarding to backend `i`. Validated as `mesh5xx egress`
+/// validates it.
+pub fn in_cluster_config(cfg: &EgressConfig, service_port: u16) -> anyhow::Result<EgressConfig> {
     let addrs = local_addresses(cfg);
     if addrs.len() > MAX_ADDRESSES {
         anyhow::bail!(
@@ -154,38 +160,47 @@ pub fn in_cluster_config(cfg: &EgressConfig) -> anyhow::Result<Value> {
         .enumerate()
         .map(|(i, a)| (*a, gateway_cluster_ip(i)))
         .collect();
-    let mapped =
-        |list: &[Ipv4Addr]| -> Vec<String> { list.iter().map(|a| map[a].to_string()).collect() };
-    let mut v = serde_json::to_value(cfg)?;
-    v["dns_listen"] = json!(format!("0.0.0.0:{DNS_PORT}"));
-    v["control_listen"] = json!(format!("0.0.0.0:{CONTROL_PORT}"));
-    v["zones"] = cfg
-        .zones
-        .iter()
-        .map(|z| json!({"name": z.name, "addresses": mapped(&z.addresses), "ttl_s": z.ttl_s}))
-        .collect();
-    v["schedule"] = cfg
-        .schedule
-        .iter()
-        .map(|s| json!({"at_ms": s.at_ms, "name": s.name, "addresses": mapped(&s.addresses)}))
-        .collect();
-    v["gateways"] = cfg
-        .gateways
-        .iter()
-        .enumerate()
-        .map(|(i, g)| {
-            let mut gw = json!({
-                "ip": map[&g.ip].to_string(),
-                "listen": format!("0.0.0.0:{}", GATEWAY_BASE_PORT + i as u16),
-                "upstream": format!("{}:{APP_PORT}", backend_host(i)),
-            });
-            if let Some(at) = g.retired_at_ms {
-                gw["retired_at_ms"] = json!(at);
-            }
-            gw
-        })
-        .collect();
-    Ok(v)
+    let mapped = |list: &[Ipv4Addr]| -> Vec<Ipv4Addr> { list.iter().map(|a| map[a]).collect() };
+    let out = EgressConfig {
+        network: Network::Cluster,
+        dns_listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, DNS_PORT)),
+        control_listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, CONTROL_PORT)),
+        zones: cfg
+            .zones
+            .iter()
+            .map(|z| ZoneRecord {
+                addresses: mapped(&z.addresses),
+                ..z.clone()
+            })
+            .collect(),
+        schedule: cfg
+            .schedule
+            .iter()
+            .map(|s| ScheduleChange {
+                addresses: mapped(&s.addresses),
+                ..s.clone()
+            })
+            .collect(),
+        gateways: cfg
+            .gateways
+            .iter()
+            .enumerate()
+            .map(|(i, g)| GatewayConfig {
+                ip: map[&g.ip],
+                port: Some(service_port),
+                listen: Some(SocketAddr::from((
+                    Ipv4Addr::UNSPECIFIED,
+                    GATEWAY_BASE_PORT + i as u16,
+                ))),
+                upstream: format!("{}:{APP_PORT}", backend_host(i)),
+                retired_at_ms: g.retired_at_ms,
+            })
+            .collect(),
+        ..cfg.clone()
+    };
+    out.validate()
+        .map_err(|e| anyhow::anyhow!("the in-cluster egress configuration: {e}"))?;
+    Ok(out)
 }
 
 fn backend_name(i: usize) -> String {
@@ -204,7 +219,7 @@ fn hidden() -> Value {
 
 /// The objects of the egress namespace for `variant`.
 pub fn objects(r: &Render<'_>, cfg: &EgressConfig) -> anyhow::Result<Vec<Value>> {
-    let in_cluster = in_cluster_config(cfg)?;
+    let in_cluster = in_cluster_config(cfg, r.scenario.service.port)?;
     let ns = EGRESS_NAMESPACE;
     let mut out = vec![json!({
         "apiVersion": "v1",

@@ -48,7 +48,7 @@ pub const NAMESPACE_COMMENT: &str = "# mesh5xx-namespace: ";
 /// Header comment listing every variant of the scenario, baseline first (read by the scripts).
 pub const VARIANTS_COMMENT: &str = "# mesh5xx-variants: ";
 /// Header comment of variants whose app has `down` windows.
-pub const DOWN_WINDOW_WARNING: &str = "# Warning: `mesh5xx upstream --down AT+FOR` counts AT from the app's start, which in a cluster precedes the load by the pods' start-up (tens of seconds): the window passes before the load generator starts unless the app counts it from its first request (see kind-cluster/README.md, \"Known differences\")";
+pub const DOWN_WINDOW_NOTE: &str = "# App: `mesh5xx upstream --down AT+FOR --down-after-first-request`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
 /// Header comment of variants whose app re-resolves the external name.
 pub const RESOLVE_MODE_WARNING: &str = "# Warning: load.resolve_mode is not applied in a cluster: the load generator resolves the external name once at start (system resolver) and keeps that address; re-resolving per connection needs `mesh5xx loadgen` to connect to the address it resolved (see kind-cluster/README.md, \"Known differences\")";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
@@ -282,7 +282,7 @@ pub fn render_text(
         .iter()
         .any(|(a, _)| !a.down.is_empty())
     {
-        text.push_str(&format!("{DOWN_WINDOW_WARNING}\n"));
+        text.push_str(&format!("{DOWN_WINDOW_NOTE}\n"));
     }
     if variant
         .load
@@ -318,7 +318,6 @@ pub fn render_text(
             egress::stub_zones(&cfg).join(", "),
             egress::DNS_CLUSTER_IP
         ));
-        text.push_str("# Egress: the ConfigMap's egress.json needs `mesh5xx egress` to accept non-loopback addresses and gateways[].listen (see kind-cluster/README.md)\n");
     }
     for d in docs {
         text.push_str("---\n");
@@ -341,11 +340,16 @@ pub(crate) fn labels(r: &Render<'_>, component: &str, extra: &[(&str, &str)]) ->
 }
 
 /// `mesh5xx upstream …` for `app`, listening on the pod's port 8080 and printing its report
-/// on stdout at SIGTERM (collected from the container log).
+/// on stdout at SIGTERM (collected from the container log). With `down` windows it adds
+/// `--down-after-first-request`: the pod starts long before the load generator, so the
+/// windows count from the first request (readiness probes open connections without one).
 pub fn upstream_command(app: &AppSettings) -> Vec<String> {
     let mut a = mesh5xx_lab::commands::upstream_args(app, Path::new("/dev/stdout"));
     if let Some(i) = a.iter().position(|x| x == "--listen") {
         a[i + 1] = format!("0.0.0.0:{APP_PORT}");
+    }
+    if !app.down.is_empty() {
+        a.push("--down-after-first-request".into());
     }
     a
 }

@@ -1,10 +1,13 @@
 //! Outbound scenarios: the egress pod outside the mesh, addresses as hidden ClusterIPs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use mesh5xx_egress::config::Network;
+use mesh5xx_egress::EgressConfig;
 use mesh5xx_k8s::egress;
-use mesh5xx_k8s::{render, RenderOptions};
+use mesh5xx_k8s::{render, render_text, RenderOptions};
 use mesh5xx_scenario::catalog::parse;
+use mesh5xx_scenario::Catalog;
 use serde_yaml::Value;
 
 const OUTBOUND: &str = r#"
@@ -136,7 +139,13 @@ fn egress_runs_outside_the_mesh_on_fixed_cluster_ips() {
         serde_json::from_str(cm["data"]["egress.json"].as_str().unwrap()).unwrap();
     assert_eq!(json["zones"][0]["addresses"][0], "10.96.0.160");
     assert_eq!(json["schedule"][0]["addresses"][0], "10.96.0.161");
+    assert_eq!(json["network"], "cluster");
     assert_eq!(json["gateways"][1]["listen"], "0.0.0.0:18001");
+    assert_eq!(json["gateways"][1]["ip"], "10.96.0.161");
+    assert_eq!(
+        json["gateways"][1]["port"], 80,
+        "the Service port the app uses"
+    );
     assert_eq!(json["gateways"][0]["retired_at_ms"], 3000);
     assert_eq!(json["dns_listen"], "0.0.0.0:5353");
     // The app is the load generator with its own sidecar, calling the external name.
@@ -185,4 +194,101 @@ fn default_egress_config_and_corefile() {
     }
     let docs = render(&s, v, &RenderOptions::default()).unwrap();
     assert!(docs.iter().any(|d| d["kind"] == "ConfigMap"));
+}
+
+/// The `egress.json` of every ConfigMap in `docs`.
+fn egress_jsons(docs: &[Value]) -> Vec<String> {
+    docs.iter()
+        .filter(|d| d["kind"] == "ConfigMap" && d["metadata"]["namespace"] == "mesh5xx-egress")
+        .map(|d| d["data"]["egress.json"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What the pod reads is exactly what `mesh5xx egress --config` accepts, for every scenario
+/// and variant of the catalog and for a given local configuration.
+#[test]
+fn every_rendered_egress_config_is_accepted_by_mesh5xx_egress() {
+    let catalog = Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios"))
+        .expect("the scenario files load");
+    let demo = parse(Path::new("scenarios/demo-outbound.yaml"), OUTBOUND).unwrap();
+    let given = RenderOptions {
+        egress: Some(egress_cfg()),
+        ..Default::default()
+    };
+    let mut cases: Vec<(String, Vec<Value>)> = Vec::new();
+    for s in catalog.scenarios.iter().chain(std::iter::once(&demo)) {
+        for v in &s.variants {
+            let docs = render(s, v, &RenderOptions::default())
+                .unwrap_or_else(|e| panic!("{} {}: {e:#}", s.name, v.name));
+            cases.push((format!("{} {}", s.name, v.name), docs));
+        }
+    }
+    for v in &demo.variants {
+        cases.push((
+            format!("{} {} --egress-config", demo.name, v.name),
+            render(&demo, v, &given).unwrap(),
+        ));
+    }
+    let mut checked = 0;
+    for (name, docs) in &cases {
+        for text in egress_jsons(docs) {
+            let cfg = EgressConfig::from_json(&text)
+                .unwrap_or_else(|e| panic!("{name}: egress.json refused: {e}\n{text}"));
+            cfg.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(cfg.network, Network::Cluster, "{name}");
+            // Each gateway listens on its own pod port and stands for its ClusterIP and the
+            // Service port the app connects to.
+            for (i, g) in cfg.gateways.iter().enumerate() {
+                let listen = g
+                    .listen
+                    .unwrap_or_else(|| panic!("{name}: gateway {i} has no listen"));
+                assert_eq!(
+                    listen.port(),
+                    egress::GATEWAY_BASE_PORT + i as u16,
+                    "{name}"
+                );
+                assert_eq!(g.ip, egress::gateway_cluster_ip(i), "{name}");
+                assert!(g.port.is_some(), "{name}");
+            }
+            // The rendering is the accepted configuration, field for field.
+            let reparsed: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(reparsed, serde_json::to_value(&cfg).unwrap(), "{name}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} egress configurations rendered"
+    );
+}
+
+#[test]
+fn the_rendering_no_longer_warns_about_the_egress_config() {
+    let s = parse(Path::new("scenarios/demo-outbound.yaml"), OUTBOUND).unwrap();
+    for v in &s.variants {
+        let text = render_text(&s, v, &RenderOptions::default()).unwrap();
+        assert!(!text.contains("needs `mesh5xx egress`"), "{text}");
+        assert!(!text.contains("non-loopback"), "{text}");
+    }
+}
+
+/// The example configuration of kind-cluster/README.md is one `mesh5xx egress` accepts.
+#[test]
+fn the_readme_example_egress_config_is_accepted() {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kind-cluster/README.md"),
+    )
+    .unwrap();
+    let block = readme
+        .split("```json\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .find(|b| b.contains(r#""network": "cluster""#))
+        .expect("the README shows an in-cluster egress.json");
+    let cfg = EgressConfig::from_json(block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+    assert_eq!(cfg.gateways.len(), 2);
+    assert_eq!(
+        cfg.gateways[1].listen.unwrap().port(),
+        egress::GATEWAY_BASE_PORT + 1
+    );
 }

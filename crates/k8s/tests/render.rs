@@ -222,14 +222,23 @@ fn replicas_split_by_distinct_settings() {
             pod_labels["app"], svc_sel["app"],
             "the Service selects every replica"
         );
-        downs.push(
-            strings(&d["spec"]["template"]["spec"]["containers"][0]["args"])
-                .join(" ")
-                .contains("--down 2000+2000"),
+        let args = strings(&d["spec"]["template"]["spec"]["containers"][0]["args"]).join(" ");
+        // In a cluster the window counts from the app's first request.
+        assert_eq!(
+            args.contains("--down 2000+2000"),
+            args.contains("--down-after-first-request"),
+            "{args}"
         );
+        downs.push(args.contains("--down 2000+2000"));
     }
     assert_eq!(total, 2);
     assert_eq!(downs, vec![true, false]);
+    let text = render_text(s, v, &RenderOptions::default()).unwrap();
+    assert!(
+        !text.contains("# Warning: `mesh5xx upstream --down"),
+        "{text}"
+    );
+    assert!(text.contains("--down-after-first-request"));
     // One setting, one Deployment named after the Service.
     let (_, b) = find(&c, "inbound-app-down-uf", "baseline");
     let docs = render(s, b, &RenderOptions::default()).unwrap();

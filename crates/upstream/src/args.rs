@@ -56,6 +56,11 @@ pub struct UpstreamArgs {
     #[arg(long = "down", value_name = "AT_MS+FOR_MS", value_parser = parse_down)]
     pub down: Vec<DownWindow>,
 
+    /// Count each --down AT_MS from the first request received instead of from the start
+    /// (in a cluster the app starts long before the load reaches it).
+    #[arg(long, requires = "down")]
+    pub down_after_first_request: bool,
+
     /// On SIGTERM or SIGINT write the report JSON to this file (default: print it on stdout).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -82,6 +87,7 @@ impl UpstreamArgs {
             statuses: self.statuses.clone(),
             body_bytes: self.body_bytes,
             down: self.down.clone(),
+            down_after_first_request: self.down_after_first_request,
         }
         .validate()
     }
@@ -157,6 +163,7 @@ mod tests {
             "--status=504:0.5",
             "--body-bytes=100",
             "--down=3000+2000",
+            "--down-after-first-request",
             "--report=out.json",
             "--threads=2",
         ])
@@ -176,6 +183,7 @@ mod tests {
         );
         assert_eq!(c.body_bytes, Some(100));
         assert_eq!(c.down[0].duration, Duration::from_millis(2000));
+        assert!(c.down_after_first_request);
         assert_eq!(
             (args.report.unwrap(), args.threads),
             (PathBuf::from("out.json"), 2)
@@ -202,6 +210,14 @@ mod tests {
         rejected(&["--down", "3000"], &["--down", "'3000'", "AT_MS+FOR_MS"]);
         rejected(&["--down", "3000+0"], &["--down", "'0'"]);
         rejected(&["--down", "soon+5"], &["--down", "'soon'"]);
+    }
+
+    #[test]
+    fn down_after_first_request_needs_a_down_window() {
+        rejected(
+            &["--down-after-first-request"],
+            &["--down-after-first-request", "--down"],
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! What the server does: the typed configuration and the per-request choices it implies.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
+use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use crate::error::UpstreamError;
 
@@ -32,10 +35,11 @@ pub struct StatusShare {
     pub percent: f64,
 }
 
-/// One outage: the app stops listening `at` after start, for `duration`.
+/// One outage: the app stops listening `at` after start (or after the first request, with
+/// [`UpstreamConfig::down_after_first_request`]), for `duration`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DownWindow {
-    /// Time after start at which the app goes down.
+    /// Time after start (or after the first request) at which the app goes down.
     pub at: Duration,
     /// How long it stays down before it listens again.
     pub duration: Duration,
@@ -71,6 +75,9 @@ pub struct UpstreamConfig {
     pub body_bytes: Option<usize>,
     /// Outages, in time order, not overlapping.
     pub down: Vec<DownWindow>,
+    /// Count the `down` windows from the first request received instead of from the start:
+    /// in a cluster the app starts long before the load reaches it.
+    pub down_after_first_request: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -85,6 +92,7 @@ impl Default for UpstreamConfig {
             statuses: Vec::new(),
             body_bytes: None,
             down: Vec::new(),
+            down_after_first_request: false,
         }
     }
 }
@@ -134,6 +142,40 @@ pub(crate) struct Policy {
     pub(crate) close_mode: CloseMode,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
+    /// When the first request arrived, for a schedule of down windows that counts from it.
+    pub(crate) first_request: Option<FirstRequest>,
+}
+
+/// The moment the first request arrived, and a wake-up for the task waiting for it.
+#[derive(Debug, Default)]
+pub(crate) struct FirstRequest {
+    at: OnceLock<Instant>,
+    arrived: Notify,
+}
+
+impl FirstRequest {
+    /// Note a request: the first one sets the time and wakes the waiting task.
+    pub(crate) fn mark(&self) {
+        if self.at.get().is_none() && self.at.set(Instant::now()).is_ok() {
+            self.arrived.notify_one();
+        }
+    }
+
+    /// When the first request arrived, if one did.
+    pub(crate) fn at(&self) -> Option<Instant> {
+        self.at.get().copied()
+    }
+
+    /// Wait for the first request; returns its time.
+    pub(crate) async fn wait(&self) -> Instant {
+        loop {
+            let arrived = self.arrived.notified();
+            if let Some(at) = self.at() {
+                return at;
+            }
+            arrived.await;
+        }
+    }
 }
 
 impl Policy {
@@ -167,6 +209,8 @@ impl Policy {
             close_mode: config.close_mode,
             idle_timeout: config.idle_timeout,
             max_lifetime: config.max_lifetime,
+            first_request: (config.down_after_first_request && !config.down.is_empty())
+                .then(FirstRequest::default),
         }
     }
 

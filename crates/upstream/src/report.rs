@@ -24,6 +24,10 @@ pub struct UpstreamReport {
     pub dropped_requests: u64,
     /// Outages that happened, in time order.
     pub down_windows: Vec<DownRecord>,
+    /// With `--down-after-first-request`: milliseconds after start of the first request,
+    /// from which the down windows counted (absent until it arrives).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_request_ms: Option<u64>,
 }
 
 /// Closed connections by the reason they closed.
@@ -180,6 +184,7 @@ struct Inner {
     dropped: u64,
     responses: Vec<u64>,
     down_windows: Vec<DownRecord>,
+    first_request_ms: Option<u64>,
 }
 
 impl Inner {
@@ -205,6 +210,7 @@ impl Registry {
             dropped: 0,
             responses: vec![0; codes.len()],
             down_windows: Vec::new(),
+            first_request_ms: None,
         };
         Self {
             codes,
@@ -236,6 +242,11 @@ impl Registry {
     pub(crate) fn mark_open(&self, reason: CloseReason) -> usize {
         let inner = self.lock();
         inner.live.values().filter(|r| r.set_reason(reason)).count()
+    }
+
+    /// Record when the first request arrived (the origin of the down windows).
+    pub(crate) fn record_first_request(&self, at_ms: u64) {
+        self.lock().first_request_ms.get_or_insert(at_ms);
     }
 
     /// Record an outage.
@@ -270,6 +281,7 @@ impl Registry {
             responses,
             dropped_requests: dropped,
             down_windows: inner.down_windows.clone(),
+            first_request_ms: inner.first_request_ms,
         }
     }
 }

@@ -121,8 +121,19 @@ impl Server {
         let mut windows = down.into_iter().peekable();
         let started = self.started;
         let far = started + Duration::from_secs(86_400 * 365);
-        let next_at = |w: Option<&DownWindow>| w.map_or(far, |w| started + w.at);
-        let mut next_down = pin!(tokio::time::sleep_until(next_at(windows.peek())));
+        // The origin of the down windows: the start, or the first request once it arrives.
+        let policy = self.policy.clone();
+        let first_request = policy.first_request.as_ref();
+        let mut origin = if first_request.is_some() {
+            None
+        } else {
+            Some(started)
+        };
+        let next_at = |origin: Option<Instant>, w: Option<&DownWindow>| match (origin, w) {
+            (Some(origin), Some(w)) => origin + w.at,
+            _ => far,
+        };
+        let mut next_down = pin!(tokio::time::sleep_until(next_at(origin, windows.peek())));
         loop {
             let down_pending = windows.peek().is_some();
             let Some(active) = listener.as_ref() else {
@@ -130,6 +141,13 @@ impl Server {
             };
             tokio::select! {
                 _ = &mut stop => break,
+                at = async { first_request.expect("checked").wait().await }, if origin.is_none() => {
+                    origin = Some(at);
+                    let ms = at.duration_since(started).as_millis() as u64;
+                    self.registry.record_first_request(ms);
+                    eprintln!("mesh5xx upstream: first request at {ms} ms; the down windows count from it");
+                    next_down.as_mut().reset(next_at(origin, windows.peek()));
+                }
                 accepted = active.accept() => match accepted {
                     Ok((stream, _)) => self.spawn(stream),
                     Err(e) => {
@@ -142,7 +160,7 @@ impl Server {
                     let window = windows.next().expect("peeked");
                     drop(listener.take());
                     listener = self.down(window, &mut stop).await;
-                    next_down.as_mut().reset(next_at(windows.peek()));
+                    next_down.as_mut().reset(next_at(origin, windows.peek()));
                 }
             }
         }

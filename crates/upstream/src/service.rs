@@ -147,6 +147,9 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
     fn call(&self, _request: Request<Incoming>) -> Respond {
         let shared = &self.shared;
         let n = shared.record.request();
+        if let Some(first) = &shared.policy.first_request {
+            first.mark();
+        }
         if shared.track {
             shared.signals.begin();
         }

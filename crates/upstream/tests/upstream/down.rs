@@ -81,3 +81,86 @@ async fn every_down_window_happens_in_order() {
     assert_eq!(at.len(), 2, "{:?}", report.down_windows);
     assert!(at[0] >= 200 && at[0] < 650 && at[1] >= 700, "{at:?}");
 }
+
+/// `--down-after-first-request`: the window counts from the first request, not from the
+/// start; connections without a request (a readiness probe) do not start the count.
+#[tokio::test]
+async fn down_windows_count_from_the_first_request_when_asked() {
+    let srv = server(UpstreamConfig {
+        down: vec![DownWindow {
+            at: ms(300),
+            duration: ms(500),
+        }],
+        down_after_first_request: true,
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let started = Instant::now();
+    let addr = srv.addr();
+    // A probe-like connection that sends nothing, then a wait well past start + 300 + 500.
+    let probe = TcpStream::connect(addr).await.expect("listening");
+    drop(probe);
+    sleep(ms(900)).await;
+    assert!(
+        srv.report().down_windows.is_empty(),
+        "no request yet, no window"
+    );
+    assert_eq!(srv.report().first_request_ms, None);
+    let mut c = Client::connect(addr).await;
+    let first = started.elapsed();
+    assert_eq!(c.get().await.status, 200);
+
+    // Down 300 ms after that request: the open connection is closed, connects are refused.
+    let (_, how) = c.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0));
+    let down_seen = started.elapsed();
+    assert!(
+        down_seen >= first + ms(250),
+        "went down {down_seen:?} after start, first request at {first:?}"
+    );
+    sleep(ms(100)).await;
+    let refused = TcpStream::connect(addr)
+        .await
+        .expect_err("connect while down");
+    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+
+    // Up again about 500 ms later.
+    loop {
+        match TcpStream::connect(addr).await {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused && started.elapsed() < ms(6000) => {
+                sleep(ms(20)).await;
+            }
+            Err(e) => panic!("not up again after {:?}: {e}", started.elapsed()),
+        }
+    }
+    let report = srv.shutdown().await.unwrap();
+    let first_ms = report.first_request_ms.expect("first request recorded");
+    assert!((850..2000).contains(&first_ms), "{report:?}");
+    assert_eq!(report.down_windows.len(), 1);
+    let w = report.down_windows[0];
+    assert!(
+        w.at_ms >= first_ms + 280 && w.at_ms < first_ms + 1000,
+        "{w:?} after the first request at {first_ms}"
+    );
+    assert!((450..2000).contains(&w.for_ms), "{w:?}");
+}
+
+/// Without the flag the report carries no first-request time (the window counts from start).
+#[tokio::test]
+async fn without_the_flag_the_first_request_is_not_recorded() {
+    let srv = server(UpstreamConfig {
+        down: vec![DownWindow {
+            at: ms(5000),
+            duration: ms(100),
+        }],
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(report.first_request_ms, None);
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(!json.contains("first_request_ms"), "{json}");
+}
