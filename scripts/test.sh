@@ -25,7 +25,8 @@ else
   stage cargo test --workspace --no-fail-fast -- --test-threads 2
 fi
 # Kubernetes mode, offline: rendered manifests against Kubernetes and Istio schemas,
-# shellcheck on the scripts, the Dockerfile linted.
-MESH5XX=target/release/mesh5xx stage scripts/check-k8s.sh
+# the scripts through ShellCheck, the Dockerfile linted.
+export MESH5XX=target/release/mesh5xx
+stage scripts/check-k8s.sh
 [ "$status" -eq 0 ] && echo "test.sh: all stages passed" || echo "test.sh: some stage failed"
 exit "$status"
