@@ -42,6 +42,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz $CARGO_FUZZ_VERSION (about 2 min)" >&2
   cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
+installed=$SECONDS
 
 export RUSTC_BOOTSTRAP=1
 cd "$crate"
@@ -68,7 +69,8 @@ status=$?
 set -e
 
 elapsed=$((SECONDS - started))
-build_s=$((built - started))
+install_s=$((installed - started))
+build_s=$((built - installed))
 if [[ $status -ne 0 ]]; then
   # The panic or sanitizer report, then cargo-fuzz's summary (failing input, reproduce).
   echo "---- $log (excerpt) ----"
@@ -89,5 +91,5 @@ fi
 runs="$(sed -E 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\1/' <<<"$done_line")"
 secs="$(sed -E 's/^Done ([0-9]+) runs in ([0-9]+) second.*/\2/' <<<"$done_line")"
 corpus_size="$(find "$work_corpus" -type f | wc -l | tr -d ' ')"
-echo "fuzz.sh: build ${build_s}s, total ${elapsed}s, $((runs / (secs > 0 ? secs : 1))) runs/s, corpus $corpus_size inputs" >&2
+echo "fuzz.sh: install ${install_s}s, build ${build_s}s, total ${elapsed}s, $((runs / (secs > 0 ? secs : 1))) runs/s, corpus $corpus_size inputs" >&2
 echo "fuzz $TARGET: $runs runs in $secs s, 0 crashes"

@@ -28,5 +28,8 @@ fi
 # the scripts through ShellCheck, the Dockerfile linted.
 export MESH5XX=target/release/mesh5xx
 stage scripts/check-k8s.sh
+# The access-log parser under cargo-fuzz (libFuzzer + AddressSanitizer) for a bounded time.
+export FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+stage scripts/fuzz.sh
 [ "$status" -eq 0 ] && echo "test.sh: all stages passed" || echo "test.sh: some stage failed"
 exit "$status"

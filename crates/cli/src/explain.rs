@@ -8,7 +8,11 @@ use mesh5xx_scenario::Scenario;
 /// Where the committed reference run of `s` lives (`results/reference/<profile>/<scenario>`).
 pub fn reference_summary(s: &Scenario) -> Option<Summary> {
     let root = s.path.parent()?.parent()?;
-    let path = root.join("results/reference").join(&s.profile).join(&s.name).join("summary.json");
+    let path = root
+        .join("results/reference")
+        .join(&s.profile)
+        .join(&s.name)
+        .join("summary.json");
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
@@ -46,10 +50,18 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
         let _ = writeln!(
             o,
             "{}\n    {line}\n",
-            style.heading(&format!("A REAL LINE (reference run: Envoy {}, {})", r.envoy_version, r.istio_profile))
+            style.heading(&format!(
+                "A REAL LINE (reference run: Envoy {}, {})",
+                r.envoy_version, r.istio_profile
+            ))
         );
     }
-    let _ = writeln!(o, "{}\n{}\n", style.heading("MECHANISM"), indent(&s.mechanism));
+    let _ = writeln!(
+        o,
+        "{}\n{}\n",
+        style.heading("MECHANISM"),
+        indent(&s.mechanism)
+    );
     if !s.production.is_empty() {
         let _ = writeln!(o, "{}", style.heading("PRODUCTION VALUES MODELLED"));
         for (k, v) in &s.production {
@@ -64,7 +76,14 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
         }
         let _ = writeln!(o);
     }
-    let _ = writeln!(o, "{}", style.heading(&format!("VARIANTS (Istio profile {} by default)", s.profile)));
+    let _ = writeln!(
+        o,
+        "{}",
+        style.heading(&format!(
+            "VARIANTS (Istio profile {} by default)",
+            s.profile
+        ))
+    );
     for v in &s.variants {
         let _ = writeln!(o, "\n* {}\n{}", style.name(&v.name), indent(&v.description));
         if let Some(m) = reference.and_then(|r| r.variants.iter().find(|m| m.name == v.name)) {
@@ -107,14 +126,21 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
             let _ = writeln!(o, "    residual: {}", r.trim());
         }
     }
-    let _ = writeln!(o, "\n{}\n    mesh5xx run {}", style.heading("RUN IT"), s.name);
+    let _ = writeln!(
+        o,
+        "\n{}\n    mesh5xx run {}",
+        style.heading("RUN IT"),
+        s.name
+    );
     o
 }
 
 /// The first 5xx access-log line of the reference baseline.
 fn sample_line(r: &Summary) -> Option<&str> {
     let base = r.variants.iter().find(|v| v.name == "baseline")?;
-    base.sidecars.iter().find_map(|c| c.sample_error_line.as_deref())
+    base.sidecars
+        .iter()
+        .find_map(|c| c.sample_error_line.as_deref())
 }
 
 fn yaml_inline(v: &serde_yaml::Value) -> String {

@@ -147,8 +147,12 @@ async fn run_one(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Summary> {
     let run_dir = if p.run_dir.as_os_str().is_empty() {
-        mesh5xx_results::run_dir(&PathBuf::from("results/runs"), &p.scenario.name, SystemTime::now())
-            .context("creating the run directory under results/runs")?
+        mesh5xx_results::run_dir(
+            &PathBuf::from("results/runs"),
+            &p.scenario.name,
+            SystemTime::now(),
+        )
+        .context("creating the run directory under results/runs")?
     } else {
         std::fs::create_dir_all(&p.run_dir)
             .with_context(|| format!("creating --out {}", p.run_dir.display()))?;
@@ -175,8 +179,10 @@ async fn run_one(
     match run_scenario(&cfg, p.scenario, &p.variants, stop).await {
         Ok(s) => Ok(s),
         Err(e @ LabError::Interrupted) => Err(e.into()),
-        Err(e) => Err(anyhow::Error::new(e)
-            .context(format!("results so far are in {}", run_dir.display()))),
+        Err(e) => {
+            Err(anyhow::Error::new(e)
+                .context(format!("results so far are in {}", run_dir.display())))
+        }
     }
 }
 

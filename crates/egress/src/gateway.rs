@@ -264,7 +264,17 @@ impl Gateway {
             let open = serving && (live || policy.on_expired == OnExpired::Reset);
             let mut rebind_failed = false;
             if !open {
-                listener = None;
+                let expiring = serving;
+                if let Some(l) = listener.take().filter(|_| expiring) {
+                    // Handshakes the kernel completed while the entry was live are ESTABLISHED
+                    // connections to a conntrack firewall: let them through, then stop listening.
+                    while let Ok(Ok((stream, _))) =
+                        tokio::time::timeout(Duration::ZERO, l.accept()).await
+                    {
+                        self.counters.accepted.fetch_add(1, Relaxed);
+                        tokio::spawn(self.clone().forward(stream, forwards_stop.clone()));
+                    }
+                }
             } else if listener.is_none() {
                 match listen(self.addr) {
                     Ok(l) => listener = Some(l),
@@ -309,7 +319,12 @@ impl Gateway {
         shutdown: &watch::Receiver<bool>,
     ) {
         self.counters.accepted.fetch_add(1, Relaxed);
-        if policy.firewall && !firewall.allows(self.ip, self.port) {
+        // With `refuse`, anything accepted came through an open listener (the entry was live
+        // when the kernel completed the handshake); only `reset` turns connections away here.
+        if policy.on_expired == OnExpired::Reset
+            && policy.firewall
+            && !firewall.allows(self.ip, self.port)
+        {
             self.counters.refused.fetch_add(1, Relaxed);
             reset(&stream);
             return;

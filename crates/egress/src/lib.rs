@@ -28,7 +28,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 pub use config::{
-    ConfigError, EgressConfig, ElbOldAddress, GatewayConfig, OnExpired, ScheduleChange, ZoneRecord,
+    ConfigError, EgressConfig, ElbOldAddress, GatewayConfig, Network, OnExpired, ScheduleChange,
+    ZoneRecord,
 };
 pub use report::Report;
 pub use service::{start, EgressError, Ready, ReadyGateway, RunningEgress};

@@ -142,7 +142,12 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
         .collect();
     let progress = config.progress.then(|| {
         let (done, finished) = tokio::sync::oneshot::channel();
-        let display = tokio::spawn(progress::show(lives.clone(), start, config.stop.duration, finished));
+        let display = tokio::spawn(progress::show(
+            lives.clone(),
+            start,
+            config.stop.duration,
+            finished,
+        ));
         (done, display)
     });
     let workers: Vec<_> = lives

@@ -88,9 +88,7 @@ pub(crate) async fn show(
         };
         let mut line = format!(
             "\r{clock} {:>9.0} req/s {:>10} requests {:>8} errors",
-            rate,
-            total.requests,
-            total.errors,
+            rate, total.requests, total.errors,
         );
         if !causes.is_empty() {
             line.push_str(&format!(" ({})", causes.join(", ")));

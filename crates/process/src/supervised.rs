@@ -69,14 +69,27 @@ impl Supervised {
 
     /// Like [`Supervised::spawn`], but the child's stderr goes straight to ours (a live
     /// progress line on the terminal); only stdout is kept in `log`.
-    pub fn spawn_showing_stderr(name: &str, cmd: Command, log: Option<&Path>) -> Result<Self, ProcessError> {
+    pub fn spawn_showing_stderr(
+        name: &str,
+        cmd: Command,
+        log: Option<&Path>,
+    ) -> Result<Self, ProcessError> {
         Self::start(name, cmd, log, true)
     }
 
-    fn start(name: &str, mut cmd: Command, log: Option<&Path>, show_stderr: bool) -> Result<Self, ProcessError> {
+    fn start(
+        name: &str,
+        mut cmd: Command,
+        log: Option<&Path>,
+        show_stderr: bool,
+    ) -> Result<Self, ProcessError> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(if show_stderr { Stdio::inherit() } else { Stdio::piped() })
+            .stderr(if show_stderr {
+                Stdio::inherit()
+            } else {
+                Stdio::piped()
+            })
             .kill_on_drop(true);
         let parent = std::process::id() as libc::pid_t;
         // SAFETY: only async-signal-safe calls (prctl, getppid, kill) run between fork and exec.

@@ -35,12 +35,21 @@ fn check_entry(line: &str, e: &Entry<'_>) {
             "{name} {value:?} is not a slice of the line"
         );
     }
-    assert!(within(line, e.start_time), "start_time is not a slice of the line");
+    assert!(
+        within(line, e.start_time),
+        "start_time is not a slice of the line"
+    );
     assert!(!e.start_time.is_empty(), "empty start_time");
     let optional = [
         ("response_code_details", e.response_code_details),
-        ("connection_termination_details", e.connection_termination_details),
-        ("upstream_transport_failure_reason", e.upstream_transport_failure_reason),
+        (
+            "connection_termination_details",
+            e.connection_termination_details,
+        ),
+        (
+            "upstream_transport_failure_reason",
+            e.upstream_transport_failure_reason,
+        ),
         ("x_forwarded_for", e.x_forwarded_for),
         ("user_agent", e.user_agent),
         ("request_id", e.request_id),
@@ -55,9 +64,15 @@ fn check_entry(line: &str, e: &Entry<'_>) {
     ];
     for (name, value) in optional {
         if let Some(value) = value {
-            assert!(within(line, value), "{name} {value:?} is not a slice of the line");
+            assert!(
+                within(line, value),
+                "{name} {value:?} is not a slice of the line"
+            );
             // `-` and "" mean "absent" and must come back as `None`.
-            assert!(value != "-" && !value.is_empty(), "{name} is {value:?}, not None");
+            assert!(
+                value != "-" && !value.is_empty(),
+                "{name} is {value:?}, not None"
+            );
         }
     }
 
@@ -67,7 +82,10 @@ fn check_entry(line: &str, e: &Entry<'_>) {
     let flags: Vec<&str> = e.flags().collect();
     for flag in &flags {
         assert!(!flag.is_empty(), "empty flag from {:?}", e.response_flags);
-        assert!(within(line, flag) || *flag == "-", "flag {flag:?} is not a slice");
+        assert!(
+            within(line, flag) || *flag == "-",
+            "flag {flag:?} is not a slice"
+        );
         assert!(e.has_flag(flag));
     }
     if e.response_flags == "-" {
@@ -104,6 +122,10 @@ fn check_error(line: &str, err: &ParseError) {
         ParseError::Field { offset, .. } | ParseError::TrailingData { offset } => offset,
         ParseError::Empty | ParseError::UnknownFormat => 0,
     };
-    assert!(offset <= line.len(), "{err:?} past the end of a {}-byte line", line.len());
+    assert!(
+        offset <= line.len(),
+        "{err:?} past the end of a {}-byte line",
+        line.len()
+    );
     let _ = err.to_string();
 }

@@ -108,9 +108,18 @@ fn every_scenario_has_a_committed_reference_result_matching_the_schema() {
         let summary = summary(&dir);
         assert_matches_schema(&summary);
         assert_eq!(summary["scenario"], name);
-        let recorded: Vec<&str> = summary["variants"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+        let recorded: Vec<&str> = summary["variants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
         for variant in s["variants"].as_array().unwrap() {
-            assert!(recorded.contains(&variant["name"].as_str().unwrap()), "{name}: no reference for {}", variant["name"]);
+            assert!(
+                recorded.contains(&variant["name"].as_str().unwrap()),
+                "{name}: no reference for {}",
+                variant["name"]
+            );
         }
     }
     assert!(root.join("results/README.md").exists());
@@ -120,7 +129,11 @@ fn every_scenario_has_a_committed_reference_result_matching_the_schema() {
 fn explain_quotes_a_real_access_log_line_from_the_reference_run() {
     let o = run(&["explain", "inbound-keepalive-uc"]);
     let t = stdout(&o);
-    let line = t.lines().skip_while(|l| !l.starts_with("A REAL LINE")).nth(1).expect("a sample line");
+    let line = t
+        .lines()
+        .skip_while(|l| !l.starts_with("A REAL LINE"))
+        .nth(1)
+        .expect("a sample line");
     let e = mesh5xx_accesslog::parse_line(line.trim()).unwrap();
     assert_eq!((e.response_code, e.response_flags), (503, "UC"));
     assert!(t.contains("measured:"), "{t}");
