@@ -9,6 +9,7 @@ scripts/prereqs.sh
 cargo build --release --quiet -p mesh5xx
 M=target/release/mesh5xx
 REF=results/reference
+WORK_README=$(mktemp)
 rm -rf "$REF"
 mkdir -p "$REF"
 
@@ -32,5 +33,13 @@ for dir in "$REF"/*/*/*/; do
   find "$dir" -type f ! -name samples.log ! -name latency.hgrm ! -name ipset.txt -delete
 done
 
+rm -f results/*.svg results/*.csv results/*.hgrm
 "$M" report "$REF"/*/* --out results
+# The page people read first: what the tables mean, then the report.
+{
+  sed -n '/^# Reference results/,/^## Runs/p' results/README.intro.md | sed '$d'
+  echo '## Runs'
+  tail -n +2 results/README.md
+} >"$WORK_README"
+mv "$WORK_README" results/README.md
 echo "reference results in $REF; report in results/README.md"

@@ -78,6 +78,8 @@ pub struct Firewall {
     expired: AtomicU64,
     timeline: Mutex<Timeline>,
     changes: watch::Sender<u64>,
+    /// Per gateway: the last change generation it has acted on (listener reopened or closed).
+    applied: Mutex<Vec<u64>>,
 }
 
 impl Firewall {
@@ -102,6 +104,45 @@ impl Firewall {
             expired: AtomicU64::new(0),
             timeline: Mutex::new(Timeline::default()),
             changes: watch::Sender::new(0),
+            applied: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The current change generation (bumped whenever an entry is added).
+    pub fn generation(&self) -> u64 {
+        *self.changes.borrow()
+    }
+
+    /// A gateway joins; the returned slot is what it passes to [`Firewall::applied`].
+    pub fn register_gateway(&self) -> usize {
+        let mut applied = self.applied.lock().expect("firewall lock");
+        applied.push(0);
+        applied.len() - 1
+    }
+
+    /// Gateway `slot` has acted on every change up to `generation`.
+    pub fn applied(&self, slot: usize, generation: u64) {
+        if let Some(g) = self.applied.lock().expect("firewall lock").get_mut(slot) {
+            *g = (*g).max(generation);
+        }
+    }
+
+    /// Wait (at most `limit`) until every gateway has acted on `generation`: a DNS answer that
+    /// opened the firewall leaves only once the door is open, as an ipset entry is added
+    /// before the resolver answers.
+    pub async fn opened(&self, generation: u64, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self
+                .applied
+                .lock()
+                .expect("firewall lock")
+                .iter()
+                .all(|g| *g >= generation)
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 

@@ -253,8 +253,9 @@ impl Gateway {
         let mut service = self.service.subscribe();
         let mut was_live = false;
         let forwards_stop = shutdown.clone();
+        let slot = firewall.register_gateway();
         loop {
-            changes.borrow_and_update();
+            let generation = *changes.borrow_and_update();
             let serving = *service.borrow_and_update() == Service::Serving;
             let live = !policy.firewall || firewall.allows(self.ip, self.port);
             if live != was_live {
@@ -284,6 +285,7 @@ impl Gateway {
                     }
                 }
             }
+            firewall.applied(slot, generation);
             tokio::select! {
                 biased;
                 _ = crate::stopped(&mut shutdown) => return,

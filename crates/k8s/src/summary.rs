@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use anyhow::{bail, Context};
 use mesh5xx_lab::reports::{LoadgenReport, UpstreamReport};
 use mesh5xx_results::clock::rfc3339;
-use mesh5xx_results::{Machine, SidecarCounts, Summary, VariantResult, SCHEMA_VERSION};
-use mesh5xx_scenario::{Catalog, Observed, Scenario, Variant};
+use mesh5xx_results::{Machine, Summary, VariantResult, SCHEMA_VERSION};
+use mesh5xx_scenario::{Catalog, Scenario, Variant};
 
 /// `mesh5xx render kind-summary`: write `summary.json` for a kind run directory.
 #[derive(Debug, Clone, clap::Args)]
@@ -76,7 +76,9 @@ pub fn summary_main(args: KindSummaryArgs, catalog: &Catalog) -> anyhow::Result<
             interrupted: args.interrupted,
         },
     )?;
-    write(&args.run_dir, &summary)?;
+    summary
+        .write_to(&args.run_dir)
+        .with_context(|| format!("writing {}/summary.json", args.run_dir.display()))?;
     if args.finished {
         print!("{}", mesh5xx_results::table::render(&summary));
     }
@@ -208,7 +210,9 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
             Err(e) => eprintln!("mesh5xx: {}: {e} (pod {pod})", path.display()),
         }
     }
-    let verdict = v.expect.check(&observe(&load, &sidecars));
+    let verdict = v
+        .expect
+        .check(&mesh5xx_lab::runner::observe(&load, &sidecars));
     Ok(VariantResult {
         name: v.name.clone(),
         description: v.description.trim().to_string(),
@@ -226,9 +230,7 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
         timeline: load.timeline,
         sidecars,
         app_connections,
-        // The egress pod's report is kept as egress-<pod>.log; the lab's reading of it
-        // (runner::egress_summary) is not public yet.
-        egress: None,
+        egress: egress_report(dir).map(|r| mesh5xx_lab::runner::egress_summary(&r, 0)),
         expect: serde_json::to_value(&v.expect)?,
         passed: verdict.passed,
         failures: verdict.failures,
@@ -236,40 +238,19 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
     })
 }
 
-/// What the expectation reads from a run (the local runner's rule: client-visible error
-/// flags from the timeline, sidecar flags split on `,`).
-pub fn observe(load: &LoadgenReport, sidecars: &[SidecarCounts]) -> Observed {
-    let mut o = Observed {
-        requests: load.requests,
-        errors: load.errors,
-        errors_per_second: load.timeline.iter().map(|s| s.errors).collect(),
-        ..Default::default()
-    };
-    for s in &load.timeline {
-        for (f, n) in &s.flags {
-            *o.error_flags.entry(f.clone()).or_default() += n;
-        }
-    }
-    for s in sidecars {
-        let into = if s.role == "server" {
-            &mut o.server_sidecar_flags
-        } else {
-            &mut o.client_sidecar_flags
-        };
-        for (f, n) in &s.flags {
-            for single in f.split(',').filter(|x| *x != "-") {
-                *into.entry(single.to_string()).or_default() += n;
-            }
-        }
-    }
-    o
-}
-
-fn write(dir: &Path, summary: &Summary) -> anyhow::Result<()> {
-    let path = dir.join("summary.json");
-    let tmp = dir.join(".summary.json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(summary)? + "\n")
-        .with_context(|| tmp.display().to_string())?;
-    std::fs::rename(&tmp, &path).with_context(|| path.display().to_string())?;
-    Ok(())
+/// The egress pod's report: the last JSON object with `gateways` in an `egress-*.log` of `dir`
+/// (the pod prints it on stdout when it stops).
+fn egress_report(dir: &Path) -> Option<serde_json::Value> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    let log = entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("egress-") && n.ends_with(".log"))
+    })?;
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines().rev().find_map(|l| {
+        serde_json::from_str::<serde_json::Value>(l.trim())
+            .ok()
+            .filter(|v| v.get("gateways").is_some())
+    })
 }

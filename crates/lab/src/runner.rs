@@ -241,7 +241,9 @@ async fn run_variant(
 }
 
 /// What the expectation reads from a run.
-fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) -> Observed {
+/// What the expectation reads from a run: client-visible error flags from the timeline,
+/// sidecar flags split on `,`.
+pub fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) -> Observed {
     let mut o = Observed {
         requests: load.requests,
         errors: load.errors,
@@ -271,7 +273,7 @@ fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) ->
 }
 
 /// The firewall's side of an outbound variant, from the egress report.
-fn egress_summary(r: &serde_json::Value, other_app_lookups: u64) -> serde_json::Value {
+pub fn egress_summary(r: &serde_json::Value, other_app_lookups: u64) -> serde_json::Value {
     let gateways = r["gateways"].as_array().cloned().unwrap_or_default();
     let sum = |k: &str| gateways.iter().filter_map(|g| g[k].as_u64()).sum::<u64>();
     serde_json::json!({
@@ -289,9 +291,7 @@ fn egress_summary(r: &serde_json::Value, other_app_lookups: u64) -> serde_json::
 }
 
 fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {
-    let path = dir.join("summary.json");
-    let tmp = dir.join(".summary.json.tmp");
-    let text = serde_json::to_string_pretty(summary).expect("serializable");
-    std::fs::write(&tmp, text + "\n").map_err(LabError::io(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(LabError::io(&path))
+    summary
+        .write_to(dir)
+        .map_err(LabError::io(dir.join("summary.json")))
 }

@@ -29,6 +29,18 @@ pub struct Summary {
     pub variants: Vec<VariantResult>,
 }
 
+impl Summary {
+    /// Write `dir/summary.json` atomically (a temporary file renamed over it), so a run
+    /// stopped at any moment leaves the last complete summary.
+    pub fn write_to(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        let path = dir.join("summary.json");
+        let tmp = dir.join(".summary.json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, text + "\n")?;
+        std::fs::rename(&tmp, &path)
+    }
+}
+
 /// The machine a run was made on.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {

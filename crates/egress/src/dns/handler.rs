@@ -98,6 +98,11 @@ pub struct DnsHandler {
 }
 
 impl DnsHandler {
+    /// The firewall its answers open.
+    pub fn firewall(&self) -> &Firewall {
+        &self.firewall
+    }
+
     /// A handler over `zones` that reports answers to `firewall`.
     pub fn new(zones: Arc<Zones>, firewall: Arc<Firewall>) -> Self {
         Self {

@@ -72,13 +72,27 @@ pub async fn serve_udp(
             },
             _ = crate::stopped(&mut shutdown) => return,
         };
-        if let Some(response) = handler.handle(&buf[..len], false) {
+        if let Some(response) = answer(&handler, &buf[..len], false).await {
             if let Err(e) = socket.send_to(&response, peer).await {
                 tracing::debug!("dns udp send to {peer}: {e}");
             }
         }
     }
 }
+
+/// Answer one query; when the answer opened the firewall, only once the gateways are open.
+async fn answer(handler: &DnsHandler, packet: &[u8], tcp: bool) -> Option<Vec<u8>> {
+    let before = handler.firewall().generation();
+    let response = handler.handle(packet, tcp);
+    let after = handler.firewall().generation();
+    if after > before {
+        handler.firewall().opened(after, OPEN_WAIT).await;
+    }
+    response
+}
+
+/// How long an answer that opened the firewall waits for the gateways to listen again.
+const OPEN_WAIT: Duration = Duration::from_millis(200);
 
 /// Accept TCP clients until `shutdown` turns true; each may send many length-prefixed queries.
 pub async fn serve_tcp(
@@ -124,7 +138,7 @@ async fn serve_tcp_client(mut stream: TcpStream, handler: &DnsHandler) -> io::Re
         };
         buf.resize(len, 0);
         stream.read_exact(&mut buf).await?;
-        let Some(response) = handler.handle(&buf, true) else {
+        let Some(response) = answer(handler, &buf, true).await else {
             return Ok(());
         };
         let mut framed = Vec::with_capacity(response.len() + 2);
