@@ -139,3 +139,24 @@ fn explain_quotes_a_real_access_log_line_from_the_reference_run() {
     assert!(t.contains("measured:"), "{t}");
     assert!(!t.contains("\x1b["), "no colour when piped");
 }
+
+#[test]
+fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
+    let root = scenarios_dir().join("../results/reference");
+    for (profile, scenario, format) in [
+        ("istio-1.4", "inbound-keepalive-uc", "istio-legacy"),
+        ("istio-1.13", "inbound-keepalive-uc", "istio-current"),
+        ("istio-1.4", "inbound-app-down-uf", "istio-legacy"),
+        ("istio-1.24", "inbound-app-down-uf", "istio-current"),
+        ("istio-1.4", "outbound-firewall-uf", "istio-legacy"),
+        ("istio-1.4", "outbound-timeout-ut", "istio-legacy"),
+    ] {
+        let log = root.join(profile).join(scenario).join("baseline/samples.log");
+        let o = run(&["diagnose", "--json", log.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(d["formats"][format].as_u64().unwrap() > 0, "{profile} {scenario}: {}", d["formats"]);
+        let groups = d["groups"].as_array().unwrap();
+        assert!(!groups.is_empty() && groups.iter().all(|g| g["scenario"] == scenario), "{profile} {scenario}: {groups:#?}");
+    }
+}
