@@ -17,6 +17,8 @@ struct Cli {
     command: Command,
 }
 
+/// Parsed once per process, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List the scenarios (one name first on each line; --json for variants too).

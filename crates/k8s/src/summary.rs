@@ -8,7 +8,6 @@
 //! built with the local runner's own readers (`mesh5xx_lab::reports`,
 //! `mesh5xx_lab::collect`) and the scenario's expectations, so both modes count alike.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -197,45 +196,18 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
                 .with_context(|| path.display().to_string())?,
         );
     }
-    let mut app_connections = BTreeMap::new();
+    let mut apps = Vec::new();
     for (pod, path) in pod_files(dir, "app-")? {
         let text = std::fs::read_to_string(&path)?;
         match app_report(&text) {
-            Ok(r) => {
-                *app_connections.entry("opened".to_string()).or_insert(0) += r.connections_opened;
-                for (k, n) in r.connections_closed {
-                    *app_connections.entry(format!("closed_{k}")).or_insert(0) += n;
-                }
-            }
+            Ok(r) => apps.push(r),
             Err(e) => eprintln!("mesh5xx: {}: {e} (pod {pod})", path.display()),
         }
     }
-    let verdict = v
-        .expect
-        .check(&mesh5xx_lab::runner::observe(&load, &sidecars));
-    Ok(VariantResult {
-        name: v.name.clone(),
-        description: v.description.trim().to_string(),
-        duration_s: load.duration_s,
-        requests: load.requests,
-        responses: load.responses,
-        flags: load.flags,
-        transport_errors: load.transport_errors,
-        errors: load.errors,
-        error_rate: load.error_rate,
-        latency_ms: load.latency_ms,
-        throughput_rps: load.throughput_rps,
-        sockets_opened: load.sockets_opened,
-        sockets_ideal: load.sockets_ideal,
-        timeline: load.timeline,
-        sidecars,
-        app_connections,
-        egress: egress_report(dir).map(|r| mesh5xx_lab::runner::egress_summary(&r, 0)),
-        expect: serde_json::to_value(&v.expect)?,
-        passed: verdict.passed,
-        failures: verdict.failures,
-        dir: v.name.clone(),
-    })
+    let egress = egress_report(dir).map(|r| mesh5xx_lab::collect::egress_summary(&r, 0));
+    Ok(mesh5xx_lab::collect::variant_result(
+        v, load, sidecars, &apps, egress,
+    ))
 }
 
 /// The egress pod's report: the last JSON object with `gateways` in an `egress-*.log` of `dir`

@@ -1,13 +1,12 @@
 //! Running a scenario's variants one after another and recording the results.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use mesh5xx_process::Supervised;
 use mesh5xx_results::clock::rfc3339;
 use mesh5xx_results::{Machine, Summary, VariantResult, SCHEMA_VERSION};
-use mesh5xx_scenario::{Observed, Profile, Scenario, Variant};
+use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::EnvoyBinary;
 use tokio::process::Command;
 use tokio::sync::watch;
@@ -193,7 +192,7 @@ async fn run_variant(
     };
     pods.stop(&dir).await?;
     let egress = match egress_report {
-        Some(path) => Some(egress_summary(
+        Some(path) => Some(collect::egress_summary(
             &read::<serde_json::Value>(&path)?,
             other_lookups.load(Ordering::Relaxed),
         )),
@@ -205,89 +204,11 @@ async fn run_variant(
     for (pod, role, path) in &sidecar_logs {
         sidecars.push(collect::access_log(path, pod, role).map_err(LabError::io(path))?);
     }
-    let mut app_connections = BTreeMap::new();
-    for path in &app_reports {
-        let r: UpstreamReport = read(path)?;
-        *app_connections.entry("opened".to_string()).or_insert(0) += r.connections_opened;
-        for (k, n) in r.connections_closed {
-            *app_connections.entry(format!("closed_{k}")).or_insert(0) += n;
-        }
-    }
-    let observed = observe(&load, &sidecars);
-    let verdict = v.expect.check(&observed);
-    Ok(VariantResult {
-        name: v.name.clone(),
-        description: v.description.trim().to_string(),
-        duration_s: load.duration_s,
-        requests: load.requests,
-        responses: load.responses,
-        flags: load.flags,
-        transport_errors: load.transport_errors,
-        errors: load.errors,
-        error_rate: load.error_rate,
-        latency_ms: load.latency_ms,
-        throughput_rps: load.throughput_rps,
-        sockets_opened: load.sockets_opened,
-        sockets_ideal: load.sockets_ideal,
-        timeline: load.timeline,
-        sidecars,
-        app_connections,
-        egress,
-        expect: serde_json::to_value(&v.expect).expect("serializable"),
-        passed: verdict.passed,
-        failures: verdict.failures,
-        dir: v.name.clone(),
-    })
-}
-
-/// What the expectation reads from a run.
-/// What the expectation reads from a run: client-visible error flags from the timeline,
-/// sidecar flags split on `,`.
-pub fn observe(load: &LoadgenReport, sidecars: &[mesh5xx_results::SidecarCounts]) -> Observed {
-    let mut o = Observed {
-        requests: load.requests,
-        errors: load.errors,
-        errors_per_second: load.timeline.iter().map(|s| s.errors).collect(),
-        ..Default::default()
-    };
-    // Client-visible error flags: the flags of error responses, from the timeline's per-second
-    // error-flag counts (the report's `flags` also counts successful responses' `-`).
-    for s in &load.timeline {
-        for (f, n) in &s.flags {
-            *o.error_flags.entry(f.clone()).or_default() += n;
-        }
-    }
-    for s in sidecars {
-        let into = if s.role == "server" {
-            &mut o.server_sidecar_flags
-        } else {
-            &mut o.client_sidecar_flags
-        };
-        for (f, n) in &s.flags {
-            for single in f.split(',').filter(|x| *x != "-") {
-                *into.entry(single.to_string()).or_default() += n;
-            }
-        }
-    }
-    o
-}
-
-/// The firewall's side of an outbound variant, from the egress report.
-pub fn egress_summary(r: &serde_json::Value, other_app_lookups: u64) -> serde_json::Value {
-    let gateways = r["gateways"].as_array().cloned().unwrap_or_default();
-    let sum = |k: &str| gateways.iter().filter_map(|g| g[k].as_u64()).sum::<u64>();
-    serde_json::json!({
-        "dns_queries": r["dns"]["by_type"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum::<u64>()).unwrap_or(0),
-        "other_app_lookups": other_app_lookups,
-        "allow_added": r["allow"]["added"],
-        "allow_refreshed": r["allow"]["refreshed"],
-        "allow_expired": r["allow"]["expired"],
-        "connections_accepted": sum("accepted"),
-        "connections_refused": sum("refused"),
-        "connections_cut": sum("cut"),
-        "expired_windows": gateways.iter().flat_map(|g| g["expired_windows"].as_array().cloned().unwrap_or_default()).collect::<Vec<_>>(),
-        "ipset": r["ipset"],
-    })
+    let apps = app_reports
+        .iter()
+        .map(|p| read::<UpstreamReport>(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(collect::variant_result(v, load, sidecars, &apps, egress))
 }
 
 fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {

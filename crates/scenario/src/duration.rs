@@ -35,7 +35,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 /// Render a duration the way Envoy's JSON/YAML config reads it, e.g. `0.015s`.
 pub fn envoy(d: Duration) -> String {
     let nanos = d.as_nanos();
-    if nanos % 1_000_000_000 == 0 {
+    if nanos.is_multiple_of(1_000_000_000) {
         format!("{}s", d.as_secs())
     } else {
         let s = format!("{:.9}", d.as_secs_f64());

@@ -151,12 +151,22 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.4", "outbound-firewall-uf", "istio-legacy"),
         ("istio-1.4", "outbound-timeout-ut", "istio-legacy"),
     ] {
-        let log = root.join(profile).join(scenario).join("baseline/samples.log");
+        let log = root
+            .join(profile)
+            .join(scenario)
+            .join("baseline/samples.log");
         let o = run(&["diagnose", "--json", log.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert!(d["formats"][format].as_u64().unwrap() > 0, "{profile} {scenario}: {}", d["formats"]);
+        assert!(
+            d["formats"][format].as_u64().unwrap() > 0,
+            "{profile} {scenario}: {}",
+            d["formats"]
+        );
         let groups = d["groups"].as_array().unwrap();
-        assert!(!groups.is_empty() && groups.iter().all(|g| g["scenario"] == scenario), "{profile} {scenario}: {groups:#?}");
+        assert!(
+            !groups.is_empty() && groups.iter().all(|g| g["scenario"] == scenario),
+            "{profile} {scenario}: {groups:#?}"
+        );
     }
 }
