@@ -7,6 +7,7 @@
 //! [`table`] renders the before/after table people read.
 
 pub mod clock;
+pub mod figures;
 pub mod rundir;
 pub mod summary;
 pub mod table;

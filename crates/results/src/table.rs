@@ -2,6 +2,7 @@
 
 use std::fmt::Write;
 
+use crate::figures;
 use crate::summary::{Summary, VariantResult};
 
 /// Render the table of `summary`: one row per variant.
@@ -48,55 +49,19 @@ pub fn render(summary: &Summary) -> String {
 }
 
 fn row(v: &VariantResult) -> [String; 10] {
-    let flags = join(
-        v.error_flags()
-            .map(|(f, n)| (f.as_str(), *n))
-            .chain(v.transport_errors.iter().map(|(k, n)| (k.as_str(), *n))),
-    );
-    let server = join(
-        v.sidecars
-            .iter()
-            .filter(|s| s.role == "server")
-            .flat_map(|s| s.flags.iter())
-            .filter(|(f, _)| f.as_str() != "-")
-            .fold(
-                std::collections::BTreeMap::<&str, u64>::new(),
-                |mut m, (f, n)| {
-                    *m.entry(f.as_str()).or_default() += n;
-                    m
-                },
-            )
-            .into_iter(),
-    );
     [
         v.name.clone(),
         v.requests.to_string(),
         format!("{:.2}", v.error_rate * 100.0),
-        flags,
-        server,
+        figures::client_flags(v),
+        figures::sidecar_flags(v, "server"),
         format!("{:.1}", v.latency_ms.p50),
         format!("{:.1}", v.latency_ms.p99),
-        format!("{}/{}", v.sockets_opened, v.sockets_ideal),
+        figures::sockets(v),
         v.app_connections
             .get("opened")
             .map(u64::to_string)
             .unwrap_or_else(|| "-".into()),
-        if v.passed {
-            "pass".into()
-        } else {
-            "FAIL".into()
-        },
+        figures::verdict(v).into(),
     ]
-}
-
-fn join<'a>(items: impl Iterator<Item = (&'a str, u64)>) -> String {
-    let parts: Vec<String> = items
-        .filter(|(_, n)| *n > 0)
-        .map(|(f, n)| format!("{f}={n}"))
-        .collect();
-    if parts.is_empty() {
-        "-".into()
-    } else {
-        parts.join(" ")
-    }
 }
