@@ -127,30 +127,12 @@ pub async fn start(
         });
     }
     let target = if variant.topology.client_sidecar {
-        let pod = "client".to_string();
-        let access_log = dir.join("access-client.log");
-        let spec = SidecarSpec {
-            pod: pod.clone(),
-            profile,
-            istio: &variant.istio,
-            access_log: access_log.clone(),
-            inbound: None,
-            outbound: Some(OutboundSpec {
-                service: Some((&scenario.service, inbound_addrs.clone())),
-                external: vec![],
-            }),
-            runtime: Default::default(),
+        let outbound = OutboundSpec {
+            service: Some((&scenario.service, inbound_addrs.clone())),
+            external: vec![],
         };
-        let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
-        let target = envoy
-            .listener("0.0.0.0_80")
-            .expect("the outbound listener is rendered");
-        sidecars.push(Sidecar {
-            pod,
-            role: "client",
-            envoy,
-            access_log,
-        });
+        let (client, target) = start_client(envoy, profile, variant, outbound, dir).await?;
+        sidecars.push(client);
         target
     } else {
         inbound_addrs[0]
@@ -210,6 +192,37 @@ async fn start_outbound(
     let mut child = Supervised::spawn("egress", cmd, Some(&dir.join("egress.out")))?;
     let ready: mesh5xx_egress::Ready = child.wait_ready(READY_TIMEOUT).await?;
 
+    let outbound = OutboundSpec {
+        service: None,
+        external: vec![ExternalService {
+            host: scenario.service.host.clone(),
+            port: scenario.service.port,
+            endpoint_port: ready.gateway_port,
+            dns: ready.dns,
+            dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
+        }],
+    };
+    let (client, target) = start_client(envoy, profile, variant, outbound, dir).await?;
+    Ok(Pods {
+        apps,
+        sidecars: vec![client],
+        target,
+        egress: Some(EgressProc {
+            child,
+            ready,
+            report,
+        }),
+    })
+}
+
+/// The client pod's sidecar with `outbound`; returns it and its outbound listener's address.
+async fn start_client(
+    envoy: &EnvoyBinary,
+    profile: &Profile,
+    variant: &Variant,
+    outbound: OutboundSpec<'_>,
+    dir: &Path,
+) -> Result<(Sidecar, SocketAddr), LabError> {
     let pod = "client".to_string();
     let access_log = dir.join("access-client.log");
     let spec = SidecarSpec {
@@ -218,37 +231,20 @@ async fn start_outbound(
         istio: &variant.istio,
         access_log: access_log.clone(),
         inbound: None,
-        outbound: Some(OutboundSpec {
-            service: None,
-            external: vec![ExternalService {
-                host: scenario.service.host.clone(),
-                port: scenario.service.port,
-                endpoint_port: ready.gateway_port,
-                dns: ready.dns,
-                dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
-            }],
-        }),
+        outbound: Some(outbound),
         runtime: Default::default(),
     };
     let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
     let target = envoy
         .listener("0.0.0.0_80")
         .expect("the outbound listener is rendered");
-    Ok(Pods {
-        apps,
-        sidecars: vec![Sidecar {
-            pod,
-            role: "client",
-            envoy,
-            access_log,
-        }],
-        target,
-        egress: Some(EgressProc {
-            child,
-            ready,
-            report,
-        }),
-    })
+    let sidecar = Sidecar {
+        pod,
+        role: "client",
+        envoy,
+        access_log,
+    };
+    Ok((sidecar, target))
 }
 
 /// The egress process's configuration for the scenario's external host.
