@@ -37,7 +37,8 @@ rm -f results/*.svg results/*.csv results/*.hgrm
 "$M" report "$REF"/*/* --out results
 # The page people read first: what the tables mean, then the report.
 {
-  sed -n '/^# Reference results/,/^## Runs/p' results/README.intro.md | sed '$d'
+  cat results/README.intro.md
+  echo
   echo '## Runs'
   tail -n +2 results/README.md
 } >"$WORK_README"
