@@ -79,7 +79,7 @@ pub struct Firewall {
     timeline: Mutex<Timeline>,
     changes: watch::Sender<u64>,
     /// Per gateway: the last change generation it has acted on (listener reopened or closed).
-    applied: Mutex<Vec<u64>>,
+    applied: watch::Sender<Vec<u64>>,
 }
 
 impl Firewall {
@@ -104,7 +104,7 @@ impl Firewall {
             expired: AtomicU64::new(0),
             timeline: Mutex::new(Timeline::default()),
             changes: watch::Sender::new(0),
-            applied: Mutex::new(Vec::new()),
+            applied: watch::Sender::new(Vec::new()),
         }
     }
 
@@ -115,35 +115,36 @@ impl Firewall {
 
     /// A gateway joins; the returned slot is what it passes to [`Firewall::applied`].
     pub fn register_gateway(&self) -> usize {
-        let mut applied = self.applied.lock().expect("firewall lock");
-        applied.push(0);
-        applied.len() - 1
+        let mut slot = 0;
+        self.applied.send_modify(|applied| {
+            applied.push(0);
+            slot = applied.len() - 1;
+        });
+        slot
     }
 
     /// Gateway `slot` has acted on every change up to `generation`.
     pub fn applied(&self, slot: usize, generation: u64) {
-        if let Some(g) = self.applied.lock().expect("firewall lock").get_mut(slot) {
-            *g = (*g).max(generation);
-        }
+        self.applied
+            .send_if_modified(|applied| match applied.get_mut(slot) {
+                Some(g) if *g < generation => {
+                    *g = generation;
+                    true
+                }
+                _ => false,
+            });
     }
 
     /// Wait (at most `limit`) until every gateway has acted on `generation`: a DNS answer that
     /// opened the firewall leaves only once the door is open, as an ipset entry is added
     /// before the resolver answers.
     pub async fn opened(&self, generation: u64, limit: Duration) {
-        let deadline = tokio::time::Instant::now() + limit;
-        while tokio::time::Instant::now() < deadline {
-            if self
-                .applied
-                .lock()
-                .expect("firewall lock")
-                .iter()
-                .all(|g| *g >= generation)
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let mut applied = self.applied.subscribe();
+        let _ = tokio::time::timeout(
+            limit,
+            applied.wait_for(|a| a.iter().all(|g| *g >= generation)),
+        )
+        .await;
     }
 
     /// Key the entries of these addresses on their own port (the service port of the gateway
