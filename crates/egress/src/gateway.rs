@@ -240,12 +240,15 @@ impl Gateway {
     }
 
     /// Serve until `shutdown` turns true, opening and closing `listener` as the
-    /// allow entry and the retirement state say.
+    /// allow entry and the retirement state say; `slot` is this gateway's place in the
+    /// firewall's acknowledgements ([`Firewall::register_gateway`], taken before any DNS
+    /// answer can leave).
     pub async fn run(
         self: Arc<Self>,
         listener: TcpListener,
         firewall: Arc<Firewall>,
         policy: Policy,
+        slot: usize,
         mut shutdown: watch::Receiver<bool>,
     ) {
         let mut listener = Some(listener);
@@ -253,7 +256,6 @@ impl Gateway {
         let mut service = self.service.subscribe();
         let mut was_live = false;
         let forwards_stop = shutdown.clone();
-        let slot = firewall.register_gateway();
         loop {
             let generation = *changes.borrow_and_update();
             let serving = *service.borrow_and_update() == Service::Serving;

@@ -131,9 +131,10 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         on_expired: config.on_expired,
     };
     for (gw, listener) in gateways.iter().zip(listeners) {
+        let slot = firewall.register_gateway();
         tasks.spawn(
             gw.clone()
-                .run(listener, firewall.clone(), policy, stop.clone()),
+                .run(listener, firewall.clone(), policy, slot, stop.clone()),
         );
     }
     let plan = retirement_plan(&config, &zones, &gateways);
