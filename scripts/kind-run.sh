@@ -178,6 +178,9 @@ run_variant() {
         if has_container "$ns" "$pod" istio-proxy; then
             "${KC[@]}" -n "$ns" logs "$pod" -c istio-proxy >"$dir/istio-proxy-$pod.log" 2>&1 || true
         fi
+        if has_container "$ns" "$pod" other-app; then # its lookups, counted in summary.json
+            "${KC[@]}" -n "$ns" logs "$pod" -c other-app >"$dir/other-app.log" 2>&1 || true
+        fi
     fi
 
     # Stop the app and backend pods: istio-proxy drains and flushes its access log, the app

@@ -13,6 +13,7 @@ for extra in "$@"; do
     dig) command -v dig >/dev/null 2>&1 || need_apt+=(dnsutils) ;;
     wrk) command -v wrk >/dev/null 2>&1 || need_apt+=(wrk) ;;
     shellcheck) command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck) ;;
+    nft) command -v nft >/dev/null 2>&1 || need_apt+=(nftables) ;;
     *) echo "prereqs.sh: unknown extra '$extra'" >&2; exit 2 ;;
   esac
 done

@@ -3,6 +3,9 @@
 # the Istio-version matrix (the scenarios whose outcome depends on the version, under the
 # other profiles), then the report in results/ (README.md, SVG charts, CSV, .hgrm).
 # Full access logs are not kept: each variant keeps summary.json's counts and samples.log.
+#
+#   scripts/reference.sh                 remake everything (~13 min)
+#   scripts/reference.sh SCENARIO...     remake these scenarios (every profile they run under)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/prereqs.sh
@@ -10,18 +13,39 @@ cargo build --release --quiet -p mesh5xx
 M=target/release/mesh5xx
 REF=results/reference
 WORK_README=$(mktemp)
-rm -rf "$REF"
-mkdir -p "$REF"
+MATRIX=(inbound-keepalive-uc inbound-app-down-uf outbound-timeout-ut)
+FRESH=() # the scenario directories made by this run
 
-"$M" run --all --out "$REF/istio-1.4"
-for profile in istio-1.13 istio-1.24; do
-  for scenario in inbound-keepalive-uc inbound-app-down-uf outbound-timeout-ut; do
-    "$M" run "$scenario" --profile "$profile" --out "$REF/$profile/$scenario"
+remake() { # remake PROFILE SCENARIO
+  rm -rf "${REF:?}/$1/$2"
+  if [ "$1" = istio-1.4 ]; then
+    "$M" run "$2" --out "$REF/$1/$2"
+  else
+    "$M" run "$2" --profile "$1" --out "$REF/$1/$2"
+  fi
+  FRESH+=("$REF/$1/$2")
+}
+
+if [ $# -eq 0 ]; then
+  rm -rf "$REF"
+  mkdir -p "$REF"
+  "$M" run --all --out "$REF/istio-1.4"
+  for dir in "$REF"/istio-1.4/*/; do FRESH+=("${dir%/}"); done
+  for profile in istio-1.13 istio-1.24; do
+    for scenario in "${MATRIX[@]}"; do remake "$profile" "$scenario"; done
   done
-done
+else
+  for scenario in "$@"; do
+    "$M" explain "$scenario" >/dev/null # an unknown name stops here, before anything is removed
+    remake istio-1.4 "$scenario"
+    if [[ " ${MATRIX[*]} " == *" $scenario "* ]]; then
+      for profile in istio-1.13 istio-1.24; do remake "$profile" "$scenario"; done
+    fi
+  done
+fi
 
 # Keep a few access-log lines per variant (the first lines and the first errors), drop the rest.
-for dir in "$REF"/*/*/*/; do
+for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/; done); do
   {
     for log in "$dir"access-*.log; do
       [ -f "$log" ] || continue

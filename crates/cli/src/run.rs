@@ -65,6 +65,23 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
     let catalog = crate::catalog::load(scenarios)?;
     let plans = plan(&args, &catalog)?;
     let envoy = args.envoy.locate()?;
+    if let Some(v) = plans
+        .iter()
+        .flat_map(|p| p.variants.iter().map(move |v| (p.scenario, v)))
+        .find(|(_, v)| v.needs_private_network())
+    {
+        let what = format!(
+            "{} / {} runs its firewall in the kernel (nftables)",
+            v.0.name, v.1.name
+        );
+        if let Err(e) = std::process::Command::new("nft").arg("--version").output() {
+            anyhow::bail!("{what} and needs `nft` ({e}): install it (Debian: apt-get install nftables), or leave that variant out with --variant");
+        }
+        // Before any thread exists, so that every process of the run shares it.
+        mesh5xx_process::netns::enter_private().with_context(|| {
+            format!("{what} and needs a private network namespace: run as root, or leave that variant out with --variant")
+        })?;
+    }
     let exe = std::env::current_exe().context("finding the mesh5xx binary")?;
     // One thread: the parent-death signal of every child follows the thread that spawned it.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -15,6 +15,7 @@
 //!   "allow_timeout_ms": 5000,
 //!   "firewall": true,
 //!   "on_expired": "refuse",
+//!   "backend": "userspace",
 //!   "elb_old_address": "stop_accepting",
 //!   "gateways": [
 //!     {"ip": "127.0.0.2", "upstream": "127.0.0.1:8080"},
@@ -107,6 +108,11 @@ pub struct EgressConfig {
     /// What a NEW connection to an address whose allow entry is not live gets.
     #[serde(default)]
     pub on_expired: OnExpired,
+    /// Where the allow table and the gateways live: `userspace` (default: TCP forwarders in
+    /// this process) or `nftables` (a kernel set with per-element timeouts, DNAT and
+    /// conntrack; only inside a private network namespace). See [`FirewallBackend`].
+    #[serde(default)]
+    pub backend: FirewallBackend,
     /// What the gateway of an address does once the schedule (or `retired_at_ms`) retires it.
     #[serde(default)]
     pub elb_old_address: ElbOldAddress,
@@ -200,8 +206,27 @@ pub enum OnExpired {
     /// Connection refused: the gateway's listening socket is closed.
     #[default]
     Refuse,
-    /// The connection is accepted, then reset (RST).
+    /// The connection is accepted, then reset (RST). `userspace` backend only.
     Reset,
+    /// The SYN is dropped: the connect times out. `nftables` backend only.
+    Drop,
+}
+
+/// Where the firewall runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FirewallBackend {
+    /// In this process: the allow table in memory, one TCP forwarder per gateway that
+    /// listens only while its entry is live.
+    #[default]
+    Userspace,
+    /// In the kernel, as production does it: an nftables set with per-element timeouts
+    /// (the ipset), a rule that lets NEW connections to a gateway's address through only
+    /// while their entry is in the set, DNAT to the upstream, and conntrack for the
+    /// established ones. Changes the firewall of the network namespace it runs in, so it
+    /// refuses to run in the machine's own: `mesh5xx run` gives it a private one. Needs
+    /// `nft` (Debian `nftables`) and CAP_NET_ADMIN; `network: loopback` only.
+    Nftables,
 }
 
 /// What happens to an address the load balancer no longer uses.
@@ -229,6 +254,7 @@ impl Default for EgressConfig {
             allow_timeout_ms: default_allow_timeout_ms(),
             firewall: true,
             on_expired: OnExpired::default(),
+            backend: FirewallBackend::default(),
             elb_old_address: ElbOldAddress::default(),
             gateways: Vec::new(),
         }
@@ -296,6 +322,7 @@ impl EgressConfig {
                 "0 is not a timeout; use at least 1",
             ));
         }
+        self.check_backend()?;
         let mut ips = HashSet::new();
         // Sockets bound so far, with the field that binds them (TCP only: DNS and control).
         let mut bound: Vec<(String, SocketAddr)> = vec![
@@ -345,6 +372,43 @@ impl EgressConfig {
                         "{at_ms} needs elb_old_address stop_accepting or cut_connections, not keep"
                     ),
                 ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl EgressConfig {
+    /// The combinations each backend cannot serve.
+    fn check_backend(&self) -> Result<(), ConfigError> {
+        let backend = self.backend;
+        let wrong = |field: &str, value: &str, needs: &str| {
+            Err(ConfigError::new(
+                field,
+                format!(
+                    "{value} needs \"backend\": \"{needs}\" (this configuration has {backend:?})"
+                ),
+            ))
+        };
+        match (backend, self.on_expired) {
+            (FirewallBackend::Userspace, OnExpired::Drop) => {
+                return wrong("on_expired", "drop (silently dropped SYNs)", "nftables")
+            }
+            (FirewallBackend::Nftables, OnExpired::Reset) => {
+                return wrong("on_expired", "reset (accept, then RST)", "userspace")
+            }
+            _ => {}
+        }
+        if backend == FirewallBackend::Nftables {
+            if self.network != Network::Loopback {
+                return wrong("network", "cluster", "userspace");
+            }
+            if let Some(i) = self.gateways.iter().position(|g| g.listen.is_some()) {
+                return wrong(
+                    &format!("gateways[{i}].listen"),
+                    "a listening socket",
+                    "userspace",
+                );
             }
         }
         Ok(())
@@ -500,9 +564,12 @@ mod tests {
         let e = err(r#"{"allow_timeout_ms":"soon"}"#);
         assert_eq!(e.field, "allow_timeout_ms");
         assert!(e.message.contains("soon"), "{e}");
-        let e = err(r#"{"on_expired":"drop"}"#);
+        let e = err(r#"{"on_expired":"sometimes"}"#);
         assert_eq!(e.field, "on_expired");
-        assert!(e.message.contains("drop"), "{e}");
+        assert!(e.message.contains("sometimes"), "{e}");
+        let e = err(r#"{"backend":"ipset"}"#);
+        assert_eq!(e.field, "backend");
+        assert!(e.message.contains("ipset"), "{e}");
         let e = err(r#"{"dns_listen":"localhost"}"#);
         assert_eq!(e.field, "dns_listen");
         assert!(e.message.contains("localhost"), "{e}");
@@ -539,6 +606,33 @@ mod tests {
         );
         let e = err(r#"{"allow_timeout_ms":0}"#);
         assert_eq!(e.field, "allow_timeout_ms");
+    }
+
+    #[test]
+    fn each_backend_refuses_what_it_cannot_do() {
+        let e = err(r#"{"on_expired":"drop"}"#);
+        assert_eq!(e.field, "on_expired");
+        assert!(
+            e.message.contains("drop") && e.message.contains("nftables"),
+            "{e}"
+        );
+        let e = err(r#"{"backend":"nftables","on_expired":"reset"}"#);
+        assert_eq!(e.field, "on_expired");
+        assert!(
+            e.message.contains("reset") && e.message.contains("userspace"),
+            "{e}"
+        );
+        let e = err(
+            r#"{"backend":"nftables","gateways":[{"ip":"127.0.0.2","listen":"127.0.0.1:0","upstream":"h:1"}]}"#,
+        );
+        assert_eq!(e.field, "gateways[0].listen");
+        let e = err(r#"{"backend":"nftables","network":"cluster"}"#);
+        assert_eq!(e.field, "network");
+        let ok = r#"{"backend":"nftables","on_expired":"drop","gateways":[{"ip":"127.0.0.2","upstream":"127.0.0.1:1"}]}"#;
+        assert_eq!(
+            EgressConfig::from_json(ok).unwrap().backend,
+            FirewallBackend::Nftables
+        );
     }
 
     #[test]

@@ -58,7 +58,7 @@ async fn session(stream: TcpStream, sources: &Sources) -> io::Result<()> {
                 out + "END\n"
             }
             "STATS" | "REPORT" => {
-                let report = sources.report(command == "REPORT");
+                let report = sources.report(command == "REPORT").await;
                 serde_json::to_string(&report).map_err(io::Error::other)? + "\n"
             }
             "QUIT" => {

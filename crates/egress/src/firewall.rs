@@ -78,6 +78,8 @@ pub struct Firewall {
     expired: AtomicU64,
     timeline: Mutex<Timeline>,
     changes: watch::Sender<u64>,
+    /// Bumped by every answer that added or refreshed entries (a kernel set must follow).
+    writes: watch::Sender<u64>,
     /// Per gateway: the last change generation it has acted on (listener reopened or closed).
     applied: watch::Sender<Vec<u64>>,
 }
@@ -104,6 +106,7 @@ impl Firewall {
             expired: AtomicU64::new(0),
             timeline: Mutex::new(Timeline::default()),
             changes: watch::Sender::new(0),
+            writes: watch::Sender::new(0),
             applied: watch::Sender::new(Vec::new()),
         }
     }
@@ -113,7 +116,7 @@ impl Firewall {
         *self.changes.borrow()
     }
 
-    /// A gateway joins; the returned slot is what it passes to [`Firewall::applied`].
+    /// A gateway (or the kernel set) joins; the returned slot is what it passes to [`Firewall::applied`].
     pub fn register_gateway(&self) -> usize {
         let mut slot = 0;
         self.applied.send_modify(|applied| {
@@ -188,6 +191,21 @@ impl Firewall {
         if added {
             self.changes.send_modify(|g| *g += 1);
         }
+        self.writes.send_modify(|w| *w += 1);
+    }
+
+    /// A receiver that changes whenever an answer adds or refreshes entries.
+    pub fn subscribe_writes(&self) -> watch::Receiver<u64> {
+        self.writes.subscribe()
+    }
+
+    /// The live entries and the time each has left.
+    pub fn entries(&self) -> Vec<(AllowKey, Duration)> {
+        self.allow
+            .list()
+            .into_iter()
+            .map(|e| (e.key, e.remaining))
+            .collect()
     }
 
     /// Whether NEW connections to `ip` on its service port are allowed now.

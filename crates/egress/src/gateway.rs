@@ -87,7 +87,8 @@ pub struct GatewayReport {
     /// Connections accepted.
     pub accepted: u64,
     /// Accepted connections reset because the allow entry was not live (`on_expired: reset`,
-    /// or a connect that raced the expiry).
+    /// or a connect that raced the expiry). With `backend: nftables`: NEW connections the
+    /// kernel refused or dropped (SYNs; a dropped SYN retransmitted counts again).
     pub refused: u64,
     /// Connections forwarded to the upstream.
     pub forwarded: u64,
@@ -95,11 +96,11 @@ pub struct GatewayReport {
     pub upstream_failed: u64,
     /// Forwarded connections reset by retirement.
     pub cut: u64,
-    /// Forwarded connections open now.
+    /// Forwarded connections open now (0 with `backend: nftables`: not counted).
     pub active: u64,
-    /// Bytes copied from clients to the upstream.
+    /// Bytes copied from clients to the upstream (0 with `backend: nftables`: not counted).
     pub bytes_to_upstream: u64,
-    /// Bytes copied from the upstream to clients.
+    /// Bytes copied from the upstream to clients (0 with `backend: nftables`: not counted).
     pub bytes_from_upstream: u64,
     /// Periods with the allow entry expired (listener closed with `on_expired: refuse`).
     pub expired_windows: Vec<ExpiredWindow>,
@@ -301,6 +302,30 @@ impl Gateway {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
+            }
+        }
+    }
+
+    /// Follow the allow entry without forwarding anything, for `backend: nftables` (the kernel
+    /// forwards): record the expiry windows until `shutdown` turns true.
+    pub async fn track(
+        self: Arc<Self>,
+        firewall: Arc<Firewall>,
+        policy: Policy,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut changes = firewall.subscribe();
+        let mut was_live = false;
+        loop {
+            changes.borrow_and_update();
+            let live = !policy.firewall || firewall.allows(self.ip, self.port);
+            if live != was_live {
+                self.track_window(live, was_live, firewall.now_ms());
+                was_live = live;
+            }
+            tokio::select! {
+                _ = crate::stopped(&mut shutdown) => return,
+                _ = changes.changed() => {}
             }
         }
     }

@@ -18,6 +18,7 @@ mod control;
 pub mod dns;
 pub mod firewall;
 pub mod gateway;
+pub mod nftables;
 pub mod report;
 mod service;
 pub mod zones;
@@ -28,8 +29,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 pub use config::{
-    ConfigError, EgressConfig, ElbOldAddress, GatewayConfig, Network, OnExpired, ScheduleChange,
-    ZoneRecord,
+    ConfigError, EgressConfig, ElbOldAddress, FirewallBackend, GatewayConfig, Network, OnExpired,
+    ScheduleChange, ZoneRecord,
 };
 pub use report::Report;
 pub use service::{start, EgressError, Ready, ReadyGateway, RunningEgress};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::dns::{DnsHandler, DnsReport};
 use crate::firewall::{AllowStats, Firewall, TimelineEvent};
 use crate::gateway::{Gateway, GatewayReport};
+use crate::nftables::NftTable;
 
 /// Everything the egress process counted, written on exit and served by `STATS`/`REPORT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,18 +37,34 @@ pub struct Sources {
     pub dns: Arc<DnsHandler>,
     /// The gateways, in configuration order.
     pub gateways: Vec<Arc<Gateway>>,
+    /// The kernel table with `backend: nftables`, which counts the gateways' connections.
+    pub kernel: Option<Arc<NftTable>>,
 }
 
 impl Sources {
     /// A report as of now, with or without the timeline.
-    pub fn report(&self, with_timeline: bool) -> Report {
+    pub async fn report(&self, with_timeline: bool) -> Report {
         let now_ms = self.firewall.now_ms();
+        let mut gateways: Vec<GatewayReport> =
+            self.gateways.iter().map(|g| g.report(now_ms)).collect();
+        if let Some(kernel) = &self.kernel {
+            match kernel.counts().await {
+                Ok(counts) => {
+                    for (g, c) in gateways.iter_mut().zip(counts) {
+                        g.accepted = c.forwarded;
+                        g.forwarded = c.forwarded;
+                        g.refused = c.refused;
+                    }
+                }
+                Err(e) => tracing::warn!("gateway counters unavailable: {e}"),
+            }
+        }
         let (timeline, timeline_dropped) = self.firewall.timeline();
         Report {
             uptime_ms: now_ms,
             dns: self.dns.stats().report(),
             allow: self.firewall.stats(),
-            gateways: self.gateways.iter().map(|g| g.report(now_ms)).collect(),
+            gateways,
             ipset: self.firewall.ipset_lines(),
             timeline: with_timeline.then_some(timeline),
             timeline_dropped,

@@ -12,12 +12,13 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::allow::{Clock, SystemClock, UserspaceAllowSet};
-use crate::config::{ConfigError, EgressConfig};
+use crate::allow::{AllowKey, Clock, SystemClock, UserspaceAllowSet};
+use crate::config::{ConfigError, EgressConfig, FirewallBackend};
 use crate::control;
 use crate::dns::{self, DnsHandler, DnsSockets};
 use crate::firewall::Firewall;
 use crate::gateway::{self, Gateway, Policy};
+use crate::nftables::{KernelGateway, NftError, NftTable};
 use crate::report::{Report, Sources};
 use crate::zones::Zones;
 
@@ -40,6 +41,12 @@ pub enum EgressError {
         /// The system error.
         source: io::Error,
     },
+    /// `backend: nftables` was asked for in the machine's own network namespace.
+    #[error("backend nftables changes the firewall of the network namespace it runs in, and this is the machine's own (or it cannot be told: {0}); run it in a private one: `mesh5xx run` does, by hand use `unshare -n`")]
+    HostNamespace(String),
+    /// The kernel firewall failed.
+    #[error(transparent)]
+    Kernel(#[from] NftError),
 }
 
 /// One gateway in the READY line.
@@ -98,6 +105,17 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         config.control_listen,
     )?;
 
+    let policy = Policy {
+        firewall: config.firewall,
+        on_expired: config.on_expired,
+    };
+    let kernel = match config.backend {
+        FirewallBackend::Userspace => None,
+        FirewallBackend::Nftables => {
+            Some(Arc::new(kernel_table(&config, &gateways, policy).await?))
+        }
+    };
+
     let allow = Arc::new(UserspaceAllowSet::new(clock.clone()));
     let timeout = Duration::from_millis(config.allow_timeout_ms);
     // Addresses no gateway stands for get the first gateway's port (all share one locally).
@@ -126,21 +144,34 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         handler.clone(),
         stop.clone(),
     ));
-    let policy = Policy {
-        firewall: config.firewall,
-        on_expired: config.on_expired,
-    };
-    for (gw, listener) in gateways.iter().zip(listeners) {
+    if let Some(kernel) = &kernel {
+        // The kernel forwards; the gateways only follow their entries, and the answer that
+        // opens the firewall waits for the kernel set instead.
+        drop(listeners);
+        for gw in &gateways {
+            tasks.spawn(gw.clone().track(firewall.clone(), policy, stop.clone()));
+        }
         let slot = firewall.register_gateway();
-        tasks.spawn(
-            gw.clone()
-                .run(listener, firewall.clone(), policy, slot, stop.clone()),
-        );
+        tasks.spawn(sync_kernel_set(
+            kernel.clone(),
+            firewall.clone(),
+            slot,
+            stop.clone(),
+        ));
+    } else {
+        for (gw, listener) in gateways.iter().zip(listeners) {
+            let slot = firewall.register_gateway();
+            tasks.spawn(
+                gw.clone()
+                    .run(listener, firewall.clone(), policy, slot, stop.clone()),
+            );
+        }
     }
     let plan = retirement_plan(&config, &zones, &gateways);
     if !plan.is_empty() {
         let how = config.elb_old_address;
         let clock = clock.clone();
+        let kernel = kernel.clone();
         let mut stop = stop.clone();
         tasks.spawn(async move {
             for (at, gw, retire) in plan {
@@ -153,6 +184,20 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
                 } else {
                     gw.reinstate();
                 }
+                if let Some(kernel) = &kernel {
+                    let key = AllowKey {
+                        ip: gw.ip(),
+                        port: gw.port(),
+                    };
+                    let done = if retire {
+                        kernel.retire(key, how).await
+                    } else {
+                        kernel.reinstate(key).await
+                    };
+                    if let Err(e) = done {
+                        tracing::warn!("gateway {}: {e}", gw.addr());
+                    }
+                }
             }
         });
     }
@@ -160,6 +205,7 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         firewall,
         dns: handler,
         gateways,
+        kernel,
     });
     tasks.spawn(control::serve(control_listener, sources.clone(), stop));
 
@@ -191,6 +237,52 @@ fn bind_error(what: &str, addr: SocketAddr, source: io::Error) -> EgressError {
         what: what.to_string(),
         addr: addr.to_string(),
         source,
+    }
+}
+
+/// The kernel table for `backend: nftables`, once this process is known to run in a private
+/// network namespace.
+async fn kernel_table(
+    config: &EgressConfig,
+    gateways: &[Arc<Gateway>],
+    policy: Policy,
+) -> Result<NftTable, EgressError> {
+    match mesh5xx_process::netns::is_private() {
+        Ok(true) => {}
+        Ok(false) => return Err(EgressError::HostNamespace("it is the machine's".into())),
+        Err(e) => return Err(EgressError::HostNamespace(e.to_string())),
+    }
+    let kernel_gateways = config
+        .gateways
+        .iter()
+        .zip(gateways)
+        .enumerate()
+        .map(|(i, (c, g))| KernelGateway::resolve(i, g.ip(), g.port(), &c.upstream))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(NftTable::create(kernel_gateways, policy).await?)
+}
+
+/// Keep the kernel set in step with the allow table: after every answer that added or
+/// refreshed entries, write them all with the time each has left, then acknowledge `slot`.
+/// Answers arriving while `nft` runs are written together by the next round.
+async fn sync_kernel_set(
+    kernel: Arc<NftTable>,
+    firewall: Arc<Firewall>,
+    slot: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut writes = firewall.subscribe_writes();
+    loop {
+        writes.borrow_and_update();
+        let generation = firewall.generation();
+        if let Err(e) = kernel.allow(&firewall.entries()).await {
+            tracing::warn!("{e}");
+        }
+        firewall.applied(slot, generation);
+        tokio::select! {
+            _ = crate::stopped(&mut shutdown) => return,
+            _ = writes.changed() => {}
+        }
     }
 }
 
@@ -283,14 +375,25 @@ impl RunningEgress {
     }
 
     /// A report as of now, with the timeline.
-    pub fn report(&self) -> Report {
-        self.sources.report(true)
+    pub async fn report(&self) -> Report {
+        self.sources.report(true).await
+    }
+
+    /// The kernel table, with `backend: nftables`.
+    pub fn kernel(&self) -> Option<&NftTable> {
+        self.sources.kernel.as_deref()
     }
 
     /// Stop serving, wait for the tasks to end and return the final report.
     pub async fn shutdown(mut self) -> Report {
         self.shutdown.send_replace(true);
         while self.tasks.join_next().await.is_some() {}
-        self.sources.report(true)
+        let report = self.sources.report(true).await;
+        if let Some(kernel) = &self.sources.kernel {
+            if let Err(e) = kernel.delete().await {
+                tracing::warn!("{e}");
+            }
+        }
+        report
     }
 }

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
+use mesh5xx_scenario::model::OtherApp;
 use mesh5xx_scenario::{AppSettings, Catalog, Profile, Scenario, Variant};
 use serde_json::{json, Value};
 
@@ -41,6 +42,8 @@ pub const RESULTS_DIR: &str = "/results";
 /// Marker lines around the base64 tar.gz of [`RESULTS_DIR`] in the load generator's log.
 pub const RESULTS_BEGIN: &str = "MESH5XX-RESULTS-BEGIN";
 pub const RESULTS_END: &str = "MESH5XX-RESULTS-END";
+/// What the Job's `other-app` container prints for each lookup: `… answered` or `… failed`.
+pub const LOOKUP_MARKER: &str = "MESH5XX-LOOKUP";
 /// Header comment naming the Istio profile a rendering needs (read by kind-run.sh).
 pub const PROFILE_COMMENT: &str = "# mesh5xx-istio-profile: ";
 /// Header comment naming the namespace of the app and load generator (read by kind-run.sh).
@@ -49,8 +52,6 @@ pub const NAMESPACE_COMMENT: &str = "# mesh5xx-namespace: ";
 pub const VARIANTS_COMMENT: &str = "# mesh5xx-variants: ";
 /// Header comment of variants whose app has `down` windows.
 pub const DOWN_WINDOW_NOTE: &str = "# App: `mesh5xx upstream --down AT+FOR --down-after-first-request`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
-/// Header comment of variants whose app re-resolves the external name.
-pub const RESOLVE_MODE_WARNING: &str = "# Warning: load.resolve_mode is not applied in a cluster: the load generator resolves the external name once at start (system resolver) and keeps that address; re-resolving per connection needs `mesh5xx loadgen` to connect to the address it resolved (see kind-cluster/README.md, \"Known differences\")";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
 pub const STAGE_LABEL: &str = "mesh5xx/stage";
 
@@ -284,14 +285,6 @@ pub fn render_text(
     {
         text.push_str(&format!("{DOWN_WINDOW_NOTE}\n"));
     }
-    if variant
-        .load
-        .resolve_mode
-        .as_deref()
-        .is_some_and(|m| m != "once")
-    {
-        text.push_str(&format!("{RESOLVE_MODE_WARNING}\n"));
-    }
     if egress::is_outbound(scenario) {
         let cfg = match &opts.egress {
             Some(cfg) => cfg.clone(),
@@ -309,9 +302,6 @@ pub fn render_text(
             .and_then(|e| e.dns_refresh_ms)
         {
             text.push_str(&format!("# Warning: topology.external.dns_refresh_ms ({ms}) is a per-variant sidecar setting locally; in a cluster the DNS refresh is the mesh-wide meshConfig.dnsRefreshRate of the installed profile\n"));
-        }
-        if let Some(o) = &variant.topology.other_app {
-            text.push_str(&format!("# Warning: topology.other_app (another client looking the name up every {} ms, which refreshes the firewall entry) is not rendered in the cluster\n", o.resolve_every_ms));
         }
         text.push_str(&format!(
             "# Egress: CoreDNS must forward {} to {} (kind-cluster/coredns-patch.yaml)\n",
@@ -432,19 +422,56 @@ pub fn job_script() -> String {
     )
 }
 
-/// `mesh5xx loadgen …` as the Job runs it.
-pub fn loadgen_command(r: &Render<'_>, target: &str, host: &str) -> Vec<String> {
+/// The Job's `other-app` container for `topology.other_app`: another client of the external
+/// host that looks `name` up through the system resolver (CoreDNS, which forwards the zone
+/// to the egress DNS) at the lab's times, relative to the pod's start as the load is, and
+/// prints one [`LOOKUP_MARKER`] line per lookup. It ends with the load, so the Job completes.
+fn other_app_container(r: &Render<'_>, o: &OtherApp, name: &str) -> Value {
+    let first = o.first_at_ms.unwrap_or(o.resolve_every_ms);
+    let every = o.resolve_every_ms.max(1);
+    let lookups = match r.duration_ms.checked_sub(first) {
+        Some(left) if left > 0 => (left - 1) / every + 1,
+        _ => 0,
+    };
+    let secs = |ms: u64| format!("{}.{:03}", ms / 1000, ms % 1000);
+    let script = format!(
+        "sleep {first}; n=0; while [ $n -lt {lookups} ]; do \
+         if getent ahostsv4 {name}. >/dev/null; then echo {LOOKUP_MARKER} answered; else echo {LOOKUP_MARKER} failed; fi; \
+         n=$((n+1)); [ $n -lt {lookups} ] && sleep {every}; done; exit 0",
+        first = secs(first),
+        every = secs(every),
+    );
+    json!({
+        "name": "other-app",
+        "image": r.opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", script],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+    })
+}
+
+/// `mesh5xx loadgen …` as the Job runs it. Outbound (`resolve`: the external name and port),
+/// the app looks the name up through the system resolver (CoreDNS → egress DNS) when
+/// `load.resolve_mode` says, and connects to the answer: its sidecar captures the connection.
+pub fn loadgen_command(
+    r: &Render<'_>,
+    target: &str,
+    host: &str,
+    resolve: Option<(&str, u16)>,
+) -> Vec<String> {
     let placeholder = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+    let resolve = resolve.map(|(name, port)| mesh5xx_lab::commands::Resolve {
+        name: name.to_string(),
+        dns: None,
+        port,
+    });
     let mut a = mesh5xx_lab::commands::loadgen_args(
         &r.variant.load,
         placeholder,
         host,
         r.duration_ms,
         Path::new(RESULTS_DIR),
-        // In a cluster the app resolves the external name through the system resolver
-        // (CoreDNS → egress DNS) and connects to the answer; `--resolve` sends the answer in
-        // a header for the local sidecar, which Istio's PassthroughCluster does not read.
-        None,
+        resolve.as_ref(),
     );
     if let Some(i) = a.iter().position(|x| x == "--target") {
         a[i + 1] = target.to_string();
@@ -483,7 +510,21 @@ fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
         // No client sidecar: the load generator talks to the server sidecar directly.
         json!({"sidecar.istio.io/inject": "false"})
     };
+    let port = r.scenario.service.port;
+    let resolve = egress_cfg.map(|_| (host.as_str(), port));
     let secs = r.duration_ms.div_ceil(1000);
+    let mut containers = vec![json!({
+        "name": "loadgen",
+        "image": r.opts.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", job_script(), "mesh5xx"],
+        "args": loadgen_command(r, &target, &host, resolve),
+        "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": "results", "mountPath": RESULTS_DIR}],
+    })];
+    if let (Some(o), Some(_)) = (&r.variant.topology.other_app, egress_cfg) {
+        containers.push(other_app_container(r, o, &host));
+    }
     let mut job_labels = labels(r, "loadgen", &[(STAGE_LABEL, "load")]);
     job_labels["app"] = json!("loadgen");
     json!({
@@ -498,15 +539,7 @@ fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
                 "spec": {
                     "restartPolicy": "Never",
                     "terminationGracePeriodSeconds": 5,
-                    "containers": [{
-                        "name": "loadgen",
-                        "image": r.opts.image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "command": ["/bin/sh", "-c", job_script(), "mesh5xx"],
-                        "args": loadgen_command(r, &target, &host),
-                        "resources": {"requests": {"cpu": "500m", "memory": "64Mi"}, "limits": {"memory": "512Mi"}},
-                        "volumeMounts": [{"name": "results", "mountPath": RESULTS_DIR}],
-                    }],
+                    "containers": containers,
                     "volumes": [{"name": "results", "emptyDir": {}}],
                 },
             },

@@ -204,10 +204,20 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
             Err(e) => eprintln!("mesh5xx: {}: {e} (pod {pod})", path.display()),
         }
     }
-    let egress = egress_report(dir).map(|r| mesh5xx_lab::collect::egress_summary(&r, 0));
+    let egress = egress_report(dir)
+        .map(|r| mesh5xx_lab::collect::egress_summary(&r, other_app_lookups(dir)));
     Ok(mesh5xx_lab::collect::variant_result(
         v, load, sidecars, &apps, egress,
     ))
+}
+
+/// Lookups the Job's `other-app` container got an answer to (`other-app.log`, one
+/// [`crate::LOOKUP_MARKER`] line per lookup); 0 without the file.
+pub fn other_app_lookups(dir: &Path) -> u64 {
+    let answered = format!("{} answered", crate::LOOKUP_MARKER);
+    std::fs::read_to_string(dir.join("other-app.log"))
+        .map(|t| t.lines().filter(|l| l.trim() == answered).count() as u64)
+        .unwrap_or(0)
 }
 
 /// The egress pod's report: the last JSON object with `gateways` in an `egress-*.log` of `dir`

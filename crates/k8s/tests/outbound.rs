@@ -169,6 +169,14 @@ fn egress_runs_outside_the_mesh_on_fixed_cluster_ips() {
             "external.service.com"
         ]
     );
+    // It looks the name up through the pod's resolver and connects to the answer.
+    let tail = a.join(" ");
+    assert!(
+        tail.ends_with(
+            "--resolve external.service.com --upstream-port 80 --resolve-mode once --connect-resolved"
+        ),
+        "{tail}"
+    );
     // The ServiceEntry is applied as written.
     assert!(docs.contains(&v.istio.raw[0]));
 }
@@ -291,4 +299,76 @@ fn the_readme_example_egress_config_is_accepted() {
         cfg.gateways[1].listen.unwrap().port(),
         egress::GATEWAY_BASE_PORT + 1
     );
+}
+
+/// `topology.other_app` is a container of the load generator's pod that looks the name up
+/// through the cluster resolver at the lab's times and ends with the load; the kind summary
+/// counts its answered lookups.
+#[test]
+fn the_other_app_looks_the_name_up_beside_the_load_and_is_counted() {
+    let catalog = Catalog::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios"))
+        .expect("the scenario files load");
+    let s = catalog.get("outbound-firewall-uf").unwrap();
+    let v = s.variant("baseline").unwrap();
+    let o = v
+        .topology
+        .other_app
+        .as_ref()
+        .expect("the firewall baseline has another app");
+    let docs = render(s, v, &RenderOptions::default()).unwrap();
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    let containers = job["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .unwrap();
+    let names: Vec<&str> = containers
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["loadgen", "other-app"]);
+    let script = containers[1]["command"][2].as_str().unwrap();
+    let first = o.first_at_ms.unwrap_or(o.resolve_every_ms);
+    let lookups = (v.duration_ms - first - 1) / o.resolve_every_ms + 1;
+    for part in [
+        format!("sleep {}.{:03};", first / 1000, first % 1000),
+        format!("while [ $n -lt {lookups} ]"),
+        "getent ahostsv4 external.service.com. >/dev/null".to_string(),
+        format!("echo {} answered", mesh5xx_k8s::LOOKUP_MARKER),
+    ] {
+        assert!(script.contains(&part), "{part:?} missing from {script}");
+    }
+    // The loop ends: it is a Job's container.
+    assert!(script.ends_with("done; exit 0"), "{script}");
+    // An app that looks the name up per connection does so in the cluster too.
+    let v = s.variant("app-no-keepalive").unwrap();
+    let docs = render(s, v, &RenderOptions::default()).unwrap();
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    let args = serde_yaml::to_string(&job["spec"]["template"]["spec"]["containers"][0]["args"]);
+    let args = args.unwrap();
+    assert!(
+        args.contains("- per-connection\n- --connect-resolved"),
+        "{args}"
+    );
+    // A variant without another app has the load generator alone.
+    let inbound = catalog.get("inbound-keepalive-uc").unwrap();
+    let docs = render(inbound, &inbound.variants[0], &RenderOptions::default()).unwrap();
+    let job = docs.iter().find(|d| d["kind"] == "Job").unwrap();
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"]
+            .as_sequence()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    let dir = std::env::temp_dir().join(format!("mesh5xx-other-app-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(mesh5xx_k8s::summary::other_app_lookups(&dir), 0);
+    std::fs::write(
+        dir.join("other-app.log"),
+        "MESH5XX-LOOKUP answered\nMESH5XX-LOOKUP failed\nnoise\nMESH5XX-LOOKUP answered\n",
+    )
+    .unwrap();
+    let counted = mesh5xx_k8s::summary::other_app_lookups(&dir);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(counted, 2);
 }

@@ -46,7 +46,9 @@ pub fn upstream_args(app: &AppSettings, report: &Path) -> Vec<String> {
 #[derive(Debug, Clone)]
 pub struct Resolve {
     pub name: String,
-    pub dns: SocketAddr,
+    /// Locally the lab's DNS server, the answer announced to the sidecar in a header;
+    /// `None` in a pod: the system's resolver, and the app connects to the answer itself.
+    pub dns: Option<SocketAddr>,
     pub port: u16,
 }
 
@@ -100,13 +102,15 @@ pub fn loadgen_args(
         a.extend([
             "--resolve".to_string(),
             r.name.clone(),
-            "--dns".into(),
-            r.dns.to_string(),
             "--upstream-port".into(),
             r.port.to_string(),
             "--resolve-mode".into(),
             load.resolve_mode.clone().unwrap_or_else(|| "once".into()),
         ]);
+        match r.dns {
+            Some(dns) => a.extend(["--dns".to_string(), dns.to_string()]),
+            None => a.push("--connect-resolved".into()),
+        }
     }
     a
 }

@@ -128,14 +128,14 @@ async fn run_variant(
 
     let resolve = pods.egress.as_ref().map(|e| Resolve {
         name: scenario.service.host.clone(),
-        dns: e.ready.dns,
+        dns: Some(e.ready.dns),
         port: e.ready.gateway_port,
     });
     let other_lookups = Arc::new(AtomicU64::new(0));
-    let other_app = match (&v.topology.other_app, &resolve) {
-        (Some(o), Some(r)) => Some(tokio::spawn(other_app::run(
-            r.name.clone(),
-            r.dns,
+    let other_app = match (&v.topology.other_app, &pods.egress) {
+        (Some(o), Some(e)) => Some(tokio::spawn(other_app::run(
+            scenario.service.host.clone(),
+            e.ready.dns,
             Duration::from_millis(o.first_at_ms.unwrap_or(o.resolve_every_ms)),
             Duration::from_millis(o.resolve_every_ms),
             other_lookups.clone(),

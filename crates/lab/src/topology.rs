@@ -272,6 +272,7 @@ fn egress_config(scenario: &Scenario, ext: &External, upstream: SocketAddr) -> s
         "allow_timeout_ms": ext.allow_timeout_ms.unwrap_or(3_600_000),
         "firewall": ext.firewall,
         "on_expired": ext.on_expired.clone().unwrap_or_else(|| "refuse".into()),
+        "backend": ext.backend,
         "elb_old_address": ext.elb_old_address.clone().unwrap_or_else(|| "keep".into()),
         "gateways": gateways,
     })

@@ -59,15 +59,20 @@ pub struct LoadArgs {
     /// Response header carrying Envoy's %RESPONSE_FLAGS%.
     #[arg(long, default_value = crate::DEFAULT_FLAGS_HEADER, value_name = "NAME")]
     pub flags_header: String,
-    /// Resolve NAME through --dns and send `x-envoy-original-dst-host: IP:PORT`.
-    #[arg(long, value_name = "NAME", requires_all = ["dns", "upstream_port"])]
+    /// Resolve NAME (through --dns, else the system's resolver) and send
+    /// `x-envoy-original-dst-host: IP:PORT`, or with --connect-resolved connect to IP:PORT.
+    #[arg(long, value_name = "NAME", requires = "upstream_port")]
     pub resolve: Option<String>,
-    /// DNS server (UDP) used by --resolve, ip:port.
+    /// DNS server (UDP) used by --resolve, ip:port (default: the system's resolver).
     #[arg(long, value_name = "ADDR", requires = "resolve")]
     pub dns: Option<SocketAddr>,
-    /// Port put after the resolved IP in x-envoy-original-dst-host.
+    /// Port of the resolved address (in the header, or connected to).
     #[arg(long, value_name = "PORT", requires = "resolve")]
     pub upstream_port: Option<u16>,
+    /// Connect to the resolved address itself instead of --target (an app in a pod whose
+    /// sidecar captures its outbound connections).
+    #[arg(long, requires = "resolve")]
+    pub connect_resolved: bool,
     /// When to look the name up again: once, per-connection or every-ms:N.
     #[arg(
         long,
@@ -118,19 +123,20 @@ impl LoadArgs {
                 jitter: Duration::from_millis(self.think_jitter_ms),
             },
         };
-        let resolve = match (&self.resolve, self.dns, self.upstream_port) {
-            (Some(name), Some(dns), Some(upstream_port)) => Some(ResolveConfig {
+        let resolve = match (&self.resolve, self.upstream_port) {
+            (Some(name), Some(upstream_port)) => Some(ResolveConfig {
                 name: name.clone(),
-                dns,
+                dns: self.dns,
                 upstream_port,
                 mode: self.resolve_mode,
+                connect: self.connect_resolved,
             }),
-            (None, None, None) => None,
+            (None, None) => None,
             _ => {
                 return Err(LoadError::flag(
                     "--resolve",
                     self.resolve.as_deref().unwrap_or("-"),
-                    "needs --dns and --upstream-port",
+                    "needs --upstream-port",
                 ))
             }
         };

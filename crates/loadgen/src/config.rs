@@ -171,17 +171,20 @@ impl Default for Pacing {
     }
 }
 
-/// DNS-resolving mode: resolve `name` via `dns`, send `x-envoy-original-dst-host: IP:upstream_port`.
+/// DNS-resolving mode: resolve `name` (via `dns`, else the system's resolver), then send
+/// `x-envoy-original-dst-host: IP:upstream_port` to the target, or connect to that address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolveConfig {
     /// Name whose A records are looked up.
     pub name: String,
-    /// The one DNS server asked (UDP).
-    pub dns: SocketAddr,
-    /// Port put after the resolved IP in the header.
+    /// The one DNS server asked (UDP); `None` asks the system's resolver (`getaddrinfo`).
+    pub dns: Option<SocketAddr>,
+    /// Port of the resolved address.
     pub upstream_port: u16,
     /// When the name is looked up again.
     pub mode: ResolveMode,
+    /// Connect to the resolved address instead of the target (no header).
+    pub connect: bool,
 }
 
 /// When the app looks the name up again.

@@ -1,5 +1,6 @@
-//! DNS-resolving mode: look the upstream name up through one DNS server, the way the
-//! app would, and hand each new connection the address to announce to the sidecar.
+//! DNS-resolving mode: look the upstream name up, the way the app would (through one DNS
+//! server, or the system's resolver), and hand each new connection its address: to announce
+//! to the sidecar, or to connect to.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,8 +23,11 @@ const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The app's resolver and its cached answer.
 pub(crate) struct Dns {
-    resolver: TokioResolver,
+    /// Asks `--dns` only; `None`: the system's resolver (`getaddrinfo`, as a JVM does).
+    resolver: Option<TokioResolver>,
     name: Name,
+    /// The name as given, for the system's resolver (its search domains apply, as for an app).
+    given: String,
     port: u16,
     mode: ResolveMode,
     /// The cached IPv4 address as `1 << 32 | ip`, 0 when none (once / every-ms modes).
@@ -36,7 +40,8 @@ pub(crate) struct Dns {
 
 impl Dns {
     /// A resolver asking only `config.dns` (UDP), with no system configuration, no
-    /// search domains and no cache of its own: caching follows `config.mode`.
+    /// search domains and no cache of its own, or the system's resolver without `config.dns`:
+    /// caching follows `config.mode`.
     pub(crate) fn new(config: &ResolveConfig) -> Result<Self, LoadError> {
         let fqdn = if config.name.ends_with('.') {
             config.name.clone()
@@ -45,24 +50,26 @@ impl Dns {
         };
         let name = Name::from_utf8(&fqdn)
             .map_err(|err| LoadError::flag("--resolve", &config.name, err))?;
-        let server = NameServerConfig::new(config.dns, Protocol::Udp);
-        let resolver_config = ResolverConfig::from_parts(None, Vec::new(), vec![server]);
-        let mut options = ResolverOpts::default();
-        options.cache_size = 0;
-        options.positive_max_ttl = Some(Duration::ZERO);
-        options.negative_max_ttl = Some(Duration::ZERO);
-        options.use_hosts_file = ResolveHosts::Never;
-        options.ip_strategy = LookupIpStrategy::Ipv4Only;
-        options.timeout = LOOKUP_TIMEOUT;
-        options.attempts = 1;
-        options.ndots = 0;
-        let resolver =
+        let resolver = config.dns.map(|dns| {
+            let server = NameServerConfig::new(dns, Protocol::Udp);
+            let resolver_config = ResolverConfig::from_parts(None, Vec::new(), vec![server]);
+            let mut options = ResolverOpts::default();
+            options.cache_size = 0;
+            options.positive_max_ttl = Some(Duration::ZERO);
+            options.negative_max_ttl = Some(Duration::ZERO);
+            options.use_hosts_file = ResolveHosts::Never;
+            options.ip_strategy = LookupIpStrategy::Ipv4Only;
+            options.timeout = LOOKUP_TIMEOUT;
+            options.attempts = 1;
+            options.ndots = 0;
             TokioResolver::builder_with_config(resolver_config, TokioConnectionProvider::default())
                 .with_options(options)
-                .build();
+                .build()
+        });
         Ok(Dns {
             resolver,
             name,
+            given: config.name.clone(),
             port: config.upstream_port,
             mode: config.mode,
             current: AtomicU64::new(0),
@@ -139,8 +146,25 @@ impl Dns {
     /// One lookup: the first A record of the answer.
     async fn lookup(&self) -> Option<Ipv4Addr> {
         self.queries.fetch_add(1, Ordering::Relaxed);
-        let answer = self.resolver.ipv4_lookup(self.name.clone()).await.ok()?;
-        let ips: Vec<Ipv4Addr> = answer.iter().map(|a| a.0).collect();
+        let ips: Vec<Ipv4Addr> = match &self.resolver {
+            Some(resolver) => {
+                let answer = resolver.ipv4_lookup(self.name.clone()).await.ok()?;
+                answer.iter().map(|a| a.0).collect()
+            }
+            None => {
+                let host = (self.given.as_str(), 0);
+                let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host(host));
+                lookup
+                    .await
+                    .ok()?
+                    .ok()?
+                    .filter_map(|a| match a.ip() {
+                        IpAddr::V4(ip) => Some(ip),
+                        IpAddr::V6(_) => None,
+                    })
+                    .collect()
+            }
+        };
         let mut seen = self.seen.lock().expect("seen lock");
         for ip in &ips {
             if !seen.contains(&IpAddr::V4(*ip)) {

@@ -115,6 +115,7 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
     let start = Instant::now();
     let shared = Arc::new(Shared {
         target,
+        connect_resolved: config.resolve.as_ref().is_some_and(|r| r.connect),
         template: RequestTemplate::new(&config),
         flags_header: config.flags_header.clone(),
         head_request: config.method.eq_ignore_ascii_case("HEAD"),

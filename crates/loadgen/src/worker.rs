@@ -21,6 +21,8 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 pub(crate) struct Shared {
     /// Where connections go.
     pub(crate) target: SocketAddr,
+    /// Connect to the resolved address instead of `target` (`--connect-resolved`).
+    pub(crate) connect_resolved: bool,
     pub(crate) template: RequestTemplate,
     pub(crate) flags_header: String,
     /// The method is HEAD: responses carry no body.
@@ -77,12 +79,22 @@ async fn attempt(
                 },
                 None => None,
             };
-            let stream = match connect(shared.target, deadline).await {
+            // Connect to the resolved address itself, or announce it to the target (the
+            // sidecar) in the original-destination header.
+            let (to, announced) = match dst {
+                Some(dst) if shared.connect_resolved => (dst, None),
+                _ => (shared.target, dst),
+            };
+            let stream = match connect(to, deadline).await {
                 Ok(stream) => stream,
                 Err(kind) => return Outcome::Transport(kind),
             };
             stats.sockets_opened += 1;
-            slot.insert(Connection::new(stream, shared.template.render(dst), dst))
+            slot.insert(Connection::new(
+                stream,
+                shared.template.render(announced),
+                dst,
+            ))
         }
     };
     let exchange = connection.exchange(&shared.flags_header, shared.head_request);

@@ -94,7 +94,9 @@ fn bad_flags_name_the_flag() {
     );
 
     let err = parse(&["--target", "a:1", "--resolve", "x"]).unwrap_err();
-    assert!(err.contains("--dns"), "{err}");
+    assert!(err.contains("--upstream-port"), "{err}");
+    let err = parse(&["--target", "a:1", "--connect-resolved"]).unwrap_err();
+    assert!(err.contains("--resolve"), "{err}");
 
     let err = parse(&["--target", "a:1", "--header", "novalue"]).unwrap_err();
     assert!(err.contains("--header"), "{err}");

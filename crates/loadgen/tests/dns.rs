@@ -15,9 +15,10 @@ fn resolving(server: SocketAddr, dns: SocketAddr, mode: ResolveMode, requests: u
     let mut config = crate::requests(server, 1, requests);
     config.resolve = Some(ResolveConfig {
         name: NAME.into(),
-        dns,
+        dns: Some(dns),
         upstream_port: 80,
         mode,
+        connect: false,
     });
     config
 }
@@ -114,4 +115,32 @@ async fn a_failed_lookup_is_a_dns_error_retried_at_the_next_request() {
     assert_eq!(report.dns_queries, Some(3));
     assert!(report.resolved.is_empty());
     assert_eq!(server.accepted(), 0);
+}
+
+/// In a pod the app asks the system's resolver and connects to the answer itself (its sidecar
+/// captures the connection): `--target` is not used and no header is announced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_mode_asks_the_system_resolver_and_connects_to_the_answer() {
+    let server = HttpServer::start(|_| Action::ok()).await;
+    // A target nothing listens on: any connection to it would fail.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = unused.local_addr().unwrap();
+    drop(unused);
+    let mut config = crate::requests(dead, 1, 6);
+    config.resolve = Some(ResolveConfig {
+        name: "localhost".into(),
+        dns: None,
+        upstream_port: server.addr.port(),
+        mode: ResolveMode::PerConnection,
+        connect: true,
+    });
+    config.keepalive = false;
+    let report = run(config).await.unwrap();
+    assert_eq!(report.responses.get(&200), Some(&6), "{report:?}");
+    assert_eq!(report.dns_queries, Some(6));
+    assert_eq!(report.resolved, [IpAddr::V4(Ipv4Addr::LOCALHOST)]);
+    assert!(server
+        .requests()
+        .iter()
+        .all(|head| !head.contains("x-envoy-original-dst-host")));
 }

@@ -11,8 +11,9 @@
 //! for the line with a timeout, keeps the rest of its output in a log file,
 //! stops it with SIGTERM (then SIGKILL) and kills it on `Drop`. Children also
 //! receive SIGKILL when the process that spawned them dies, even by `kill -9`
-//! (Linux parent-death signal).
+//! (Linux parent-death signal). [`netns`] gives a run a private network namespace.
 
+pub mod netns;
 mod ready;
 mod supervised;
 

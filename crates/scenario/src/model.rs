@@ -105,12 +105,39 @@ pub struct External {
     /// Lifetime of an allow entry (the ipset `timeout`).
     #[serde(default)]
     pub allow_timeout_ms: Option<u64>,
-    /// `refuse` (new connects refused) or `reset`.
+    /// `refuse` (new connects refused), `reset` (accepted, then reset; userspace only) or
+    /// `drop` (connects time out; nftables only).
     #[serde(default)]
     pub on_expired: Option<String>,
+    /// Where the egress firewall runs: `userspace` (default) or `nftables` (the kernel; the
+    /// run moves into a private network namespace, which needs root and `nft`).
+    #[serde(default)]
+    pub backend: EgressBackend,
     /// The sidecar's DNS refresh rate, scaled to the lab's clock (overrides the profile's).
     #[serde(default)]
     pub dns_refresh_ms: Option<u64>,
+}
+
+/// Where the egress firewall runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EgressBackend {
+    /// TCP forwarders in the egress process.
+    #[default]
+    Userspace,
+    /// An nftables set with per-element timeouts, DNAT and conntrack.
+    Nftables,
+}
+
+impl Variant {
+    /// Whether running this variant changes kernel firewall rules, so the run needs a private
+    /// network namespace.
+    pub fn needs_private_network(&self) -> bool {
+        self.topology
+            .external
+            .as_ref()
+            .is_some_and(|e| e.backend == EgressBackend::Nftables)
+    }
 }
 
 /// One DNS answer change.

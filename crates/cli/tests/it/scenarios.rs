@@ -165,6 +165,16 @@ fn outbound_firewall_uf_bursts_heal_and_serviceentry_dns_fixes_it() {
         "{ipset}"
     );
     assert_eq!(variant(&s, "serviceentry-dns")["errors"], 0);
+    // The kernel firewall (nftables set, conntrack) gives the same bursts; its refusals are
+    // the SYNs the kernel rejected, counted per gateway, which the userspace gateway never sees.
+    let kernel = variant(&s, "kernel-firewall");
+    assert!(kernel["flags"]["UF"].as_u64().unwrap() > 0);
+    assert!(kernel["egress"]["allow_expired"].as_u64().unwrap() >= 2);
+    assert!(kernel["egress"]["connections_refused"].as_u64().unwrap() > 0);
+    assert_eq!(base["egress"]["connections_refused"], 0);
+    let config = std::fs::read_to_string(scratch.path().join("kernel-firewall/egress-config.json"));
+    let config: serde_json::Value = serde_json::from_str(&config.unwrap()).unwrap();
+    assert_eq!(config["backend"], "nftables");
 }
 
 #[test]
