@@ -7,7 +7,9 @@
 //!   `(ip, tcp:port)` in an allow table for `allow_timeout_ms`, like `ipset add … timeout N -exist`;
 //! - one gateway per external address, forwarding to the real server, that
 //!   refuses NEW connections while its allow entry has expired (established
-//!   ones keep flowing, as with conntrack);
+//!   ones keep flowing, as with conntrack): a TCP forwarder in this process, or with
+//!   `backend: nftables` the kernel itself (an nftables set, DNAT and conntrack; see
+//!   [`nftables`]);
 //! - a control port for snapshots, and a JSON report on exit.
 //!
 //! [`main`] runs it as `mesh5xx egress`; [`start`] runs it inside a tokio runtime.

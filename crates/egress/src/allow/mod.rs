@@ -1,10 +1,9 @@
 //! The firewall's allow table: `(ip, tcp:port)` entries that expire like ipset timeouts.
 //!
 //! [`AllowSet`] is the interface; [`UserspaceAllowSet`] keeps the table in
-//! memory and reads time from a [`Clock`]. A kernel backend (an nftables set
-//! with per-element timeouts) fits the same trait: `add` maps to
-//! `add element … timeout`, `list` to `list set`, and `sweep` to a diff of
-//! two listings.
+//! memory and reads time from a [`Clock`]. With `backend: nftables` this table
+//! stays the record (events, `ipset` lines, expiry windows) and the kernel set of
+//! [`crate::nftables`] follows it and enforces it, expiring its entries itself.
 
 mod clock;
 mod userspace;
