@@ -63,25 +63,9 @@ struct Plan<'a> {
 /// Run the command; `scenarios` is the `--scenarios` directory, if given.
 pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
     let catalog = crate::catalog::load(scenarios)?;
-    let plans = plan(&args, &catalog)?;
+    let mut plans = plan(&args, &catalog)?;
     let envoy = args.envoy.locate()?;
-    if let Some(v) = plans
-        .iter()
-        .flat_map(|p| p.variants.iter().map(move |v| (p.scenario, v)))
-        .find(|(_, v)| v.needs_private_network())
-    {
-        let what = format!(
-            "{} / {} runs its firewall in the kernel (nftables)",
-            v.0.name, v.1.name
-        );
-        if let Err(e) = std::process::Command::new("nft").arg("--version").output() {
-            anyhow::bail!("{what} and needs `nft` ({e}): install it (Debian: apt-get install nftables), or leave that variant out with --variant");
-        }
-        // Before any thread exists, so that every process of the run shares it.
-        mesh5xx_process::netns::enter_private().with_context(|| {
-            format!("{what} and needs a private network namespace: run as root, or leave that variant out with --variant")
-        })?;
-    }
+    enter_private_network(&mut plans, &args)?;
     let exe = std::env::current_exe().context("finding the mesh5xx binary")?;
     // One thread: the parent-death signal of every child follows the thread that spawned it.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -122,6 +106,49 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Variants whose firewall runs in the kernel (nftables) need the whole run in a private
+/// network namespace, entered here before any thread exists so that every process of the
+/// run shares it. Without `nft` or root, naming such a variant with --variant is an error;
+/// otherwise those variants are left out, saying so.
+fn enter_private_network(plans: &mut [Plan<'_>], args: &RunArgs) -> anyhow::Result<()> {
+    let needing: Vec<String> = plans
+        .iter()
+        .flat_map(|p| {
+            p.variants
+                .iter()
+                .filter(|v| v.needs_private_network())
+                .map(move |v| format!("{} / {}", p.scenario.name, v.name))
+        })
+        .collect();
+    if needing.is_empty() {
+        return Ok(());
+    }
+    let entered = match std::process::Command::new("nft").arg("--version").output() {
+        Err(e) => Err(format!(
+            "needs `nft` ({e}): install it (Debian: apt-get install nftables)"
+        )),
+        Ok(_) => mesh5xx_process::netns::enter_private()
+            .map_err(|e| format!("needs a private network namespace ({e}): run as root")),
+    };
+    match entered {
+        Ok(()) => Ok(()),
+        Err(why) if !args.variants.is_empty() => anyhow::bail!(
+            "{} runs its firewall in the kernel (nftables) and {why}, or leave that variant out",
+            needing.join(", ")
+        ),
+        Err(why) => {
+            eprintln!(
+                "mesh5xx: leaving out {} (the firewall in the kernel): {why}",
+                needing.join(", ")
+            );
+            for p in plans.iter_mut() {
+                p.variants.retain(|v| !v.needs_private_network());
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Resolve scenarios, variants, profile and run directories; every name is checked up front.

@@ -41,8 +41,8 @@ pub enum EgressError {
         /// The system error.
         source: io::Error,
     },
-    /// `backend: nftables` was asked for in the machine's own network namespace.
-    #[error("backend nftables changes the firewall of the network namespace it runs in, and this is the machine's own (or it cannot be told: {0}); run it in a private one: `mesh5xx run` does, by hand use `unshare -n`")]
+    /// `backend: nftables` was asked for outside a private network namespace.
+    #[error("backend nftables changes the firewall of the network namespace it runs in, which must be a private one with no interface but loopback: {0}; `mesh5xx run` gives it one, by hand use `unshare -n`")]
     HostNamespace(String),
     /// The kernel firewall failed.
     #[error(transparent)]
@@ -249,8 +249,16 @@ async fn kernel_table(
 ) -> Result<NftTable, EgressError> {
     match mesh5xx_process::netns::is_private() {
         Ok(true) => {}
-        Ok(false) => return Err(EgressError::HostNamespace("it is the machine's".into())),
-        Err(e) => return Err(EgressError::HostNamespace(e.to_string())),
+        Ok(false) => {
+            return Err(EgressError::HostNamespace(
+                "this one has other interfaces (the machine's own?)".into(),
+            ))
+        }
+        Err(e) => {
+            return Err(EgressError::HostNamespace(format!(
+                "its interfaces cannot be listed ({e})"
+            )))
+        }
     }
     let kernel_gateways = config
         .gateways

@@ -177,6 +177,67 @@ fn outbound_firewall_uf_bursts_heal_and_serviceentry_dns_fixes_it() {
     assert_eq!(config["backend"], "nftables");
 }
 
+/// Without `nft` (or root) the kernel-firewall variant cannot run: named with --variant it is
+/// an error saying what to install; otherwise the run leaves it out, says so, and runs the rest.
+#[test]
+fn without_nft_the_kernel_firewall_is_refused_when_named_and_left_out_otherwise() {
+    let scratch = Scratch::new("no-nft");
+    let no_nft = scratch.path().join("empty-path");
+    std::fs::create_dir_all(&no_nft).unwrap();
+    let o = mesh5xx()
+        .env("PATH", &no_nft)
+        .args([
+            "run",
+            "outbound-firewall-uf",
+            "--variant",
+            "kernel-firewall",
+        ])
+        .args([
+            "--duration",
+            "1",
+            "--out",
+            scratch.path().join("named").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("outbound-firewall-uf / kernel-firewall")
+            && e.contains("apt-get install nftables"),
+        "{e}"
+    );
+
+    let out = scratch.path().join("all");
+    let o = mesh5xx()
+        .env("PATH", &no_nft)
+        .args(["run", "outbound-firewall-uf", "--duration", "1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("leaving out outbound-firewall-uf / kernel-firewall"),
+        "{}",
+        stderr(&o)
+    );
+    let s = summary(&out);
+    let names: Vec<&str> = s["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"baseline") && !names.contains(&"kernel-firewall"),
+        "{names:?}"
+    );
+    assert!(
+        wait_no_processes(scratch.arg(), 5).is_empty(),
+        "processes left behind"
+    );
+}
+
 #[test]
 fn outbound_elb_ip_change_reproduces_and_serviceentry_dns_follows_the_new_ip() {
     let scratch = Scratch::new("elb");
