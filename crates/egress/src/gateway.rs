@@ -260,11 +260,7 @@ impl Gateway {
         loop {
             let generation = *changes.borrow_and_update();
             let serving = *service.borrow_and_update() == Service::Serving;
-            let live = !policy.firewall || firewall.allows(self.ip, self.port);
-            if live != was_live {
-                self.track_window(live, was_live, firewall.now_ms());
-                was_live = live;
-            }
+            let live = self.follow_entry(&firewall, policy, &mut was_live);
             let open = serving && (live || policy.on_expired == OnExpired::Reset);
             let mut rebind_failed = false;
             if !open {
@@ -318,11 +314,7 @@ impl Gateway {
         let mut was_live = false;
         loop {
             changes.borrow_and_update();
-            let live = !policy.firewall || firewall.allows(self.ip, self.port);
-            if live != was_live {
-                self.track_window(live, was_live, firewall.now_ms());
-                was_live = live;
-            }
+            self.follow_entry(&firewall, policy, &mut was_live);
             tokio::select! {
                 _ = crate::stopped(&mut shutdown) => return,
                 _ = changes.changed() => {}
@@ -330,14 +322,21 @@ impl Gateway {
         }
     }
 
-    /// Record the start of an expiry window (live → not live) or its end.
-    fn track_window(&self, live: bool, was_live: bool, now_ms: u64) {
-        let mut windows = self.windows.lock().expect("gateway lock");
-        if was_live && !live {
-            windows.push((now_ms, None));
-        } else if let Some((_, to @ None)) = windows.last_mut() {
-            *to = Some(now_ms);
+    /// Whether the allow entry lets NEW connections through now (always without a firewall);
+    /// a change from `was_live` starts or ends an expiry window.
+    fn follow_entry(&self, firewall: &Firewall, policy: Policy, was_live: &mut bool) -> bool {
+        let live = !policy.firewall || firewall.allows(self.ip, self.port);
+        if live != *was_live {
+            let now_ms = firewall.now_ms();
+            let mut windows = self.windows.lock().expect("gateway lock");
+            if !live {
+                windows.push((now_ms, None));
+            } else if let Some((_, to @ None)) = windows.last_mut() {
+                *to = Some(now_ms);
+            }
+            *was_live = live;
         }
+        live
     }
 
     fn admit(

@@ -108,12 +108,7 @@ fn every_scenario_has_a_committed_reference_result_matching_the_schema() {
         let summary = summary(&dir);
         assert_matches_schema(&summary);
         assert_eq!(summary["scenario"], name);
-        let recorded: Vec<&str> = summary["variants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v["name"].as_str().unwrap())
-            .collect();
+        let recorded = variant_names(&summary);
         for variant in s["variants"].as_array().unwrap() {
             assert!(
                 recorded.contains(&variant["name"].as_str().unwrap()),

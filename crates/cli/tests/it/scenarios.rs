@@ -222,12 +222,7 @@ fn without_nft_the_kernel_firewall_is_refused_when_named_and_left_out_otherwise(
         stderr(&o)
     );
     let s = summary(&out);
-    let names: Vec<&str> = s["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v["name"].as_str().unwrap())
-        .collect();
+    let names = variant_names(&s);
     assert!(
         names.contains(&"baseline") && !names.contains(&"kernel-firewall"),
         "{names:?}"

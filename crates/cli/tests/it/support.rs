@@ -46,6 +46,16 @@ impl Drop for Scratch {
     }
 }
 
+/// The names of a summary's variants, in run order.
+pub fn variant_names(summary: &serde_json::Value) -> Vec<&str> {
+    summary["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect()
+}
+
 /// Pids of live processes whose command line mentions `needle` (e.g. a run directory).
 pub fn processes_mentioning(needle: &str) -> Vec<u32> {
     let me = std::process::id();
