@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Speed of `mesh5xx egress` on loopback:
 #   (1) DNS answers per second, measured with dnsperf (installed with apt-get when missing);
 #   (2) one gateway against the direct path with wrk, for each firewall backend (`userspace`:
@@ -41,37 +42,30 @@ if [[ -z "${MESH5XX_BENCH_NETNS:-}" ]]; then
 fi
 ip link set lo up
 
+# shellcheck source=lib-procs.sh
+source scripts/lib-procs.sh
 MESH5XX=target/release/mesh5xx
 WORK="$(mktemp -d)"
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+cleanup() { rm -rf "$WORK"; }
+# On exit every process started below is stopped and waited for, and nothing of the script's
+# may be left running (lib-procs.sh).
+procs_init bench-egress cleanup
 
 # Start "$@" in the background with its output in $WORK/$name.out; set READY to its
-# READY payload (5 s at most). Not in a subshell: PIDS must keep the pid for cleanup.
+# READY payload and READY_PID to its pid (5 s at most). Not in a subshell or $(...): the pid
+# must reach the EXIT trap.
 start_ready() {
     local name="$1"
     shift
-    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-    local pid=$!
+    procs_bg "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
+    READY_PID=$PROCS_LAST
     for _ in $(seq 50); do
         READY="$(sed -n 's/^MESH5XX-READY //p' "$WORK/$name.out")"
-        if [[ -n "$READY" ]]; then
-            PIDS+=("$pid")
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || break
+        [[ -n "$READY" ]] && return 0
+        kill -0 "$READY_PID" 2>/dev/null || break
         sleep 0.1
     done
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    procs_kill "$READY_PID"
     return 1
 }
 
@@ -90,15 +84,14 @@ start_egress() { # start_egress BACKEND: sets EGRESS_PID, DNS_PORT, GATEWAY
         log "egress ($1) did not start: $(cat "$WORK/egress-$1.err")"
         return 1
     fi
-    EGRESS_PID="${PIDS[-1]}"
+    EGRESS_PID=$READY_PID
     DNS_PORT="$(json_field "$READY" '["dns"].split(":")[1]')"
     GATEWAY="$(json_field "$READY" '["gateways"][0]["addr"]')"
     log "egress ($1): dns 127.0.0.1:$DNS_PORT, gateway $GATEWAY -> $UPSTREAM"
 }
 
 stop_egress() { # stop_egress BACKEND: prints what the gateway carried
-    kill -TERM "$EGRESS_PID"
-    wait "$EGRESS_PID" 2>/dev/null || true
+    procs_kill "$EGRESS_PID"
     python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -115,21 +108,23 @@ to_us() { # wrk latency (e.g. 812.00us, 1.20ms, 2.00s) -> microseconds
     }'
 }
 
-measure() { # measure ADDR CONNECTIONS THREADS: prints "rps p50_us"
-    local out
-    out="$(wrk -t"$3" -c"$2" -d"${DURATION_S}s" --latency "http://$1/")"
-    echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_us "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
+# measure ADDR CONNECTIONS THREADS: sets RPS and P50_US. wrk runs in the script's own shell
+# (procs_run), so an interrupt stops it at once.
+measure() {
+    procs_run wrk -t"$3" -c"$2" -d"${DURATION_S}s" --latency "http://$1/" >"$WORK/wrk.out"
+    RPS="$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.out")"
+    P50_US="$(to_us "$(awk '$1 == "50%" {print $2}' "$WORK/wrk.out")")"
 }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 compare() { # compare BACKEND CONNECTIONS THREADS: ROUNDS alternating runs each way, medians
-    local direct_rps=() direct_p50=() gw_rps=() gw_p50=() rps p50
+    local direct_rps=() direct_p50=() gw_rps=() gw_p50=()
     for _ in $(seq "$ROUNDS"); do
-        read -r rps p50 < <(measure "$UPSTREAM" "$2" "$3")
-        direct_rps+=("$rps") direct_p50+=("$p50")
-        read -r rps p50 < <(measure "$GATEWAY" "$2" "$3")
-        gw_rps+=("$rps") gw_p50+=("$p50")
+        measure "$UPSTREAM" "$2" "$3"
+        direct_rps+=("$RPS") direct_p50+=("$P50_US")
+        measure "$GATEWAY" "$2" "$3"
+        gw_rps+=("$RPS") gw_p50+=("$P50_US")
     done
     local dr dp gr gp
     dr="$(median "${direct_rps[@]}")" dp="$(median "${direct_p50[@]}")"
@@ -146,9 +141,10 @@ compare() { # compare BACKEND CONNECTIONS THREADS: ROUNDS alternating runs each 
 start_egress userspace
 if command -v dnsperf >/dev/null; then
     printf 'external.service.com A\nexternal.service.com AAAA\nunknown.service.com A\nexternal.service.com A\n' >"$WORK/queries"
-    qps="$(dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$WORK/queries" -l "$DURATION_S" -c 4 -q 200 2>&1 |
-        awk '/Queries per second:/ {print $4}')"
-    lost="$(awk '/Queries lost:/ {print $3}' <<<"$(dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$WORK/queries" -l 1 -c 4 -q 200 2>&1)")"
+    procs_run dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$WORK/queries" -l "$DURATION_S" -c 4 -q 200 >"$WORK/dnsperf.out" 2>&1
+    qps="$(awk '/Queries per second:/ {print $4}' "$WORK/dnsperf.out")"
+    procs_run dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$WORK/queries" -l 1 -c 4 -q 200 >"$WORK/dnsperf.out" 2>&1 || true
+    lost="$(awk '/Queries lost:/ {print $3}' "$WORK/dnsperf.out")"
     printf 'dns  dnsperf:            %10.0f q/s (goal >= 20000; lost in a 1 s rerun: %s)\n' "$qps" "$lost"
 fi
 stop_egress userspace

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Fuzzes the access-log line parser (mesh5xx-accesslog `parse_line`) for a bounded time.
 #
 #   scripts/fuzz.sh                      # 60 s
@@ -34,13 +35,17 @@ if ! [[ "$FUZZ_SECONDS" =~ ^[1-9][0-9]*$ ]]; then
 fi
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib-procs.sh
+source "$repo/scripts/lib-procs.sh"
+# An interrupt stops the fuzzer too; nothing of the script's may be left running at the end.
+procs_init fuzz.sh
 crate="$repo/crates/accesslog"
 fuzz="$crate/fuzz"
 started=$SECONDS
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz $CARGO_FUZZ_VERSION (about 2 min)" >&2
-  cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
+  procs_run cargo install cargo-fuzz --locked --version "$CARGO_FUZZ_VERSION"
 fi
 installed=$SECONDS
 
@@ -48,7 +53,7 @@ export RUSTC_BOOTSTRAP=1
 cd "$crate"
 
 echo "fuzz.sh: building $TARGET ($(cargo fuzz --version), sanitizer $FUZZ_SANITIZER)" >&2
-cargo fuzz build --sanitizer "$FUZZ_SANITIZER" "$TARGET"
+procs_run cargo fuzz build --sanitizer "$FUZZ_SANITIZER" "$TARGET"
 built=$SECONDS
 
 work_corpus="$fuzz/target/corpus/$TARGET"
@@ -57,7 +62,7 @@ log="$fuzz/target/fuzz-$TARGET.log"
 
 echo "fuzz.sh: running $TARGET for ${FUZZ_SECONDS}s (log: $log)" >&2
 set +e
-cargo fuzz run --sanitizer "$FUZZ_SANITIZER" "$TARGET" \
+procs_run cargo fuzz run --sanitizer "$FUZZ_SANITIZER" "$TARGET" \
   "$work_corpus" "$fuzz/corpus/$TARGET" -- \
   -max_total_time="$FUZZ_SECONDS" \
   -dict="$fuzz/$TARGET.dict" \

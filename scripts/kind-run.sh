@@ -40,9 +40,20 @@ header() { # header FILE KEY
     sed -n "s/^# mesh5xx-$2: //p" "$1" | head -n1
 }
 
+# The `kubectl logs -f` processes following the current variant's containers.
+STREAMS=()
+# stop_streams: stop the log streams still running and wait for them.
+stop_streams() {
+    local p
+    for p in "${STREAMS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${STREAMS[@]}"; do wait "$p" 2>/dev/null || true; done
+    STREAMS=()
+}
+
 # Which variants, which profile, which namespace.
 PROBE=$(mktemp)
-trap 'rm -f "$PROBE"' EXIT
+# On any exit (a failed step included) no log stream is left following a pod.
+trap 'stop_streams; rm -f "$PROBE"' EXIT
 render baseline >"$PROBE" || die "cannot render scenario $SCENARIO (see mesh5xx list)"
 PROFILE=$(header "$PROBE" istio-profile)
 read -r -a VARIANTS <<<"$(header "$PROBE" variants)"
@@ -63,7 +74,6 @@ mkdir -p "$RUN_DIR"
 STARTED_AT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ENVOY_VERSION=unknown
 DONE=()
-STREAMS=()
 NS=
 
 summary() { # summary [--finished] [--interrupted]
@@ -88,8 +98,7 @@ cleanup() {
 
 on_interrupt() {
     log "interrupted; stopping log streams and writing the summary"
-    local p
-    for p in "${STREAMS[@]}"; do kill "$p" 2>/dev/null || true; done
+    stop_streams
     summary --finished --interrupted || true
     exit 130
 }
@@ -213,9 +222,8 @@ stop_pods() { # stop_pods SELECTOR
     local p deadline=$(($(date +%s) + 60))
     for p in "${STREAMS[@]}"; do
         while kill -0 "$p" 2>/dev/null && (($(date +%s) < deadline)); do sleep 1; done
-        kill "$p" 2>/dev/null || true
     done
-    STREAMS=()
+    stop_streams
 }
 
 log "run directory: $RUN_DIR (profile $PROFILE, variants: ${VARIANTS[*]})"

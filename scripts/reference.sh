@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Re-make the committed reference results: every scenario under its default Istio profile,
 # the Istio-version matrix (the scenarios whose outcome depends on the version, under the
 # other profiles), then the report in results/ (README.md, SVG charts, CSV, .hgrm).
 # Full access logs are not kept: each variant keeps summary.json's counts and samples.log.
 #
-#   scripts/reference.sh                 remake everything (~13 min)
+#   scripts/reference.sh                 remake everything (about an hour with REPEAT=5)
 #   scripts/reference.sh SCENARIO...     remake these scenarios (every profile they run under)
+#
+# Env: REPEAT (5): runs of each variant, interleaved round by round (`mesh5xx run --repeat`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib-procs.sh
+source scripts/lib-procs.sh
 scripts/prereqs.sh
 cargo build --release --quiet -p mesh5xx
 M=target/release/mesh5xx
 REF=results/reference
+REPEAT=${REPEAT:-5}
 WORK_README=$(mktemp)
+cleanup() { rm -f "$WORK_README"; }
+# An interrupt stops the run in progress too; nothing of the script's may be left running.
+procs_init reference.sh cleanup
 MATRIX=(inbound-keepalive-uc inbound-app-down-uf outbound-timeout-ut)
 FRESH=() # the scenario directories made by this run
 
 remake() { # remake PROFILE SCENARIO
   rm -rf "${REF:?}/$1/$2"
   if [ "$1" = istio-1.4 ]; then
-    "$M" run "$2" --out "$REF/$1/$2"
+    procs_run "$M" run "$2" --repeat "$REPEAT" --out "$REF/$1/$2"
   else
-    "$M" run "$2" --profile "$1" --out "$REF/$1/$2"
+    procs_run "$M" run "$2" --repeat "$REPEAT" --profile "$1" --out "$REF/$1/$2"
   fi
   FRESH+=("$REF/$1/$2")
 }
@@ -29,7 +38,7 @@ remake() { # remake PROFILE SCENARIO
 if [ $# -eq 0 ]; then
   rm -rf "$REF"
   mkdir -p "$REF"
-  "$M" run --all --out "$REF/istio-1.4"
+  procs_run "$M" run --all --repeat "$REPEAT" --out "$REF/istio-1.4"
   for dir in "$REF"/istio-1.4/*/; do FRESH+=("${dir%/}"); done
   for profile in istio-1.13 istio-1.24; do
     for scenario in "${MATRIX[@]}"; do remake "$profile" "$scenario"; done
@@ -44,8 +53,10 @@ else
   done
 fi
 
-# Keep a few access-log lines per variant (the first lines and the first errors), drop the rest.
-for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/; done); do
+# Keep a few access-log lines per variant or run (the first lines and the first errors), drop
+# the rest.
+for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
+  [ -d "$dir" ] || continue
   {
     for log in "$dir"access-*.log; do
       [ -f "$log" ] || continue
@@ -54,7 +65,7 @@ for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/; done); do
       grep -E '" (5[0-9][0-9]) ' "$log" | head -n 5 || true
     done
   } >"${dir}samples.log"
-  find "$dir" -type f ! -name samples.log ! -name latency.hgrm ! -name ipset.txt -delete
+  find "$dir" -maxdepth 1 -type f ! -name samples.log ! -name latency.hgrm ! -name ipset.txt -delete
 done
 
 rm -f results/*.svg results/*.csv results/*.hgrm

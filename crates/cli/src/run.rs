@@ -31,6 +31,10 @@ pub struct RunArgs {
     /// Seconds each variant drives load (default: the scenario's).
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     pub duration: Option<f64>,
+    /// Run each variant N times (1 to 100), round by round: every variant once, then again;
+    /// the table gives the error rate's mean, 95 % interval and spread over the runs.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_repeat)]
+    pub repeat: u32,
     /// The run directory (default: a new one under results/runs/); with --all, DIR/<scenario>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -49,6 +53,17 @@ fn parse_secs(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("{v} is not between 0.5 and 600 seconds"))
+    }
+}
+
+fn parse_repeat(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of runs"))?;
+    if (1..=100).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("{n} is not between 1 and 100 runs"))
     }
 }
 
@@ -80,14 +95,15 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
     let mut all_passed = true;
     for p in plans {
         let started = Instant::now();
-        let summary = rt.block_on(run_one(&args, &envoy, &exe, &p, rx.clone()))?;
+        let (summary, run_dir) = rt.block_on(run_one(&args, &envoy, &exe, &p, rx.clone()))?;
         print!("{}", mesh5xx_results::table::render(&summary));
+        let runs: usize = summary.variants.iter().map(|v| v.runs.len()).sum();
         println!(
-            "\n{}: {} variant(s) in {:.1} s wall; summary: {}\n",
+            "\n{}: {} variant(s), {runs} run(s) in {:.1} s wall; summary: {}\n",
             p.scenario.name,
             summary.variants.len(),
             started.elapsed().as_secs_f64(),
-            p.run_dir.join("summary.json").display()
+            run_dir.join("summary.json").display()
         );
         if summary.interrupted {
             return Ok(ExitCode::from(130));
@@ -183,13 +199,14 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
     Ok(plans)
 }
 
+/// Run one plan; its summary and the run directory it went to.
 async fn run_one(
     args: &RunArgs,
     envoy: &EnvoyBinary,
     exe: &std::path::Path,
     p: &Plan<'_>,
     stop: watch::Receiver<bool>,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<(Summary, PathBuf)> {
     let run_dir = if p.run_dir.as_os_str().is_empty() {
         mesh5xx_results::run_dir(
             &PathBuf::from("results/runs"),
@@ -202,8 +219,13 @@ async fn run_one(
             .with_context(|| format!("creating --out {}", p.run_dir.display()))?;
         p.run_dir.clone()
     };
+    let rounds = if args.repeat > 1 {
+        format!(", {} runs of each variant, round by round", args.repeat)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "mesh5xx: {} — {} (Envoy {} from {}, profile {}); results in {}",
+        "mesh5xx: {} — {} (Envoy {} from {}, profile {}{rounds}); results in {}",
         p.scenario.name,
         p.scenario.title,
         envoy.version,
@@ -217,11 +239,12 @@ async fn run_one(
         profile: p.profile.clone(),
         run_dir: run_dir.clone(),
         duration_ms: args.duration.map(|s| (s * 1000.0) as u64),
+        repeat: args.repeat,
         progress: true,
         live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     match run_scenario(&cfg, p.scenario, &p.variants, stop).await {
-        Ok(s) => Ok(s),
+        Ok(s) => Ok((s, run_dir)),
         Err(e @ LabError::Interrupted) => Err(e.into()),
         Err(e) => {
             Err(anyhow::Error::new(e)

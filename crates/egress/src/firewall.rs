@@ -2,7 +2,7 @@
 //! entries in an [`AllowSet`]; expiry closes them again. Keeps the counters and
 //! the timeline of entry events, and tells the gateways when liveness changes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -82,6 +82,21 @@ pub struct Firewall {
     writes: watch::Sender<u64>,
     /// Per gateway: the last change generation it has acted on (listener reopened or closed).
     applied: watch::Sender<Vec<u64>>,
+    /// With a kernel set following the table: the last write generation it holds.
+    written: watch::Sender<Option<u64>>,
+    /// With a kernel set following the table: the entries answers added or refreshed that it
+    /// has not been given yet.
+    unwritten: Mutex<BTreeSet<AllowKey>>,
+}
+
+/// Where the allow table stands: what an answer that changed it waits for its followers to
+/// have acted on before it leaves ([`Firewall::progress`], [`Firewall::opened`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// The change generation (entries added or expired): the gateways follow it.
+    pub changes: u64,
+    /// The write generation (entries added or refreshed): a kernel set follows it.
+    pub writes: u64,
 }
 
 impl Firewall {
@@ -108,15 +123,48 @@ impl Firewall {
             changes: watch::Sender::new(0),
             writes: watch::Sender::new(0),
             applied: watch::Sender::new(Vec::new()),
+            written: watch::Sender::new(None),
+            unwritten: Mutex::new(BTreeSet::new()),
         }
     }
 
-    /// The current change generation (bumped whenever an entry is added).
-    pub fn generation(&self) -> u64 {
-        *self.changes.borrow()
+    /// The change and write generations as of now.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            changes: *self.changes.borrow(),
+            writes: *self.writes.borrow(),
+        }
     }
 
-    /// A gateway (or the kernel set) joins; the returned slot is what it passes to [`Firewall::applied`].
+    /// A kernel set follows this table: answers that write entries leave only once it holds
+    /// them ([`Firewall::to_write`], [`Firewall::written`]).
+    pub fn with_kernel_set(self) -> Self {
+        self.written.send_replace(Some(0));
+        self
+    }
+
+    /// The entries answers have added or refreshed since the last call, for the kernel set,
+    /// each with the entry lifetime: its countdown restarts when the kernel is given it, so the
+    /// answer that waits for the write leaves with the whole lifetime ahead, however long the
+    /// write took. The kernel's element thus ends a little after the record's entry, never
+    /// before it.
+    pub fn to_write(&self) -> Vec<(AllowKey, Duration)> {
+        let keys = std::mem::take(&mut *self.unwritten.lock().expect("unwritten lock"));
+        keys.into_iter().map(|k| (k, self.timeout)).collect()
+    }
+
+    /// The kernel set holds every entry written up to write generation `writes`.
+    pub fn written(&self, writes: u64) {
+        self.written.send_if_modified(|w| match w {
+            Some(w) if *w < writes => {
+                *w = writes;
+                true
+            }
+            _ => false,
+        });
+    }
+
+    /// A gateway joins; the returned slot is what it passes to [`Firewall::applied`].
     pub fn register_gateway(&self) -> usize {
         let mut slot = 0;
         self.applied.send_modify(|applied| {
@@ -138,14 +186,23 @@ impl Firewall {
             });
     }
 
-    /// Wait (at most `limit`) until every gateway has acted on `generation`: a DNS answer that
-    /// opened the firewall leaves only once the door is open, as an ipset entry is added
-    /// before the resolver answers.
-    pub async fn opened(&self, generation: u64, limit: Duration) {
+    /// Wait (at most `limit`) until every gateway has acted on the changes up to `upto` and
+    /// the kernel set, if one follows, holds the writes up to `upto`: a DNS answer that opened
+    /// or refreshed an entry leaves only once the door is open, as an ipset entry is added
+    /// before the resolver answers. The kernel set is waited for after a refresh too, since
+    /// only it knows whether its element is still live.
+    pub async fn opened(&self, upto: Progress, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
         let mut applied = self.applied.subscribe();
-        let _ = tokio::time::timeout(
-            limit,
-            applied.wait_for(|a| a.iter().all(|g| *g >= generation)),
+        let _ = tokio::time::timeout_at(
+            deadline,
+            applied.wait_for(|a| a.iter().all(|g| *g >= upto.changes)),
+        )
+        .await;
+        let mut written = self.written.subscribe();
+        let _ = tokio::time::timeout_at(
+            deadline,
+            written.wait_for(|w| w.is_none_or(|w| w >= upto.writes)),
         )
         .await;
     }
@@ -170,11 +227,15 @@ impl Firewall {
         }
         self.sweep();
         let mut added = false;
+        let kernel = self.written.borrow().is_some();
         for &ip in addresses {
             let key = AllowKey {
                 ip,
                 port: self.port_for(ip),
             };
+            if kernel {
+                self.unwritten.lock().expect("unwritten lock").insert(key);
+            }
             let event = match self.allow.add(key, fqdn, self.timeout) {
                 AddOutcome::Added => {
                     added = true;
@@ -197,15 +258,6 @@ impl Firewall {
     /// A receiver that changes whenever an answer adds or refreshes entries.
     pub fn subscribe_writes(&self) -> watch::Receiver<u64> {
         self.writes.subscribe()
-    }
-
-    /// The live entries and the time each has left.
-    pub fn entries(&self) -> Vec<(AllowKey, Duration)> {
-        self.allow
-            .list()
-            .into_iter()
-            .map(|e| (e.key, e.remaining))
-            .collect()
     }
 
     /// Whether NEW connections to `ip` on its service port are allowed now.

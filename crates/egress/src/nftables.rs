@@ -19,11 +19,19 @@
 //!     to gateway i                                -> dnat to its upstream
 //! ```
 //!
-//! Entries are written with `add element … timeout Nms`, which also restarts the countdown of
-//! a live one (`ipset add … -exist`); the kernel expires them on its own. The rules only see
-//! locally generated traffic (hook `output`), which is all the local lab has. Everything is
-//! done with the `nft` command, in the network namespace of this process, which must be a
-//! private one ([`crate::service::start`] checks).
+//! Every write of allow entries replaces its elements in one transaction — `add element` (so
+//! that the delete finds one), `delete element`, `add element … timeout Nms` — so the element is
+//! live for its new time whatever the kernel held before (`ipset add … -exist`): a plain
+//! `add element` of an element the kernel holds keeps its old expiry (kernels before 6.10 never
+//! update it, later ones only for a different `timeout`), and the packets see the old element or
+//! the new one, never neither. The kernel expires elements on its own. The rules only see
+//! locally generated traffic (hook `output`), which is all the local lab has. Allow entries,
+//! written while a DNS answer waits, go to the kernel over netlink from this process (the batch
+//! `nft -f` would send); everything else is done with the `nft` command. All of it happens in
+//! the network namespace of this process, which must be a private one
+//! ([`crate::service::start`] checks).
+
+mod netlink;
 
 use std::fmt::Write as _;
 use std::io;
@@ -51,6 +59,14 @@ pub enum NftError {
         doing: String,
         /// What nft said.
         stderr: String,
+    },
+    /// The kernel refused a netlink request, or the socket failed.
+    #[error("netlink to nf_tables failed while {doing}: {source}")]
+    Netlink {
+        /// What the request was for.
+        doing: String,
+        /// The error.
+        source: io::Error,
     },
     /// A gateway's upstream is not an IPv4 address the kernel can DNAT to.
     #[error("gateways[{index}].upstream: {upstream:?} does not resolve to an IPv4 address (the nftables backend DNATs to it)")]
@@ -114,14 +130,21 @@ pub struct KernelCounts {
 pub struct NftTable {
     name: String,
     gateways: Vec<KernelGateway>,
+    /// Writes the allow entries.
+    netlink: netlink::Netlink,
 }
 
 impl NftTable {
     /// Create the table, its sets and the rules for `gateways` under `policy`.
     pub async fn create(gateways: Vec<KernelGateway>, policy: Policy) -> Result<Self, NftError> {
+        let netlink = netlink::Netlink::open().map_err(|source| NftError::Netlink {
+            doing: "opening a socket".into(),
+            source,
+        })?;
         let table = Self {
             name: format!("mesh5xx_egress_{}", std::process::id()),
             gateways,
+            netlink,
         };
         // A table left by an earlier process with the same pid is replaced.
         let script = format!(
@@ -199,28 +222,22 @@ impl NftTable {
         s
     }
 
-    /// Add the entries, or restart their countdowns, each for its own time left.
+    /// Add the entries, or restart their countdowns, each for its own time: once this returns,
+    /// each is live in the kernel until at least its time has passed.
     pub async fn allow(&self, entries: &[(AllowKey, Duration)]) -> Result<(), NftError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let elements: Vec<String> = entries
+        let elements: Vec<(AllowKey, u64)> = entries
             .iter()
-            .map(|(k, left)| {
-                format!(
-                    "{} . {} timeout {}ms",
-                    k.ip,
-                    k.port,
-                    left.as_millis().max(1)
-                )
-            })
+            .map(|(key, time)| (*key, kernel_timeout_ms(*time)))
             .collect();
-        let script = format!(
-            "add element ip {} allow {{ {} }}\n",
-            self.name,
-            elements.join(", ")
-        );
-        nft(&script, "writing allow entries").await
+        self.netlink
+            .replace_elements(&self.name, "allow", &elements)
+            .map_err(|source| NftError::Netlink {
+                doing: "writing allow entries".into(),
+                source,
+            })
     }
 
     /// The load balancer dropped `key`: refuse its NEW connections and, with
@@ -305,6 +322,18 @@ impl NftTable {
     }
 }
 
+/// Added to every element's time. The kernel keeps timeouts in scheduler ticks, rounding down,
+/// and starts the countdown at the tick of its commit, so an element can expire up to two ticks
+/// early (20 ms at HZ=100); the allow table, which records expiries, must not outlive the
+/// element: a refused connection means its entry has expired.
+const TICK_SLACK: Duration = Duration::from_millis(20);
+
+/// The `timeout` written for an entry with `time` to live, in whole milliseconds rounded up.
+fn kernel_timeout_ms(time: Duration) -> u64 {
+    let micros = (time + TICK_SLACK).as_micros().div_ceil(1000);
+    u64::try_from(micros).unwrap_or(u64::MAX)
+}
+
 async fn nft(script: &str, doing: &str) -> Result<(), NftError> {
     run_nft(&["-f", "-"], Some(script), doing).await.map(drop)
 }
@@ -351,6 +380,7 @@ mod tests {
                 KernelGateway::resolve(1, Ipv4Addr::new(127, 0, 0, 3), 4000, "127.0.0.1:8081")
                     .unwrap(),
             ],
+            netlink: netlink::Netlink::open().expect("a netlink socket"),
         }
     }
 
@@ -378,6 +408,12 @@ mod tests {
         });
         assert!(!open.contains("@allow counter"), "{open}");
         assert!(open.contains("counter name forwarded_0 accept"), "{open}");
+    }
+
+    #[test]
+    fn the_kernel_timeout_is_the_time_rounded_up_plus_the_slack() {
+        assert_eq!(kernel_timeout_ms(Duration::from_micros(99_200)), 120);
+        assert_eq!(kernel_timeout_ms(Duration::from_secs(3600)), 3_600_020);
     }
 
     #[test]

@@ -120,10 +120,12 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
     let timeout = Duration::from_millis(config.allow_timeout_ms);
     // Addresses no gateway stands for get the first gateway's port (all share one locally).
     let default_port = gateways.first().map_or(0, |g| g.port());
-    let firewall = Arc::new(
-        Firewall::new(allow, clock.clone(), &config.allow, timeout, default_port)
-            .with_ports(gateways.iter().map(|g| (g.ip(), g.port()))),
-    );
+    let mut firewall = Firewall::new(allow, clock.clone(), &config.allow, timeout, default_port)
+        .with_ports(gateways.iter().map(|g| (g.ip(), g.port())));
+    if kernel.is_some() {
+        firewall = firewall.with_kernel_set();
+    }
+    let firewall = Arc::new(firewall);
     let zones = Arc::new(Zones::new(&config, clock.clone()));
     let handler = Arc::new(DnsHandler::new(zones.clone(), firewall.clone()));
 
@@ -145,17 +147,15 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         stop.clone(),
     ));
     if let Some(kernel) = &kernel {
-        // The kernel forwards; the gateways only follow their entries, and the answer that
-        // opens the firewall waits for the kernel set instead.
+        // The kernel forwards; the gateways only follow their entries, and every answer that
+        // adds or refreshes entries waits for the kernel set instead.
         drop(listeners);
         for gw in &gateways {
             tasks.spawn(gw.clone().track(firewall.clone(), policy, stop.clone()));
         }
-        let slot = firewall.register_gateway();
         tasks.spawn(sync_kernel_set(
             kernel.clone(),
             firewall.clone(),
-            slot,
             stop.clone(),
         ));
     } else {
@@ -271,22 +271,22 @@ async fn kernel_table(
 }
 
 /// Keep the kernel set in step with the allow table: after every answer that added or
-/// refreshed entries, write them all with the time each has left, then acknowledge `slot`.
-/// Answers arriving while `nft` runs are written together by the next round.
+/// refreshed entries, write them for the whole entry lifetime, then tell the firewall which
+/// writes the kernel holds (the answers wait for it). Answers arriving during a write are
+/// written together by the next round.
 async fn sync_kernel_set(
     kernel: Arc<NftTable>,
     firewall: Arc<Firewall>,
-    slot: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut writes = firewall.subscribe_writes();
     loop {
-        writes.borrow_and_update();
-        let generation = firewall.generation();
-        if let Err(e) = kernel.allow(&firewall.entries()).await {
+        // Every entry an answer wrote up to this generation is waiting to be written already.
+        let generation = *writes.borrow_and_update();
+        if let Err(e) = kernel.allow(&firewall.to_write()).await {
             tracing::warn!("{e}");
         }
-        firewall.applied(slot, generation);
+        firewall.written(generation);
         tokio::select! {
             _ = crate::stopped(&mut shutdown) => return,
             _ = writes.changed() => {}

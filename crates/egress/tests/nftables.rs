@@ -1,14 +1,15 @@
 //! `backend: nftables` end to end, each test in a private network namespace of its own: the
 //! kernel set opens on a DNS answer and expires on its own, conntrack keeps established flows,
-//! `drop` makes connects time out, the ELB retirement resets flows; the machine's own
-//! namespace is refused.
+//! an answer right after an expiry reopens the set before it leaves, an answer for a live entry
+//! restarts its countdown, `drop` makes connects time out, the ELB retirement resets flows; the
+//! machine's own namespace is refused.
 
 mod common;
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{echo_once, echo_upstream, egress, refused, resolve_a, until_connect};
 use mesh5xx_egress::{start, EgressConfig, EgressError};
@@ -91,6 +92,67 @@ fn the_kernel_set_opens_on_an_answer_expires_on_its_own_and_conntrack_keeps_flow
         assert_eq!(g.expired_windows.len(), 1, "{g:?}");
         assert_eq!((report.allow.added, report.allow.expired), (2, 1));
         assert!(!nft_tables().await.contains(&table), "the table is removed");
+    });
+}
+
+#[test]
+fn an_answer_right_after_the_kernel_expired_the_entry_reopens_it_every_time() {
+    const ROUNDS: u64 = 200;
+    in_private_namespace(|| async {
+        let egress = egress(&config(echo_upstream().await, 80, "refuse")).await;
+        let ready = egress.ready().clone();
+        let gw = ready.gateways[0].addr;
+        for round in 0..ROUNDS {
+            // The kernel has expired the element (or never had it): the answer must find the
+            // entry expired and leave only once the kernel holds it again.
+            until_connect(gw, refused, LIMIT).await;
+            resolve_a(ready.dns, "external.service.com").await;
+            let mut s = match TcpStream::connect(gw).await {
+                Ok(s) => s,
+                Err(e) => panic!("round {round}: connect right after the answer: {e}"),
+            };
+            assert_eq!(
+                echo_once(&mut s, "up\n").await.unwrap(),
+                "up\n",
+                "round {round}"
+            );
+        }
+        let report = egress.shutdown().await;
+        let allow = &report.allow;
+        assert_eq!(
+            (allow.added, allow.refreshed),
+            (ROUNDS, 0),
+            "every answer after a refusal found its entry expired: {allow:?}"
+        );
+        assert!(allow.expired >= ROUNDS - 1, "{allow:?}");
+        let g = &report.gateways[0];
+        assert!(g.forwarded >= ROUNDS && g.refused >= ROUNDS, "{g:?}");
+    });
+}
+
+#[test]
+fn an_answer_for_a_live_entry_restarts_the_kernel_countdown() {
+    in_private_namespace(|| async {
+        let egress = egress(&config(echo_upstream().await, 1000, "refuse")).await;
+        let ready = egress.ready().clone();
+        let gw = ready.gateways[0].addr;
+        resolve_a(ready.dns, "external.service.com").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        resolve_a(ready.dns, "external.service.com").await;
+        let refreshed = Instant::now();
+        // The first answer's countdown has run out by now, the second's has not.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        TcpStream::connect(gw)
+            .await
+            .expect("open on the restarted countdown");
+        until_connect(gw, refused, LIMIT).await;
+        let lived = refreshed.elapsed();
+        assert!(
+            lived >= Duration::from_millis(1000),
+            "expired after {lived:?}"
+        );
+        let allow = egress.shutdown().await.allow;
+        assert_eq!((allow.added, allow.refreshed), (1, 1), "{allow:?}");
     });
 }
 

@@ -128,10 +128,9 @@ fn job_args_follow_client_sidecar() {
         assert!(args.starts_with("loadgen --target srv-a.default.svc.cluster.local:80 --host srv-a.default.svc.cluster.local "), "{args}");
         assert!(args.contains("--out /results/loadgen.json"), "{args}");
         let want = format!(
-            "--connections {} --think-ms {} --think-jitter-ms {}",
+            "--connections {} --rate {} --arrivals poisson",
             v.load.connections.unwrap(),
-            v.load.think_ms.unwrap(),
-            v.load.think_jitter_ms.unwrap()
+            v.load.rate.unwrap(),
         );
         assert!(args.contains(&want), "{args}");
         assert!(

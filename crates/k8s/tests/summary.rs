@@ -17,11 +17,11 @@ fn a_kind_run_directory_summarizes_like_a_local_one() {
     let dir = run.join("baseline");
     std::fs::create_dir_all(&dir).unwrap();
     let loadgen = serde_json::json!({
-        "duration_s": 8.0, "requests": 3000, "responses": {"200": 2940, "503": 60},
-        "flags": {"-": 2940, "UC": 60}, "transport_errors": {}, "errors": 60, "error_rate": 0.02,
+        "duration_s": 15.0, "requests": 3000, "responses": {"200": 2730, "503": 270},
+        "flags": {"-": 2730, "UC": 270}, "transport_errors": {}, "errors": 270, "error_rate": 0.09,
         "latency_ms": {"p50": 1.0, "p90": 2.0, "p99": 5.0, "p999": 9.0, "max": 12.0, "mean": 1.2},
-        "timeline": [{"t": 0, "requests": 3000, "errors": 60, "flags": {"UC": 60}}],
-        "sockets_opened": 300, "sockets_ideal": 48, "throughput_rps": 375.0
+        "timeline": [{"t": 0, "requests": 3000, "errors": 270, "flags": {"UC": 270}}],
+        "sockets_opened": 16, "sockets_ideal": 16, "throughput_rps": 200.0
     });
     std::fs::write(dir.join("loadgen.json"), loadgen.to_string()).unwrap();
     std::fs::write(
@@ -47,7 +47,7 @@ fn a_kind_run_directory_summarizes_like_a_local_one() {
     let r = &sum.variants[0];
     assert_eq!(
         (r.requests, r.errors, r.dir.as_str()),
-        (3000, 60, "baseline")
+        (3000, 270, "baseline")
     );
     assert_eq!(r.sidecars.len(), 1);
     assert_eq!(

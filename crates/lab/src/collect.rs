@@ -24,6 +24,11 @@ pub fn variant_result(
         for (k, n) in &r.connections_closed {
             *app_connections.entry(format!("closed_{k}")).or_insert(0) += n;
         }
+        if r.reset_unread > 0 {
+            *app_connections
+                .entry("reset_unread".to_string())
+                .or_insert(0) += r.reset_unread;
+        }
     }
     let verdict = v.expect.check(&observe(&load, &sidecars));
     VariantResult {
@@ -48,6 +53,8 @@ pub fn variant_result(
         passed: verdict.passed,
         failures: verdict.failures,
         dir: v.name.clone(),
+        runs: Vec::new(),
+        error_rate_stats: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub fn upstream_args(app: &AppSettings, report: &Path) -> Vec<String> {
     opt("--idle-timeout-ms", app.idle_timeout_ms);
     opt("--max-requests", app.max_requests);
     opt("--max-lifetime-ms", app.max_lifetime_ms);
+    opt("--close-lag-ms", app.close_lag_ms);
     opt("--delay-ms", app.delay_ms);
     opt("--delay-jitter-ms", app.delay_jitter_ms);
     opt("--body-bytes", app.body_bytes);
@@ -89,6 +90,7 @@ pub fn loadgen_args(
         load.think_jitter_ms.map(|v| v.to_string()),
     );
     opt("--rate", load.rate.map(|v| v.to_string()));
+    opt("--arrivals", load.arrivals.map(|v| v.as_str().to_string()));
     opt(
         "--max-requests-per-conn",
         load.max_requests_per_conn.map(|v| v.to_string()),

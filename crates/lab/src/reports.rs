@@ -30,6 +30,9 @@ pub struct LoadgenReport {
 pub struct UpstreamReport {
     pub connections_opened: u64,
     pub connections_closed: BTreeMap<String, u64>,
+    /// Idle connections the app closed with a request waiting unread (reset by the close).
+    #[serde(default)]
+    pub reset_unread: u64,
 }
 
 /// Read and decode a JSON report.

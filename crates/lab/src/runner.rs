@@ -1,11 +1,12 @@
-//! Running a scenario's variants one after another and recording the results.
+//! Running a scenario's variants one after another, round after round, and recording the
+//! results.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use mesh5xx_process::Supervised;
 use mesh5xx_results::clock::rfc3339;
-use mesh5xx_results::{Machine, Summary, VariantResult, SCHEMA_VERSION};
+use mesh5xx_results::{pool, Machine, Summary, VariantResult, SCHEMA_VERSION};
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::EnvoyBinary;
 use tokio::process::Command;
@@ -30,14 +31,20 @@ pub struct LabConfig {
     pub run_dir: PathBuf,
     /// Override of every variant's duration.
     pub duration_ms: Option<u64>,
-    /// Print one line per variant on stderr as it starts and ends.
+    /// Runs of each variant (at least 1), interleaved: round k runs every variant once, in
+    /// order, so that a slow spell of the machine does not fall on one variant only.
+    pub repeat: u32,
+    /// Print one line per run on stderr as it starts and ends.
     pub progress: bool,
     /// Show the load generator's live line (elapsed, req/s, errors by flag) on the terminal.
     pub live: bool,
 }
 
-/// Run `variants` of `scenario`; `stop` turning true interrupts the run. `summary.json` is
-/// (re)written after each variant; the returned summary is the final one.
+/// Run `variants` of `scenario`, each `cfg.repeat` times round by round; `stop` turning true
+/// interrupts the run. `summary.json` is (re)written after every run, each variant pooled
+/// over the runs it has so far; the returned summary is the final one.
+///
+/// A variant run once keeps its files in `VARIANT/`; run repeatedly, in `VARIANT/run-K/`.
 pub async fn run_scenario(
     cfg: &LabConfig,
     scenario: &Scenario,
@@ -59,49 +66,64 @@ pub async fn run_scenario(
         variants: Vec::new(),
     };
     write_summary(&cfg.run_dir, &summary)?;
-    for (i, v) in variants.iter().enumerate() {
-        if *stop.borrow() {
-            summary.interrupted = true;
-            break;
-        }
-        let duration_ms = cfg.duration_ms.unwrap_or(v.duration_ms);
-        if cfg.progress {
-            eprintln!(
-                "[{}/{}] {}: {} ({:.0} s)",
-                i + 1,
-                variants.len(),
-                v.name,
-                v.description.trim(),
-                duration_ms as f64 / 1000.0
-            );
-        }
-        match run_variant(cfg, scenario, v, duration_ms, &mut stop).await {
-            Ok(r) => {
-                if cfg.progress {
-                    eprintln!(
-                        "      {} requests, {:.2} % errors, p99 {:.1} ms: {}",
-                        r.requests,
-                        r.error_rate * 100.0,
-                        r.latency_ms.p99,
-                        if r.passed {
-                            "as expected".to_string()
-                        } else {
-                            r.failures.join("; ")
-                        }
-                    );
-                }
-                summary.passed &= r.passed;
-                summary.variants.push(r);
-                write_summary(&cfg.run_dir, &summary)?;
-            }
-            Err(LabError::Interrupted) => {
+    let repeat = cfg.repeat.max(1);
+    let repeated = repeat > 1;
+    // Each variant's runs so far, with their round.
+    let mut runs: Vec<Vec<(u32, VariantResult)>> = vec![Vec::new(); variants.len()];
+    'rounds: for round in 1..=repeat {
+        for (i, v) in variants.iter().enumerate() {
+            if *stop.borrow() {
                 summary.interrupted = true;
-                break;
+                break 'rounds;
             }
-            Err(e) => {
-                summary.passed = false;
-                write_summary(&cfg.run_dir, &summary)?;
-                return Err(e);
+            let duration_ms = cfg.duration_ms.unwrap_or(v.duration_ms);
+            if cfg.progress {
+                announce(v, (i, variants.len()), (round, repeat), duration_ms);
+            }
+            let dir = run_subdir(cfg, v, round, repeated)?;
+            let result = run_variant(
+                cfg,
+                scenario,
+                v,
+                cfg.run_dir.join(&dir),
+                duration_ms,
+                &mut stop,
+            )
+            .await;
+            match result {
+                Ok(mut r) => {
+                    r.dir = dir;
+                    if cfg.progress {
+                        eprintln!(
+                            "      {} requests, {:.2} % errors, p99 {:.1} ms: {}",
+                            r.requests,
+                            r.error_rate * 100.0,
+                            r.latency_ms.p99,
+                            if r.passed {
+                                "as expected".to_string()
+                            } else {
+                                r.failures.join("; ")
+                            }
+                        );
+                    }
+                    summary.passed &= r.passed;
+                    runs[i].push((round, r));
+                    summary.variants = runs
+                        .iter()
+                        .filter(|r| !r.is_empty())
+                        .map(|r| pool(r, repeated))
+                        .collect();
+                    write_summary(&cfg.run_dir, &summary)?;
+                }
+                Err(LabError::Interrupted) => {
+                    summary.interrupted = true;
+                    break 'rounds;
+                }
+                Err(e) => {
+                    summary.passed = false;
+                    write_summary(&cfg.run_dir, &summary)?;
+                    return Err(e);
+                }
             }
         }
     }
@@ -111,14 +133,54 @@ pub async fn run_scenario(
     Ok(summary)
 }
 
+/// The progress line of a run starting: `[round 2/5] [3/10] NAME (5 s)`, the round only when
+/// repeating, the description only in the first round.
+fn announce(v: &Variant, (i, variants): (usize, usize), (round, repeat): (u32, u32), ms: u64) {
+    let round_tag = if repeat > 1 {
+        format!("[round {round}/{repeat}] ")
+    } else {
+        String::new()
+    };
+    let about = if round == 1 {
+        format!(": {}", v.description.trim())
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{round_tag}[{}/{variants}] {}{about} ({:.0} s)",
+        i + 1,
+        v.name,
+        ms as f64 / 1000.0
+    );
+}
+
+/// The directory of a run, relative to the run directory: `VARIANT`, or `VARIANT/run-K` when
+/// repeating. The first round of a repeated variant clears what an earlier run into the same
+/// `--out` directory left in `VARIANT`.
+fn run_subdir(
+    cfg: &LabConfig,
+    v: &Variant,
+    round: u32,
+    repeated: bool,
+) -> Result<String, LabError> {
+    if !repeated {
+        return Ok(v.name.clone());
+    }
+    let variant_dir = cfg.run_dir.join(&v.name);
+    if round == 1 && variant_dir.exists() {
+        std::fs::remove_dir_all(&variant_dir).map_err(LabError::io(&variant_dir))?;
+    }
+    Ok(format!("{}/run-{round}", v.name))
+}
+
 async fn run_variant(
     cfg: &LabConfig,
     scenario: &Scenario,
     v: &Variant,
+    dir: PathBuf,
     duration_ms: u64,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<VariantResult, LabError> {
-    let dir = cfg.run_dir.join(&v.name);
     if dir.exists() {
         // A re-run into the same --out directory starts the variant afresh (Envoy appends to logs).
         std::fs::remove_dir_all(&dir).map_err(LabError::io(&dir))?;

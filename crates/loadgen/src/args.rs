@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{parse_header, LoadConfig, Pacing, ResolveConfig, ResolveMode, Stop};
+use crate::config::{parse_header, Arrivals, LoadConfig, Pacing, ResolveConfig, ResolveMode, Stop};
 use crate::LoadError;
 
 /// Command-line arguments of `mesh5xx loadgen`.
@@ -44,9 +44,16 @@ pub struct LoadArgs {
     /// Closed loop: uniform jitter around --think-ms.
     #[arg(long, default_value_t = 0, value_name = "MS", conflicts_with = "rate")]
     pub think_jitter_ms: u64,
-    /// Open loop: requests per second in total, at fixed intended times.
+    /// Open loop: requests per second in total, at intended times set in advance.
     #[arg(long, value_name = "R")]
     pub rate: Option<f64>,
+    /// Open loop: `uniform` spaces the intended times 1/R apart, `poisson` draws them as a
+    /// Poisson process (independent callers).
+    #[arg(long, value_enum, default_value_t = Arrivals::Uniform, requires = "rate")]
+    pub arrivals: Arrivals,
+    /// Seed of the random choices (think-time jitter, Poisson gaps) [default: random].
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Per-request timeout (connect included).
     #[arg(long, default_value_t = 30_000, value_name = "MS")]
     pub timeout_ms: u64,
@@ -117,7 +124,10 @@ impl LoadArgs {
             return Err(LoadError::flag("--duration-ms", 0, "must be at least 1"));
         }
         let pacing = match self.rate {
-            Some(rate) => Pacing::Open { rate },
+            Some(rate) => Pacing::Open {
+                rate,
+                arrivals: self.arrivals,
+            },
             None => Pacing::Closed {
                 think: Duration::from_millis(self.think_ms),
                 jitter: Duration::from_millis(self.think_jitter_ms),
@@ -160,6 +170,7 @@ impl LoadArgs {
                 ProgressMode::Never => false,
                 ProgressMode::Auto => std::io::stderr().is_terminal(),
             },
+            seed: self.seed,
         };
         config.validate()?;
         Ok(config)

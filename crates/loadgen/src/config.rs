@@ -39,6 +39,8 @@ pub struct LoadConfig {
     pub resolve: Option<ResolveConfig>,
     /// Show a one-line progress display on stderr.
     pub progress: bool,
+    /// Seed of the random choices (think times, Poisson gaps); `None` picks one.
+    pub seed: Option<u64>,
 }
 
 impl LoadConfig {
@@ -61,6 +63,7 @@ impl LoadConfig {
             flags_header: crate::DEFAULT_FLAGS_HEADER.into(),
             resolve: None,
             progress: false,
+            seed: None,
         }
     }
 
@@ -69,7 +72,7 @@ impl LoadConfig {
         if self.connections == 0 {
             return Err(LoadError::flag("--connections", 0, "must be at least 1"));
         }
-        if let Pacing::Open { rate } = self.pacing {
+        if let Pacing::Open { rate, .. } = self.pacing {
             if !(rate.is_finite() && rate > 0.0) {
                 return Err(LoadError::flag("--rate", rate, "must be a positive number"));
             }
@@ -153,12 +156,36 @@ pub enum Pacing {
         /// Uniform jitter around `think`.
         jitter: Duration,
     },
-    /// `rate` requests per second in total, at fixed intended times; latency is
-    /// measured from the intended time, so queueing counts.
+    /// `rate` requests per second in total, at intended times set in advance whatever the
+    /// responses; latency is measured from the intended time, so queueing counts.
     Open {
         /// Requests per second over all workers.
         rate: f64,
+        /// How the intended times are spaced.
+        arrivals: Arrivals,
     },
+}
+
+/// The spacing of open-loop arrivals.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly, `1/rate` apart.
+    #[default]
+    Uniform,
+    /// A Poisson process: independent exponential gaps of mean `1/rate`, as the requests of
+    /// many independent callers arrive.
+    Poisson,
 }
 
 impl Default for Pacing {
@@ -264,7 +291,10 @@ mod tests {
     #[test]
     fn zero_rate_is_rejected_naming_the_flag() {
         let mut config = LoadConfig::new("127.0.0.1:1");
-        config.pacing = Pacing::Open { rate: 0.0 };
+        config.pacing = Pacing::Open {
+            rate: 0.0,
+            arrivals: Arrivals::Uniform,
+        };
         assert!(config
             .validate()
             .unwrap_err()

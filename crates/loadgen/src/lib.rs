@@ -34,7 +34,7 @@ use tokio::runtime::Handle;
 use tokio::time::Instant;
 
 pub use args::{LoadArgs, ProgressMode};
-pub use config::{LoadConfig, Pacing, ResolveConfig, ResolveMode, Stop};
+pub use config::{Arrivals, LoadConfig, Pacing, ResolveConfig, ResolveMode, Stop};
 pub use error::LoadError;
 pub use hgrm::write_hgrm;
 pub use outcome::TransportErrorKind;
@@ -112,6 +112,7 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
         .map(Dns::new)
         .transpose()?
         .map(Arc::new);
+    let seed = config.seed.unwrap_or_else(|| fastrand::u64(..));
     let start = Instant::now();
     let shared = Arc::new(Shared {
         target,
@@ -122,8 +123,9 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
         timeout: config.timeout,
         keepalive: config.keepalive,
         max_requests_per_conn: config.max_requests_per_conn,
-        schedule: Schedule::new(start, config.stop, config.pacing),
+        schedule: Schedule::new(start, config.stop, config.pacing, seed),
         dns: dns.clone(),
+        seed,
     });
     let refresher = match (&dns, &config.resolve) {
         (
@@ -154,9 +156,10 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
     let workers: Vec<_> = lives
         .iter()
         .zip(handles.iter().cycle())
-        .map(|(live, runtime)| {
+        .zip(0..)
+        .map(|((live, runtime), index)| {
             let live = config.progress.then(|| Arc::clone(live));
-            runtime.spawn(worker::run(Arc::clone(&shared), live))
+            runtime.spawn(worker::run(Arc::clone(&shared), index, live))
         })
         .collect();
     let mut total = WorkerStats::new();

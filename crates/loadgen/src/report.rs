@@ -124,7 +124,7 @@ impl LoadReport {
             connections: config.connections,
             rate: match config.pacing {
                 Pacing::Closed { .. } => None,
-                Pacing::Open { rate } => Some(rate),
+                Pacing::Open { rate, .. } => Some(rate),
             },
             duration_s,
             requests: stats.requests,

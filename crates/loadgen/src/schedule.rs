@@ -1,12 +1,13 @@
 //! When each worker sends its next request: closed loop with think time, or open loop
-//! at fixed intended times shared by all workers.
+//! at intended times shared by all workers (evenly spaced or a Poisson process).
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::config::{Pacing, Stop};
+use crate::config::{Arrivals, Pacing, Stop};
 
 /// The run's clock and limits, shared by the workers.
 #[derive(Debug)]
@@ -17,16 +18,21 @@ pub(crate) struct Schedule {
     pacing: Pacing,
     /// Requests handed out so far (open loop, or closed loop with a request limit).
     issued: AtomicU64,
+    /// Poisson arrivals: the offset of the next intended time from the start, and the
+    /// generator of the gaps.
+    poisson: Mutex<(Duration, fastrand::Rng)>,
 }
 
 impl Schedule {
-    pub(crate) fn new(start: Instant, stop: Stop, pacing: Pacing) -> Self {
+    /// The schedule of a run starting at `start`; `seed` fixes the Poisson gaps.
+    pub(crate) fn new(start: Instant, stop: Stop, pacing: Pacing, seed: u64) -> Self {
         Schedule {
             start,
             end: stop.duration.map(|d| start + d),
             limit: stop.requests,
             pacing,
             issued: AtomicU64::new(0),
+            poisson: Mutex::new((Duration::ZERO, fastrand::Rng::with_seed(seed))),
         }
     }
 
@@ -38,8 +44,9 @@ impl Schedule {
     /// Wait for the next request's turn and return the time it is due, from which its
     /// latency counts; `None` when the run is over.
     ///
-    /// Open loop: the next free worker takes the next slot `start + i/rate`; a slot
-    /// already past waited in the queue, and that wait is part of its latency.
+    /// Open loop: the next free worker takes the next intended time (`start + i/rate`, or
+    /// the next arrival of the Poisson process); a time already past waited in the queue,
+    /// and that wait is part of its latency.
     pub(crate) async fn next(&self) -> Option<Instant> {
         match self.pacing {
             Pacing::Closed { .. } => {
@@ -49,9 +56,19 @@ impl Schedule {
                 }
                 Some(now)
             }
-            Pacing::Open { rate } => {
-                let i = self.take_ticket()?;
-                let due = self.start + Duration::from_secs_f64(i as f64 / rate);
+            Pacing::Open { rate, arrivals } => {
+                let offset = match arrivals {
+                    Arrivals::Uniform => Duration::from_secs_f64(self.take_ticket()? as f64 / rate),
+                    Arrivals::Poisson => {
+                        let mut next = self.poisson.lock().unwrap_or_else(|e| e.into_inner());
+                        self.take_ticket()?;
+                        let (offset, rng) = &mut *next;
+                        let due = *offset;
+                        *offset += exponential_gap(rate, rng);
+                        due
+                    }
+                };
+                let due = self.start + offset;
                 if self.end.is_some_and(|end| due >= end) {
                     return None;
                 }
@@ -88,6 +105,12 @@ impl Schedule {
     }
 }
 
+/// A gap of a Poisson process of `rate` per second: exponential with mean `1/rate`.
+fn exponential_gap(rate: f64, rng: &mut fastrand::Rng) -> Duration {
+    // 1 - f64() lies in (0, 1], so the logarithm is finite.
+    Duration::from_secs_f64(-(1.0 - rng.f64()).ln() / rate)
+}
+
 /// `think` ± uniform `jitter`, never negative.
 fn think_time(think: Duration, jitter: Duration, rng: &mut fastrand::Rng) -> Duration {
     if jitter.is_zero() {
@@ -119,7 +142,7 @@ mod tests {
             duration: None,
             requests: Some(3),
         };
-        let schedule = Schedule::new(Instant::now(), stop, Pacing::default());
+        let schedule = Schedule::new(Instant::now(), stop, Pacing::default(), 1);
         let mut n = 0;
         while schedule.next().await.is_some() {
             n += 1;
@@ -134,7 +157,11 @@ mod tests {
             duration: Some(Duration::from_millis(40)),
             requests: None,
         };
-        let schedule = Schedule::new(start, stop, Pacing::Open { rate: 100.0 });
+        let pacing = Pacing::Open {
+            rate: 100.0,
+            arrivals: Arrivals::Uniform,
+        };
+        let schedule = Schedule::new(start, stop, pacing, 1);
         let mut due = Vec::new();
         while let Some(t) = schedule.next().await {
             due.push(t - start);
@@ -142,5 +169,47 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(due, [ms(0), ms(10), ms(20), ms(30)]);
         assert!(start.elapsed() >= ms(30));
+    }
+
+    #[test]
+    fn exponential_gaps_have_the_rate_and_spread_of_a_poisson_process() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let gaps: Vec<f64> = (0..100_000)
+            .map(|_| exponential_gap(200.0, &mut rng).as_secs_f64())
+            .collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        assert!((mean - 0.005).abs() < 0.0001, "mean gap {mean}");
+        // An exponential law: P(gap > mean) = 1/e.
+        let over = gaps.iter().filter(|g| **g > 0.005).count() as f64 / gaps.len() as f64;
+        assert!(
+            (over - (-1f64).exp()).abs() < 0.01,
+            "P(gap > mean) = {over}"
+        );
+    }
+
+    #[tokio::test]
+    async fn poisson_times_are_increasing_and_fixed_by_the_seed() {
+        let stop = Stop {
+            duration: None,
+            requests: Some(50),
+        };
+        let pacing = Pacing::Open {
+            rate: 1_000_000.0,
+            arrivals: Arrivals::Poisson,
+        };
+        let start = Instant::now();
+        let times = |seed| async move {
+            let schedule = Schedule::new(start, stop, pacing, seed);
+            let mut due = Vec::new();
+            while let Some(t) = schedule.next().await {
+                due.push(t - start);
+            }
+            due
+        };
+        let a = times(5).await;
+        assert_eq!(a.len(), 50);
+        assert!(a.windows(2).all(|w| w[0] <= w[1]), "{a:?}");
+        assert_eq!(a, times(5).await);
+        assert_ne!(a, times(6).await);
     }
 }

@@ -32,13 +32,15 @@ pub(crate) struct Shared {
     pub(crate) max_requests_per_conn: Option<u64>,
     pub(crate) schedule: Schedule,
     pub(crate) dns: Option<Arc<Dns>>,
+    /// The run's seed; worker `i` draws its think times from `seed + i`.
+    pub(crate) seed: u64,
 }
 
-/// Send requests until the schedule ends; returns what this worker saw.
-pub(crate) async fn run(shared: Arc<Shared>, live: Option<Arc<Live>>) -> WorkerStats {
+/// Send requests as worker `index` until the schedule ends; returns what this worker saw.
+pub(crate) async fn run(shared: Arc<Shared>, index: u64, live: Option<Arc<Live>>) -> WorkerStats {
     let mut stats = WorkerStats::new();
     let mut connection = None;
-    let mut rng = fastrand::Rng::new();
+    let mut rng = fastrand::Rng::with_seed(shared.seed.wrapping_add(index));
     let start = shared.schedule.start();
     let mut publish_at = start;
     while let Some(due) = shared.schedule.next().await {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser;
-use mesh5xx_loadgen::{LoadArgs, LoadReport, Pacing, ResolveMode};
+use mesh5xx_loadgen::{Arrivals, LoadArgs, LoadReport, Pacing, ResolveMode};
 
 use crate::support::{Action, HttpServer};
 
@@ -51,7 +51,13 @@ fn flags_become_a_configuration() {
     .unwrap();
     let config = args.to_config().unwrap();
     assert_eq!(config.connections, 4);
-    assert_eq!(config.pacing, Pacing::Open { rate: 250.0 });
+    assert_eq!(
+        config.pacing,
+        Pacing::Open {
+            rate: 250.0,
+            arrivals: Arrivals::Uniform
+        }
+    );
     assert_eq!(
         (config.stop.requests, config.stop.duration),
         (Some(100), None)

@@ -2,14 +2,17 @@
 
 use std::time::Duration;
 
-use mesh5xx_loadgen::{run, LoadConfig, LoadMode, Pacing, Stop};
+use mesh5xx_loadgen::{run, Arrivals, LoadConfig, LoadMode, Pacing, Stop};
 
 use crate::support::{Action, HttpServer};
 
 fn open(addr: std::net::SocketAddr, rate: f64, connections: usize, ms: u64) -> LoadConfig {
     let mut config = LoadConfig::new(addr.to_string());
     config.connections = connections;
-    config.pacing = Pacing::Open { rate };
+    config.pacing = Pacing::Open {
+        rate,
+        arrivals: Arrivals::Uniform,
+    };
     config.stop = Stop {
         duration: Some(Duration::from_millis(ms)),
         requests: None,
@@ -52,4 +55,25 @@ async fn queueing_behind_a_slow_server_counts_in_latency() {
     assert!(report.latency_ms.p50 > 500.0, "{:?}", report.latency_ms);
     assert!(report.latency_ms.max > 1500.0, "{:?}", report.latency_ms);
     assert!(report.duration_s > 1.9, "{}", report.duration_s);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poisson_arrivals_keep_the_rate_and_a_seed_fixes_them() {
+    let server = HttpServer::start(|_| Action::ok()).await;
+    let poisson = |seed| {
+        let mut config = open(server.addr, 500.0, 8, 1000);
+        config.pacing = Pacing::Open {
+            rate: 500.0,
+            arrivals: Arrivals::Poisson,
+        };
+        config.seed = Some(seed);
+        config
+    };
+    let first = run(poisson(3)).await.unwrap();
+    // 500 expected; a Poisson count has a standard deviation of about 22.
+    assert!((400..=600).contains(&first.requests), "{}", first.requests);
+    // The same seed gives the same intended times, so the same number fall in the run.
+    let again = run(poisson(3)).await.unwrap();
+    assert_eq!(again.requests, first.requests);
+    assert_eq!(first.errors + again.errors, 0);
 }

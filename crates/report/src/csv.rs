@@ -1,4 +1,4 @@
-//! A variant's timeline as CSV: `t,requests,errors,<flag columns>`.
+//! A variant's timeline as CSV: `t,requests,errors,<flag columns>`; CSV fields.
 
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -29,7 +29,7 @@ pub fn timeline_csv(timeline: &[Second]) -> String {
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
-fn field(text: &str) -> String {
+pub fn field(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {

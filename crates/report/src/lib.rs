@@ -1,10 +1,13 @@
 //! `mesh5xx report`: turn run directories into a report people can read.
 //!
 //! [`report`] writes into one directory a `README.md` (per scenario: the
-//! variant table, the charts, the expectation failures, and — when a scenario
-//! was run under several Istio profiles — a table and chart across them), SVG
-//! charts, each variant's timeline as CSV and a copy of its latency histogram.
-//! Every input is read and every file rendered before anything is written.
+//! variant table, the error rate's mean, spread, 95 % interval and difference
+//! from the baseline, the charts, the expectation failures, and — when a
+//! scenario was run under several Istio profiles — a table and chart across
+//! them), SVG charts (the error rates with their 95 % intervals as error bars),
+//! the error-rate statistics and each variant's timeline as CSV, and a copy of
+//! each latency histogram. Every input is read and every file rendered before
+//! anything is written.
 
 mod charts;
 mod csv;
@@ -13,6 +16,7 @@ mod figures;
 mod load;
 mod markdown;
 mod matrix;
+mod rates;
 mod sections;
 
 use std::collections::BTreeSet;
@@ -23,7 +27,7 @@ pub use error::ReportError;
 pub use load::{Run, HISTOGRAM_FILE, SUMMARY_FILE};
 
 use charts::{bar_chart, timeline_chart, BarChart, BarSeries, Colouring, TimelineSeries};
-use figures::error_percent;
+use figures::{ci_percent, error_percent};
 use sections::{sections, RunEntry};
 
 /// The name of the report's Markdown file.
@@ -121,11 +125,15 @@ fn run_files(entry: &RunEntry, files: &mut Vec<(String, String)>) -> Result<(), 
             timeline: &v.timeline,
         })
         .collect();
-    let title = format!("{heading}: errors per second");
+    let title = if s.repeated() {
+        format!("{heading}: errors per second, summed over runs")
+    } else {
+        format!("{heading}: errors per second")
+    };
     files.push((entry.chart("timeline"), timeline_chart(&title, &series)));
 
     let names: Vec<String> = variants.iter().map(|v| v.name.clone()).collect();
-    let title = format!("{heading}: 5xx % by variant");
+    let title = format!("{heading}: 5xx % by variant (error bars: 95 % CI)");
     let error_rate = bar_chart(&BarChart {
         title: &title,
         y_title: "5xx + transport errors (% of requests)",
@@ -134,6 +142,7 @@ fn run_files(entry: &RunEntry, files: &mut Vec<(String, String)>) -> Result<(), 
         series: vec![BarSeries {
             name: "5xx %".into(),
             values: variants.iter().map(|v| Some(error_percent(v))).collect(),
+            intervals: variants.iter().map(|v| Some(ci_percent(v))).collect(),
         }],
         colouring: Colouring::ByCategory,
         allow_log: false,
@@ -146,6 +155,7 @@ fn run_files(entry: &RunEntry, files: &mut Vec<(String, String)>) -> Result<(), 
     let percentile = |name: &str, pick: fn(&mesh5xx_results::Latency) -> f64| BarSeries {
         name: name.into(),
         values: variants.iter().map(|v| Some(pick(&v.latency_ms))).collect(),
+        intervals: Vec::new(),
     };
     let latency = bar_chart(&BarChart {
         title: &title,
@@ -164,10 +174,11 @@ fn run_files(entry: &RunEntry, files: &mut Vec<(String, String)>) -> Result<(), 
     });
     files.push((entry.chart("latency"), latency));
 
+    files.push((entry.error_rate_csv(), rates::csv(s)));
     for v in variants {
         files.push((entry.timeline_csv(&v.name), csv::timeline_csv(&v.timeline)));
-        if let Some(hgrm) = entry.run.histogram(v)? {
-            files.push((entry.histogram(&v.name), hgrm));
+        for (round, hgrm) in entry.run.histograms(v)? {
+            files.push((entry.histogram(&v.name, round), hgrm));
         }
     }
     Ok(())

@@ -47,11 +47,35 @@ impl Run {
         })
     }
 
-    /// The latency histogram of `variant`, if its sub-directory has one.
+    /// The latency histograms of `variant` that exist: its own, or, when its runs have
+    /// directories of their own (a repeated variant), each run's with its round.
     ///
     /// A `dir` that leaves the run directory (absolute, or with `..`) is not followed.
-    pub fn histogram(&self, variant: &VariantResult) -> Result<Option<String>, ReportError> {
-        let sub = Path::new(&variant.dir);
+    pub fn histograms(
+        &self,
+        variant: &VariantResult,
+    ) -> Result<Vec<(Option<u32>, String)>, ReportError> {
+        let dirs: Vec<(Option<u32>, &str)> = if variant.runs.iter().any(|r| r.dir != variant.dir) {
+            variant
+                .runs
+                .iter()
+                .map(|r| (Some(r.round), r.dir.as_str()))
+                .collect()
+        } else {
+            vec![(None, variant.dir.as_str())]
+        };
+        let mut found = Vec::new();
+        for (round, dir) in dirs {
+            if let Some(text) = self.histogram(dir)? {
+                found.push((round, text));
+            }
+        }
+        Ok(found)
+    }
+
+    /// The latency histogram in sub-directory `dir`, if there is one.
+    fn histogram(&self, dir: &str) -> Result<Option<String>, ReportError> {
+        let sub = Path::new(dir);
         if !sub.components().all(|c| matches!(c, Component::Normal(_))) {
             return Ok(None);
         }

@@ -9,6 +9,7 @@ use crate::figures::{
     client_flags, error_percent, has_sidecar, millis, percent, sidecar_flags, sockets, verdict,
 };
 use crate::matrix::{has_matrix, matrix_table};
+use crate::rates;
 use crate::sections::{RunEntry, Section};
 
 /// The columns of a scenario's variant table.
@@ -93,13 +94,18 @@ fn run_section(out: &mut String, entry: &RunEntry, files: &BTreeSet<String>) {
     );
     let rows: Vec<Vec<String>> = s.variants.iter().map(row).collect();
     out.push_str(&table(&HEADERS.map(String::from), &rows));
-    out.push('\n');
+    let _ = write!(
+        out,
+        "\nError rate over runs ([CSV]({})):\n\n{}\n",
+        entry.error_rate_csv(),
+        rates::markdown(s)
+    );
     for (kind, alt) in [
         (
             "timeline",
             "Errors per second over time, one line per variant",
         ),
-        ("error-rate", "5xx % by variant"),
+        ("error-rate", "5xx % by variant, error bars: 95 % CI"),
         ("latency", "Latency percentiles by variant"),
     ] {
         let chart = entry.chart(kind);
@@ -124,9 +130,19 @@ fn run_section(out: &mut String, entry: &RunEntry, files: &BTreeSet<String>) {
         .iter()
         .map(|v| {
             let mut links = vec![format!("[timeline CSV]({})", entry.timeline_csv(&v.name))];
-            let hgrm = entry.histogram(&v.name);
+            let hgrm = entry.histogram(&v.name, None);
             if files.contains(&hgrm) {
                 links.push(format!("[latency histogram]({hgrm})"));
+            }
+            let per_run: Vec<String> = v
+                .runs
+                .iter()
+                .map(|r| (r.round, entry.histogram(&v.name, Some(r.round))))
+                .filter(|(_, f)| files.contains(f))
+                .map(|(k, f)| format!("[run {k}]({f})"))
+                .collect();
+            if !per_run.is_empty() {
+                links.push(format!("latency histograms {}", per_run.join(" ")));
             }
             format!("- `{}`: {}", v.name, links.join(", "))
         })

@@ -3,7 +3,7 @@
 use mesh5xx_results::VariantResult;
 
 use crate::charts::{bar_chart, BarChart, BarSeries, Colouring};
-use crate::figures::{client_flags, error_percent, percent, sidecar_flags};
+use crate::figures::{ci_percent, client_flags, error_percent, percent, sidecar_flags};
 use crate::markdown::table;
 use crate::sections::Section;
 
@@ -43,7 +43,8 @@ pub fn matrix_table(section: &Section) -> String {
     table(&headers, &rows)
 }
 
-/// An SVG grouped bar chart: 5xx % per variant, one bar per run (profile).
+/// An SVG grouped bar chart: 5xx % per variant with its 95 % interval, one bar per run
+/// (profile).
 pub fn matrix_chart(section: &Section) -> String {
     let names = variant_names(section);
     let series = section
@@ -55,9 +56,16 @@ pub fn matrix_chart(section: &Section) -> String {
                 .iter()
                 .map(|n| find(&e.run.summary.variants, n).map(error_percent))
                 .collect(),
+            intervals: names
+                .iter()
+                .map(|n| find(&e.run.summary.variants, n).map(ci_percent))
+                .collect(),
         })
         .collect();
-    let title = format!("{}: 5xx % by variant and Istio profile", section.scenario);
+    let title = format!(
+        "{}: 5xx % by variant and Istio profile (error bars: 95 % CI)",
+        section.scenario
+    );
     bar_chart(&BarChart {
         title: &title,
         y_title: "5xx + transport errors (% of requests)",

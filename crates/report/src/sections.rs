@@ -52,9 +52,17 @@ impl RunEntry<'_> {
         format!("{}-{}-timeline.csv", self.stem, file_name(variant))
     }
 
-    /// The file name of `variant`'s copied latency histogram.
-    pub fn histogram(&self, variant: &str) -> String {
-        format!("{}-{}.hgrm", self.stem, file_name(variant))
+    /// The file name of `variant`'s copied latency histogram, or of its run in `round`.
+    pub fn histogram(&self, variant: &str, round: Option<u32>) -> String {
+        match round {
+            Some(k) => format!("{}-{}-run-{k}.hgrm", self.stem, file_name(variant)),
+            None => format!("{}-{}.hgrm", self.stem, file_name(variant)),
+        }
+    }
+
+    /// The file name of this run's error-rate statistics CSV (the data of its error-rate chart).
+    pub fn error_rate_csv(&self) -> String {
+        format!("{}-error-rate.csv", self.stem)
     }
 }
 

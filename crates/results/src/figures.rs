@@ -1,7 +1,9 @@
 //! The figures of one variant as people read them, shared by the run table and the report.
+//! Rates are shown in percent.
 
 use std::collections::BTreeMap;
 
+use crate::stats::{CiMethod, Comparison, RateStats};
 use crate::summary::VariantResult;
 
 /// The error flags and transport errors the client saw, e.g. `UC=413`, or `-`.
@@ -51,5 +53,47 @@ fn join<'a>(items: impl Iterator<Item = (&'a str, u64)>) -> String {
         "-".into()
     } else {
         parts.join(" ")
+    }
+}
+
+/// The error rate in percent as `mean ± margin of the 95 % interval`, e.g. `4.24 ± 0.31`.
+pub fn rate_with_ci(s: &RateStats) -> String {
+    format!("{:.2} ± {:.2}", s.mean * 100.0, s.margin() * 100.0)
+}
+
+/// The 95 % interval in percent, e.g. `3.93–4.55`, marked ` W` when it is Wilson's.
+pub fn ci_range(s: &RateStats) -> String {
+    let mark = match s.method {
+        CiMethod::StudentT => "",
+        CiMethod::Wilson => " W",
+    };
+    format!("{:.2}–{:.2}{mark}", s.ci95_low * 100.0, s.ci95_high * 100.0)
+}
+
+/// A coefficient of variation with two decimals, or `-` when there is none.
+pub fn cv(s: &RateStats) -> String {
+    s.cv.map_or_else(|| "-".into(), |cv| format!("{cv:.2}"))
+}
+
+/// A difference of rates in percentage points with its sign, e.g. `-4.24`.
+pub fn points(difference: f64) -> String {
+    format!("{:+.2}", difference * 100.0)
+}
+
+/// A p-value with three decimals, or `<0.001`.
+pub fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "<0.001".into()
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// `yes` or `no`: significant at the 5 % level.
+pub fn significant(c: &Comparison) -> &'static str {
+    if c.significant() {
+        "yes"
+    } else {
+        "no"
     }
 }

@@ -1,11 +1,20 @@
 //! `summary.json`: what a run recorded. Extend, never break: schema in `results/schema.json`.
+//!
+//! Version 2 added repeats: each variant's `runs` and `error_rate_stats`. A version 1
+//! summary (one run per variant, neither field) still reads; [`VariantResult::run_counts`]
+//! and [`VariantResult::rate_stats`] then treat the variant as one run.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::stats::{self, Comparison, Counts, RateStats};
+
 /// Version of the `summary.json` layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The name of the variant the others are compared with.
+pub const BASELINE: &str = "baseline";
 
 /// One run of one scenario.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -24,12 +33,22 @@ pub struct Summary {
     pub machine: Machine,
     /// True when the run was stopped (Ctrl-C, SIGTERM) before every variant ran.
     pub interrupted: bool,
-    /// True when every variant that ran met its expectations.
+    /// True when every run of every variant met its expectations.
     pub passed: bool,
     pub variants: Vec<VariantResult>,
 }
 
 impl Summary {
+    /// The variant named `baseline`, if it ran.
+    pub fn baseline(&self) -> Option<&VariantResult> {
+        self.variants.iter().find(|v| v.name == BASELINE)
+    }
+
+    /// True when some variant ran more than once.
+    pub fn repeated(&self) -> bool {
+        self.variants.iter().any(|v| v.runs.len() > 1)
+    }
+
     /// Write `dir/summary.json` atomically (a temporary file renamed over it), so a run
     /// stopped at any moment leaves the last complete summary.
     pub fn write_to(&self, dir: &std::path::Path) -> std::io::Result<()> {
@@ -63,6 +82,14 @@ impl Machine {
 }
 
 /// The outcome of one variant (the baseline or a mitigation).
+///
+/// When the variant ran several times (`runs`), the top-level figures are pooled over its
+/// runs: every count (requests, responses, flags, errors, sockets, the sidecars' and the
+/// app's counts, each second of the timeline) is summed, `error_rate` is pooled errors over
+/// pooled requests and `throughput_rps` pooled requests over the summed duration. Latency
+/// cannot be pooled exactly from percentiles: `mean` is weighted by requests, `max` is the
+/// largest, and each percentile is the median of the runs' values. It passed only if every
+/// run met its expectations; `failures` name the run (`run 3: …`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VariantResult {
     /// `baseline` for the baseline.
@@ -91,6 +118,8 @@ pub struct VariantResult {
     /// App-server connection counts by close reason, summed over replicas.
     pub app_connections: BTreeMap<String, u64>,
     /// Outbound: DNS queries, firewall allow entries and refused connections, final ipset.
+    /// Over several runs the counts are summed; the lists (expired windows, the final ipset)
+    /// are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub egress: Option<serde_json::Value>,
     /// The expectation, as written in the scenario.
@@ -99,6 +128,31 @@ pub struct VariantResult {
     /// One sentence per failed expectation clause.
     pub failures: Vec<String>,
     /// The variant's sub-directory, relative to the run directory.
+    pub dir: String,
+    /// One entry per run, in round order (schema 2; absent from older summaries).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<RunResult>,
+    /// The error rate's mean, spread and 95 % interval over `runs` (schema 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_rate_stats: Option<RateStats>,
+}
+
+/// One run of a variant: the figures that vary from run to run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The round (from 1): round k ran every variant once, in order.
+    pub round: u32,
+    pub requests: u64,
+    /// 5xx responses + transport errors.
+    pub errors: u64,
+    pub error_rate: f64,
+    /// Envoy response flags → count, as the client saw them (`-` = none).
+    pub flags: BTreeMap<String, u64>,
+    pub latency_ms: Latency,
+    pub passed: bool,
+    /// One sentence per failed expectation clause of this run.
+    pub failures: Vec<String>,
+    /// The run's sub-directory, relative to the run directory (`VARIANT/run-K` when repeated).
     pub dir: String,
 }
 
@@ -147,5 +201,34 @@ impl VariantResult {
     /// The client-visible error flags (all but `-`) and their counts.
     pub fn error_flags(&self) -> impl Iterator<Item = (&String, &u64)> {
         self.flags.iter().filter(|(f, _)| f.as_str() != "-")
+    }
+
+    /// Errors out of requests of each run; without `runs` (schema 1), the variant as one run.
+    pub fn run_counts(&self) -> Vec<Counts> {
+        if self.runs.is_empty() {
+            return vec![Counts {
+                errors: self.errors,
+                requests: self.requests,
+            }];
+        }
+        self.runs
+            .iter()
+            .map(|r| Counts {
+                errors: r.errors,
+                requests: r.requests,
+            })
+            .collect()
+    }
+
+    /// The error rate's statistics: as recorded, or computed from [`run_counts`](Self::run_counts).
+    pub fn rate_stats(&self) -> RateStats {
+        self.error_rate_stats
+            .clone()
+            .unwrap_or_else(|| RateStats::of(&self.run_counts()))
+    }
+
+    /// How this variant's error rate differs from `baseline`'s.
+    pub fn compare_with(&self, baseline: &VariantResult) -> Comparison {
+        stats::compare(&baseline.run_counts(), &self.run_counts())
     }
 }

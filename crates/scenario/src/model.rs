@@ -187,6 +187,10 @@ pub struct AppSettings {
     pub close_mode: Option<CloseMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_lifetime_ms: Option<u64>,
+    /// The app's close path on an idle connection: it stops reading at once, the FIN leaves
+    /// this much later (a request arriving in between is reset unanswered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub close_lag_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -221,6 +225,26 @@ impl CloseMode {
     }
 }
 
+/// The spacing of open-loop arrivals (`mesh5xx loadgen --arrivals`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Evenly, `1/rate` apart.
+    Uniform,
+    /// A Poisson process (many independent callers).
+    Poisson,
+}
+
+impl Arrivals {
+    /// The flag value `mesh5xx loadgen --arrivals` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arrivals::Uniform => "uniform",
+            Arrivals::Poisson => "poisson",
+        }
+    }
+}
+
 /// The load generator's settings (see `mesh5xx loadgen --help`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -234,6 +258,9 @@ pub struct LoadSettings {
     /// Open loop: requests per second in total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<f64>,
+    /// Open loop: how the requests' intended times are spaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrivals: Option<Arrivals>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keepalive: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

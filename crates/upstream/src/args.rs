@@ -35,6 +35,12 @@ pub struct UpstreamArgs {
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub max_lifetime_ms: u64,
 
+    /// The close path of the server's own closes (idle timeout, lifetime, an abrupt
+    /// --max-requests): it stops reading the connection at once and sends the FIN this much
+    /// later; a request arriving in between is never answered and is reset by the close.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub close_lag_ms: u64,
+
     /// Wait this long before each response.
     #[arg(long, value_name = "MS", default_value_t = 0)]
     pub delay_ms: u64,
@@ -80,6 +86,7 @@ impl UpstreamArgs {
             max_requests: (self.max_requests > 0).then_some(self.max_requests),
             close_mode: self.close_mode,
             max_lifetime: ms(self.max_lifetime_ms),
+            close_lag: ms(self.close_lag_ms),
             delay: Delay {
                 base: Duration::from_millis(self.delay_ms),
                 jitter: Duration::from_millis(self.delay_jitter_ms),
@@ -157,6 +164,7 @@ mod tests {
             "--max-requests=10",
             "--close-mode=drop",
             "--max-lifetime-ms=200",
+            "--close-lag-ms=7",
             "--delay-ms=5",
             "--delay-jitter-ms=2",
             "--status=503:5",
@@ -173,6 +181,7 @@ mod tests {
         assert_eq!(c.idle_timeout, Some(Duration::from_millis(20)));
         assert_eq!((c.max_requests, c.close_mode), (Some(10), CloseMode::Drop));
         assert_eq!(c.max_lifetime, Some(Duration::from_millis(200)));
+        assert_eq!(c.close_lag, Some(Duration::from_millis(7)));
         assert_eq!(c.delay.jitter, Duration::from_millis(2));
         assert_eq!(
             c.statuses[1],

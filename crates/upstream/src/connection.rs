@@ -2,6 +2,7 @@
 //! lifetime, or after the last allowed response, the way real servers recycle connections.
 
 use std::future::{poll_fn, Future};
+use std::os::fd::{AsRawFd, RawFd};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -23,19 +24,25 @@ pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConn
     open.record().set_reason(reason);
 }
 
+/// Serve the connection; returns why it closes. The socket closes when this returns.
 async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>) -> CloseReason {
+    let fd = stream.as_raw_fd();
     let shared = ConnShared::new(policy.clone(), record.clone());
     let mut timers = Timers::new(&policy, &shared.signals);
     let conn =
         http1::Builder::new().serve_connection(TokioIo::new(stream), Handler::new(shared.clone()));
     let mut conn = pin!(conn);
     let mut closing = false;
-    poll_fn(|cx| loop {
+    let reason = poll_fn(|cx| loop {
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(classify(result));
         }
         let signals = &shared.signals;
         if !closing && signals.wants_close_now() {
+            if policy.close_lag.is_some() {
+                // The response went out in the poll above; the close path starts now.
+                return Poll::Ready(record.reason().unwrap_or(CloseReason::Lifetime));
+            }
             // The response is in hyper's hands and its head is written: keep-alive off
             // now closes the socket once it is flushed, without a `Connection: close`.
             closing = true;
@@ -49,7 +56,37 @@ async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>)
         }
         return Poll::Pending;
     })
-    .await
+    .await;
+    let app_closes = matches!(
+        reason,
+        CloseReason::IdleTimeout | CloseReason::Lifetime | CloseReason::MaxRequests
+    );
+    if let (Some(lag), true) = (policy.close_lag, app_closes) {
+        // The close path: the connection is no longer read (hyper is not polled), the FIN
+        // leaves `lag` later. A request that arrived meanwhile waits unread and the close
+        // resets it.
+        tokio::time::sleep(lag).await;
+        if has_unread_bytes(fd) {
+            record.reset_unread();
+        }
+    }
+    reason
+}
+
+/// Whether the socket `fd` has received bytes nobody read yet.
+fn has_unread_bytes(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: `fd` is a connected socket owned by the caller for the whole call; `recv`
+    // with MSG_PEEK writes at most one byte into `byte` and consumes nothing.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    n > 0
 }
 
 /// The close reason of a connection hyper finished on its own.

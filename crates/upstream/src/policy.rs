@@ -67,6 +67,10 @@ pub struct UpstreamConfig {
     pub close_mode: CloseMode,
     /// Close a connection this long after it was opened.
     pub max_lifetime: Option<Duration>,
+    /// The app's close path: when it closes a connection on its own (idle timeout, lifetime,
+    /// abrupt max requests) it stops reading it at once but the FIN leaves this much later;
+    /// a request that arrives in between is never answered and the close resets it.
+    pub close_lag: Option<Duration>,
     /// Wait before each response.
     pub delay: Delay,
     /// Injected statuses; requests not picked by any get 200.
@@ -88,6 +92,7 @@ impl Default for UpstreamConfig {
             max_requests: None,
             close_mode: CloseMode::Graceful,
             max_lifetime: None,
+            close_lag: None,
             delay: Delay::default(),
             statuses: Vec::new(),
             body_bytes: None,
@@ -142,6 +147,7 @@ pub(crate) struct Policy {
     pub(crate) close_mode: CloseMode,
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) close_lag: Option<Duration>,
     /// When the first request arrived, for a schedule of down windows that counts from it.
     pub(crate) first_request: Option<FirstRequest>,
 }
@@ -209,6 +215,7 @@ impl Policy {
             close_mode: config.close_mode,
             idle_timeout: config.idle_timeout,
             max_lifetime: config.max_lifetime,
+            close_lag: config.close_lag,
             first_request: (config.down_after_first_request && !config.down.is_empty())
                 .then(FirstRequest::default),
         }

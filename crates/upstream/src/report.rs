@@ -22,6 +22,10 @@ pub struct UpstreamReport {
     pub responses: BTreeMap<String, u64>,
     /// Requests read and then answered by closing the connection (`--close-mode drop`).
     pub dropped_requests: u64,
+    /// Idle connections closed with a request waiting unread (it arrived during the close
+    /// lag, `--close-lag-ms`): the close resets it unanswered.
+    #[serde(default)]
+    pub reset_unread: u64,
     /// Outages that happened, in time order.
     pub down_windows: Vec<DownRecord>,
     /// With `--down-after-first-request`: milliseconds after start of the first request,
@@ -114,6 +118,8 @@ impl CloseReason {
 pub(crate) struct ConnRecord {
     requests: AtomicU64,
     dropped: AtomicU64,
+    /// 1 when the connection closed with a request waiting unread.
+    reset_unread: AtomicU64,
     /// Responses by status slot (see `Policy::pick_status`).
     responses: Box<[AtomicU64]>,
     /// The close reason, 0 while unknown; the first one set wins.
@@ -130,6 +136,7 @@ impl ConnRecord {
         Self {
             requests: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            reset_unread: AtomicU64::new(0),
             responses: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             reason: AtomicU8::new(0),
         }
@@ -151,6 +158,11 @@ impl ConnRecord {
         bump(&self.dropped);
     }
 
+    /// Note that the connection closes with a request waiting unread.
+    pub(crate) fn reset_unread(&self) {
+        bump(&self.reset_unread);
+    }
+
     /// Record why the connection closes, unless a reason is already set; whether it was set.
     pub(crate) fn set_reason(&self, reason: CloseReason) -> bool {
         let new = reason as u8;
@@ -159,7 +171,8 @@ impl ConnRecord {
             .is_ok()
     }
 
-    fn reason(&self) -> Option<CloseReason> {
+    /// Why the connection closes, once known.
+    pub(crate) fn reason(&self) -> Option<CloseReason> {
         let r = self.reason.load(Relaxed);
         CloseReason::ALL.into_iter().find(|c| *c as u8 == r)
     }
@@ -182,6 +195,7 @@ struct Inner {
     closed: ClosedByReason,
     requests: u64,
     dropped: u64,
+    reset_unread: u64,
     responses: Vec<u64>,
     down_windows: Vec<DownRecord>,
     first_request_ms: Option<u64>,
@@ -191,6 +205,7 @@ impl Inner {
     fn fold(&mut self, record: &ConnRecord) {
         self.requests += record.requests.load(Relaxed);
         self.dropped += record.dropped.load(Relaxed);
+        self.reset_unread += record.reset_unread.load(Relaxed);
         for (sum, n) in self.responses.iter_mut().zip(record.responses.iter()) {
             *sum += n.load(Relaxed);
         }
@@ -208,6 +223,7 @@ impl Registry {
             closed: ClosedByReason::default(),
             requests: 0,
             dropped: 0,
+            reset_unread: 0,
             responses: vec![0; codes.len()],
             down_windows: Vec::new(),
             first_request_ms: None,
@@ -259,10 +275,12 @@ impl Registry {
         let inner = self.lock();
         let mut requests = inner.requests;
         let mut dropped = inner.dropped;
+        let mut reset_unread = inner.reset_unread;
         let mut by_slot = inner.responses.clone();
         for record in inner.live.values() {
             requests += record.requests.load(Relaxed);
             dropped += record.dropped.load(Relaxed);
+            reset_unread += record.reset_unread.load(Relaxed);
             for (sum, n) in by_slot.iter_mut().zip(record.responses.iter()) {
                 *sum += n.load(Relaxed);
             }
@@ -280,6 +298,7 @@ impl Registry {
             requests,
             responses,
             dropped_requests: dropped,
+            reset_unread,
             down_windows: inner.down_windows.clone(),
             first_request_ms: inner.first_request_ms,
         }

@@ -2,5 +2,6 @@
 
 mod catalog;
 mod hygiene;
+mod repeats;
 mod scenarios;
 mod support;

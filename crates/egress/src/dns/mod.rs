@@ -80,19 +80,22 @@ pub async fn serve_udp(
     }
 }
 
-/// Answer one query; when the answer opened the firewall, only once the gateways are open.
+/// Answer one query; when the answer opened or refreshed allow entries, only once the gateways
+/// are open and a kernel set holds the entries.
 async fn answer(handler: &DnsHandler, packet: &[u8], tcp: bool) -> Option<Vec<u8>> {
-    let before = handler.firewall().generation();
+    let before = handler.firewall().progress();
     let response = handler.handle(packet, tcp);
-    let after = handler.firewall().generation();
-    if after > before {
+    let after = handler.firewall().progress();
+    if after != before {
         handler.firewall().opened(after, OPEN_WAIT).await;
     }
     response
 }
 
-/// How long an answer that opened the firewall waits for the gateways to listen again.
-const OPEN_WAIT: Duration = Duration::from_millis(200);
+/// The longest an answer that opened the firewall waits for the gateways to listen again and
+/// for a kernel set to hold its entries (both take well under a millisecond, longer on a busy
+/// machine); past it the answer leaves anyway.
+const OPEN_WAIT: Duration = Duration::from_secs(1);
 
 /// Accept TCP clients until `shutdown` turns true; each may send many length-prefixed queries.
 pub async fn serve_tcp(

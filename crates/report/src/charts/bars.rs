@@ -28,6 +28,8 @@ pub enum Colouring {
 pub struct BarSeries {
     pub name: String,
     pub values: Vec<Option<f64>>,
+    /// An interval (low, high) per category drawn as an error bar over the bar; empty for none.
+    pub intervals: Vec<Option<(f64, f64)>>,
 }
 
 /// What a bar chart shows.
@@ -49,8 +51,8 @@ pub struct BarChart<'a> {
 }
 
 /// Render `chart` as SVG: labelled y axis, category labels (slanted when long),
-/// each bar labelled with its value (`n/a` where there is none), a legend when
-/// there are several series.
+/// each bar labelled with its value (`n/a` where there is none) above its error bar
+/// if it has one, a legend when there are several series.
 pub fn bar_chart(chart: &BarChart) -> String {
     let n_series = chart.series.len().max(1);
     let legend: Vec<LegendEntry> = match chart.colouring {
@@ -100,7 +102,11 @@ pub fn bar_chart(chart: &BarChart) -> String {
     let mut svg = Svg::new(WIDTH, height, chart.title);
 
     let values = chart.series.iter().flat_map(|s| s.values.iter().flatten());
-    let max = values.clone().copied().fold(0.0, f64::max);
+    let highs = chart
+        .series
+        .iter()
+        .flat_map(|s| s.intervals.iter().flatten().map(|(_, high)| *high));
+    let max = values.clone().copied().chain(highs).fold(0.0, f64::max);
     let min_positive = values
         .copied()
         .filter(|v| *v > 0.0)
@@ -155,8 +161,14 @@ pub fn bar_chart(chart: &BarChart) -> String {
                 Colouring::ByCategory => colour(c),
                 Colouring::BySeries => colour(s),
             };
-            let top = plot.y(scale.fraction(v));
+            let mut top = plot.y(scale.fraction(v));
             svg.rect(x + 1.0, top, bar_width - 2.0, plot.bottom - top, fill);
+            if let Some((low, high)) = series.intervals.get(c).copied().flatten() {
+                let high = plot.y(scale.fraction(high));
+                let cap = (bar_width / 4.0).min(6.0);
+                svg.error_bar(mid, plot.y(scale.fraction(low)), high, cap);
+                top = top.min(high);
+            }
             if level_labels {
                 svg.text(mid, top - 4.0, &label(v), Anchor::Middle, VALUE_FONT, 0.0);
             } else {

@@ -90,6 +90,15 @@ impl Svg {
         self.body.push_str("/>\n");
     }
 
+    /// An error bar at `x` from y position `low` to `high`, with caps `cap` px to either side.
+    pub fn error_bar(&mut self, x: f64, low: f64, high: f64, cap: f64) {
+        let (l, r) = (x - cap, x + cap);
+        let _ = writeln!(
+            self.body,
+            r##"<path class="error-bar" d="M{l:.1} {low:.1} L{r:.1} {low:.1} M{x:.1} {low:.1} L{x:.1} {high:.1} M{l:.1} {high:.1} L{r:.1} {high:.1}" fill="none" stroke="#333333" stroke-width="1.2"/>"##
+        );
+    }
+
     /// A small filled dot.
     pub fn dot(&mut self, x: f64, y: f64, fill: &str) {
         let _ = writeln!(

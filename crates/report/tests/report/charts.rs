@@ -54,3 +54,33 @@ fn bar_svgs_label_axes_bars_and_series() {
         assert!(texts.iter().any(|t| t == label), "{label} in {texts:?}");
     }
 }
+
+#[test]
+fn error_rate_bars_carry_their_95_percent_interval() {
+    let dir = scratch("error-bars");
+    let out = dir.join("report");
+    report(&[keepalive_repeated(&dir)], &out).unwrap();
+    let svg = read(&out.join("inbound-keepalive-uc-error-rate.svg"));
+    let bars = svg_error_bars(&svg);
+    assert_eq!(bars.len(), 2, "one error bar per variant");
+    // The baseline's bar spans 2.43 % to 6.19 %: its whisker is tall; the fix's is short.
+    let height = |d: &str| {
+        let ys: Vec<f64> = d
+            .split(['M', 'L'])
+            .filter_map(|p| p.split_whitespace().nth(1)?.parse().ok())
+            .collect();
+        ys.iter().copied().fold(f64::MIN, f64::max) - ys.iter().copied().fold(f64::MAX, f64::min)
+    };
+    assert!(
+        height(&bars[0]) > 50.0 * height(&bars[1]).max(0.1),
+        "{bars:?}"
+    );
+    let texts = svg_texts(&svg);
+    assert!(texts.iter().any(|t| t == "4.31 %"), "{texts:?}");
+
+    // A single run gets a (Wilson) interval too.
+    let out = dir.join("single");
+    report(&[keepalive("istio-1.4", &dir)], &out).unwrap();
+    let svg = read(&out.join("inbound-keepalive-uc-error-rate.svg"));
+    assert_eq!(svg_error_bars(&svg).len(), 3);
+}

@@ -24,6 +24,7 @@ fn writes_charts_csvs_histograms_and_the_readme() {
             "inbound-keepalive-uc-baseline-timeline.csv",
             "inbound-keepalive-uc-baseline.hgrm",
             "inbound-keepalive-uc-client-retries-timeline.csv",
+            "inbound-keepalive-uc-error-rate.csv",
             "inbound-keepalive-uc-error-rate.svg",
             "inbound-keepalive-uc-latency.svg",
             "inbound-keepalive-uc-timeline.svg",
@@ -69,6 +70,46 @@ fn csv_matches_the_timeline() {
         csv.lines().count(),
         1 + run.summary.variants[1].timeline.len()
     );
+}
+
+#[test]
+fn repeated_variants_get_each_runs_histogram_and_the_error_rate_csv() {
+    let dir = scratch("repeated-files");
+    for k in 1..=3 {
+        let run = dir.join(format!("baseline/run-{k}"));
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("latency.hgrm"), format!("run {k}\n")).unwrap();
+    }
+    let out = dir.join("report");
+    report(&[keepalive_repeated(&dir)], &out).unwrap();
+    for k in 1..=3 {
+        let copy = out.join(format!("inbound-keepalive-uc-baseline-run-{k}.hgrm"));
+        assert_eq!(read(&copy), format!("run {k}\n"));
+    }
+    let md = read(&out.join("README.md"));
+    assert!(
+        md.contains("latency histograms [run 1](inbound-keepalive-uc-baseline-run-1.hgrm)"),
+        "{md}"
+    );
+
+    let csv = read(&out.join("inbound-keepalive-uc-error-rate.csv"));
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        lines[0].join(","),
+        "variant,runs,requests,errors,mean,sd,cv,ci95_low,ci95_high,ci_method,vs_baseline,p_value,test,significant"
+    );
+    let base = &lines[1];
+    assert_eq!(base[..4], ["baseline", "3", "9000", "388"]);
+    let num = |s: &str| s.parse::<f64>().unwrap();
+    assert!((num(base[4]) - 0.043_111_111).abs() < 1e-9);
+    assert!((num(base[5]) - 0.007_574_323).abs() < 1e-9);
+    assert!((num(base[7]) - 0.024_295_449).abs() < 1e-9);
+    assert_eq!(base[9..], ["student-t", "", "", "", ""]);
+    let fix = &lines[2];
+    assert_eq!(fix[..4], ["app-unbounded-keepalive", "3", "9000", "0"]);
+    assert_eq!((fix[6], fix[9]), ("", "wilson"));
+    assert!((num(fix[11]) - 0.010_133_220).abs() < 1e-9);
+    assert_eq!(fix[12..], ["Welch", "true"]);
 }
 
 #[test]

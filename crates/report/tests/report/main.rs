@@ -104,6 +104,8 @@ fn variant(name: &str, uc: [u64; 3], hidden: Option<u64>) -> VariantResult {
             vec![format!("{errors} errors, more than the 0 allowed")]
         },
         dir: name.into(),
+        runs: Vec::new(),
+        error_rate_stats: None,
     }
 }
 
@@ -149,6 +151,36 @@ fn keepalive(profile: &str, dir: &Path) -> Run {
     }
 }
 
+/// `name` run once per entry of `runs` (UC errors in each of its 3 seconds), pooled as a
+/// repeated variant whose runs live in `name/run-K`.
+fn repeated(name: &str, runs: &[[u64; 3]]) -> VariantResult {
+    let runs: Vec<(u32, VariantResult)> = runs
+        .iter()
+        .zip(1..)
+        .map(|(uc, round)| {
+            let mut v = variant(name, *uc, None);
+            v.dir = format!("{name}/run-{round}");
+            (round, v)
+        })
+        .collect();
+    mesh5xx_results::pool(&runs, true)
+}
+
+/// The keep-alive scenario run three times: a failing baseline and a fix.
+fn keepalive_repeated(dir: &Path) -> Run {
+    Run {
+        dir: dir.to_path_buf(),
+        summary: summary(
+            "inbound-keepalive-uc",
+            "istio-1.4",
+            vec![
+                repeated("baseline", &[[40, 50, 43], [30, 35, 40], [50, 45, 55]]),
+                repeated("app-unbounded-keepalive", &[[0, 0, 0]; 3]),
+            ],
+        ),
+    }
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
@@ -169,6 +201,15 @@ fn svg_paths(svg: &str) -> Vec<String> {
     doc.descendants()
         .filter(|n| n.has_tag_name("path"))
         .map(|n| n.attribute("data-series").unwrap_or("").to_string())
+        .collect()
+}
+
+/// The `<path class="error-bar">` elements of `svg`, as their `d` attributes.
+fn svg_error_bars(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("path") && n.attribute("class") == Some("error-bar"))
+        .map(|n| n.attribute("d").unwrap_or("").to_string())
         .collect()
 }
 

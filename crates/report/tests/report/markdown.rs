@@ -39,6 +39,56 @@ fn markdown_has_one_row_per_variant_with_its_figures() {
 }
 
 #[test]
+fn repeated_runs_give_mean_sd_cv_interval_and_the_difference_from_the_baseline() {
+    let dir = scratch("markdown-repeats");
+    let out = dir.join("report");
+    let files = report(&[keepalive_repeated(&dir)], &out).unwrap();
+    let md = read(&files.readme);
+    let rows = variant_rows(&md);
+    assert_eq!(rows[0][..3], ["`baseline`", "9000", "4.31"]);
+    let stats = &md[md.find("Error rate over runs").expect("statistics")..];
+    assert!(stats.contains("([CSV](inbound-keepalive-uc-error-rate.csv))"));
+    let rows = variant_rows(stats);
+    assert_eq!(
+        rows[0],
+        [
+            "`baseline`",
+            "3",
+            "4.31",
+            "0.76",
+            "0.18",
+            "2.43 – 6.19",
+            "Student's t",
+            "",
+            "",
+            "",
+            ""
+        ]
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "`app-unbounded-keepalive`",
+            "3",
+            "0.00",
+            "0.00",
+            "-",
+            "0.00 – 0.04",
+            "Wilson",
+            "-4.31",
+            "0.010",
+            "Welch",
+            "yes"
+        ]
+    );
+    assert!(stats.contains("Wilson: on the pooled request counts"));
+    let timeline = read(&out.join("inbound-keepalive-uc-timeline.svg"));
+    assert!(svg_texts(&timeline)
+        .iter()
+        .any(|t| t.ends_with("errors per second, summed over runs")));
+}
+
+#[test]
 fn profile_matrix_needs_two_profiles() {
     let dir = scratch("matrix");
     let (old, new) = (dir.join("old"), dir.join("new"));

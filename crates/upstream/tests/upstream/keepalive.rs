@@ -175,3 +175,70 @@ async fn lifetime_lets_the_response_in_flight_finish() {
     assert!(after < ms(500), "closed only after {after:?}");
     assert_eq!(srv.shutdown().await.unwrap().connections_closed.lifetime, 1);
 }
+
+fn idle_with_close_lag(idle: u64, lag: u64) -> UpstreamConfig {
+    UpstreamConfig {
+        idle_timeout: Some(ms(idle)),
+        close_lag: Some(ms(lag)),
+        ..UpstreamConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn the_fin_of_an_idle_close_leaves_after_the_close_lag() {
+    let srv = server(idle_with_close_lag(100, 300)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    let (after, how) = c.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0));
+    assert!(
+        after >= ms(350),
+        "closed after {after:?}, before idle timeout + lag (400 ms)"
+    );
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(
+        (report.connections_closed.idle_timeout, report.reset_unread),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_request_sent_during_the_close_lag_is_reset_unanswered() {
+    let srv = server(idle_with_close_lag(100, 300)).await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    // The idle timer fired at 100 ms; the FIN leaves at 400 ms. A request now is not read.
+    tokio::time::sleep(ms(200)).await;
+    c.send().await;
+    let (_, how) = c.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0), "the request got an answer");
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(report.reset_unread, 1);
+    assert_eq!(report.requests, 1, "the second request was never read");
+}
+
+#[tokio::test]
+async fn a_lifetime_reached_mid_request_closes_through_the_lag_after_the_response() {
+    let srv = server(UpstreamConfig {
+        max_lifetime: Some(ms(100)),
+        close_lag: Some(ms(300)),
+        delay: Delay {
+            base: ms(200),
+            jitter: ms(0),
+        },
+        ..UpstreamConfig::default()
+    })
+    .await;
+    let mut c = Client::connect(srv.addr()).await;
+    assert_eq!(c.get().await.status, 200);
+    // The response arrives; the connection is no longer read and closes 300 ms later.
+    c.send().await;
+    let (after, how) = c.wait_close(ms(3000)).await;
+    assert_eq!(how, Closed::After(0));
+    assert!(after >= ms(200), "closed after {after:?}, before the lag");
+    let report = srv.shutdown().await.unwrap();
+    assert_eq!(
+        (report.connections_closed.lifetime, report.reset_unread),
+        (1, 1)
+    );
+}
