@@ -47,8 +47,9 @@ impl Run {
         })
     }
 
-    /// The latency histograms of `variant` that exist: its own, or, when its runs have
-    /// directories of their own (a repeated variant), each run's with its round.
+    /// The latency histogram of `variant`, if it exists: its own, or, when its runs have
+    /// directories of their own (a repeated variant), the first run's with its round (the
+    /// others stay in the run directory; one per variant keeps a report readable).
     ///
     /// A `dir` that leaves the run directory (absolute, or with `..`) is not followed.
     pub fn histograms(
@@ -59,6 +60,7 @@ impl Run {
             variant
                 .runs
                 .iter()
+                .take(1)
                 .map(|r| (Some(r.round), r.dir.as_str()))
                 .collect()
         } else {

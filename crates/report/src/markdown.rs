@@ -142,7 +142,7 @@ fn run_section(out: &mut String, entry: &RunEntry, files: &BTreeSet<String>) {
                 .map(|(k, f)| format!("[run {k}]({f})"))
                 .collect();
             if !per_run.is_empty() {
-                links.push(format!("latency histograms {}", per_run.join(" ")));
+                links.push(format!("latency histogram {}", per_run.join(" ")));
             }
             format!("- `{}`: {}", v.name, links.join(", "))
         })

@@ -4,7 +4,19 @@ use std::path::{Path, PathBuf};
 
 use mesh5xx_results::{pool, CiMethod, Summary, VariantResult, SCHEMA_VERSION};
 
-/// Every committed reference summary (all written with schema version 1).
+/// Summaries written with schema version 1 (reference runs of an earlier version of the lab).
+fn version_1_summaries() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    found.sort();
+    assert!(!found.is_empty(), "no summaries in {}", dir.display());
+    found
+}
+
+/// Every committed reference summary (schema version 2, five runs of each variant).
 fn reference_summaries() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/reference");
     let mut found = Vec::new();
@@ -31,7 +43,7 @@ fn load(path: &Path) -> Summary {
 
 #[test]
 fn version_1_summaries_load_as_one_run_per_variant() {
-    for path in reference_summaries() {
+    for path in version_1_summaries() {
         let s = load(&path);
         assert_eq!(s.schema_version, 1, "{}", path.display());
         for v in &s.variants {
@@ -52,7 +64,7 @@ fn version_1_summaries_load_as_one_run_per_variant() {
 
 #[test]
 fn version_2_round_trips_with_runs_and_statistics() {
-    let mut s = load(&reference_summaries()[0]);
+    let mut s = load(&version_1_summaries()[0]);
     s.schema_version = SCHEMA_VERSION;
     s.variants = s
         .variants
@@ -120,5 +132,20 @@ fn same(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
             }
         }
         _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+#[test]
+fn the_reference_summaries_carry_every_run_and_its_statistics() {
+    for path in reference_summaries() {
+        let s = load(&path);
+        assert_eq!(s.schema_version, SCHEMA_VERSION, "{}", path.display());
+        for v in &s.variants {
+            let stats = v.error_rate_stats.as_ref().expect("statistics");
+            assert_eq!((v.runs.len(), stats.n), (5, 5), "{}", v.name);
+            let pooled: u64 = v.runs.iter().map(|r| r.requests).sum();
+            assert_eq!(pooled, v.requests, "{}", v.name);
+            assert!(stats.ci95_low <= stats.mean && stats.mean <= stats.ci95_high);
+        }
     }
 }

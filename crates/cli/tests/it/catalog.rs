@@ -149,7 +149,7 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         let log = root
             .join(profile)
             .join(scenario)
-            .join("baseline/samples.log");
+            .join("baseline/run-1/samples.log");
         let o = run(&["diagnose", "--json", log.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
