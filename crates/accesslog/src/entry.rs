@@ -144,6 +144,15 @@ impl<'a> Entry<'a> {
     }
 }
 
+/// Envoy's short response flags (`%RESPONSE_FLAGS%`), as its access-log documentation lists
+/// them (envoyproxy/envoy `docs/root/configuration/observability/access_log/usage.rst`,
+/// v1.40): those of HTTP and TCP, then those of HTTP only.
+pub const RESPONSE_FLAGS: &[&str] = &[
+    "UH", "UF", "UO", "NR", "URX", "NC", "DT", "OM", "DF", "DO", "DR", "DC", "LH", "UT", "LR",
+    "UR", "UC", "DI", "FI", "RL", "UAEX", "RLSE", "IH", "SI", "DPE", "UPE", "UMSDR", "RFCF",
+    "NFCF",
+];
+
 /// Iterator over the individual flags of a `%RESPONSE_FLAGS%` value.
 #[derive(Debug, Clone)]
 pub struct Flags<'a> {

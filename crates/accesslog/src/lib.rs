@@ -18,7 +18,7 @@ mod json;
 mod text;
 mod tokenizer;
 
-pub use entry::{Entry, Flags, Format};
+pub use entry::{Entry, Flags, Format, RESPONSE_FLAGS};
 pub use formats::{
     ENVOY_DEFAULT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_JSON_FIELDS, ISTIO_LEGACY_TEXT_FORMAT,
 };

@@ -108,7 +108,7 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
                 v.topology.replicas
             );
         }
-        let app = serde_yaml::to_string(&v.app).unwrap_or_default();
+        let app = yaml_serde::to_string(&v.app).unwrap_or_default();
         if app.trim() != "{}" {
             let _ = writeln!(o, "    app server:\n{}", indent_by(&app, 6));
         }
@@ -116,7 +116,7 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
             let _ = writeln!(
                 o,
                 "    ---\n{}",
-                indent_by(&serde_yaml::to_string(raw).unwrap_or_default(), 4)
+                indent_by(&yaml_serde::to_string(raw).unwrap_or_default(), 4)
             );
         }
         if let Some(c) = &v.cost {
@@ -143,7 +143,7 @@ fn sample_line(r: &Summary) -> Option<&str> {
         .find_map(|c| c.sample_error_line.as_deref())
 }
 
-fn yaml_inline(v: &serde_yaml::Value) -> String {
+fn yaml_inline(v: &yaml_serde::Value) -> String {
     serde_json::to_string(v)
         .unwrap_or_default()
         .trim_matches('"')

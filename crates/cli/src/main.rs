@@ -24,12 +24,15 @@ enum Command {
     /// List the scenarios (one name first on each line; --json for variants too).
     List {
         /// Print JSON with every scenario's variants and descriptions.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the Markdown table of the README: signature, cause, measured fixes.
+        #[arg(long)]
+        markdown: bool,
     },
     /// Explain a scenario: symptom, mechanism, each mitigation with its Istio YAML and cost.
     Explain {
-        /// The scenario (see `mesh5xx list`).
+        /// The scenario (see `mesh5xx list`), or the path of a scenario file of your own.
         scenario: String,
     },
     /// Run a scenario's variants through a real Envoy and print the before/after table.
@@ -70,9 +73,16 @@ fn main() -> ExitCode {
         .init();
     let scenarios = cli.scenarios.as_ref();
     let result = match cli.command {
-        Command::List { json } => list_scenarios(scenarios, json),
-        Command::Explain { scenario } => mesh5xx::catalog::load(scenarios)
-            .and_then(|c| {
+        Command::List { json, markdown } => list_scenarios(
+            scenarios,
+            match (json, markdown) {
+                (true, _) => list::Format::Json,
+                (_, true) => list::Format::Markdown,
+                _ => list::Format::Text,
+            },
+        ),
+        Command::Explain { scenario } => mesh5xx::catalog::load_for(scenarios, &scenario)
+            .and_then(|(c, scenario)| {
                 c.get(&scenario).map(|s| {
                     let style = explain::Style {
                         colour: std::io::IsTerminal::is_terminal(&std::io::stdout()),
@@ -90,17 +100,32 @@ fn main() -> ExitCode {
             println!("{} {} ({})", b.path.display(), b.version, b.source);
             ExitCode::SUCCESS
         }),
-        Command::Render(cmd) => mesh5xx::catalog::load(scenarios)
-            .map_err(anyhow::Error::from)
-            .and_then(|catalog| match cmd {
-                RenderCommand::K8s(args) => mesh5xx_k8s::main(args, &catalog),
-                RenderCommand::KindSummary(args) => mesh5xx_k8s::summary_main(args, &catalog),
-            }),
+        Command::Render(cmd) => match cmd {
+            RenderCommand::K8s(mut args) => mesh5xx::catalog::load_for(scenarios, &args.scenario)
+                .map_err(anyhow::Error::from)
+                .and_then(|(catalog, name)| {
+                    args.scenario = name;
+                    mesh5xx_k8s::main(args, &catalog)
+                }),
+            RenderCommand::KindSummary(mut args) => {
+                mesh5xx::catalog::load_for(scenarios, &args.scenario)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|(catalog, name)| {
+                        args.scenario = name;
+                        mesh5xx_k8s::summary_main(args, &catalog)
+                    })
+            }
+        },
         Command::Report(args) => mesh5xx_report::main(args),
         Command::Upstream(args) => mesh5xx_upstream::main(args),
         Command::Loadgen(args) => mesh5xx_loadgen::main(args),
         Command::Egress(args) => mesh5xx_egress::main(args),
-        Command::Diagnose(args) => mesh5xx_diagnose::main(args),
+        Command::Diagnose(args) => mesh5xx::catalog::load(scenarios)
+            .map_err(anyhow::Error::from)
+            .and_then(|catalog| {
+                let rules = catalog.scenarios.iter().map(|s| s.rule()).collect();
+                mesh5xx_diagnose::main(args, rules)
+            }),
     };
     match result {
         Ok(code) => code,
@@ -111,8 +136,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn list_scenarios(scenarios: Option<&PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+fn list_scenarios(scenarios: Option<&PathBuf>, format: list::Format) -> anyhow::Result<ExitCode> {
     let catalog = mesh5xx::catalog::load(scenarios)?;
-    print!("{}", list::render(&catalog, json));
+    print!("{}", list::render(&catalog, format));
     Ok(ExitCode::SUCCESS)
 }

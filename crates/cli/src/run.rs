@@ -16,7 +16,7 @@ use crate::envoy_cmd::EnvoyArgs;
 /// Arguments of `mesh5xx run`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// The scenario to run (see `mesh5xx list`).
+    /// The scenario to run (see `mesh5xx list`), or the path of a scenario file of your own.
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub scenario: Option<String>,
     /// Run every scenario, one after another (one run directory each).
@@ -77,7 +77,17 @@ struct Plan<'a> {
 
 /// Run the command; `scenarios` is the `--scenarios` directory, if given.
 pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCode> {
-    let catalog = crate::catalog::load(scenarios)?;
+    let (catalog, name) = match &args.scenario {
+        Some(wanted) => {
+            let (catalog, name) = crate::catalog::load_for(scenarios, wanted)?;
+            (catalog, Some(name))
+        }
+        None => (crate::catalog::load(scenarios)?, None),
+    };
+    let args = RunArgs {
+        scenario: name,
+        ..args
+    };
     let mut plans = plan(&args, &catalog)?;
     let envoy = args.envoy.locate()?;
     enter_private_network(&mut plans, &args)?;

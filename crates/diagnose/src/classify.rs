@@ -1,62 +1,25 @@
-//! Naming the lab scenario a group looks like, with the evidence and the fixes.
+//! Naming the scenario a group of 5xx lines looks like, with the evidence and the fixes.
 
 use mesh5xx_accesslog::Flags;
 
-use crate::grouping::{Direction, GroupKey, GroupStats, HostTracker};
+use crate::grouping::{GroupKey, GroupStats, HostTracker};
+use crate::signature::{best, Observed, Rule, RuleFix};
 use crate::timeline::BurstSummary;
 
-/// The lab scenarios a group can be mapped to.
-pub const SCENARIOS: [&str; 5] = [
-    "inbound-keepalive-uc",
-    "inbound-app-down-uf",
-    "outbound-firewall-uf",
-    "outbound-elb-ip-change",
-    "outbound-timeout-ut",
-];
-
 /// What a group most likely is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
-    /// One of [`SCENARIOS`], or `None`.
-    pub scenario: Option<&'static str>,
+    /// The scenario whose signature fits best, or `None`.
+    pub scenario: Option<String>,
     /// Why, in words, from the group's numbers.
     pub evidence: String,
-    /// What to change, most effective first.
-    pub mitigations: Vec<&'static str>,
+    /// What to change, most effective first, from the scenario's `fixes`.
+    pub mitigations: Vec<RuleFix>,
     /// Remarks on flag combinations (retries exhausted, overflow…).
     pub notes: Vec<String>,
     /// The command reproducing the scenario in the lab.
     pub command: Option<String>,
 }
-
-const KEEPALIVE_FIXES: &[&str] = &[
-    "DestinationRule trafficPolicy.connectionPool.http.idleTimeout below the app's keep-alive idle timeout, so the sidecar closes pooled connections first",
-    "App server: unbounded keep-alive requests (Tomcat maxKeepAliveRequests=-1, no Finagle maxLifeTime), leaving only an idle timeout longer than the proxy's",
-    "Retries on resets: VirtualService retries.retryOn: reset (Istio >= 1.24 retries reset-before-request on inbound routes by default)",
-    "DestinationRule connectionPool.http.maxRequestsPerConnection (1 disables keep-alive, at the cost of a connect per request)",
-];
-const APP_DOWN_FIXES: &[&str] = &[
-    "Find why the app container is not accepting: restarts, OOM kills, crash loops (kubectl get pod; kubectl describe pod)",
-    "Readiness probe and graceful shutdown so traffic stops before the app does; holdApplicationUntilProxyStarts for start-up order",
-    "Client-side retries: VirtualService retries.retryOn: connect-failure,reset",
-];
-const FIREWALL_FIXES: &[&str] = &[
-    "ServiceEntry for the host with resolution: DNS (plus a VirtualService): the sidecar re-resolves it every DNS refresh, which keeps the egress firewall's allow entry alive (best)",
-    "Make the app re-resolve DNS and recycle its long connections periodically",
-    "No long-lived connections from the app to the external host (costs throughput at high QPS)",
-    "Retries: VirtualService retries.retryOn: connect-failure (only helps once another attempt can succeed)",
-];
-const ELB_FIXES: &[&str] = &[
-    "ServiceEntry for the host with resolution: DNS (plus a VirtualService): the sidecar follows the load balancer's new IPs every DNS refresh (best)",
-    "Make the app re-resolve DNS and recycle its long connections periodically",
-    "DestinationRule connectionPool.http.idleTimeout / maxRequestsPerConnection so upstream connections are recycled",
-    "Retries: VirtualService retries.retryOn: connect-failure,reset",
-];
-const TIMEOUT_FIXES: &[&str] = &[
-    "VirtualService http[].timeout above the upstream's slowest legitimate response (e.g. timeout: 30s)",
-    "ServiceEntry + VirtualService for the external host so it gets its own route and timeout instead of PassthroughCluster's (Envoy's 15 s default on Istio < 1.5)",
-    "Make the upstream faster, or the call asynchronous",
-];
 
 /// What a response flag means (Envoy's documentation, shortened).
 pub fn flag_meaning(flag: &str) -> &'static str {
@@ -83,29 +46,18 @@ pub fn flag_meaning(flag: &str) -> &'static str {
     }
 }
 
-/// Maps a group to a scenario.
+/// Maps a group to the scenario of `rules` whose signature fits it best.
 pub fn classify(
     key: &GroupKey,
     stats: &GroupStats,
     bursts: Option<&BurstSummary>,
     hosts: &HostTracker,
+    rules: &[Rule],
 ) -> Verdict {
     let flags: Vec<&str> = Flags::new(&key.flags).collect();
     let has = |f: &str| flags.contains(&f);
-    let external = stats.external_hosts.most_common();
-    let egress = key.direction.is_egress() && external.is_some();
-    let ip_change = external.and_then(|name| ip_change(name, hosts));
-
-    let scenario = match key.code {
-        504 if has("UT") && key.direction != Direction::Inbound => Some("outbound-timeout-ut"),
-        503 if has("UC") && key.direction == Direction::Inbound => Some("inbound-keepalive-uc"),
-        503 if has("UF") && key.direction == Direction::Inbound => Some("inbound-app-down-uf"),
-        503 if (has("UF") || has("UC")) && egress && ip_change.is_some() => {
-            Some("outbound-elb-ip-change")
-        }
-        503 if has("UF") && egress => Some("outbound-firewall-uf"),
-        _ => None,
-    };
+    let observed = Observed::new(key, stats, bursts, hosts);
+    let rule = best(rules, &observed);
 
     let mut evidence = vec![format!(
         "{} {} {} on {}",
@@ -115,17 +67,15 @@ pub fn classify(
         key.cluster.as_deref().unwrap_or("an unnamed cluster")
     )];
     if let Some((bytes, n)) = stats.bytes_sent.top(1).into_iter().next() {
-        let body = match bytes.as_str() {
-            "95" => " (\"…reset reason: connection termination\")",
-            "91" => " (\"…reset reason: connection failure\")",
-            "24" => " (\"upstream request timeout\")",
-            _ => "",
-        };
+        let text = bytes
+            .parse::<u64>()
+            .ok()
+            .and_then(|b| rules.iter().find_map(|r| r.signature.bodies.get(&b)));
+        let body = text.map(|t| format!(" (\"{t}\")")).unwrap_or_default();
         evidence.push(format!("{n}× {bytes}-byte body{body}"));
     }
-    if let Some(median) = median_duration(stats) {
-        let round = median >= 1000 && median % 1000 <= median / 100;
-        evidence.push(if has("UT") && round {
+    if let Some(median) = observed.median_ms {
+        evidence.push(if has("UT") && observed.at_timeout() {
             format!(
                 "median duration {median} ms, just over a {} s timeout",
                 median / 1000
@@ -140,10 +90,10 @@ pub fn classify(
     if let Some(reason) = stats.failure_reasons.most_common() {
         evidence.push(format!("transport failure {reason}"));
     }
-    if let Some(host) = external {
+    if let Some(host) = observed.external {
         evidence.push(format!("external host {host}"));
     }
-    if let Some(change) = &ip_change {
+    if let Some(change) = &observed.ip_change {
         evidence.push(change.clone());
     }
     if let Some(b) = bursts {
@@ -160,7 +110,7 @@ pub fn classify(
             evidence.push(format!("one run over {} s", b.span_secs));
         }
     }
-    if scenario.is_none() {
+    if rule.is_none() {
         for flag in &flags {
             evidence.push(format!("{flag}: {}", flag_meaning(flag)));
         }
@@ -185,37 +135,11 @@ pub fn classify(
         );
     }
 
-    let mitigations = match scenario {
-        Some("inbound-keepalive-uc") => KEEPALIVE_FIXES,
-        Some("inbound-app-down-uf") => APP_DOWN_FIXES,
-        Some("outbound-firewall-uf") => FIREWALL_FIXES,
-        Some("outbound-elb-ip-change") => ELB_FIXES,
-        Some("outbound-timeout-ut") => TIMEOUT_FIXES,
-        _ => &[],
-    };
     Verdict {
-        scenario,
+        scenario: rule.map(|r| r.scenario.clone()),
         evidence: evidence.join("; "),
-        mitigations: mitigations.to_vec(),
+        mitigations: rule.map(|r| r.fixes.clone()).unwrap_or_default(),
         notes,
-        command: scenario.map(|s| format!("mesh5xx run {s}")),
+        command: rule.map(|r| format!("mesh5xx run {}", r.scenario)),
     }
-}
-
-/// The median `%DURATION%` of a group.
-pub fn median_duration(stats: &GroupStats) -> Option<u64> {
-    (!stats.durations.is_empty()).then(|| stats.durations.value_at_quantile(0.5))
-}
-
-/// Describes an IP change of `name`: an older IP that failed while a newer one appeared.
-fn ip_change(name: &str, hosts: &HostTracker) -> Option<String> {
-    let ips = hosts.ips(name);
-    let old = ips.iter().find(|s| s.errors > 0)?;
-    let new = ips
-        .iter()
-        .find(|s| s.host != old.host && s.first_ms > old.first_ms && s.ok > 0)?;
-    Some(format!(
-        "{name} moved from {} ({} ok, {} failed) to {} ({} ok)",
-        old.host, old.ok, old.errors, new.host, new.ok
-    ))
 }

@@ -3,12 +3,14 @@
 //! [`Diagnoser`] takes lines (or whole readers) in any format
 //! [`mesh5xx_accesslog::parse_line`] knows, and [`Diagnoser::finish`] returns a
 //! [`Diagnosis`]: the 5xx grouped by code × flags × direction × cluster, each mapped to
-//! one of the lab's scenarios with evidence, mitigations and the reproducing command.
+//! the scenario whose [`Signature`] fits it best (the [`Rule`]s come from the scenario
+//! catalog), with evidence, the scenario's fixes and the reproducing command.
 
 mod classify;
 mod grouping;
 mod input;
 mod render;
+pub mod signature;
 mod timeline;
 
 use std::collections::BTreeMap;
@@ -19,10 +21,11 @@ use std::process::ExitCode;
 use mesh5xx_accesslog::{parse_line, Format};
 use serde::Serialize;
 
-pub use classify::{classify, flag_meaning, Verdict, SCENARIOS};
+pub use classify::{classify, flag_meaning, Verdict};
 pub use grouping::{direction, Direction, GroupKey, GroupStats, Groups};
 pub use input::{maybe_gunzip, open, Lines, ReadError, MAX_LINE};
 pub use render::render_table;
+pub use signature::{Fix, Rule, RuleFix, Signature};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
 
 /// Unparsed lines shown by default.
@@ -44,9 +47,10 @@ pub struct DiagnoseArgs {
     pub samples: usize,
 }
 
-/// Entry point of `mesh5xx diagnose`. Fails (exit 1) only when nothing could be read.
-pub fn main(args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
-    let mut diagnoser = Diagnoser::new(args.samples);
+/// Entry point of `mesh5xx diagnose`, naming the scenarios of `rules`. Fails (exit 1) only
+/// when nothing could be read.
+pub fn main(args: DiagnoseArgs, rules: Vec<Rule>) -> anyhow::Result<ExitCode> {
+    let mut diagnoser = Diagnoser::new(args.samples, rules);
     for path in &args.files {
         let name = path.display().to_string();
         match open(path) {
@@ -70,9 +74,10 @@ pub fn main(args: DiagnoseArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Diagnoses everything `reader` holds (plain text; see [`maybe_gunzip`] for gzip).
-pub fn diagnose<R: BufRead>(reader: R) -> Diagnosis {
-    let mut d = Diagnoser::new(DEFAULT_SAMPLES);
+/// Diagnoses everything `reader` holds (plain text; see [`maybe_gunzip`] for gzip) against
+/// the scenarios of `rules`.
+pub fn diagnose<R: BufRead>(reader: R, rules: Vec<Rule>) -> Diagnosis {
+    let mut d = Diagnoser::new(DEFAULT_SAMPLES, rules);
     d.read("-", reader);
     d.finish()
 }
@@ -138,13 +143,13 @@ pub struct GroupReport {
     /// Most common response code details with counts.
     pub details: Vec<(String, u64)>,
     /// The scenario it maps to, if any.
-    pub scenario: Option<&'static str>,
+    pub scenario: Option<String>,
     /// Why.
     pub evidence: String,
     /// Remarks on flag combinations.
     pub notes: Vec<String>,
-    /// What to change.
-    pub mitigations: Vec<&'static str>,
+    /// What to change, best first, each with the command that measures it.
+    pub mitigations: Vec<RuleFix>,
     /// How to reproduce it in the lab.
     pub command: Option<String>,
     /// Time structure.
@@ -189,11 +194,12 @@ pub struct Diagnoser {
     groups: Groups,
     samples: Vec<Sample>,
     max_samples: usize,
+    rules: Vec<Rule>,
 }
 
 impl Diagnoser {
-    /// A diagnoser keeping up to `max_samples` unparsed lines.
-    pub fn new(max_samples: usize) -> Self {
+    /// A diagnoser naming the scenarios of `rules`, keeping up to `max_samples` unparsed lines.
+    pub fn new(max_samples: usize, rules: Vec<Rule>) -> Self {
         Diagnoser {
             lines: 0,
             parsed: 0,
@@ -202,6 +208,7 @@ impl Diagnoser {
             groups: Groups::default(),
             samples: Vec::new(),
             max_samples,
+            rules,
         }
     }
 
@@ -273,7 +280,7 @@ impl Diagnoser {
             .iter()
             .map(|(key, stats)| {
                 let bursts = stats.timeline.clone().summary();
-                let verdict = classify(key, stats, bursts.as_ref(), hosts);
+                let verdict = classify(key, stats, bursts.as_ref(), hosts, &self.rules);
                 report(key, stats, verdict, bursts)
             })
             .collect();

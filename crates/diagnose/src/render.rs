@@ -83,7 +83,7 @@ fn table(out: &mut String, groups: &[GroupReport]) {
                 g.first.clone().unwrap_or_else(|| "-".into()),
                 g.last.clone().unwrap_or_else(|| "-".into()),
                 g.cluster.clone().unwrap_or_else(|| "-".into()),
-                g.scenario.unwrap_or("-").to_owned(),
+                g.scenario.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -115,7 +115,7 @@ fn group(out: &mut String, n: usize, g: &GroupReport) {
         g.code,
         g.flags,
         g.count,
-        g.scenario.unwrap_or("no lab scenario")
+        g.scenario.as_deref().unwrap_or("no lab scenario")
     );
     let _ = writeln!(out, "  evidence: {}", g.evidence);
     if let Some(b) = &g.bursts {
@@ -133,7 +133,13 @@ fn group(out: &mut String, n: usize, g: &GroupReport) {
         let _ = writeln!(out, "  note: {note}");
     }
     for fix in &g.mitigations {
-        let _ = writeln!(out, "  fix: {fix}");
+        let _ = writeln!(out, "  fix: {}", fix.fix);
+        if let Some(cost) = &fix.cost {
+            let _ = writeln!(out, "       cost: {cost}");
+        }
+        if let Some(command) = &fix.measured_by {
+            let _ = writeln!(out, "       measured by: {command}");
+        }
     }
     if let Some(command) = &g.command {
         let _ = writeln!(out, "  reproduce: {command}");

@@ -38,7 +38,7 @@ pub use report::Report;
 pub use service::{start, EgressError, Ready, ReadyGateway, RunningEgress};
 
 /// Command-line arguments of `mesh5xx egress`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct EgressArgs {
     /// JSON configuration (an `EgressConfig`); without it, no zones and no gateways.
     #[arg(long, value_name = "FILE")]
@@ -46,6 +46,20 @@ pub struct EgressArgs {
     /// Write the JSON report here on SIGTERM or SIGINT.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+}
+
+impl EgressArgs {
+    /// These arguments as a command line, after the `egress` subcommand word.
+    pub fn to_argv(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if let Some(config) = &self.config {
+            a.extend(["--config".to_string(), config.display().to_string()]);
+        }
+        if let Some(report) = &self.report {
+            a.extend(["--report".to_string(), report.display().to_string()]);
+        }
+        a
+    }
 }
 
 /// Entry point of `mesh5xx egress`: runs to completion on its own tokio runtime.
@@ -86,4 +100,33 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
 /// Resolves once the shutdown flag turns true (or its sender is gone).
 pub(crate) async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: EgressArgs,
+    }
+
+    #[test]
+    fn to_argv_round_trips_through_the_command_line() {
+        for args in [
+            EgressArgs {
+                config: Some("/run/egress-config.json".into()),
+                report: Some("/run/egress.json".into()),
+            },
+            EgressArgs {
+                config: None,
+                report: None,
+            },
+        ] {
+            let argv = std::iter::once("egress".to_string()).chain(args.to_argv());
+            assert_eq!(Cli::try_parse_from(argv).unwrap().args, args);
+        }
+    }
 }

@@ -24,8 +24,10 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use mesh5xx_egress::config::{EgressConfig, GatewayConfig, Network, ScheduleChange, ZoneRecord};
-use mesh5xx_scenario::model::External;
+use mesh5xx_egress::config::{
+    EgressConfig, FirewallBackend, GatewayConfig, Network, ScheduleChange, ZoneRecord,
+};
+use mesh5xx_plan::egress::egress_config;
 use mesh5xx_scenario::{Scenario, Variant};
 use serde_json::{json, Value};
 
@@ -51,50 +53,13 @@ pub fn gateway_cluster_ip(i: usize) -> Ipv4Addr {
 /// mapping the local runner makes), else [`default_config`].
 pub fn variant_config(scenario: &Scenario, variant: &Variant) -> anyhow::Result<EgressConfig> {
     match &variant.topology.external {
-        Some(ext) => config_from_external(&scenario.service.host, ext),
+        Some(ext) => Ok(egress_config(
+            &scenario.service.host,
+            ext,
+            &format!("127.0.0.1:{APP_PORT}"),
+        )),
         None => Ok(default_config(scenario)),
     }
-}
-
-/// `topology.external` as an egress configuration: the zone of `host` with the first
-/// addresses and the rotations, one gateway per address (retired as `retire` says), the
-/// firewall's allow list and timeout.
-pub fn config_from_external(host: &str, ext: &External) -> anyhow::Result<EgressConfig> {
-    let mut addresses: Vec<Ipv4Addr> = ext.addresses.clone();
-    for r in &ext.rotate {
-        for a in &r.addresses {
-            if !addresses.contains(a) {
-                addresses.push(*a);
-            }
-        }
-    }
-    let gateways: Vec<Value> = addresses
-        .iter()
-        .map(|ip| {
-            let retired = ext
-                .retire
-                .iter()
-                .find(|r| r.address == *ip)
-                .map(|r| r.at_ms);
-            let mut g = json!({"ip": ip, "upstream": format!("127.0.0.1:{APP_PORT}")});
-            if let Some(at) = retired {
-                g["retired_at_ms"] = json!(at);
-            }
-            g
-        })
-        .collect();
-    let cfg = json!({
-        "zones": [{"name": host, "addresses": ext.addresses, "ttl_s": ext.ttl_s}],
-        "schedule": ext.rotate.iter().map(|r| json!({"at_ms": r.at_ms, "name": host, "addresses": r.addresses})).collect::<Vec<_>>(),
-        "allow": if ext.firewall { vec![host.to_string()] } else { vec![] },
-        "allow_timeout_ms": ext.allow_timeout_ms.unwrap_or(3_600_000),
-        "firewall": ext.firewall,
-        "on_expired": ext.on_expired.clone().unwrap_or_else(|| "refuse".into()),
-        "elb_old_address": ext.elb_old_address.clone().unwrap_or_else(|| "keep".into()),
-        "gateways": gateways,
-    });
-    EgressConfig::from_json(&cfg.to_string())
-        .map_err(|e| anyhow::anyhow!("topology.external as an egress configuration: {e}"))
 }
 
 /// The egress configuration used when none is given: the external name on one address,
@@ -196,6 +161,9 @@ pub fn in_cluster_config(cfg: &EgressConfig, service_port: u16) -> anyhow::Resul
                 retired_at_ms: g.retired_at_ms,
             })
             .collect(),
+        // The kernel backend needs a private network namespace of the local run; in a
+        // cluster the userspace gateways stand in for it.
+        backend: FirewallBackend::Userspace,
         ..cfg.clone()
     };
     out.validate()

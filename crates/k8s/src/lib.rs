@@ -17,14 +17,16 @@ pub mod egress;
 pub mod install;
 pub mod summary;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
+use mesh5xx_plan::processes::{app_args, load_args, AppHost, Resolve};
 use mesh5xx_scenario::model::OtherApp;
-use mesh5xx_scenario::{AppSettings, Catalog, Profile, Scenario, Variant};
+use mesh5xx_scenario::{Catalog, Profile, Scenario, Variant};
+use mesh5xx_upstream::AppFaults;
 use serde_json::{json, Value};
 
 pub use summary::{summary_main, KindSummaryArgs};
@@ -51,14 +53,14 @@ pub const NAMESPACE_COMMENT: &str = "# mesh5xx-namespace: ";
 /// Header comment listing every variant of the scenario, baseline first (read by the scripts).
 pub const VARIANTS_COMMENT: &str = "# mesh5xx-variants: ";
 /// Header comment of variants whose app has `down` windows.
-pub const DOWN_WINDOW_NOTE: &str = "# App: `mesh5xx upstream --down AT+FOR --down-after-first-request`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
+pub const DOWN_WINDOW_NOTE: &str = "# App: the `down` fault with `after_first_request: true`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
 pub const STAGE_LABEL: &str = "mesh5xx/stage";
 
 /// `mesh5xx render k8s`: print a variant's Kubernetes manifests and Istio objects.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RenderK8sArgs {
-    /// The scenario (see `mesh5xx list`).
+    /// The scenario (see `mesh5xx list`), or the path of a scenario file of your own.
     #[arg(value_name = "SCENARIO")]
     pub scenario: String,
     /// The variant to render.
@@ -165,7 +167,7 @@ pub fn render(
     scenario: &Scenario,
     variant: &Variant,
     opts: &RenderOptions,
-) -> anyhow::Result<Vec<serde_yaml::Value>> {
+) -> anyhow::Result<Vec<yaml_serde::Value>> {
     let r = prepare(scenario, variant, opts)?;
     build(&r)
 }
@@ -206,7 +208,7 @@ fn prepare<'a>(
     })
 }
 
-fn build(r: &Render<'_>) -> anyhow::Result<Vec<serde_yaml::Value>> {
+fn build(r: &Render<'_>) -> anyhow::Result<Vec<yaml_serde::Value>> {
     let outbound = egress::is_outbound(r.scenario);
     let mut objs: Vec<Value> = vec![json!({
         "apiVersion": "v1",
@@ -226,13 +228,13 @@ fn build(r: &Render<'_>) -> anyhow::Result<Vec<serde_yaml::Value>> {
     } else {
         objs.extend(app_objects(r));
     }
-    let mut out: Vec<serde_yaml::Value> = objs
+    let mut out: Vec<yaml_serde::Value> = objs
         .iter()
-        .map(serde_yaml::to_value)
+        .map(yaml_serde::to_value)
         .collect::<Result<_, _>>()?;
     // The variant's Istio objects, as the scenario file holds them.
     out.extend(r.variant.istio.raw.iter().cloned());
-    out.push(serde_yaml::to_value(job(r, egress_cfg.as_ref()))?);
+    out.push(yaml_serde::to_value(job(r, egress_cfg.as_ref()))?);
     Ok(out)
 }
 
@@ -281,7 +283,7 @@ pub fn render_text(
     }
     if replica_groups(variant)
         .iter()
-        .any(|(a, _)| !a.down.is_empty())
+        .any(|(a, _)| a.get(mesh5xx_upstream::FaultKind::Down).is_some())
     {
         text.push_str(&format!("{DOWN_WINDOW_NOTE}\n"));
     }
@@ -311,7 +313,7 @@ pub fn render_text(
     }
     for d in docs {
         text.push_str("---\n");
-        text.push_str(&serde_yaml::to_string(&d)?);
+        text.push_str(&yaml_serde::to_string(&d)?);
     }
     Ok(text)
 }
@@ -329,19 +331,15 @@ pub(crate) fn labels(r: &Render<'_>, component: &str, extra: &[(&str, &str)]) ->
     Value::Object(m)
 }
 
-/// `mesh5xx upstream …` for `app`, listening on the pod's port 8080 and printing its report
-/// on stdout at SIGTERM (collected from the container log). With `down` windows it adds
-/// `--down-after-first-request`: the pod starts long before the load generator, so the
-/// windows count from the first request (readiness probes open connections without one).
-pub fn upstream_command(app: &AppSettings) -> Vec<String> {
-    let mut a = mesh5xx_lab::commands::upstream_args(app, Path::new("/dev/stdout"));
-    if let Some(i) = a.iter().position(|x| x == "--listen") {
-        a[i + 1] = format!("0.0.0.0:{APP_PORT}");
-    }
-    if !app.down.is_empty() {
-        a.push("--down-after-first-request".into());
-    }
-    a
+/// `mesh5xx upstream …` with `faults`, listening on the pod's port 8080 and printing its
+/// report on stdout at SIGTERM (collected from the container log). Outages count from the
+/// first request: the pod starts long before the load generator.
+pub fn upstream_command(faults: &AppFaults) -> Vec<String> {
+    let listen = SocketAddr::from(([0, 0, 0, 0], APP_PORT));
+    let args = app_args(faults, AppHost::Pod, listen, Path::new("/dev/stdout"));
+    std::iter::once("upstream".to_string())
+        .chain(args.to_argv())
+        .collect()
 }
 
 /// The pod spec of an app server (the scenario's app or an outbound backend).
@@ -364,8 +362,8 @@ pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>) -> Value {
 }
 
 /// Replica groups: each distinct app setting with the number of replicas that have it.
-pub fn replica_groups(variant: &Variant) -> Vec<(AppSettings, u32)> {
-    let mut groups: Vec<(AppSettings, u32)> = Vec::new();
+pub fn replica_groups(variant: &Variant) -> Vec<(AppFaults, u32)> {
+    let mut groups: Vec<(AppFaults, u32)> = Vec::new();
     for i in 0..variant.topology.replicas as usize {
         let app = variant.app_for_replica(i);
         match groups.iter_mut().find(|(a, _)| *a == app) {
@@ -459,23 +457,23 @@ pub fn loadgen_command(
     host: &str,
     resolve: Option<(&str, u16)>,
 ) -> Vec<String> {
-    let placeholder = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
-    let resolve = resolve.map(|(name, port)| mesh5xx_lab::commands::Resolve {
+    let resolve = resolve.map(|(name, port)| Resolve {
         name: name.to_string(),
         dns: None,
         port,
     });
-    let mut a = mesh5xx_lab::commands::loadgen_args(
-        &r.variant.load,
-        placeholder,
-        host,
-        r.duration_ms,
-        Path::new(RESULTS_DIR),
-        resolve.as_ref(),
+    let mut a = vec!["loadgen".to_string()];
+    a.extend(
+        load_args(
+            &r.variant.load,
+            target,
+            host,
+            r.duration_ms,
+            Path::new(RESULTS_DIR),
+            resolve.as_ref(),
+        )
+        .to_argv(),
     );
-    if let Some(i) = a.iter().position(|x| x == "--target") {
-        a[i + 1] = target.to_string();
-    }
     a
 }
 

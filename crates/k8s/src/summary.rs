@@ -5,18 +5,20 @@
 //! pod as `access-<pod>.log` (the load generator's pod is `loadgen-…`: the client sidecar;
 //! every other pod is a server sidecar), each app container's log as `app-<pod>.log` (its
 //! report JSON follows the READY line) and the rendered `manifests.yaml`. The summary is
-//! built with the local runner's own readers (`mesh5xx_lab::reports`,
-//! `mesh5xx_lab::collect`) and the scenario's expectations, so both modes count alike.
+//! built from the processes' typed reports with `mesh5xx_plan::outcome`, as the local
+//! runner builds it, and checked against the scenario's expectations: both modes count alike.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context};
-use mesh5xx_lab::reports::{LoadgenReport, UpstreamReport};
+use mesh5xx_loadgen::LoadReport;
+use mesh5xx_plan::{outcome, read_report};
 use mesh5xx_results::clock::rfc3339;
 use mesh5xx_results::{Machine, Summary, VariantResult, SCHEMA_VERSION};
 use mesh5xx_scenario::{Catalog, Scenario, Variant};
+use mesh5xx_upstream::UpstreamReport;
 
 /// `mesh5xx render kind-summary`: write `summary.json` for a kind run directory.
 #[derive(Debug, Clone, clap::Args)]
@@ -188,11 +190,11 @@ pub fn app_report(log: &str) -> anyhow::Result<UpstreamReport> {
 }
 
 fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
-    let load: LoadgenReport = mesh5xx_lab::reports::read(&dir.join("loadgen.json"))?;
+    let load: LoadReport = read_report(&dir.join("loadgen.json"))?;
     let mut sidecars = Vec::new();
     for (pod, path) in pod_files(dir, "access-")? {
         sidecars.push(
-            mesh5xx_lab::collect::access_log(&path, &pod, role_of(&pod))
+            outcome::access_log(&path, &pod, role_of(&pod))
                 .with_context(|| path.display().to_string())?,
         );
     }
@@ -204,11 +206,8 @@ fn variant_result(dir: &Path, v: &Variant) -> anyhow::Result<VariantResult> {
             Err(e) => eprintln!("mesh5xx: {}: {e} (pod {pod})", path.display()),
         }
     }
-    let egress = egress_report(dir)
-        .map(|r| mesh5xx_lab::collect::egress_summary(&r, other_app_lookups(dir)));
-    Ok(mesh5xx_lab::collect::variant_result(
-        v, load, sidecars, &apps, egress,
-    ))
+    let egress = egress_report(dir).map(|r| outcome::egress_summary(&r, other_app_lookups(dir)));
+    Ok(outcome::variant_result(v, load, sidecars, &apps, egress))
 }
 
 /// Lookups the Job's `other-app` container got an answer to (`other-app.log`, one
@@ -220,9 +219,9 @@ pub fn other_app_lookups(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The egress pod's report: the last JSON object with `gateways` in an `egress-*.log` of `dir`
-/// (the pod prints it on stdout when it stops).
-fn egress_report(dir: &Path) -> Option<serde_json::Value> {
+/// The egress pod's report: the last line of an `egress-*.log` of `dir` that is one (the pod
+/// prints it on stdout when it stops).
+fn egress_report(dir: &Path) -> Option<mesh5xx_egress::Report> {
     let entries = std::fs::read_dir(dir).ok()?;
     let log = entries.filter_map(|e| e.ok().map(|e| e.path())).find(|p| {
         p.file_name()
@@ -230,9 +229,7 @@ fn egress_report(dir: &Path) -> Option<serde_json::Value> {
             .is_some_and(|n| n.starts_with("egress-") && n.ends_with(".log"))
     })?;
     let text = std::fs::read_to_string(log).ok()?;
-    text.lines().rev().find_map(|l| {
-        serde_json::from_str::<serde_json::Value>(l.trim())
-            .ok()
-            .filter(|v| v.get("gateways").is_some())
-    })
+    text.lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<mesh5xx_egress::Report>(l.trim()).ok())
 }

@@ -14,8 +14,8 @@ pub enum LabError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: not the JSON expected: {reason}")]
-    Report { path: PathBuf, reason: String },
+    #[error("not the report expected: {0}")]
+    Report(#[from] mesh5xx_plan::ReportError),
     #[error("the load generator exited with {status}; see {log}")]
     Loadgen { status: String, log: PathBuf },
     #[error("the load generator did not finish within {secs} s; see {log}")]

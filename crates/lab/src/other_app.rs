@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
 use tokio::net::UdpSocket;
 
 /// Query `name` (type A) at `dns` every `every`, starting after `first`; count the answers.
@@ -27,39 +29,45 @@ pub async fn run(
     }
 }
 
-/// One A query; Ok once any reply with our id arrives.
+/// One A query; Ok once a reply to it with at least one answer arrives.
 async fn query_a(name: &str, dns: SocketAddr, id: u16) -> std::io::Result<()> {
     let sock = UdpSocket::bind("127.0.0.1:0").await?;
-    sock.send_to(&packet(name, id), dns).await?;
+    sock.send_to(&query(name, id)?, dns).await?;
     let mut buf = [0u8; 512];
     let (n, _) = tokio::time::timeout(Duration::from_secs(2), sock.recv_from(&mut buf))
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no DNS answer"))??;
-    if n >= 2 && buf[..2] == id.to_be_bytes() {
+    let reply = Message::from_vec(&buf[..n]).map_err(std::io::Error::other)?;
+    if reply.id() == id && reply.message_type() == MessageType::Response && reply.answer_count() > 0
+    {
         Ok(())
     } else {
-        Err(std::io::Error::other("unexpected DNS reply"))
+        Err(std::io::Error::other(format!(
+            "unexpected DNS reply: {reply}"
+        )))
     }
 }
 
 /// A standard recursive A/IN query for `name`.
-fn packet(name: &str, id: u16) -> Vec<u8> {
-    let mut p = Vec::with_capacity(32 + name.len());
-    p.extend_from_slice(&id.to_be_bytes());
-    p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        p.push(label.len() as u8);
-        p.extend_from_slice(label.as_bytes());
-    }
-    p.extend_from_slice(&[0, 0, 1, 0, 1]);
-    p
+fn query(name: &str, id: u16) -> std::io::Result<Vec<u8>> {
+    let name = Name::from_ascii(name).map_err(std::io::Error::other)?;
+    let mut message = Message::new();
+    message
+        .set_id(id)
+        .set_message_type(MessageType::Query)
+        .set_op_code(OpCode::Query)
+        .set_recursion_desired(true)
+        .add_query(Query::query(name, RecordType::A));
+    message.to_vec().map_err(std::io::Error::other)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn encodes_a_query() {
-        let p = super::packet("a.bc", 7);
+    fn encodes_a_standard_a_query() {
+        let p = query("a.bc", 7).unwrap();
         assert_eq!(
             p,
             [0, 7, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 2, b'b', b'c', 0, 0, 1, 0, 1]

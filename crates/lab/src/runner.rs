@@ -15,10 +15,14 @@ use tokio::sync::watch;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::commands::{loadgen_args, Resolve};
+use mesh5xx_loadgen::{LoadReport, ProgressMode};
+use mesh5xx_plan::outcome;
+use mesh5xx_plan::processes::{load_args, Resolve};
+use mesh5xx_plan::read_report;
+use mesh5xx_upstream::UpstreamReport;
+
 use crate::other_app;
-use crate::reports::{read, LoadgenReport, UpstreamReport};
-use crate::{collect, topology, LabError};
+use crate::{topology, LabError};
 
 /// Everything a run needs besides the scenario.
 #[derive(Debug, Clone)]
@@ -204,18 +208,21 @@ async fn run_variant(
         ))),
         _ => None,
     };
-    let mut cmd = Command::new(&cfg.exe);
-    cmd.args(loadgen_args(
+    let mut load = load_args(
         &v.load,
-        pods.target,
+        &pods.target.to_string(),
         &scenario.service.host,
         duration_ms,
         &dir,
         resolve.as_ref(),
-    ));
+    );
+    if cfg.live {
+        load.progress = ProgressMode::Always;
+    }
+    let mut cmd = Command::new(&cfg.exe);
+    cmd.arg("loadgen").args(load.to_argv());
     let log = dir.join("loadgen.out");
     let mut loadgen = if cfg.live {
-        cmd.args(["--progress", "always"]);
         Supervised::spawn_showing_stderr("loadgen", cmd, Some(&log))?
     } else {
         Supervised::spawn("loadgen", cmd, Some(&log))?
@@ -254,23 +261,23 @@ async fn run_variant(
     };
     pods.stop(&dir).await?;
     let egress = match egress_report {
-        Some(path) => Some(collect::egress_summary(
-            &read::<serde_json::Value>(&path)?,
+        Some(path) => Some(outcome::egress_summary(
+            &read_report::<mesh5xx_egress::Report>(&path)?,
             other_lookups.load(Ordering::Relaxed),
         )),
         None => None,
     };
 
-    let load: LoadgenReport = read(&dir.join("loadgen.json"))?;
+    let load: LoadReport = read_report(&dir.join("loadgen.json"))?;
     let mut sidecars = Vec::new();
     for (pod, role, path) in &sidecar_logs {
-        sidecars.push(collect::access_log(path, pod, role).map_err(LabError::io(path))?);
+        sidecars.push(outcome::access_log(path, pod, role).map_err(LabError::io(path))?);
     }
     let apps = app_reports
         .iter()
-        .map(|p| read::<UpstreamReport>(p))
+        .map(|p| read_report::<UpstreamReport>(p))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(collect::variant_result(v, load, sidecars, &apps, egress))
+    Ok(outcome::variant_result(v, load, sidecars, &apps, egress))
 }
 
 fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {

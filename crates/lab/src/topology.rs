@@ -10,11 +10,13 @@ use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
     render, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, SidecarSpec,
 };
-use serde::Deserialize;
 use tokio::process::Command;
 
-use crate::commands::upstream_args;
+use mesh5xx_egress::EgressArgs;
+use mesh5xx_plan::egress::egress_config;
+
 use crate::LabError;
+use mesh5xx_plan::processes::{app_args, AppHost};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -69,11 +71,6 @@ impl EgressProc {
         }
         Ok(out)
     }
-}
-
-#[derive(Deserialize)]
-struct Ready {
-    addr: SocketAddr,
 }
 
 /// Start the apps, their sidecars and (if the topology has one) the client's sidecar.
@@ -150,13 +147,19 @@ async fn start_apps(exe: &Path, variant: &Variant, dir: &Path) -> Result<Vec<App
     for i in 0..variant.topology.replicas as usize {
         let report = dir.join(format!("app-{i}.json"));
         let mut cmd = Command::new(exe);
-        cmd.args(upstream_args(&variant.app_for_replica(i), &report));
+        let args = app_args(
+            &variant.app_for_replica(i),
+            AppHost::Local,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            &report,
+        );
+        cmd.arg("upstream").args(args.to_argv());
         let mut child = Supervised::spawn(
             &format!("app {i}"),
             cmd,
             Some(&dir.join(format!("app-{i}.out"))),
         )?;
-        let ready: Ready = child.wait_ready(READY_TIMEOUT).await?;
+        let ready: mesh5xx_upstream::Ready = child.wait_ready(READY_TIMEOUT).await?;
         apps.push(App {
             child,
             addr: ready.addr,
@@ -178,17 +181,17 @@ async fn start_outbound(
     dir: &Path,
 ) -> Result<Pods, LabError> {
     let apps = start_apps(exe, variant, dir).await?;
-    let config = egress_config(scenario, ext, apps[0].addr);
+    let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
     let config_path = dir.join("egress-config.json");
     let text = serde_json::to_string_pretty(&config).expect("serializable");
     std::fs::write(&config_path, text).map_err(LabError::io(&config_path))?;
     let report = dir.join("egress.json");
+    let args = EgressArgs {
+        config: Some(config_path),
+        report: Some(report.clone()),
+    };
     let mut cmd = Command::new(exe);
-    cmd.arg("egress")
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--report")
-        .arg(&report);
+    cmd.arg("egress").args(args.to_argv());
     let mut child = Supervised::spawn("egress", cmd, Some(&dir.join("egress.out")))?;
     let ready: mesh5xx_egress::Ready = child.wait_ready(READY_TIMEOUT).await?;
 
@@ -245,37 +248,6 @@ async fn start_client(
         access_log,
     };
     Ok((sidecar, target))
-}
-
-/// The egress process's configuration for the scenario's external host.
-fn egress_config(scenario: &Scenario, ext: &External, upstream: SocketAddr) -> serde_json::Value {
-    let host = &scenario.service.host;
-    let mut addresses: Vec<std::net::Ipv4Addr> = ext.addresses.clone();
-    for r in &ext.rotate {
-        for a in &r.addresses {
-            if !addresses.contains(a) {
-                addresses.push(*a);
-            }
-        }
-    }
-    let gateways: Vec<serde_json::Value> = addresses
-        .iter()
-        .map(|ip| {
-            let retired = ext.retire.iter().find(|r| r.address == *ip).map(|r| r.at_ms);
-            serde_json::json!({"ip": ip, "upstream": upstream.to_string(), "retired_at_ms": retired})
-        })
-        .collect();
-    serde_json::json!({
-        "zones": [{"name": host, "addresses": ext.addresses, "ttl_s": ext.ttl_s}],
-        "schedule": ext.rotate.iter().map(|r| serde_json::json!({"at_ms": r.at_ms, "name": host, "addresses": r.addresses})).collect::<Vec<_>>(),
-        "allow": if ext.firewall { vec![host.clone()] } else { vec![] },
-        "allow_timeout_ms": ext.allow_timeout_ms.unwrap_or(3_600_000),
-        "firewall": ext.firewall,
-        "on_expired": ext.on_expired.clone().unwrap_or_else(|| "refuse".into()),
-        "backend": ext.backend,
-        "elb_old_address": ext.elb_old_address.clone().unwrap_or_else(|| "keep".into()),
-        "gateways": gateways,
-    })
 }
 
 impl Pods {

@@ -9,7 +9,7 @@ use crate::config::{parse_header, Arrivals, LoadConfig, Pacing, ResolveConfig, R
 use crate::LoadError;
 
 /// Command-line arguments of `mesh5xx loadgen`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct LoadArgs {
     /// Address to connect to, host:port (e.g. the sidecar's listener).
     #[arg(long, value_name = "ADDR")]
@@ -111,6 +111,129 @@ pub enum ProgressMode {
 }
 
 impl LoadArgs {
+    /// The arguments of a run sending to `target` for `duration_ms`, reporting to `out`, with
+    /// every other flag at its default.
+    pub fn new(target: impl Into<String>, duration_ms: u64, out: impl Into<String>) -> Self {
+        LoadArgs {
+            target: target.into(),
+            host: None,
+            path: "/".into(),
+            method: "GET".into(),
+            headers: Vec::new(),
+            body_bytes: 0,
+            connections: 8,
+            duration_ms: Some(duration_ms),
+            requests: None,
+            think_ms: 0,
+            think_jitter_ms: 0,
+            rate: None,
+            arrivals: Arrivals::Uniform,
+            seed: None,
+            timeout_ms: 30_000,
+            no_keepalive: false,
+            max_requests_per_conn: None,
+            flags_header: crate::DEFAULT_FLAGS_HEADER.into(),
+            resolve: None,
+            dns: None,
+            upstream_port: None,
+            connect_resolved: false,
+            resolve_mode: ResolveMode::Once,
+            out: out.into(),
+            hgrm: None,
+            progress: ProgressMode::Auto,
+        }
+    }
+
+    /// These arguments as a command line, after the `loadgen` subcommand word: what a
+    /// process (or a pod) running `mesh5xx loadgen` is given. Flags at their default are left
+    /// out; parsing the result gives these arguments back.
+    pub fn to_argv(&self) -> Vec<String> {
+        let defaults = LoadArgs::new(String::new(), 0, "-");
+        let mut a: Vec<String> = vec!["--target".into(), self.target.clone()];
+        let mut flag = |name: &str, value: String| {
+            a.push(format!("--{name}"));
+            a.push(value);
+        };
+        if let Some(host) = &self.host {
+            flag("host", host.clone());
+        }
+        if self.path != defaults.path {
+            flag("path", self.path.clone());
+        }
+        if self.method != defaults.method {
+            flag("method", self.method.clone());
+        }
+        for (k, v) in &self.headers {
+            flag("header", format!("{k}: {v}"));
+        }
+        if self.body_bytes != 0 {
+            flag("body-bytes", self.body_bytes.to_string());
+        }
+        if self.connections != defaults.connections {
+            flag("connections", self.connections.to_string());
+        }
+        if let Some(ms) = self.duration_ms {
+            flag("duration-ms", ms.to_string());
+        }
+        if let Some(n) = self.requests {
+            flag("requests", n.to_string());
+        }
+        if self.think_ms != 0 {
+            flag("think-ms", self.think_ms.to_string());
+        }
+        if self.think_jitter_ms != 0 {
+            flag("think-jitter-ms", self.think_jitter_ms.to_string());
+        }
+        if let Some(rate) = self.rate {
+            flag("rate", rate.to_string());
+            if self.arrivals != Arrivals::Uniform {
+                let arrivals = clap::ValueEnum::to_possible_value(&self.arrivals)
+                    .expect("every arrival kind has a name");
+                flag("arrivals", arrivals.get_name().to_string());
+            }
+        }
+        if let Some(seed) = self.seed {
+            flag("seed", seed.to_string());
+        }
+        if self.timeout_ms != defaults.timeout_ms {
+            flag("timeout-ms", self.timeout_ms.to_string());
+        }
+        if let Some(n) = self.max_requests_per_conn {
+            flag("max-requests-per-conn", n.to_string());
+        }
+        if self.flags_header != defaults.flags_header {
+            flag("flags-header", self.flags_header.clone());
+        }
+        if let Some(name) = &self.resolve {
+            flag("resolve", name.clone());
+            if let Some(dns) = self.dns {
+                flag("dns", dns.to_string());
+            }
+            if let Some(port) = self.upstream_port {
+                flag("upstream-port", port.to_string());
+            }
+            flag("resolve-mode", self.resolve_mode.to_string());
+        }
+        if self.out != defaults.out {
+            flag("out", self.out.clone());
+        }
+        if let Some(hgrm) = &self.hgrm {
+            flag("hgrm", hgrm.display().to_string());
+        }
+        if self.progress != defaults.progress {
+            let progress = clap::ValueEnum::to_possible_value(&self.progress)
+                .expect("every progress mode has a name");
+            flag("progress", progress.get_name().to_string());
+        }
+        if self.no_keepalive {
+            a.push("--no-keepalive".into());
+        }
+        if self.connect_resolved {
+            a.push("--connect-resolved".into());
+        }
+        a
+    }
+
     /// The validated run configuration these flags describe.
     pub fn to_config(&self) -> Result<LoadConfig, LoadError> {
         let stop = Stop {

@@ -214,8 +214,10 @@ pub struct ResolveConfig {
     pub connect: bool,
 }
 
-/// When the app looks the name up again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When the app looks the name up again. Written `once`, `per-connection` or `every-ms:N`
+/// (on the command line and in scenario files alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum ResolveMode {
     /// Once at start, cached for the whole run (a typical JVM app).
     Once,
@@ -224,6 +226,30 @@ pub enum ResolveMode {
     /// Every period; new connections use the new address and connections to an
     /// old address are closed.
     Every(Duration),
+}
+
+impl std::fmt::Display for ResolveMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveMode::Once => f.write_str("once"),
+            ResolveMode::PerConnection => f.write_str("per-connection"),
+            ResolveMode::Every(period) => write!(f, "every-ms:{}", period.as_millis()),
+        }
+    }
+}
+
+impl TryFrom<String> for ResolveMode {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse().map_err(|e| format!("{s:?}: {e}"))
+    }
+}
+
+impl From<ResolveMode> for String {
+    fn from(mode: ResolveMode) -> String {
+        mode.to_string()
+    }
 }
 
 impl FromStr for ResolveMode {
@@ -279,6 +305,11 @@ mod tests {
             .unwrap_err()
             .contains("'x'"));
         assert!("sometimes".parse::<ResolveMode>().is_err());
+        for mode in ["once", "per-connection", "every-ms:250"] {
+            assert_eq!(mode.parse::<ResolveMode>().unwrap().to_string(), mode);
+        }
+        let e = serde_json::from_str::<ResolveMode>("\"evry-ms:1000\"").unwrap_err();
+        assert!(e.to_string().contains("evry-ms:1000"), "{e}");
     }
 
     #[test]

@@ -114,11 +114,11 @@ pub fn report(runs: &[Run], out: &Path) -> Result<ReportFiles, ReportError> {
 }
 
 /// The charts, CSVs and histograms of one run, as (file name, contents).
-fn run_files(entry: &RunEntry, files: &mut Vec<(String, String)>) -> Result<(), ReportError> {
+fn run_files(entry: &RunEntry<'_>, files: &mut Vec<(String, String)>) -> Result<(), ReportError> {
     let s = &entry.run.summary;
     let variants = &s.variants;
     let heading = format!("{} ({})", s.scenario, entry.label);
-    let series: Vec<TimelineSeries> = variants
+    let series: Vec<TimelineSeries<'_>> = variants
         .iter()
         .map(|v| TimelineSeries {
             name: &v.name,

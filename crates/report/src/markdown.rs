@@ -30,7 +30,7 @@ const HEADERS: [&str; 12] = [
 
 /// The Markdown report for `sections`; `files` are the report's other files,
 /// so that only those that exist are linked.
-pub fn render(sections: &[Section], files: &BTreeSet<String>) -> String {
+pub fn render(sections: &[Section<'_>], files: &BTreeSet<String>) -> String {
     let mut out = String::from("# mesh5xx report\n\n");
     let runs: Vec<Vec<String>> = sections
         .iter()
@@ -76,7 +76,7 @@ pub fn render(sections: &[Section], files: &BTreeSet<String>) -> String {
     out
 }
 
-fn run_section(out: &mut String, entry: &RunEntry, files: &BTreeSet<String>) {
+fn run_section(out: &mut String, entry: &RunEntry<'_>, files: &BTreeSet<String>) {
     let s = &entry.run.summary;
     let _ = write!(
         out,

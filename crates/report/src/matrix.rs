@@ -8,13 +8,13 @@ use crate::markdown::table;
 use crate::sections::Section;
 
 /// True when `section` holds runs under at least two Istio profiles.
-pub fn has_matrix(section: &Section) -> bool {
+pub fn has_matrix(section: &Section<'_>) -> bool {
     section.profiles().len() >= 2
 }
 
 /// A Markdown table: one row per variant, per run its 5xx % and its flags
 /// (client-visible / server sidecar); `n/a` where a run lacks the variant.
-pub fn matrix_table(section: &Section) -> String {
+pub fn matrix_table(section: &Section<'_>) -> String {
     let mut headers = vec!["variant".to_string()];
     for e in &section.runs {
         headers.push(format!("{} 5xx %", e.label));
@@ -45,7 +45,7 @@ pub fn matrix_table(section: &Section) -> String {
 
 /// An SVG grouped bar chart: 5xx % per variant with its 95 % interval, one bar per run
 /// (profile).
-pub fn matrix_chart(section: &Section) -> String {
+pub fn matrix_chart(section: &Section<'_>) -> String {
     let names = variant_names(section);
     let series = section
         .runs

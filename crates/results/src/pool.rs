@@ -85,7 +85,7 @@ fn add(into: &mut VariantResult, r: &VariantResult) {
         }
     }
     if let (Some(into), Some(from)) = (&mut into.egress, &r.egress) {
-        add_numbers(into, from);
+        into.add(from);
     }
 }
 
@@ -122,17 +122,6 @@ fn add_sidecar(into: &mut SidecarCounts, from: &SidecarCounts) {
 }
 
 /// The whole-number fields of a JSON object summed; everything else stays as it was.
-fn add_numbers(into: &mut serde_json::Value, from: &serde_json::Value) {
-    let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) else {
-        return;
-    };
-    for (k, v) in into.iter_mut() {
-        if let (Some(a), Some(b)) = (v.as_u64(), from.get(k).and_then(|x| x.as_u64())) {
-            *v = (a + b).into();
-        }
-    }
-}
-
 /// Latency over runs: mean weighted by requests, the largest max, each percentile the median
 /// of the runs' values.
 fn latency<'a>(runs: impl Iterator<Item = &'a VariantResult> + Clone) -> Latency {
@@ -177,6 +166,7 @@ fn rate(errors: u64, requests: u64) -> f64 {
 mod tests {
     use super::*;
     use crate::stats::CiMethod;
+    use crate::summary::EgressSummary;
 
     fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
         pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
@@ -227,7 +217,11 @@ mod tests {
                 ..Default::default()
             }],
             app_connections: counts(&[("opened", 8)]),
-            egress: Some(serde_json::json!({"allow_added": 2, "ipset": ["a"]})),
+            egress: Some(EgressSummary {
+                allow_added: 2,
+                ipset: vec!["a".into()],
+                ..Default::default()
+            }),
             expect: serde_json::json!({}),
             passed: failure.is_none(),
             failures: failure.map(String::from).into_iter().collect(),
@@ -277,9 +271,10 @@ mod tests {
         );
         assert_eq!(p.sidecars.len(), 1);
         assert_eq!(p.sidecars[0].flags["UC"], 60);
+        let egress = p.egress.unwrap();
         assert_eq!(
-            p.egress.unwrap(),
-            serde_json::json!({"allow_added": 6, "ipset": ["a"]})
+            (egress.allow_added, egress.ipset),
+            (6, vec!["a".to_string()])
         );
         // Median of the runs' percentiles, largest max, mean weighted by requests.
         assert_eq!((p.latency_ms.p99, p.latency_ms.max), (30.0, 100.0));

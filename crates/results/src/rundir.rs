@@ -32,12 +32,12 @@ mod tests {
 
     #[test]
     fn names_are_unique_and_stamped() {
-        let parent = std::env::temp_dir().join(format!("mesh5xx-rundir-{}", std::process::id()));
+        let scratch = mesh5xx_testkit::scratch("rundir");
+        let parent = scratch.path();
         let t = SystemTime::UNIX_EPOCH;
-        let a = run_dir(&parent, "demo", t).unwrap();
-        let b = run_dir(&parent, "demo", t).unwrap();
+        let a = run_dir(parent, "demo", t).unwrap();
+        let b = run_dir(parent, "demo", t).unwrap();
         assert!(a.ends_with("1970-01-01-000000_demo"));
         assert!(b.ends_with("1970-01-01-000000_demo_2"));
-        std::fs::remove_dir_all(parent).unwrap();
     }
 }

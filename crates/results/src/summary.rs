@@ -121,7 +121,7 @@ pub struct VariantResult {
     /// Over several runs the counts are summed; the lists (expired windows, the final ipset)
     /// are the first run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub egress: Option<serde_json::Value>,
+    pub egress: Option<EgressSummary>,
     /// The expectation, as written in the scenario.
     pub expect: serde_json::Value,
     pub passed: bool,
@@ -154,6 +154,56 @@ pub struct RunResult {
     pub failures: Vec<String>,
     /// The run's sub-directory, relative to the run directory (`VARIANT/run-K` when repeated).
     pub dir: String,
+}
+
+/// The firewall's side of an outbound variant, from the egress process's report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EgressSummary {
+    /// DNS queries the fake DNS server answered (every type).
+    pub dns_queries: u64,
+    /// Lookups by the other app (the client whose answers re-open the firewall).
+    pub other_app_lookups: u64,
+    /// Allow entries created.
+    pub allow_added: u64,
+    /// Allow-entry countdowns restarted by an answer while live.
+    pub allow_refreshed: u64,
+    /// Allow entries that timed out.
+    pub allow_expired: u64,
+    /// Connections the gateways accepted.
+    pub connections_accepted: u64,
+    /// Connections refused (userspace: reset after accept; kernel: SYNs rejected).
+    pub connections_refused: u64,
+    /// Forwarded connections cut when an address was retired.
+    pub connections_cut: u64,
+    /// The periods an address's allow entry was expired, over every gateway.
+    pub expired_windows: Vec<ExpiredWindow>,
+    /// The allow entries live at the end, as `ipset list` prints them.
+    pub ipset: Vec<String>,
+}
+
+impl EgressSummary {
+    /// Add `other`'s counts (a further run); the lists stay this one's.
+    pub fn add(&mut self, other: &EgressSummary) {
+        self.dns_queries += other.dns_queries;
+        self.other_app_lookups += other.other_app_lookups;
+        self.allow_added += other.allow_added;
+        self.allow_refreshed += other.allow_refreshed;
+        self.allow_expired += other.allow_expired;
+        self.connections_accepted += other.connections_accepted;
+        self.connections_refused += other.connections_refused;
+        self.connections_cut += other.connections_cut;
+    }
+}
+
+/// A period during which an address's allow entry had expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredWindow {
+    /// Start, milliseconds after the egress process started.
+    pub from_ms: u64,
+    /// End, or `None` if still expired at the end.
+    pub to_ms: Option<u64>,
+    /// Length.
+    pub duration_ms: u64,
 }
 
 /// Latency percentiles in milliseconds.

@@ -2,12 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use mesh5xx_upstream::AppFaults;
 use serde::Deserialize;
-use serde_yaml::{Mapping, Value};
+use yaml_serde::{Mapping, Value};
+
+use mesh5xx_diagnose::{Fix, Signature};
 
 use crate::expect::Expectation;
 use crate::istio::IstioObjects;
-use crate::model::{AppSettings, Direction, LoadSettings, Scenario, Service, Topology, Variant};
+use crate::model::{Direction, LoadSettings, Scenario, Service, Topology, Variant};
 use crate::ScenarioError;
 
 /// The scenario files of one directory, sorted by name.
@@ -36,6 +39,16 @@ impl Catalog {
         Ok(Catalog {
             dir: dir.to_path_buf(),
             scenarios,
+        })
+    }
+
+    /// A catalog of the one scenario file at `path` (a user's own scenario), checked as a
+    /// catalog's files are.
+    pub fn single(path: &Path) -> Result<Self, ScenarioError> {
+        let scenario = load_file(path)?;
+        Ok(Catalog {
+            dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            scenarios: vec![scenario],
         })
     }
 
@@ -70,6 +83,8 @@ struct ScenarioFile {
     lab: std::collections::BTreeMap<String, Value>,
     profile: String,
     service: Service,
+    signature: Signature,
+    fixes: Vec<Fix>,
     #[serde(default)]
     defaults: Defaults,
     variants: Vec<VariantFile>,
@@ -121,7 +136,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parse and check scenario text; `path` is used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
-    let file: ScenarioFile = serde_yaml::from_str(text).map_err(|e| ScenarioError::Syntax {
+    let file: ScenarioFile = yaml_serde::from_str(text).map_err(|e| ScenarioError::Syntax {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -194,22 +209,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         if topology.replicas > 1 && !topology.client_sidecar {
             return Err(ScenarioError::invalid(path, at("topology"), "several replicas need `client_sidecar: true` (the client's sidecar balances between them)"));
         }
-        let app: AppSettings = merged(&file.defaults.app, &v.app)
+        let app = app_with(&AppFaults::new(), &file.defaults.app)
+            .and_then(|defaults| app_with(&defaults, &v.app))
             .map_err(|e| ScenarioError::invalid(path, at("app"), e))?;
-        let app_per_replica = v
-            .app_per_replica
-            .iter()
-            .enumerate()
-            .map(|(r, m)| {
-                merged::<AppSettings>(&Mapping::new(), m).map_err(|e| {
-                    ScenarioError::invalid(path, at(&format!("app_per_replica[{r}]")), e)
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        for (r, over) in v.app_per_replica.iter().enumerate() {
+            app_with(&app, over).map_err(|e| {
+                ScenarioError::invalid(path, at(&format!("app_per_replica[{r}]")), e)
+            })?;
+        }
+        let app_per_replica = v.app_per_replica.clone();
         let load: LoadSettings = merged(&file.defaults.load, &v.load)
             .map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
         let istio = IstioObjects::parse(&v.istio)
             .map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
+        v.expect
+            .validate()
+            .map_err(|(f, why)| ScenarioError::invalid(path, at(&format!("expect.{f}")), why))?;
         let duration_ms = v.duration_ms.or(file.defaults.duration_ms).unwrap_or(5000);
         if !(500..=600_000).contains(&duration_ms) {
             return Err(ScenarioError::invalid(
@@ -231,6 +246,34 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             expect: v.expect,
         });
     }
+    file.signature
+        .validate()
+        .map_err(|(field, why)| ScenarioError::invalid(path, format!("signature.{field}"), why))?;
+    if file.fixes.is_empty() {
+        return Err(ScenarioError::invalid(
+            path,
+            "fixes",
+            "list at least one fix (`fix:` text, and the `variant:` that measures it)",
+        ));
+    }
+    for (i, f) in file.fixes.iter().enumerate() {
+        if let Some(name) = &f.variant {
+            if !variants.iter().any(|v| &v.name == name) {
+                return Err(ScenarioError::invalid(
+                    path,
+                    format!("fixes[{i}].variant"),
+                    format!(
+                        "{name:?} is not a variant of this scenario (known: {})",
+                        variants
+                            .iter()
+                            .map(|v| v.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     Ok(Scenario {
         path: path.to_path_buf(),
         name: file.name,
@@ -242,6 +285,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         lab: file.lab,
         profile: file.profile,
         service: file.service,
+        signature: file.signature,
+        fixes: file.fixes,
         variants,
     })
 }
@@ -250,7 +295,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
 fn merged<T: serde::de::DeserializeOwned>(base: &Mapping, over: &Mapping) -> Result<T, String> {
     let mut v = Value::Mapping(base.clone());
     merge(&mut v, &Value::Mapping(over.clone()));
-    serde_yaml::from_value(v).map_err(|e| e.to_string())
+    yaml_serde::from_value(v).map_err(|e| e.to_string())
+}
+
+/// The faults `base` with the overrides `over` merged in (a fault set to `null` is removed),
+/// parsed and checked; the error names the fault and the field.
+pub(crate) fn app_with(base: &AppFaults, over: &Mapping) -> Result<AppFaults, String> {
+    let mut v = yaml_serde::to_value(base).expect("faults serialize");
+    if v.is_null() {
+        v = Value::Mapping(Mapping::new());
+    }
+    merge(&mut v, &Value::Mapping(over.clone()));
+    let faults: AppFaults = yaml_serde::from_value(v).map_err(|e| e.to_string())?;
+    faults.validate().map_err(|e| e.to_string())?;
+    Ok(faults)
 }
 
 /// Merge `over` into `base` key by key; a `null` in `over` removes the key.
@@ -274,6 +332,7 @@ pub(crate) fn merge(base: &mut Value, over: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mesh5xx_upstream::faults::{CloseMode, IdleClose, MaxRequests};
 
     const GOOD: &str = r#"
 name: demo
@@ -283,9 +342,12 @@ symptom: s
 mechanism: m
 profile: istio-1.4
 service: {host: srv-a.default.svc.cluster.local, port: 80}
+signature: {direction: inbound, codes: [503], flags: [UC]}
+fixes:
+  - {fix: unbounded keep-alive, variant: unbounded}
 defaults:
   duration_ms: 2000
-  app: {idle_timeout_ms: 20}
+  app: {idle-close: {after_ms: 20}}
   load: {connections: 8, think_ms: 20}
 variants:
   - name: baseline
@@ -293,7 +355,7 @@ variants:
     expect: {min_requests: 10, min_error_rate: 0.01}
   - name: unbounded
     description: u
-    app: {idle_timeout_ms: null, max_requests: 5}
+    app: {idle-close: null, max-requests: {count: 5}}
     topology: {client_sidecar: true}
     expect: {max_errors: 0}
 "#;
@@ -302,11 +364,16 @@ variants:
     fn variants_merge_over_defaults() {
         let s = parse(Path::new("scenarios/demo.yaml"), GOOD).unwrap();
         let b = s.variant("baseline").unwrap();
-        assert_eq!(b.app.idle_timeout_ms, Some(20));
+        assert_eq!(b.app, AppFaults::new().with(IdleClose { after_ms: 20 }));
         assert!(!b.topology.client_sidecar);
         let u = s.variant("unbounded").unwrap();
-        assert_eq!(u.app.idle_timeout_ms, None);
-        assert_eq!(u.app.max_requests, Some(5));
+        assert_eq!(
+            u.app,
+            AppFaults::new().with(MaxRequests {
+                count: 5,
+                mode: CloseMode::Graceful
+            })
+        );
         assert_eq!(u.load.connections, Some(8));
         assert!(u.topology.client_sidecar);
         assert_eq!(u.duration_ms, 2000);
@@ -315,12 +382,41 @@ variants:
     #[test]
     fn errors_name_file_and_field() {
         let p = Path::new("scenarios/demo.yaml");
-        let bad = GOOD.replace("idle_timeout_ms: 20", "idle_timout_ms: 20");
-        let e = parse(p, &bad).unwrap_err().to_string();
+        for (typo, names) in [
+            ("idle-close: {after_ms: 20}", "idle-close: {after_ms: 0}"),
+            ("idle-close: {after_ms: 20}", "idle-close: {aftr_ms: 20}"),
+            ("idle-close: {after_ms: 20}", "idle-timeout: {after_ms: 20}"),
+        ]
+        .map(|(from, to)| (GOOD.replace(from, to), to))
+        {
+            let e = parse(p, &typo).unwrap_err().to_string();
+            assert!(
+                e.contains("scenarios/demo.yaml") && e.contains("variants[0] (baseline).app"),
+                "{names}: {e}"
+            );
+        }
+        let e = parse(p, &GOOD.replace("{after_ms: 20}", "{after_ms: 0}"))
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains("scenarios/demo.yaml")
-                && e.contains("variants[0] (baseline).app")
-                && e.contains("idle_timout_ms"),
+            e.contains("idle-close.after_ms: 0 is not a positive number"),
+            "{e}"
+        );
+        let e = parse(p, &GOOD.replace("idle-close: {", "idle-timeout: {"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown fault `idle-timeout`"), "{e}");
+        let e = parse(
+            p,
+            &GOOD.replace(
+                "max-requests: {count: 5}",
+                "max-requests: {count: 5, mode: rude}",
+            ),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("variants[1] (unbounded).app") && e.contains("rude"),
             "{e}"
         );
         let e = parse(p, &GOOD.replace("istio-1.4", "istio-9"))
@@ -337,5 +433,26 @@ variants:
         assert!(e.contains("appears twice"), "{e}");
         let e = parse(p, "name: [").unwrap_err().to_string();
         assert!(e.starts_with("scenarios/demo.yaml: "), "{e}");
+    }
+
+    #[test]
+    fn signature_and_fixes_are_checked() {
+        let p = Path::new("scenarios/demo.yaml");
+        let e = parse(p, &GOOD.replace("flags: [UC]", "flags: []"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("field `signature.flags`"), "{e}");
+        let e = parse(p, &GOOD.replace("variant: unbounded}", "variant: unbound}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("field `fixes[0].variant`") && e.contains("\"unbound\""),
+            "{e}"
+        );
+        let rule = parse(p, GOOD).unwrap().rule();
+        assert_eq!(
+            rule.fixes[0].measured_by.as_deref(),
+            Some("mesh5xx run demo --variant unbounded")
+        );
     }
 }

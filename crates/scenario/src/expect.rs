@@ -20,7 +20,8 @@ pub struct Expectation {
     /// Client-visible errors at most this many (0 for a full fix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<u64>,
-    /// Every error response the client saw carries one of these flags (e.g. `UC`; `URX,UC` counts as `UC`).
+    /// Every error the client saw carries one of these flags (e.g. `UC`; `URX,UC` counts as
+    /// `UC`); `-` stands for errors without a flag (the app's own 5xx, or no response).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_flags: Vec<String>,
     /// Minimum count of each flag in the server sidecars' access logs.
@@ -61,6 +62,50 @@ pub struct Verdict {
 }
 
 impl Expectation {
+    /// Check what the types cannot: every flag it names is an Envoy response flag, rates
+    /// lie in 0..=1. Returns the field at fault and why.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let flags = self
+            .error_flags
+            .iter()
+            .map(|f| ("error_flags", f))
+            .chain(
+                self.server_sidecar_min
+                    .keys()
+                    .map(|f| ("server_sidecar_min", f)),
+            )
+            .chain(
+                self.client_sidecar_min
+                    .keys()
+                    .map(|f| ("client_sidecar_min", f)),
+            );
+        for (field, flag) in flags {
+            // `-`: an error without a sidecar flag (the app's own 5xx, or no response).
+            let unflagged = field == "error_flags" && flag == "-";
+            if !unflagged && !mesh5xx_accesslog::RESPONSE_FLAGS.contains(&flag.as_str()) {
+                return Err((
+                    field.to_string(),
+                    format!(
+                        "value {flag:?}: not an Envoy response flag (expected one of {})",
+                        mesh5xx_accesslog::RESPONSE_FLAGS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for (field, rate) in [
+            ("min_error_rate", self.min_error_rate),
+            ("max_error_rate", self.max_error_rate),
+        ] {
+            if let Some(r) = rate.filter(|r| !(0.0..=1.0).contains(r)) {
+                return Err((
+                    field.to_string(),
+                    format!("value {r}: a rate is between 0 and 1 (0.05 is 5 %)"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Check `obs` against every clause of this expectation.
     pub fn check(&self, obs: &Observed) -> Verdict {
         let mut failures = Vec::new();
@@ -207,6 +252,27 @@ mod tests {
         assert!(e.check(&o).passed);
         o.errors = 1;
         assert!(!e.check(&o).passed);
+    }
+
+    #[test]
+    fn unknown_flags_and_rates_over_one_are_refused_naming_the_field() {
+        let e = Expectation {
+            error_flags: vec!["UC".into(), "UX".into()],
+            ..Default::default()
+        };
+        let (field, why) = e.validate().unwrap_err();
+        assert_eq!(field, "error_flags");
+        assert!(why.contains("\"UX\""), "{why}");
+        let e = Expectation {
+            server_sidecar_min: [("uc".to_string(), 1)].into(),
+            ..Default::default()
+        };
+        assert_eq!(e.validate().unwrap_err().0, "server_sidecar_min");
+        let e = Expectation {
+            min_error_rate: Some(5.0),
+            ..Default::default()
+        };
+        assert_eq!(e.validate().unwrap_err().0, "min_error_rate");
     }
 
     #[test]

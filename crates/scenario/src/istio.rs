@@ -17,7 +17,7 @@ pub struct Metadata {
     #[serde(default)]
     pub namespace: Option<String>,
     #[serde(default, flatten)]
-    pub other: serde_yaml::Mapping,
+    pub other: yaml_serde::Mapping,
 }
 
 /// `networking.istio.io` DestinationRule.
@@ -201,7 +201,7 @@ pub enum IstioObject {
 #[derive(Debug, Clone, Default)]
 pub struct IstioObjects {
     pub objects: Vec<IstioObject>,
-    pub raw: Vec<serde_yaml::Value>,
+    pub raw: Vec<yaml_serde::Value>,
 }
 
 #[derive(Deserialize)]
@@ -210,37 +210,37 @@ struct Envelope {
     api_version: String,
     kind: String,
     metadata: Metadata,
-    spec: serde_yaml::Value,
+    spec: yaml_serde::Value,
 }
 
 impl IstioObjects {
     /// Parse a list of Kubernetes objects; `Err((field, reason))` names the element at fault.
-    pub fn parse(values: &[serde_yaml::Value]) -> Result<Self, (String, String)> {
+    pub fn parse(values: &[yaml_serde::Value]) -> Result<Self, (String, String)> {
         let mut out = IstioObjects::default();
         for (i, v) in values.iter().enumerate() {
             let at = |f: &str| format!("istio[{i}]{f}");
             let env: Envelope =
-                serde_yaml::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
+                yaml_serde::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
             if !env.api_version.starts_with("networking.istio.io/") {
                 return Err((
                     at(".apiVersion"),
                     format!("{:?} is not networking.istio.io/*", env.api_version),
                 ));
             }
-            let spec = |e: serde_yaml::Error| (at(".spec"), e.to_string());
+            let spec = |e: yaml_serde::Error| (at(".spec"), e.to_string());
             let obj = match env.kind.as_str() {
                 "DestinationRule" => {
-                    let dr: DestinationRule = serde_yaml::from_value(env.spec).map_err(spec)?;
+                    let dr: DestinationRule = yaml_serde::from_value(env.spec).map_err(spec)?;
                     check_durations_dr(&dr).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
                     IstioObject::DestinationRule(env.metadata, dr)
                 }
                 "VirtualService" => {
-                    let vs: VirtualService = serde_yaml::from_value(env.spec).map_err(spec)?;
+                    let vs: VirtualService = yaml_serde::from_value(env.spec).map_err(spec)?;
                     check_durations_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
                     IstioObject::VirtualService(env.metadata, vs)
                 }
                 "ServiceEntry" => {
-                    IstioObject::ServiceEntry(env.metadata, serde_yaml::from_value(env.spec).map_err(spec)?)
+                    IstioObject::ServiceEntry(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
                 other => {
                     return Err((
@@ -354,8 +354,8 @@ fn check_durations_vs(vs: &VirtualService) -> Result<(), (String, String)> {
 mod tests {
     use super::*;
 
-    fn yaml(s: &str) -> Vec<serde_yaml::Value> {
-        serde_yaml::from_str(s).unwrap()
+    fn yaml(s: &str) -> Vec<yaml_serde::Value> {
+        yaml_serde::from_str(s).unwrap()
     }
 
     #[test]

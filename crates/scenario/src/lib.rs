@@ -18,5 +18,5 @@ pub use catalog::Catalog;
 pub use error::ScenarioError;
 pub use expect::{Expectation, Observed, Verdict};
 pub use istio::{IstioObject, IstioObjects};
-pub use model::{AppSettings, Direction, LoadSettings, Scenario, Topology, Variant};
+pub use model::{Direction, LoadSettings, Scenario, Topology, Variant};
 pub use profile::{LogFormat, Profile};

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use mesh5xx_egress::config::{ElbOldAddress, FirewallBackend, OnExpired};
+use mesh5xx_loadgen::{Arrivals, ResolveMode};
+use mesh5xx_upstream::AppFaults;
 use serde::{Deserialize, Serialize};
 
 use crate::expect::Expectation;
@@ -28,13 +31,17 @@ pub struct Scenario {
     pub symptom: String,
     pub mechanism: String,
     /// The production values it models (e.g. Tomcat `maxKeepAliveRequests: 100`).
-    pub production: BTreeMap<String, serde_yaml::Value>,
+    pub production: BTreeMap<String, yaml_serde::Value>,
     /// The lab values it uses in their place, with why they are scaled.
-    pub lab: BTreeMap<String, serde_yaml::Value>,
+    pub lab: BTreeMap<String, yaml_serde::Value>,
     /// Default Istio profile (`--profile` overrides).
     pub profile: String,
     /// The service the app is (host and port), e.g. `srv-a.default.svc.cluster.local:80`.
     pub service: Service,
+    /// What its errors look like in an access log (what `diagnose` matches).
+    pub signature: mesh5xx_diagnose::Signature,
+    /// Its fixes, best first, each with the variant that measures it.
+    pub fixes: Vec<mesh5xx_diagnose::Fix>,
     pub variants: Vec<Variant>,
 }
 
@@ -55,9 +62,12 @@ pub struct Variant {
     pub cost: Option<String>,
     pub duration_ms: u64,
     pub topology: Topology,
-    pub app: AppSettings,
-    /// Per-replica overrides of `app`, merged on top, by replica index.
-    pub app_per_replica: Vec<AppSettings>,
+    /// The app's faults (for an outbound scenario: the external server's), as a map from
+    /// fault name to parameters (see `mesh5xx upstream --list-faults`).
+    pub app: AppFaults,
+    /// Per-replica overrides of `app`, merged on top, by replica index (a fault set to
+    /// `null` is removed).
+    pub app_per_replica: Vec<yaml_serde::Mapping>,
     pub load: LoadSettings,
     pub istio: IstioObjects,
     pub expect: Expectation,
@@ -98,7 +108,7 @@ pub struct External {
     pub retire: Vec<Retirement>,
     /// What an address that left the answer does: `keep`, `stop_accepting`, `cut_connections`.
     #[serde(default)]
-    pub elb_old_address: Option<String>,
+    pub elb_old_address: Option<ElbOldAddress>,
     /// Whether the egress firewall filters (allow entries added by DNS answers, expiring).
     #[serde(default)]
     pub firewall: bool,
@@ -108,25 +118,14 @@ pub struct External {
     /// `refuse` (new connects refused), `reset` (accepted, then reset; userspace only) or
     /// `drop` (connects time out; nftables only).
     #[serde(default)]
-    pub on_expired: Option<String>,
+    pub on_expired: Option<OnExpired>,
     /// Where the egress firewall runs: `userspace` (default) or `nftables` (the kernel; the
     /// run moves into a private network namespace, which needs root and `nft`).
     #[serde(default)]
-    pub backend: EgressBackend,
+    pub backend: FirewallBackend,
     /// The sidecar's DNS refresh rate, scaled to the lab's clock (overrides the profile's).
     #[serde(default)]
     pub dns_refresh_ms: Option<u64>,
-}
-
-/// Where the egress firewall runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EgressBackend {
-    /// TCP forwarders in the egress process.
-    #[default]
-    Userspace,
-    /// An nftables set with per-element timeouts, DNAT and conntrack.
-    Nftables,
 }
 
 impl Variant {
@@ -136,7 +135,7 @@ impl Variant {
         self.topology
             .external
             .as_ref()
-            .is_some_and(|e| e.backend == EgressBackend::Nftables)
+            .is_some_and(|e| e.backend == FirewallBackend::Nftables)
     }
 }
 
@@ -175,76 +174,6 @@ fn one() -> u32 {
     1
 }
 
-/// The toy app server's settings (see `mesh5xx upstream --help`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppSettings {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub idle_timeout_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_requests: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close_mode: Option<CloseMode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_lifetime_ms: Option<u64>,
-    /// The app's close path on an idle connection: it stops reading at once, the FIN leaves
-    /// this much later (a request arriving in between is reset unanswered).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub close_lag_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_jitter_ms: Option<u64>,
-    /// `CODE:PERCENT` entries.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<String>,
-    /// `AT_MS+FOR_MS` down windows.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub down: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_bytes: Option<u64>,
-}
-
-/// How the app server ends a connection at `max_requests`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CloseMode {
-    Graceful,
-    Abrupt,
-    Drop,
-}
-
-impl CloseMode {
-    /// The flag value `mesh5xx upstream --close-mode` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CloseMode::Graceful => "graceful",
-            CloseMode::Abrupt => "abrupt",
-            CloseMode::Drop => "drop",
-        }
-    }
-}
-
-/// The spacing of open-loop arrivals (`mesh5xx loadgen --arrivals`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arrivals {
-    /// Evenly, `1/rate` apart.
-    Uniform,
-    /// A Poisson process (many independent callers).
-    Poisson,
-}
-
-impl Arrivals {
-    /// The flag value `mesh5xx loadgen --arrivals` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arrivals::Uniform => "uniform",
-            Arrivals::Poisson => "poisson",
-        }
-    }
-}
-
 /// The load generator's settings (see `mesh5xx loadgen --help`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -271,10 +200,36 @@ pub struct LoadSettings {
     pub path: Option<String>,
     /// Outbound: when the app looks the external host up: `once`, `per-connection`, `every-ms:N`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resolve_mode: Option<String>,
+    pub resolve_mode: Option<ResolveMode>,
 }
 
 impl Scenario {
+    /// The scenario as `diagnose` matches it: signature and fixes, each fix with the command
+    /// that measures it and the measuring variant's cost.
+    pub fn rule(&self) -> mesh5xx_diagnose::Rule {
+        let fixes = self
+            .fixes
+            .iter()
+            .map(|f| {
+                let variant = f
+                    .variant
+                    .as_deref()
+                    .and_then(|name| self.variants.iter().find(|v| v.name == name));
+                mesh5xx_diagnose::RuleFix {
+                    fix: f.fix.clone(),
+                    measured_by: variant
+                        .map(|v| format!("mesh5xx run {} --variant {}", self.name, v.name)),
+                    cost: variant.and_then(|v| v.cost.clone()),
+                }
+            })
+            .collect();
+        mesh5xx_diagnose::Rule {
+            scenario: self.name.clone(),
+            signature: self.signature.clone(),
+            fixes,
+        }
+    }
+
     /// The variant called `name`.
     pub fn variant(&self, name: &str) -> Result<&Variant, crate::ScenarioError> {
         self.variants
@@ -294,14 +249,12 @@ impl Scenario {
 }
 
 impl Variant {
-    /// The app settings of replica `index`: `app` with that replica's overrides on top.
-    pub fn app_for_replica(&self, index: usize) -> AppSettings {
+    /// The faults of replica `index`: `app` with that replica's overrides merged on top
+    /// (checked when the catalog was read).
+    pub fn app_for_replica(&self, index: usize) -> AppFaults {
         let Some(over) = self.app_per_replica.get(index) else {
             return self.app.clone();
         };
-        let mut base = serde_yaml::to_value(&self.app).expect("serializable");
-        let over = serde_yaml::to_value(over).expect("serializable");
-        crate::catalog::merge(&mut base, &over);
-        serde_yaml::from_value(base).expect("merged settings keep their shape")
+        crate::catalog::app_with(&self.app, over).expect("replica overrides were checked when read")
     }
 }

@@ -34,7 +34,10 @@ fn main() -> std::io::Result<()> {
     };
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let ready = serde_json::json!({ "addr": listener.local_addr()?.to_string(), "pid": std::process::id() });
+        let ready = mesh5xx_upstream::Ready {
+            addr: listener.local_addr()?,
+            pid: std::process::id(),
+        };
         mesh5xx_process::announce_ready(&ready)?;
         loop {
             let (stream, _) = listener.accept().await?;

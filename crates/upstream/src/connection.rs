@@ -1,21 +1,21 @@
-//! One connection: hyper serves it; the driver around it closes it on idle timeout,
-//! lifetime, or after the last allowed response, the way real servers recycle connections.
+//! One connection: hyper serves it; the driver around it runs the connection hooks' timer
+//! and closes the connection when a hook asks, through the app's close path.
 
 use std::future::{poll_fn, Future};
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
 
+use crate::hook::{ConnState, Expiry, Hook};
 use crate::policy::Policy;
 use crate::report::{CloseReason, ConnRecord, OpenConnection};
-use crate::service::{ConnShared, Handler, Signals};
+use crate::service::{ConnShared, Handler};
 
 /// Serve one accepted connection under `policy` until it closes; record why in `open`.
 pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConnection) {
@@ -28,7 +28,7 @@ pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConn
 async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>) -> CloseReason {
     let fd = stream.as_raw_fd();
     let shared = ConnShared::new(policy.clone(), record.clone());
-    let mut timers = Timers::new(&policy, &shared.signals);
+    let mut timers = Timers::new(&policy, &shared.state);
     let conn =
         http1::Builder::new().serve_connection(TokioIo::new(stream), Handler::new(shared.clone()));
     let mut conn = pin!(conn);
@@ -37,8 +37,8 @@ async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>)
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(classify(result));
         }
-        let signals = &shared.signals;
-        if !closing && signals.wants_close_now() {
+        let state = &shared.state;
+        if !closing && state.wants_close_now() {
             if policy.close_lag.is_some() {
                 // The response went out in the poll above; the close path starts now.
                 return Poll::Ready(record.reason().unwrap_or(CloseReason::Lifetime));
@@ -50,18 +50,14 @@ async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>)
             continue;
         }
         if let Some(timers) = timers.as_mut() {
-            if let Poll::Ready(reason) = timers.poll(cx, signals, record) {
+            if let Poll::Ready(reason) = timers.poll(cx, &policy.connections, state, record) {
                 return Poll::Ready(reason);
             }
         }
         return Poll::Pending;
     })
     .await;
-    let app_closes = matches!(
-        reason,
-        CloseReason::IdleTimeout | CloseReason::Lifetime | CloseReason::MaxRequests
-    );
-    if let (Some(lag), true) = (policy.close_lag, app_closes) {
+    if let (Some(lag), true) = (policy.close_lag, reason.is_app_close()) {
         // The close path: the connection is no longer read (hyper is not polled), the FIN
         // leaves `lag` later. A request that arrived meanwhile waits unread and the close
         // resets it.
@@ -114,55 +110,47 @@ fn is_peer_close(error: &hyper::Error) -> bool {
         })
 }
 
-/// The idle and lifetime deadlines of one connection, on one timer.
+/// The deadlines of the connection hooks, on one timer.
 ///
 /// The timer may fire early (the connection was used since it was armed): it is then
 /// re-armed to the new deadline, so serving a request never touches the timer.
 struct Timers {
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
-    idle: Option<Duration>,
-    lifetime_at: Option<Instant>,
 }
 
 impl Timers {
-    fn new(policy: &Policy, signals: &Signals) -> Option<Self> {
-        if !policy.needs_timer() {
+    /// The timer of a connection, if any hook watches connections.
+    fn new(policy: &Policy, state: &ConnState) -> Option<Self> {
+        if policy.connections.is_empty() {
             return None;
         }
         let mut timers = Self {
-            sleep: Box::pin(tokio::time::sleep_until(signals.opened)),
+            sleep: Box::pin(tokio::time::sleep_until(state.opened())),
             armed: None,
-            idle: policy.idle_timeout,
-            lifetime_at: policy.max_lifetime.map(|d| signals.opened + d),
         };
-        let first = timers.deadline(signals).expect("a timer policy is set");
-        timers.sleep.as_mut().reset(first);
-        timers.armed = Some(first);
+        if let Some(first) = Self::deadline(&policy.connections, state) {
+            timers.sleep.as_mut().reset(first);
+            timers.armed = Some(first);
+        }
         Some(timers)
     }
 
-    /// The next moment something may expire: lifetime, or idle when no request is in flight.
-    fn deadline(&self, signals: &Signals) -> Option<Instant> {
-        let idle_at = self
-            .idle
-            .filter(|_| !signals.in_flight())
-            .map(|d| signals.idle_since() + d);
-        match (idle_at, self.lifetime_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+    /// The next moment some hook wants to look at the connection.
+    fn deadline(hooks: &[Arc<dyn Hook>], state: &ConnState) -> Option<Instant> {
+        hooks.iter().filter_map(|h| h.deadline(state)).min()
     }
 
     /// `Ready(reason)` when the connection must close now.
     fn poll(
         &mut self,
         cx: &mut Context<'_>,
-        signals: &Signals,
+        hooks: &[Arc<dyn Hook>],
+        state: &ConnState,
         record: &ConnRecord,
     ) -> Poll<CloseReason> {
         loop {
-            if let Some(want) = self.deadline(signals) {
+            if let Some(want) = Self::deadline(hooks, state) {
                 if self.armed.is_none_or(|armed| want < armed) {
                     self.sleep.as_mut().reset(want);
                     self.armed = Some(want);
@@ -174,18 +162,14 @@ impl Timers {
             std::task::ready!(self.sleep.as_mut().poll(cx));
             self.armed = None;
             let now = Instant::now();
-            if self.lifetime_at.is_some_and(|at| now >= at) {
-                if !signals.in_flight() {
-                    return Poll::Ready(CloseReason::Lifetime);
-                }
-                // Close right after the response in flight.
-                self.lifetime_at = None;
-                record.set_reason(CloseReason::Lifetime);
-                signals.close_after_response();
-            }
-            if let Some(idle) = self.idle {
-                if !signals.in_flight() && now >= signals.idle_since() + idle {
-                    return Poll::Ready(CloseReason::IdleTimeout);
+            for hook in hooks {
+                match hook.expire(state, now) {
+                    Expiry::Keep => {}
+                    Expiry::CloseNow(reason) => return Poll::Ready(reason),
+                    Expiry::CloseAfterResponse(reason) => {
+                        record.set_reason(reason);
+                        state.close_after_response();
+                    }
                 }
             }
         }

@@ -3,26 +3,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::policy::DownWindow;
+use crate::faults::{FaultError, FaultKind};
 
 /// What can go wrong while configuring, starting or stopping the upstream.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// A `--status` code outside 100..=999.
-    #[error("--status: {0} is not an HTTP status code (100..=999)")]
-    BadStatus(u16),
-    /// A `--status` percentage outside 0..=100.
-    #[error("--status {0}:{1}: the percentage must be between 0 and 100")]
-    BadPercent(u16, f64),
-    /// The `--status` percentages add up to more than 100.
-    #[error("--status: the percentages add up to {0}, more than 100")]
-    StatusSharesOver100(f64),
-    /// Two `--down` windows overlap.
-    #[error(
-        "--down {}+{} overlaps --down {}+{}",
-        .0.at.as_millis(), .0.duration.as_millis(), .1.at.as_millis(), .1.duration.as_millis()
-    )]
-    OverlappingDown(DownWindow, DownWindow),
+    /// A fault's parameters are wrong (the message names the fault and the field).
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+    /// `--fault` names the same fault twice.
+    #[error("--fault {0} is given more than once (a server has at most one of each fault)")]
+    DuplicateFault(FaultKind),
     /// The listening socket could not be set up.
     #[error("could not listen on {addr}: {source}")]
     Listen {

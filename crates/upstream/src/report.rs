@@ -20,16 +20,17 @@ pub struct UpstreamReport {
     pub requests: u64,
     /// Responses sent, by status code.
     pub responses: BTreeMap<String, u64>,
-    /// Requests read and then answered by closing the connection (`--close-mode drop`).
+    /// Requests read and then answered by closing the connection (`max-requests` with
+    /// `mode: drop`).
     pub dropped_requests: u64,
-    /// Idle connections closed with a request waiting unread (it arrived during the close
-    /// lag, `--close-lag-ms`): the close resets it unanswered.
+    /// Connections the app closed with a request waiting unread (it arrived during the
+    /// `close-lag`): the close resets it unanswered.
     #[serde(default)]
     pub reset_unread: u64,
     /// Outages that happened, in time order.
     pub down_windows: Vec<DownRecord>,
-    /// With `--down-after-first-request`: milliseconds after start of the first request,
-    /// from which the down windows counted (absent until it arrives).
+    /// With `down` windows counted `after_first_request`: milliseconds after start of the
+    /// first request, from which they counted (absent until it arrives).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_request_ms: Option<u64>,
 }
@@ -37,13 +38,13 @@ pub struct UpstreamReport {
 /// Closed connections by the reason they closed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClosedByReason {
-    /// Closed by the server after `--idle-timeout-ms` without a request.
+    /// Closed by the server after being idle (`idle-close`).
     pub idle_timeout: u64,
-    /// Recycled by the server after `--max-requests`.
+    /// Recycled by the server after its last allowed request (`max-requests`).
     pub max_requests: u64,
-    /// Closed by the server at `--max-lifetime-ms`.
+    /// Closed by the server at the end of its lifetime (`lifetime`).
     pub lifetime: u64,
-    /// Closed because the server went down (`--down`).
+    /// Closed because the server went down (`down`).
     pub down: u64,
     /// Closed by the client.
     pub peer: u64,
@@ -102,6 +103,12 @@ pub(crate) enum CloseReason {
 }
 
 impl CloseReason {
+    /// Whether the app closes the connection on its own (through its close path), as
+    /// opposed to the client, an error, an outage or the server stopping.
+    pub(crate) fn is_app_close(self) -> bool {
+        matches!(self, Self::IdleTimeout | Self::MaxRequests | Self::Lifetime)
+    }
+
     const ALL: [CloseReason; 7] = [
         Self::IdleTimeout,
         Self::MaxRequests,
@@ -120,7 +127,7 @@ pub(crate) struct ConnRecord {
     dropped: AtomicU64,
     /// 1 when the connection closed with a request waiting unread.
     reset_unread: AtomicU64,
-    /// Responses by status slot (see `Policy::pick_status`).
+    /// Responses by status slot (see `hook::Build::status`).
     responses: Box<[AtomicU64]>,
     /// The close reason, 0 while unknown; the first one set wins.
     reason: AtomicU8,

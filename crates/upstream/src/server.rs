@@ -10,9 +10,11 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
+use crate::config::UpstreamConfig;
 use crate::connection;
 use crate::error::UpstreamError;
-use crate::policy::{DownWindow, Policy, UpstreamConfig};
+use crate::hook::ScheduledDown;
+use crate::policy::Policy;
 use crate::report::{CloseReason, DownRecord, Registry, UpstreamReport};
 
 /// Pause between attempts to listen again after a down window, while the port is busy.
@@ -31,7 +33,7 @@ pub struct RunningUpstream {
 ///
 /// Returns once the socket listens; connections are served in background tasks.
 pub async fn start(config: UpstreamConfig) -> Result<RunningUpstream, UpstreamError> {
-    let config = config.validate()?;
+    config.validate()?;
     let listener = listen(config.listen)?;
     let addr = listener
         .local_addr()
@@ -44,12 +46,12 @@ pub async fn start(config: UpstreamConfig) -> Result<RunningUpstream, UpstreamEr
     let (stop_tx, stop_rx) = oneshot::channel();
     let server = Server {
         addr,
+        started: policy.started,
         policy,
         registry: registry.clone(),
-        started: Instant::now(),
         conns: JoinSet::new(),
     };
-    let task = tokio::spawn(server.run(listener, config.down, stop_rx));
+    let task = tokio::spawn(server.run(listener, stop_rx));
     Ok(RunningUpstream {
         addr,
         registry,
@@ -111,42 +113,29 @@ struct Server {
 }
 
 impl Server {
-    async fn run(
-        mut self,
-        listener: TcpListener,
-        down: Vec<DownWindow>,
-        mut stop: oneshot::Receiver<()>,
-    ) {
+    async fn run(mut self, listener: TcpListener, mut stop: oneshot::Receiver<()>) {
         let mut listener = Some(listener);
-        let mut windows = down.into_iter().peekable();
+        let policy = self.policy.clone();
+        let mut pending = policy.down.clone();
         let started = self.started;
         let far = started + Duration::from_secs(86_400 * 365);
-        // The origin of the down windows: the start, or the first request once it arrives.
-        let policy = self.policy.clone();
+        // Outages count from the start, or from the first request once it arrives.
         let first_request = policy.first_request.as_ref();
-        let mut origin = if first_request.is_some() {
-            None
-        } else {
-            Some(started)
-        };
-        let next_at = |origin: Option<Instant>, w: Option<&DownWindow>| match (origin, w) {
-            (Some(origin), Some(w)) => origin + w.at,
-            _ => far,
-        };
-        let mut next_down = pin!(tokio::time::sleep_until(next_at(origin, windows.peek())));
-        loop {
-            let down_pending = windows.peek().is_some();
-            let Some(active) = listener.as_ref() else {
-                break;
-            };
+        let mut first_at: Option<Instant> = None;
+        let mut due = next_down(&pending, started, first_at);
+        let mut next = pin!(tokio::time::sleep_until(due.map_or(far, |(_, at)| at)));
+        while let Some(active) = listener.as_ref() {
             tokio::select! {
                 _ = &mut stop => break,
-                at = async { first_request.expect("checked").wait().await }, if origin.is_none() => {
-                    origin = Some(at);
+                at = async { first_request.expect("checked").wait().await },
+                    if first_request.is_some() && first_at.is_none() =>
+                {
+                    first_at = Some(at);
                     let ms = at.duration_since(started).as_millis() as u64;
                     self.registry.record_first_request(ms);
                     eprintln!("mesh5xx upstream: first request at {ms} ms; the down windows count from it");
-                    next_down.as_mut().reset(next_at(origin, windows.peek()));
+                    due = next_down(&pending, started, first_at);
+                    next.as_mut().reset(due.map_or(far, |(_, at)| at));
                 }
                 accepted = active.accept() => match accepted {
                     Ok((stream, _)) => self.spawn(stream),
@@ -156,11 +145,13 @@ impl Server {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 },
-                _ = &mut next_down, if down_pending => {
-                    let window = windows.next().expect("peeked");
+                _ = &mut next, if due.is_some() => {
+                    let (i, _) = due.expect("checked");
+                    let window = pending.remove(i);
                     drop(listener.take());
                     listener = self.down(window, &mut stop).await;
-                    next_down.as_mut().reset(next_at(origin, windows.peek()));
+                    due = next_down(&pending, started, first_at);
+                    next.as_mut().reset(due.map_or(far, |(_, at)| at));
                 }
             }
         }
@@ -186,7 +177,7 @@ impl Server {
     /// Be down for `window` (the listener is already closed); `None` if told to stop meanwhile.
     async fn down(
         &mut self,
-        window: DownWindow,
+        window: ScheduledDown,
         stop: &mut oneshot::Receiver<()>,
     ) -> Option<TcpListener> {
         let went_down = Instant::now();
@@ -228,5 +219,55 @@ impl Server {
             }
             tokio::time::sleep(REBIND_RETRY).await;
         }
+    }
+}
+
+/// The next outage due among `pending`, and when: the earliest whose origin is known (the
+/// start, or the first request once it arrived).
+fn next_down(
+    pending: &[ScheduledDown],
+    started: Instant,
+    first_request: Option<Instant>,
+) -> Option<(usize, Instant)> {
+    pending
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let origin = if w.from_first_request {
+                first_request?
+            } else {
+                started
+            };
+            Some((i, origin + w.at))
+        })
+        .min_by_key(|&(_, at)| at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(at_ms: u64, from_first_request: bool) -> ScheduledDown {
+        ScheduledDown {
+            at: Duration::from_millis(at_ms),
+            duration: Duration::from_millis(10),
+            from_first_request,
+        }
+    }
+
+    #[test]
+    fn the_next_outage_is_the_earliest_with_a_known_origin() {
+        let started = Instant::now();
+        let pending = [window(500, true), window(300, false), window(100, true)];
+        assert_eq!(
+            next_down(&pending, started, None),
+            Some((1, started + Duration::from_millis(300)))
+        );
+        let first = started + Duration::from_millis(50);
+        assert_eq!(
+            next_down(&pending, started, Some(first)),
+            Some((2, first + Duration::from_millis(100)))
+        );
+        assert_eq!(next_down(&pending[..1], started, None), None);
     }
 }

@@ -1,127 +1,69 @@
-//! The per-request handler: counts, injected statuses, delays, and the recycle signals
-//! it hands to the connection driver.
+//! The per-request handler: counts, asks the request hooks what to do, and applies it —
+//! answer, delay, close with or after the response, or drop.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
-use crate::policy::{CloseMode, Policy};
-use crate::report::{CloseReason, ConnRecord};
-
-/// What the handler tells the connection driver. Written and read by one task only.
-#[derive(Debug)]
-pub(crate) struct Signals {
-    /// When the connection was accepted.
-    pub(crate) opened: Instant,
-    /// A request has been received and its response not yet fully handed to hyper.
-    in_flight: AtomicBool,
-    /// Nanoseconds after `opened` at which the last response was handed to hyper.
-    last_done_ns: AtomicU64,
-    /// Close the connection once the current response is out, without notice.
-    close_after_response: AtomicBool,
-}
-
-impl Signals {
-    fn new() -> Self {
-        Self {
-            opened: Instant::now(),
-            in_flight: AtomicBool::new(false),
-            last_done_ns: AtomicU64::new(0),
-            close_after_response: AtomicBool::new(false),
-        }
-    }
-
-    /// Whether a request is being served.
-    pub(crate) fn in_flight(&self) -> bool {
-        self.in_flight.load(Relaxed)
-    }
-
-    /// When the connection last became idle (its opening, if it never served a request).
-    pub(crate) fn idle_since(&self) -> Instant {
-        self.opened + std::time::Duration::from_nanos(self.last_done_ns.load(Relaxed))
-    }
-
-    /// Ask for the connection to close once the current response is out.
-    pub(crate) fn close_after_response(&self) {
-        self.close_after_response.store(true, Relaxed);
-    }
-
-    /// Whether the connection should close now: a close was asked for and no response is pending.
-    pub(crate) fn wants_close_now(&self) -> bool {
-        self.close_after_response.load(Relaxed) && !self.in_flight()
-    }
-
-    fn begin(&self) {
-        self.in_flight.store(true, Relaxed);
-    }
-
-    fn end(&self) {
-        let ns = self.opened.elapsed().as_nanos() as u64;
-        self.last_done_ns.store(ns, Relaxed);
-        self.in_flight.store(false, Relaxed);
-    }
-}
+use crate::hook::{ConnState, Decision, RequestInfo, StatusSlot};
+use crate::policy::Policy;
+use crate::report::ConnRecord;
 
 /// The state one connection's handler shares with its driver and its response bodies.
 #[derive(Debug)]
 pub(crate) struct ConnShared {
     policy: Arc<Policy>,
     record: Arc<ConnRecord>,
-    /// Signals to the driver.
-    pub(crate) signals: Signals,
+    /// What the driver and the connection hooks see.
+    pub(crate) state: ConnState,
     /// This connection's copy of the response body.
     body: Bytes,
-    /// Whether responses report their end to `signals` (needed by timers and abrupt closes).
+    /// Whether every response reports its end to `state` (needed by connection hooks).
     track: bool,
 }
 
 impl ConnShared {
     /// The shared state of a new connection served under `policy`, counted in `record`.
     pub(crate) fn new(policy: Arc<Policy>, record: Arc<ConnRecord>) -> Arc<Self> {
-        let track = policy.needs_timer()
-            || (policy.max_requests.is_some() && policy.close_mode == CloseMode::Abrupt);
         Arc::new(Self {
             body: policy.connection_body(),
+            track: !policy.connections.is_empty(),
             policy,
             record,
-            signals: Signals::new(),
-            track,
+            state: ConnState::new(),
         })
     }
 
-    /// The response to request number `n` of this connection.
-    fn respond(self: &Arc<Self>, n: u64) -> Response<ResponseBody> {
-        let slot = self.policy.pick_status();
-        self.record.response(slot);
-        let done = self.track.then(|| self.clone());
+    /// The response the hooks decided on.
+    fn respond(self: &Arc<Self>, decision: &Decision) -> Response<ResponseBody> {
+        let status = decision.status().unwrap_or(StatusSlot::OK);
+        self.record.response(status.slot());
+        let close_after = decision.closes_after();
+        if let Some(reason) = close_after {
+            // The driver closes once this response's body is out.
+            self.state.begin();
+            self.state.close_after_response();
+            self.record.set_reason(reason);
+        }
+        let done = (self.track || close_after.is_some()).then(|| self.clone());
         let mut response = Response::new(ResponseBody::new(self.body.clone(), done));
-        *response.status_mut() = self.policy.status_code(slot);
-        if self.policy.max_requests.is_some_and(|max| n >= max) {
-            match self.policy.close_mode {
-                CloseMode::Graceful => {
-                    let close = HeaderValue::from_static("close");
-                    response.headers_mut().insert(header::CONNECTION, close);
-                    self.record.set_reason(CloseReason::MaxRequests);
-                }
-                CloseMode::Abrupt => {
-                    self.signals.close_after_response();
-                    self.record.set_reason(CloseReason::MaxRequests);
-                }
-                CloseMode::Drop => {}
-            }
+        *response.status_mut() = status.code();
+        if let Some(reason) = decision.closes_with_header() {
+            let close = HeaderValue::from_static("close");
+            response.headers_mut().insert(header::CONNECTION, close);
+            self.record.set_reason(reason);
         }
         response
     }
 }
 
-/// The error that makes hyper close a connection without replying (`--close-mode drop`).
+/// The error that makes hyper close a connection without replying (a dropped request).
 #[derive(Debug, thiserror::Error)]
 #[error("request dropped without a response")]
 pub(crate) struct Dropped;
@@ -146,25 +88,35 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
 
     fn call(&self, _request: Request<Incoming>) -> Respond {
         let shared = &self.shared;
+        let policy = &shared.policy;
         let n = shared.record.request();
-        if let Some(first) = &shared.policy.first_request {
+        if let Some(first) = &policy.first_request {
             first.mark();
         }
         if shared.track {
-            shared.signals.begin();
+            shared.state.begin();
         }
-        let policy = &shared.policy;
-        if policy.close_mode == CloseMode::Drop && policy.max_requests.is_some_and(|max| n > max) {
+        let mut decision = Decision::default();
+        if !policy.requests.is_empty() {
+            let request = RequestInfo {
+                n,
+                started: policy.started,
+            };
+            for hook in &policy.requests {
+                hook.on_request(&request, &mut decision);
+            }
+        }
+        if let Some(reason) = decision.dropped() {
             shared.record.dropped();
-            shared.record.set_reason(CloseReason::MaxRequests);
+            shared.record.set_reason(reason);
             return Respond(State::Dropped);
         }
-        match policy.pick_delay() {
-            None => Respond(State::Ready(Some(shared.respond(n)))),
+        match decision.delay() {
+            None => Respond(State::Ready(Some(shared.respond(&decision)))),
             Some(delay) => Respond(State::Delayed {
                 sleep: Box::pin(tokio::time::sleep(delay)),
                 shared: shared.clone(),
-                n,
+                decision,
             }),
         }
     }
@@ -178,7 +130,7 @@ enum State {
     Delayed {
         sleep: Pin<Box<Sleep>>,
         shared: Arc<ConnShared>,
-        n: u64,
+        decision: Decision,
     },
     Dropped,
 }
@@ -191,9 +143,13 @@ impl Future for Respond {
             State::Ready(response) => {
                 Poll::Ready(Ok(response.take().expect("polled after completion")))
             }
-            State::Delayed { sleep, shared, n } => {
+            State::Delayed {
+                sleep,
+                shared,
+                decision,
+            } => {
                 std::task::ready!(sleep.as_mut().poll(cx));
-                Poll::Ready(Ok(shared.respond(*n)))
+                Poll::Ready(Ok(shared.respond(decision)))
             }
             State::Dropped => Poll::Ready(Err(Dropped)),
         }
@@ -237,7 +193,7 @@ impl Body for ResponseBody {
 impl Drop for ResponseBody {
     fn drop(&mut self) {
         if let Some(shared) = &self.done {
-            shared.signals.end();
+            shared.state.end();
         }
     }
 }

@@ -77,24 +77,55 @@ fn unknown_scenario_variant_and_profile_exit_2_naming_them() {
 
 #[test]
 fn a_bad_scenario_file_names_the_file_and_the_field() {
-    let dir = Scratch::new("bad-scenario");
-    let good = std::fs::read_to_string(scenarios_dir().join("inbound-keepalive-uc.yaml")).unwrap();
-    let bad = good.replacen("idle_timeout_ms: 20", "idle_timout_ms: 20", 1);
-    assert_ne!(good, bad);
-    std::fs::write(dir.path().join("inbound-keepalive-uc.yaml"), bad).unwrap();
-    let o = mesh5xx()
-        .env("MESH5XX_SCENARIOS", dir.path())
-        .arg("list")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let e = stderr(&o);
-    assert!(
-        e.contains("inbound-keepalive-uc.yaml")
-            && e.contains("app")
-            && e.contains("idle_timout_ms"),
-        "{e}"
-    );
+    // Typos in a fault's parameters, in the load generator's mode, in an egress setting and in
+    // an expected flag fail when the catalog is read, not in the middle of a run.
+    let cases = [
+        (
+            "inbound-keepalive-uc.yaml",
+            "idle-close: {after_ms: 20}",
+            "idle-close: {aftr_ms: 20}",
+            "aftr_ms",
+        ),
+        (
+            "inbound-keepalive-uc.yaml",
+            "idle-close: {after_ms: 20}",
+            "idle-closed: {after_ms: 20}",
+            "unknown fault `idle-closed`",
+        ),
+        (
+            "outbound-firewall-uf.yaml",
+            "resolve_mode: \"every-ms:1000\"",
+            "resolve_mode: \"evry-ms:1000\"",
+            "evry-ms:1000",
+        ),
+        (
+            "outbound-elb-ip-change.yaml",
+            "elb_old_address: stop_accepting",
+            "elb_old_address: stop_acepting",
+            "stop_acepting",
+        ),
+        (
+            "inbound-app-down-uf.yaml",
+            "error_flags: [UF",
+            "error_flags: [UFF",
+            "UFF",
+        ),
+    ];
+    for (file, from, to, want) in cases {
+        let dir = Scratch::new("bad-scenario");
+        let good = std::fs::read_to_string(scenarios_dir().join(file)).unwrap();
+        let bad = good.replacen(from, to, 1);
+        assert_ne!(good, bad, "{file} has no {from:?}");
+        std::fs::write(dir.path().join(file), bad).unwrap();
+        let o = mesh5xx()
+            .env("MESH5XX_SCENARIOS", dir.path())
+            .arg("list")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{to}");
+        let e = stderr(&o);
+        assert!(e.contains(file) && e.contains(want), "{to}: {e}");
+    }
 }
 
 #[test]
@@ -163,5 +194,20 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
             !groups.is_empty() && groups.iter().all(|g| g["scenario"] == scenario),
             "{profile} {scenario}: {groups:#?}"
         );
+    }
+}
+
+#[test]
+fn the_readme_scenario_table_is_the_catalogs() {
+    let o = run(&["list", "--markdown"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md's scenario table is not `mesh5xx list --markdown`; replace it with:\n{table}"
+    );
+    for s in ["inbound-keepalive-uc", "outbound-timeout-ut"] {
+        assert!(table.contains(&format!("| `{s}` |")), "{table}");
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `mesh5xx` binary: real Envoy, real processes, real sockets.
 
 mod catalog;
+mod contracts;
 mod hygiene;
 mod repeats;
 mod scenarios;

@@ -71,7 +71,7 @@ impl Netlink {
                 libc::SOL_SOCKET,
                 libc::SO_RCVTIMEO,
                 (&timeout as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+                size_of::<libc::timeval>() as libc::socklen_t,
             )
         };
         if set != 0 {
@@ -125,7 +125,7 @@ impl Netlink {
                 batch.len(),
                 0,
                 (&kernel as *const libc::sockaddr_nl).cast(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+                size_of::<libc::sockaddr_nl>() as libc::socklen_t,
             )
         };
         match sent {

@@ -53,7 +53,7 @@ pub struct BarChart<'a> {
 /// Render `chart` as SVG: labelled y axis, category labels (slanted when long),
 /// each bar labelled with its value (`n/a` where there is none) above its error bar
 /// if it has one, a legend when there are several series.
-pub fn bar_chart(chart: &BarChart) -> String {
+pub fn bar_chart(chart: &BarChart<'_>) -> String {
     let n_series = chart.series.len().max(1);
     let legend: Vec<LegendEntry> = match chart.colouring {
         Colouring::BySeries => chart

@@ -22,7 +22,7 @@ pub struct TimelineSeries<'a> {
 
 /// An SVG line chart of errors per second (y) against seconds since each
 /// variant's start (x); one `<path>` per series, legend with names and totals.
-pub fn timeline_chart(title: &str, series: &[TimelineSeries]) -> String {
+pub fn timeline_chart(title: &str, series: &[TimelineSeries<'_>]) -> String {
     let entries: Vec<LegendEntry> = series
         .iter()
         .enumerate()

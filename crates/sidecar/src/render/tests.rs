@@ -13,7 +13,7 @@ fn svc() -> Service {
 }
 
 fn istio(yaml: &str) -> IstioObjects {
-    IstioObjects::parse(&serde_yaml::from_str::<Vec<serde_yaml::Value>>(yaml).unwrap()).unwrap()
+    IstioObjects::parse(&yaml_serde::from_str::<Vec<yaml_serde::Value>>(yaml).unwrap()).unwrap()
 }
 
 fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {

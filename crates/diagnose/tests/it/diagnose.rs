@@ -1,0 +1,146 @@
+//! `diagnose` on fixture logs: formats, noise, compressed input, the JSON shape, and lines
+//! no rule matches. (Each scenario's own lines are matched against the catalog's signatures
+//! in the scenario crate's tests.)
+
+use std::fs::File;
+use std::io::{BufReader, Cursor, Write};
+use std::path::Path;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use mesh5xx_diagnose::{diagnose, maybe_gunzip, Diagnoser, Diagnosis};
+
+fn fixture(name: &str) -> Diagnosis {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
+    diagnose(BufReader::new(File::open(path).unwrap()), Vec::new())
+}
+
+fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
+}
+
+#[test]
+fn mixed_formats_and_noise() {
+    let d = fixture("mixed.log");
+    assert_eq!((d.lines, d.parsed, d.unparsed), (14, 8, 6));
+    assert_eq!(d.formats.len(), 4);
+    assert_eq!(d.unparsed_samples.len(), 5);
+    assert!(d
+        .unparsed_samples
+        .iter()
+        .all(|s| s.text.chars().count() <= 200));
+    assert_eq!(d.groups.len(), 3);
+}
+
+#[test]
+fn unmatched_groups_explain_their_flags() {
+    let line = r#"[2022-04-18T09:29:59.633Z] "GET /a HTTP/1.1" 503 UO,URX "-" "-" 0 81 0 - "-" "-" "x" "srv-c" "-" outbound|80||srv-c.default.svc.cluster.local - 10.96.0.3:80 10.244.0.9:1234 -"#;
+    let d = diagnose(Cursor::new(format!("{line}\n")), Vec::new());
+    let g = &d.groups[0];
+    assert_eq!(g.scenario, None);
+    assert!(g.evidence.contains("UO: upstream overflow"));
+    assert!(g.notes.iter().any(|n| n.starts_with("URX")));
+    assert!(g.notes.iter().any(|n| n.starts_with("UO")));
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+fn read_bytes(bytes: Vec<u8>) -> Diagnosis {
+    let mut d = Diagnoser::new(5, Vec::new());
+    d.read("input.gz", maybe_gunzip(Cursor::new(bytes)).unwrap());
+    d.finish()
+}
+
+#[test]
+fn gzip_single_and_concatenated_members() {
+    let plain = fixture_bytes("outbound_timeout_ut.log");
+    let d = read_bytes(gzip(&plain));
+    assert_eq!((d.lines, d.parsed), (60, 60));
+
+    let (a, b) = plain.split_at(plain.len() / 2);
+    let mut two = gzip(a);
+    two.extend(gzip(b));
+    let d = read_bytes(two);
+    assert_eq!((d.lines, d.parsed), (60, 60));
+    assert_eq!(d.inputs[0].error, None);
+}
+
+#[test]
+fn truncated_gzip_keeps_what_was_read() {
+    let plain = fixture_bytes("outbound_firewall_uf.log");
+    let mut gz = gzip(&plain);
+    gz.truncate(gz.len() / 2);
+    let d = read_bytes(gz);
+    assert!(d.lines > 0 && d.lines < 960, "{} lines", d.lines);
+    let error = d.inputs[0].error.as_deref().unwrap();
+    assert!(error.contains(&format!("line {}", d.lines + 1)), "{error}");
+    assert!(!d.nothing_read());
+}
+
+#[test]
+fn nothing_read_is_reported() {
+    let mut d = Diagnoser::new(5, Vec::new());
+    d.input_failed("missing.log", "No such file or directory".into());
+    let d = d.finish();
+    assert!(d.nothing_read());
+    assert!(mesh5xx_diagnose::render_table(&d).contains("nothing could be read"));
+}
+
+#[test]
+fn json_shape() {
+    let d = fixture("mixed.log");
+    let v = serde_json::to_value(&d).unwrap();
+    for key in [
+        "lines",
+        "parsed",
+        "unparsed",
+        "formats",
+        "groups",
+        "unparsed_samples",
+        "inputs",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(v["formats"]["istio-legacy"], 5);
+    let g = &v["groups"][0];
+    for key in [
+        "code",
+        "flags",
+        "direction",
+        "cluster",
+        "count",
+        "first",
+        "last",
+        "scenario",
+        "evidence",
+        "mitigations",
+        "command",
+        "bursts",
+    ] {
+        assert!(g.get(key).is_some(), "missing groups[].{key}");
+    }
+    assert_eq!(g["direction"], "inbound");
+    assert!(g["mitigations"].is_array());
+    assert!(g["bursts"]["bursts"].is_u64());
+    let sample = &v["unparsed_samples"][0];
+    assert!(sample["line"].is_u64() && sample["text"].is_string());
+    let unmatched = diagnose(
+        Cursor::new(
+            "[2022-04-18T09:29:59.633Z] \"GET / HTTP/1.1\" 500 - 0 10 1 1 \"-\" \"-\" \"x\" \"a\" \"b\"\n",
+        ),
+        Vec::new(),
+    );
+    let v = serde_json::to_value(&unmatched).unwrap();
+    assert!(v["groups"][0]["scenario"].is_null());
+}

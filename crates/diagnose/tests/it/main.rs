@@ -1,0 +1,3 @@
+//! Integration tests of `diagnose`: real access logs in, groups and rules out.
+
+mod diagnose;

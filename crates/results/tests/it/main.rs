@@ -1,0 +1,3 @@
+//! Integration tests of the results model: summaries of every schema version.
+
+mod summary;

@@ -1,0 +1,98 @@
+//! The catalog's signatures against access logs: each scenario's typical lines (fixtures in
+//! the diagnose crate) are named as that scenario, with its fixes and the commands that
+//! measure them. Nothing in `diagnose` knows the scenarios; these tests are where the
+//! catalog and the classifier meet.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use mesh5xx_diagnose::{diagnose, Diagnosis, Rule};
+use mesh5xx_scenario::Catalog;
+
+fn rules() -> Vec<Rule> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    let catalog = Catalog::load(&dir).unwrap();
+    catalog.scenarios.iter().map(|s| s.rule()).collect()
+}
+
+fn fixture(name: &str) -> Diagnosis {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../diagnose/tests/data")
+        .join(name);
+    diagnose(BufReader::new(File::open(path).unwrap()), rules())
+}
+
+fn scenarios(d: &Diagnosis) -> Vec<Option<&str>> {
+    d.groups.iter().map(|g| g.scenario.as_deref()).collect()
+}
+
+#[test]
+fn inbound_keepalive_uc() {
+    let d = fixture("inbound_keepalive_uc.log");
+    assert_eq!(scenarios(&d), [Some("inbound-keepalive-uc")]);
+    let g = &d.groups[0];
+    assert_eq!((g.code, g.flags.as_str(), g.count), (503, "UC", 17));
+    assert_eq!(g.bytes_sent[0], ("95".to_owned(), 17));
+    assert!(g.evidence.contains("reset reason: connection termination"));
+    assert_eq!(
+        g.command.as_deref(),
+        Some("mesh5xx run inbound-keepalive-uc")
+    );
+    let first = &g.mitigations[0];
+    assert!(first.fix.contains("idleTimeout"), "{first:?}");
+    assert_eq!(
+        first.measured_by.as_deref(),
+        Some("mesh5xx run inbound-keepalive-uc --variant dr-idle-timeout")
+    );
+    assert!(first.cost.is_some());
+}
+
+#[test]
+fn inbound_app_down_uf() {
+    let d = fixture("inbound_app_down_uf.log");
+    assert_eq!(scenarios(&d), [Some("inbound-app-down-uf")]);
+    assert!(d.groups[0].evidence.contains("Connection_refused"));
+}
+
+#[test]
+fn outbound_firewall_uf_is_bursty() {
+    let d = fixture("outbound_firewall_uf.log");
+    assert_eq!(scenarios(&d), [Some("outbound-firewall-uf")]);
+    let b = d.groups[0].bursts.as_ref().unwrap();
+    assert_eq!((b.bursts, b.period_secs), (3, Some(3600)));
+    assert!(d.groups[0].mitigations[0].fix.contains("resolution: DNS"));
+}
+
+#[test]
+fn outbound_elb_ip_change() {
+    let d = fixture("outbound_elb_ip_change.log");
+    assert_eq!(
+        scenarios(&d),
+        [
+            Some("outbound-elb-ip-change"),
+            Some("outbound-elb-ip-change")
+        ]
+    );
+    assert!(d.groups[0].evidence.contains("moved from 52.1.1.1:80"));
+}
+
+#[test]
+fn outbound_timeout_ut() {
+    let d = fixture("outbound_timeout_ut.log");
+    assert_eq!(scenarios(&d), [Some("outbound-timeout-ut")]);
+    let durations = d.groups[0].duration_ms.unwrap();
+    assert_eq!((durations.min, durations.max), (15000, 15006));
+    assert!(d.groups[0].evidence.contains("just over a 15 s timeout"));
+}
+
+#[test]
+fn every_scenario_has_a_fix_measured_by_one_of_its_variants() {
+    for rule in rules() {
+        assert!(
+            rule.fixes.iter().any(|f| f.measured_by.is_some()),
+            "{}: no fix names the variant that measures it",
+            rule.scenario
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the sidecar rendering: every profile's configuration validated by a real Envoy.
+
+mod validate;
