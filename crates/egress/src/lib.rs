@@ -18,6 +18,7 @@ pub mod allow;
 pub mod config;
 mod control;
 pub mod dns;
+pub mod faults;
 pub mod firewall;
 pub mod gateway;
 pub mod nftables;
@@ -46,6 +47,10 @@ pub struct EgressArgs {
     /// Write the JSON report here on SIGTERM or SIGINT.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Print the network faults a scenario's `topology.external.faults` can name (what they
+    /// make this process do) and exit.
+    #[arg(long)]
+    pub list_faults: bool,
 }
 
 impl EgressArgs {
@@ -58,12 +63,19 @@ impl EgressArgs {
         if let Some(report) = &self.report {
             a.extend(["--report".to_string(), report.display().to_string()]);
         }
+        if self.list_faults {
+            a.push("--list-faults".to_string());
+        }
         a
     }
 }
 
 /// Entry point of `mesh5xx egress`: runs to completion on its own tokio runtime.
 pub fn main(args: EgressArgs) -> anyhow::Result<ExitCode> {
+    if args.list_faults {
+        print!("{}", faults::NetworkFaults::describe());
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = match &args.config {
         Some(path) => EgressConfig::from_file(path)?,
         None => EgressConfig::default(),
@@ -119,10 +131,12 @@ mod tests {
             EgressArgs {
                 config: Some("/run/egress-config.json".into()),
                 report: Some("/run/egress.json".into()),
+                list_faults: false,
             },
             EgressArgs {
                 config: None,
                 report: None,
+                list_faults: true,
             },
         ] {
             let argv = std::iter::once("egress".to_string()).chain(args.to_argv());

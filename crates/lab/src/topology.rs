@@ -189,6 +189,7 @@ async fn start_outbound(
     let args = EgressArgs {
         config: Some(config_path),
         report: Some(report.clone()),
+        list_faults: false,
     };
     let mut cmd = Command::new(exe);
     cmd.arg("egress").args(args.to_argv());

@@ -192,12 +192,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ));
         }
         if let Some(ext) = &topology.external {
-            if ext.addresses.is_empty()
-                || ext
-                    .addresses
-                    .iter()
-                    .chain(ext.rotate.iter().flat_map(|r| &r.addresses))
-                    .any(|a| a.octets()[0] != 127)
+            ext.faults.validate().map_err(|e| {
+                ScenarioError::invalid(
+                    path,
+                    at(&format!("topology.external.faults.{}", e.field)),
+                    e.message,
+                )
+            })?;
+            if ext.addresses.is_empty() || ext.all_addresses().iter().any(|a| a.octets()[0] != 127)
             {
                 return Err(ScenarioError::invalid(
                     path,

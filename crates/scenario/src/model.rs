@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use mesh5xx_egress::config::{ElbOldAddress, FirewallBackend, OnExpired};
+use mesh5xx_egress::config::FirewallBackend;
+use mesh5xx_egress::faults::NetworkFaults;
 use mesh5xx_loadgen::{Arrivals, ResolveMode};
 use mesh5xx_upstream::AppFaults;
 use serde::{Deserialize, Serialize};
@@ -100,32 +101,31 @@ pub struct External {
     /// TTL of the DNS answers.
     #[serde(default = "thirty")]
     pub ttl_s: u32,
-    /// DNS answer changes over time (a cloud load balancer's IPs rotating).
-    #[serde(default)]
-    pub rotate: Vec<Rotation>,
-    /// When each old address stops serving after a rotation away from it (ms after start).
-    #[serde(default)]
-    pub retire: Vec<Retirement>,
-    /// What an address that left the answer does: `keep`, `stop_accepting`, `cut_connections`.
-    #[serde(default)]
-    pub elb_old_address: Option<ElbOldAddress>,
-    /// Whether the egress firewall filters (allow entries added by DNS answers, expiring).
-    #[serde(default)]
-    pub firewall: bool,
-    /// Lifetime of an allow entry (the ipset `timeout`).
-    #[serde(default)]
-    pub allow_timeout_ms: Option<u64>,
-    /// `refuse` (new connects refused), `reset` (accepted, then reset; userspace only) or
-    /// `drop` (connects time out; nftables only).
-    #[serde(default)]
-    pub on_expired: Option<OnExpired>,
-    /// Where the egress firewall runs: `userspace` (default) or `nftables` (the kernel; the
-    /// run moves into a private network namespace, which needs root and `nft`).
-    #[serde(default)]
-    pub backend: FirewallBackend,
     /// The sidecar's DNS refresh rate, scaled to the lab's clock (overrides the profile's).
     #[serde(default)]
     pub dns_refresh_ms: Option<u64>,
+    /// What goes wrong between the app and the host, as a map from fault name to parameters
+    /// (`ip-rotation`, `firewall-expiry`; see `mesh5xx egress --list-faults`).
+    #[serde(default)]
+    pub faults: NetworkFaults,
+}
+
+impl External {
+    /// Every address DNS answers for the host at some point.
+    pub fn all_addresses(&self) -> Vec<std::net::Ipv4Addr> {
+        let mut all = self.addresses.clone();
+        for a in self.faults.ip_rotation.iter().flat_map(|r| r.addresses()) {
+            if !all.contains(a) {
+                all.push(*a);
+            }
+        }
+        all
+    }
+
+    /// Where the firewall runs, when there is one.
+    pub fn firewall_backend(&self) -> Option<FirewallBackend> {
+        self.faults.firewall_expiry.map(|f| f.backend)
+    }
 }
 
 impl Variant {
@@ -135,24 +135,8 @@ impl Variant {
         self.topology
             .external
             .as_ref()
-            .is_some_and(|e| e.backend == FirewallBackend::Nftables)
+            .is_some_and(|e| e.firewall_backend() == Some(FirewallBackend::Nftables))
     }
-}
-
-/// One DNS answer change.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rotation {
-    pub at_ms: u64,
-    pub addresses: Vec<std::net::Ipv4Addr>,
-}
-
-/// An address that stops serving at a time.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retirement {
-    pub address: std::net::Ipv4Addr,
-    pub at_ms: u64,
 }
 
 /// Another client of the external host whose lookups refresh the firewall's entry.

@@ -100,9 +100,21 @@ fn a_bad_scenario_file_names_the_file_and_the_field() {
         ),
         (
             "outbound-elb-ip-change.yaml",
-            "elb_old_address: stop_accepting",
-            "elb_old_address: stop_acepting",
+            "old_address: stop_accepting",
+            "old_address: stop_acepting",
             "stop_acepting",
+        ),
+        (
+            "outbound-firewall-uf.yaml",
+            "firewall-expiry: {after_ms: 3000}",
+            "firewall-expiry: {after_ms: 3000, on_expired: drop}",
+            "topology.external.faults.firewall-expiry.on_expired",
+        ),
+        (
+            "outbound-firewall-uf.yaml",
+            "firewall-expiry: {after_ms",
+            "firewall-expire: {after_ms",
+            "unknown field `firewall-expire`",
         ),
         (
             "inbound-app-down-uf.yaml",

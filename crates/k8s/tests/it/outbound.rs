@@ -27,8 +27,7 @@ defaults:
     external:
       addresses: [127.0.0.2]
       ttl_s: 5
-      firewall: true
-      allow_timeout_ms: 2000
+      faults: {firewall-expiry: {after_ms: 2000}}
   load: {connections: 4}
 variants:
   - name: baseline
@@ -38,9 +37,8 @@ variants:
     description: d
     topology:
       external:
-        rotate: [{at_ms: 3000, addresses: [127.0.0.3]}]
-        retire: [{address: 127.0.0.2, at_ms: 3000}]
-        elb_old_address: cut_connections
+        faults:
+          ip-rotation: {changes: [{at_ms: 3000, addresses: [127.0.0.3]}], old_address: cut_connections}
     istio:
       - apiVersion: networking.istio.io/v1beta1
         kind: ServiceEntry
