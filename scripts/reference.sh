@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Re-make the committed reference results: every scenario under its default Istio profile,
-# the Istio-version matrix (the scenarios whose outcome depends on the version, under the
-# other profiles), then the report in results/ (README.md, SVG charts, CSV, .hgrm).
+# the Istio-version matrix (every scenario under the other profiles; variants a profile's
+# istiod could not express are recorded as n/a), then the report in results/ (README.md, SVG charts, CSV, .hgrm).
 # Full access logs are not kept: each variant keeps summary.json's counts and samples.log.
 #
 #   scripts/reference.sh                 remake everything (about an hour with REPEAT=5)
 #   scripts/reference.sh SCENARIO...     remake these scenarios (every profile they run under)
 #
-# Env: REPEAT (5): runs of each variant, interleaved round by round (`mesh5xx run --repeat`).
+# Env: REPEAT (5): runs of each variant, interleaved round by round (`mesh5xx run --repeat`);
+#      MATRIX_REPEAT (REPEAT): the same under the other profiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib-procs.sh
@@ -22,7 +23,8 @@ WORK_README=$(mktemp)
 cleanup() { rm -f "$WORK_README"; }
 # An interrupt stops the run in progress too; nothing of the script's may be left running.
 procs_init reference.sh cleanup
-MATRIX=(inbound-keepalive-uc inbound-app-down-uf outbound-timeout-ut)
+MATRIX_REPEAT=${MATRIX_REPEAT:-$REPEAT}
+mapfile -t MATRIX < <("$M" list | awk '{print $1}')
 FRESH=() # the scenario directories made by this run
 
 remake() { # remake PROFILE SCENARIO
@@ -30,7 +32,7 @@ remake() { # remake PROFILE SCENARIO
   if [ "$1" = istio-1.4 ]; then
     procs_run "$M" run "$2" --repeat "$REPEAT" --out "$REF/$1/$2"
   else
-    procs_run "$M" run "$2" --repeat "$REPEAT" --profile "$1" --out "$REF/$1/$2"
+    procs_run "$M" run "$2" --repeat "$MATRIX_REPEAT" --profile "$1" --out "$REF/$1/$2"
   fi
   FRESH+=("$REF/$1/$2")
 }

@@ -3,8 +3,10 @@
 //! The lab renders its Envoy configuration from these constants, so the sidecar prints
 //! exactly what [`crate::parse_line`] reads.
 
-/// Istio's TEXT format before 1.9 (as in Istio 1.5–1.8): the `istio.mixer:status`
-/// metadata and the transport failure reason follow the response flags, both quoted.
+/// Istio's TEXT format of 1.3–1.7 (`EnvoyTextLogFormat13`, `pilot/pkg/networking/core/
+/// v1alpha3/listener.go@1.4.0`): the `istio.mixer:status` metadata and the transport failure
+/// reason follow the response flags, both quoted; `%ROUTE_NAME%` last. (The seed's lines, of
+/// Istio ≤ 1.2, lack the route name.)
 pub const ISTIO_LEGACY_TEXT_FORMAT: &str = concat!(
     "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
     "%RESPONSE_CODE% %RESPONSE_FLAGS% ",
@@ -16,8 +18,23 @@ pub const ISTIO_LEGACY_TEXT_FORMAT: &str = concat!(
     "%ROUTE_NAME%\n"
 );
 
-/// Istio's default TEXT format from 1.9 on: response code details, connection
-/// termination details and the quoted transport failure reason follow the flags.
+/// Istio's default TEXT format of 1.9–1.22: response code details, connection termination
+/// details and the quoted transport failure reason follow the flags; `%UPSTREAM_CLUSTER%`
+/// (`pilot/pkg/model/telemetry_logging.go@1.22.0`). Lines read like
+/// [`ISTIO_CURRENT_TEXT_FORMAT`]'s.
+pub const ISTIO_1_9_TEXT_FORMAT: &str = concat!(
+    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
+    "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% ",
+    "\"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" ",
+    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% ",
+    "\"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" ",
+    "\"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% ",
+    "%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% ",
+    "%ROUTE_NAME%\n"
+);
+
+/// Istio's default TEXT format from 1.23 on: as 1.9's, with `%UPSTREAM_CLUSTER_RAW%`
+/// (`pilot/pkg/model/telemetry_logging.go@1.23.0`).
 pub const ISTIO_CURRENT_TEXT_FORMAT: &str = concat!(
     "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
     "%RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% ",

@@ -20,7 +20,8 @@ mod tokenizer;
 
 pub use entry::{Entry, Flags, Format, RESPONSE_FLAGS};
 pub use formats::{
-    ENVOY_DEFAULT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_JSON_FIELDS, ISTIO_LEGACY_TEXT_FORMAT,
+    ENVOY_DEFAULT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_JSON_FIELDS,
+    ISTIO_LEGACY_TEXT_FORMAT,
 };
 
 /// How far into a line an access log entry may start (after a `kubectl logs` prefix).
@@ -96,4 +97,24 @@ fn entry_start(line: &str) -> Option<usize> {
         b'{' if bytes[i + 1..].iter().find(|&&n| n != b' ') == Some(&b'"') => Some(i),
         _ => None,
     })
+}
+
+/// The cluster a logged cluster field names. From Istio 1.23 every cluster carries
+/// `alt_stat_name: NAME;` (core/cluster_builder.go@1.24.0 L300), and a log printing
+/// `%UPSTREAM_CLUSTER%` (the stat name) shows `PassthroughCluster;`: the `;` is the stat-name
+/// delimiter, not part of the name.
+pub fn cluster_name(logged: &str) -> &str {
+    logged.strip_suffix(';').unwrap_or(logged)
+}
+
+#[cfg(test)]
+mod cluster_name_tests {
+    use super::cluster_name;
+
+    #[test]
+    fn the_stat_name_delimiter_is_not_part_of_the_cluster() {
+        assert_eq!(cluster_name("PassthroughCluster;"), "PassthroughCluster");
+        assert_eq!(cluster_name("outbound|80||a.b;"), "outbound|80||a.b");
+        assert_eq!(cluster_name("inbound|8080||"), "inbound|8080||");
+    }
 }

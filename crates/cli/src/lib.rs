@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod envoy_cmd;
 pub mod explain;
 pub mod list;
+pub mod render_envoy;
 pub mod run;

@@ -13,6 +13,8 @@ pub enum Format {
     Json,
     /// The README's scenario table.
     Markdown,
+    /// The table of istiod behaviours by Istio version the profiles are read from.
+    IstioVersions,
 }
 
 /// The text `mesh5xx list` prints.
@@ -20,6 +22,7 @@ pub fn render(catalog: &Catalog, format: Format) -> String {
     match format {
         Format::Json => json(catalog),
         Format::Markdown => markdown(catalog),
+        Format::IstioVersions => istio_versions(),
         Format::Text => {
             let width = catalog
                 .scenarios
@@ -102,4 +105,37 @@ fn fixes(s: &Scenario) -> String {
         .map(|v| format!("`{v}`"))
         .collect();
     measured.join(", ")
+}
+
+/// The behaviour table as Markdown: one row per version-dependent behaviour, the first Istio
+/// release with it, before and after, the istio/istio source, and each profile's side.
+fn istio_versions() -> String {
+    let profiles = mesh5xx_scenario::profile::all();
+    let mut out = String::from("| behaviour | since | before | from then on | source |");
+    for p in &profiles {
+        out.push_str(&format!(" {} |", p.name));
+    }
+    out.push_str("\n|---|---|---|---|---|");
+    out.push_str(&"---|".repeat(profiles.len()));
+    out.push('\n');
+    for row in mesh5xx_scenario::versions::TABLE {
+        let cell = |t: &str| t.replace('|', "\\|");
+        out.push_str(&format!(
+            "| {:?} | {} | {} | {} | `{}` |",
+            row.behaviour,
+            row.since,
+            cell(row.before),
+            cell(row.after),
+            cell(row.source)
+        ));
+        for p in &profiles {
+            out.push_str(if p.has(row.behaviour) {
+                " after |"
+            } else {
+                " before |"
+            });
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -27,8 +27,12 @@ enum Command {
         #[arg(long, conflicts_with = "markdown")]
         json: bool,
         /// Print the Markdown table of the README: signature, cause, measured fixes.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "istio_versions")]
         markdown: bool,
+        /// Print the table of istiod behaviours by Istio version (with the istio/istio
+        /// source of each) that the profiles are read from.
+        #[arg(long)]
+        istio_versions: bool,
     },
     /// Explain a scenario: symptom, mechanism, each mitigation with its Istio YAML and cost.
     Explain {
@@ -56,6 +60,9 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum RenderCommand {
+    /// The Envoy configuration each sidecar of a variant gets, as the profile's istiod
+    /// rendered it; with --diff-profile, what differs between two Istio versions.
+    Envoy(mesh5xx::render_envoy::RenderEnvoyArgs),
     /// Kubernetes manifests and the variant's Istio objects (the same YAML the local lab translates).
     K8s(mesh5xx_k8s::RenderK8sArgs),
     /// Write summary.json for a kind run directory (used by scripts/kind-run.sh).
@@ -73,11 +80,16 @@ fn main() -> ExitCode {
         .init();
     let scenarios = cli.scenarios.as_ref();
     let result = match cli.command {
-        Command::List { json, markdown } => list_scenarios(
+        Command::List {
+            json,
+            markdown,
+            istio_versions,
+        } => list_scenarios(
             scenarios,
-            match (json, markdown) {
-                (true, _) => list::Format::Json,
-                (_, true) => list::Format::Markdown,
+            match (json, markdown, istio_versions) {
+                (true, _, _) => list::Format::Json,
+                (_, true, _) => list::Format::Markdown,
+                (_, _, true) => list::Format::IstioVersions,
                 _ => list::Format::Text,
             },
         ),
@@ -101,6 +113,12 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }),
         Command::Render(cmd) => match cmd {
+            RenderCommand::Envoy(mut args) => mesh5xx::catalog::load_for(scenarios, &args.scenario)
+                .map_err(anyhow::Error::from)
+                .and_then(|(catalog, name)| {
+                    args.scenario = name;
+                    mesh5xx::render_envoy::main(&args, &catalog)
+                }),
             RenderCommand::K8s(mut args) => mesh5xx::catalog::load_for(scenarios, &args.scenario)
                 .map_err(anyhow::Error::from)
                 .and_then(|(catalog, name)| {

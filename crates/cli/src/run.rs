@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 use mesh5xx_lab::{run_scenario, LabConfig, LabError};
-use mesh5xx_results::Summary;
+use mesh5xx_results::{NotApplicable, Summary};
 use mesh5xx_scenario::{profile, Catalog, Profile, Scenario, Variant};
 use mesh5xx_sidecar::EnvoyBinary;
 use tokio::sync::watch;
@@ -70,7 +70,10 @@ fn parse_repeat(s: &str) -> Result<u32, String> {
 /// One scenario to run, resolved from the arguments before anything starts.
 struct Plan<'a> {
     scenario: &'a Scenario,
-    variants: Vec<&'a Variant>,
+    /// The variants to run, as they are under `profile`.
+    variants: Vec<Variant>,
+    /// The variants left out because `profile`'s istiod did not translate what they use.
+    not_applicable: Vec<NotApplicable>,
     profile: Profile,
     run_dir: PathBuf,
 }
@@ -185,7 +188,7 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
     };
     let mut plans = Vec::new();
     for scenario in scenarios {
-        let variants = if args.variants.is_empty() {
+        let named: Vec<&Variant> = if args.variants.is_empty() {
             scenario.variants.iter().collect()
         } else {
             args.variants
@@ -194,6 +197,30 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
                 .collect::<Result<Vec<_>, _>>()?
         };
         let profile = profile::by_name(args.profile.as_deref().unwrap_or(&scenario.profile))?;
+        let mut variants = Vec::new();
+        let mut not_applicable = Vec::new();
+        for v in named {
+            let v = v.for_profile(&profile);
+            match v.not_applicable(&profile) {
+                None => variants.push(v),
+                Some(why) if !args.variants.is_empty() => anyhow::bail!(
+                    "{}: {why}; run it under another profile (--profile) or leave it out",
+                    scenario.name
+                ),
+                Some(why) => {
+                    eprintln!("mesh5xx: {}: leaving out {why}", scenario.name);
+                    not_applicable.push(NotApplicable {
+                        variant: v.name.clone(),
+                        needs: v
+                            .unsupported(&profile)
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    });
+                }
+            }
+        }
         let run_dir = match (&args.out, args.all) {
             (Some(d), false) => d.clone(),
             (Some(d), true) => d.join(&scenario.name),
@@ -202,6 +229,7 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
         plans.push(Plan {
             scenario,
             variants,
+            not_applicable,
             profile,
             run_dir,
         });
@@ -253,8 +281,16 @@ async fn run_one(
         progress: true,
         live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    match run_scenario(&cfg, p.scenario, &p.variants, stop).await {
-        Ok(s) => Ok((s, run_dir)),
+    let variants: Vec<&Variant> = p.variants.iter().collect();
+    match run_scenario(&cfg, p.scenario, &variants, stop).await {
+        Ok(mut s) => {
+            if !p.not_applicable.is_empty() {
+                s.not_applicable = p.not_applicable.clone();
+                s.write_to(&run_dir)
+                    .with_context(|| format!("writing {}", run_dir.display()))?;
+            }
+            Ok((s, run_dir))
+        }
         Err(e @ LabError::Interrupted) => Err(e.into()),
         Err(e) => {
             Err(anyhow::Error::new(e)

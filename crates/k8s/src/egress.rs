@@ -194,6 +194,7 @@ pub fn objects(r: &Render<'_>, cfg: &EgressConfig) -> anyhow::Result<Vec<Value>>
         "kind": "Namespace",
         "metadata": {"name": ns, "labels": labels(r, "egress", &[("istio-injection", "disabled")])},
     })];
+    out.push(http_port_service(r));
     out.push(json!({
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -309,6 +310,22 @@ pub fn corefile_blocks(zones: &[String]) -> String {
         .iter()
         .map(|z| format!("{z}:53 {{\n    errors\n    forward . {DNS_CLUSTER_IP}\n}}\n"))
         .collect()
+}
+
+/// A meshed Service with an HTTP port of the external host's port, in the app's namespace.
+/// istiod builds the outbound HTTP listener `0.0.0.0_PORT` (and its `allow_any` route to
+/// PassthroughCluster) only for ports some meshed Service declares with an HTTP protocol;
+/// without one the app's request falls to the TCP catch-all and the sidecar logs
+/// `"- - -" 0 UF` instead of the seed's `503 UF`, and has no route timeout to give `504 UT`.
+/// Production meshes nearly always have a service on port 80, which is why the seed saw HTTP
+/// lines. It selects no pods: only its port matters.
+pub fn http_port_service(r: &Render<'_>) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "mesh5xx-http-port", "namespace": r.namespace, "labels": labels(r, "http-port", &[])},
+        "spec": {"ports": [{"name": "http", "port": r.scenario.service.port, "protocol": "TCP"}]},
+    })
 }
 
 /// Whether `scenario`'s variants talk to an external host.

@@ -57,7 +57,8 @@ pub fn all() -> Vec<IstioInstall> {
             fidelity: Fidelity::Emulated,
             not_reproduced: &[
                 "Istio 1.4 itself cannot run on a current Kubernetes; the pinned Istio emulates it: compatibility profile 1.23 (503 retried by default, no inbound retries), the pre-1.9 TEXT access-log format, 1.4-style inbound cluster names through inboundClusterStatName, dnsRefreshRate 300s, and an EnvoyFilter restoring the 15 s route timeout on PassthroughCluster.",
-                "DNS clusters honour the record TTL (respect_dns_ttl), where 1.4 refreshed every dnsRefreshRate regardless of the TTL: give the egress zone a TTL of at least 300 s to compare.",
+                "Outbound clusters use LEAST_REQUEST (1.4: ROUND_ROBIN; ENABLE_LEGACY_LB_ALGORITHM_DEFAULT, which restored it, is gone since 1.19) and the PassthroughCluster has a 5 min idle timeout (1.4: Envoy's 1 h).",
+                "A VirtualService retryOn listing status codes gets retriable-status-codes appended (from 1.12), so those codes are retried; 1.4 never retried them.",
                 "Inbound traffic reaches the app on the pod IP (1.4 used 127.0.0.1): the app listens on 0.0.0.0.",
             ],
         },
@@ -66,8 +67,10 @@ pub fn all() -> Vec<IstioInstall> {
             operator_file: "kind-cluster/istio/istio-1.13.yaml",
             compatibility_version: "1.23",
             extra_files: &[],
-            fidelity: Fidelity::Full,
-            not_reproduced: &[],
+            fidelity: Fidelity::Emulated,
+            not_reproduced: &[
+                "Outbound clusters use LEAST_REQUEST (1.13: ROUND_ROBIN; ENABLE_LEGACY_LB_ALGORITHM_DEFAULT is gone since 1.19), the PassthroughCluster has a 5 min idle timeout (1.13: Envoy's 1 h), and the access log prints %UPSTREAM_CLUSTER_RAW% (1.13: %UPSTREAM_CLUSTER%, the same value without alt_stat_name).",
+            ],
         },
         IstioInstall {
             profile: "istio-1.24",

@@ -126,7 +126,14 @@ pub struct Render<'a> {
 /// Entry point of `mesh5xx render k8s`.
 pub fn main(args: RenderK8sArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> {
     let scenario = catalog.get(&args.scenario)?;
-    let variant = scenario.variant(&args.variant)?;
+    let profile =
+        mesh5xx_scenario::profile::by_name(args.profile.as_deref().unwrap_or(&scenario.profile))?;
+    // The variant as it is under the profile (its per-profile Istio objects), refused when
+    // it uses a field that profile's istiod did not translate.
+    let variant = scenario.variant(&args.variant)?.for_profile(&profile);
+    if let Some(why) = variant.not_applicable(&profile) {
+        bail!("{}: {why}", scenario.name);
+    }
     let egress = match &args.egress_config {
         Some(p) => Some(
             EgressConfig::from_file(p)
@@ -141,7 +148,7 @@ pub fn main(args: RenderK8sArgs, catalog: &Catalog) -> anyhow::Result<ExitCode> 
         duration_ms: args.duration.map(|s| s * 1000),
         egress,
     };
-    print!("{}", render_text(scenario, variant, &opts)?);
+    print!("{}", render_text(scenario, &variant, &opts)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -121,6 +121,7 @@ pub fn build(
         interrupted: meta.interrupted,
         passed: !meta.interrupted,
         variants: Vec::new(),
+        not_applicable: Vec::new(),
     };
     for v in variants {
         let dir = run_dir.join(&v.name);

@@ -68,6 +68,7 @@ pub async fn run_scenario(
         interrupted: false,
         passed: true,
         variants: Vec::new(),
+        not_applicable: Vec::new(),
     };
     write_summary(&cfg.run_dir, &summary)?;
     let repeat = cfg.repeat.max(1);

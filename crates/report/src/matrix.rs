@@ -34,7 +34,17 @@ pub fn matrix_table(section: &Section<'_>) -> String {
                             sidecar_flags(v, "server")
                         ));
                     }
-                    None => row.extend(["n/a".to_string(), "n/a".to_string()]),
+                    None => {
+                        let why = e
+                            .run
+                            .summary
+                            .not_applicable
+                            .iter()
+                            .find(|n| n.variant == name)
+                            .map(|n| format!("n/a (needs {})", n.needs))
+                            .unwrap_or_else(|| "n/a".to_string());
+                        row.extend([why, "n/a".to_string()]);
+                    }
                 }
             }
             row
@@ -83,9 +93,15 @@ pub fn matrix_chart(section: &Section<'_>) -> String {
 fn variant_names<'a>(section: &Section<'a>) -> Vec<&'a str> {
     let mut names: Vec<&'a str> = Vec::new();
     for e in &section.runs {
-        for v in &e.run.summary.variants {
-            if !names.contains(&v.name.as_str()) {
-                names.push(&v.name);
+        let summary = &e.run.summary;
+        let all = summary
+            .variants
+            .iter()
+            .map(|v| v.name.as_str())
+            .chain(summary.not_applicable.iter().map(|n| n.variant.as_str()));
+        for name in all {
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
     }

@@ -85,9 +85,33 @@ pub fn sections(runs: &[Run]) -> Vec<Section<'_>> {
         }
     }
     for section in &mut out {
+        // Istio versions in version order (1.4 before 1.13), not string order; a stable
+        // sort keeps repeated runs of one profile in the order given.
+        section
+            .runs
+            .sort_by_key(|e| profile_version(&e.run.summary.istio_profile));
         name_runs(section);
     }
     out
+}
+
+/// `istio-1.13` → (1, 13), for ordering; other names sort first, in the order given.
+fn profile_version(profile: &str) -> (u32, u32) {
+    profile
+        .strip_prefix("istio-")
+        .and_then(|v| v.split_once('.'))
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .unwrap_or((0, 0))
+}
+
+#[cfg(test)]
+mod order_tests {
+    #[test]
+    fn profiles_order_by_version() {
+        let mut p = vec!["istio-1.24", "istio-1.4", "istio-1.13"];
+        p.sort_by_key(|n| super::profile_version(n));
+        assert_eq!(p, ["istio-1.4", "istio-1.13", "istio-1.24"]);
+    }
 }
 
 /// Give each run of `section` its label and file stem.

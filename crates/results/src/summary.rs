@@ -36,6 +36,19 @@ pub struct Summary {
     /// True when every run of every variant met its expectations.
     pub passed: bool,
     pub variants: Vec<VariantResult>,
+    /// Variants left out because the profile's istiod did not translate an Istio field they
+    /// use (the matrix shows them as `n/a`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable: Vec<NotApplicable>,
+}
+
+/// A variant that does not apply under the run's Istio profile, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotApplicable {
+    /// The variant.
+    pub variant: String,
+    /// What it needs, e.g. `Istio ≥ 1.15 (connectionPool.tcp.maxConnectionDuration)`.
+    pub needs: String,
 }
 
 impl Summary {

@@ -282,6 +282,7 @@ mod tests {
             interrupted: false,
             passed: true,
             variants,
+            not_applicable: Vec::new(),
         }
     }
 

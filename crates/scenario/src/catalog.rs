@@ -123,6 +123,20 @@ struct VariantFile {
     #[serde(default)]
     istio: Vec<Value>,
     expect: Expectation,
+    /// What differs under some Istio profiles, by profile name.
+    #[serde(default)]
+    profiles: std::collections::BTreeMap<String, ProfileOverrideFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileOverrideFile {
+    #[serde(default)]
+    istio: Option<Vec<Value>>,
+    #[serde(default)]
+    expect: Option<Expectation>,
+    #[serde(default)]
+    note: Option<String>,
 }
 
 /// Parse and check one scenario file.
@@ -227,6 +241,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         v.expect
             .validate()
             .map_err(|(f, why)| ScenarioError::invalid(path, at(&format!("expect.{f}")), why))?;
+        let mut by_profile = std::collections::BTreeMap::new();
+        for (name, o) in &v.profiles {
+            let at = |f: &str| at(&format!("profiles.{name}{f}"));
+            crate::profile::by_name(name)
+                .map_err(|e| ScenarioError::invalid(path, at(""), e.to_string()))?;
+            let istio = match &o.istio {
+                Some(objects) => Some(
+                    IstioObjects::parse(objects)
+                        .map_err(|(f, r)| ScenarioError::invalid(path, at(&format!(".{f}")), r))?,
+                ),
+                None => None,
+            };
+            if let Some(e) = &o.expect {
+                e.validate().map_err(|(f, why)| {
+                    ScenarioError::invalid(path, at(&format!(".expect.{f}")), why)
+                })?;
+            }
+            by_profile.insert(
+                name.clone(),
+                crate::model::ProfileOverride {
+                    istio,
+                    expect: o.expect.clone(),
+                    note: o.note.clone(),
+                },
+            );
+        }
         let duration_ms = v.duration_ms.or(file.defaults.duration_ms).unwrap_or(5000);
         if !(500..=600_000).contains(&duration_ms) {
             return Err(ScenarioError::invalid(
@@ -246,6 +286,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             load,
             istio,
             expect: v.expect,
+            by_profile,
         });
     }
     file.signature

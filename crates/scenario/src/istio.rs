@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration;
+use crate::versions::{Behaviour, Since};
 
 /// Kubernetes object metadata (name and namespace are all the lab reads).
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -81,6 +82,9 @@ pub struct HttpSettings {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct OutlierDetection {
+    /// Istio ≤ 1.6: consecutive gateway errors (502, 503, 504) before ejection.
+    #[serde(default)]
+    pub consecutive_errors: Option<u32>,
     #[serde(default, rename = "consecutive5xxErrors")]
     pub consecutive_5xx_errors: Option<u32>,
     #[serde(default)]
@@ -273,6 +277,56 @@ impl IstioObjects {
             }
             _ => None,
         })
+    }
+
+    /// The Istio fields and values these objects use that not every istiod translated, each
+    /// with the versions that did (the rows of [`crate::versions::TABLE`]).
+    pub fn requires(&self) -> Vec<Since> {
+        let mut out = Vec::new();
+        for o in &self.objects {
+            match o {
+                IstioObject::DestinationRule(_, dr) => {
+                    let Some(tp) = &dr.traffic_policy else {
+                        continue;
+                    };
+                    let tcp = tp.connection_pool.as_ref().and_then(|p| p.tcp.as_ref());
+                    if tcp.is_some_and(|t| t.max_connection_duration.is_some()) {
+                        out.push(Since::from(
+                            "connectionPool.tcp.maxConnectionDuration",
+                            Behaviour::MaxConnectionDuration,
+                        ));
+                    }
+                    if let Some(od) = &tp.outlier_detection {
+                        if od.consecutive_5xx_errors.is_some() {
+                            out.push(Since::from(
+                                "outlierDetection.consecutive5xxErrors",
+                                Behaviour::Consecutive5xxErrors,
+                            ));
+                        }
+                        if od.consecutive_gateway_errors.is_some() {
+                            out.push(Since::from(
+                                "outlierDetection.consecutiveGatewayErrors",
+                                Behaviour::Consecutive5xxErrors,
+                            ));
+                        }
+                        if od.consecutive_errors.is_some() {
+                            out.push(Since::before(
+                                "outlierDetection.consecutiveErrors",
+                                Behaviour::OutlierSuccessRateOff,
+                            ));
+                        }
+                    }
+                }
+                IstioObject::ServiceEntry(_, se) if se.resolution == Resolution::DnsRoundRobin => {
+                    out.push(Since::from(
+                        "ServiceEntry resolution: DNS_ROUND_ROBIN",
+                        Behaviour::DnsRoundRobin,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     /// The ServiceEntry naming `host`, if any.

@@ -13,6 +13,7 @@ pub mod expect;
 pub mod istio;
 pub mod model;
 pub mod profile;
+pub mod versions;
 
 pub use catalog::Catalog;
 pub use error::ScenarioError;
@@ -20,3 +21,4 @@ pub use expect::{Expectation, Observed, Verdict};
 pub use istio::{IstioObject, IstioObjects};
 pub use model::{Direction, LoadSettings, Scenario, Topology, Variant};
 pub use profile::{LogFormat, Profile};
+pub use versions::{Behaviour, IstioVersion, Since};

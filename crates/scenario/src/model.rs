@@ -52,6 +52,14 @@ pub struct Scenario {
 pub struct Service {
     pub host: String,
     pub port: u16,
+    /// The app's container port behind `port` (the Service's `targetPort`; 8080, as the
+    /// Kubernetes mode runs the app): from Istio 1.8.1 the inbound cluster is named after it.
+    #[serde(default = "app_port")]
+    pub target_port: u16,
+}
+
+fn app_port() -> u16 {
+    8080
 }
 
 /// One variant: the baseline or a mitigation, fully resolved (defaults merged in).
@@ -72,6 +80,21 @@ pub struct Variant {
     pub load: LoadSettings,
     pub istio: IstioObjects,
     pub expect: Expectation,
+    /// What differs under some Istio profiles, by profile name (see [`Variant::for_profile`]).
+    pub by_profile: BTreeMap<String, ProfileOverride>,
+}
+
+/// A variant's Istio objects or expectations under one profile, where they differ: e.g. the
+/// `consecutiveErrors` an istiod before 1.5 knew in place of `consecutive5xxErrors`, or a
+/// mitigation that stops hiding the errors from 1.24 on.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileOverride {
+    /// The Istio objects under this profile, in place of the variant's.
+    pub istio: Option<IstioObjects>,
+    /// The expectations under this profile, in place of the variant's.
+    pub expect: Option<Expectation>,
+    /// Why it differs, for the report.
+    pub note: Option<String>,
 }
 
 /// Who talks to whom.
@@ -129,6 +152,53 @@ impl External {
 }
 
 impl Variant {
+    /// The variant as it runs under `profile`: its per-profile Istio objects and expectations
+    /// in place of the defaults.
+    pub fn for_profile(&self, profile: &crate::Profile) -> Variant {
+        let mut v = self.clone();
+        if let Some(o) = self.by_profile.get(profile.name) {
+            if let Some(istio) = &o.istio {
+                v.istio = istio.clone();
+            }
+            if let Some(expect) = &o.expect {
+                v.expect = expect.clone();
+            }
+        }
+        v
+    }
+
+    /// The Istio fields this variant uses that `profile`'s istiod did not translate: under
+    /// that profile the variant is not applicable (refused, never rendered without them).
+    pub fn unsupported(&self, profile: &crate::Profile) -> Vec<crate::Since> {
+        self.istio
+            .requires()
+            .into_iter()
+            .filter(|s| !s.holds_for(profile.version))
+            .collect()
+    }
+
+    /// Why this variant cannot run under `profile`, if it cannot: `variant V needs Istio ≥ 1.15
+    /// (…); profile istio-1.4 predates it`.
+    pub fn not_applicable(&self, profile: &crate::Profile) -> Option<String> {
+        let missing = self.unsupported(profile);
+        let first = missing.first()?;
+        let when = if first.until.is_some() {
+            "postdates"
+        } else {
+            "predates"
+        };
+        Some(format!(
+            "variant {} needs {}; profile {} {when} it",
+            self.name,
+            missing
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            profile.name
+        ))
+    }
+
     /// Whether running this variant changes kernel firewall rules, so the run needs a private
     /// network namespace.
     pub fn needs_private_network(&self) -> bool {

@@ -1,20 +1,23 @@
-//! Istio version profiles: the defaults istiod gave a sidecar in each era.
+//! Istio version profiles: the defaults istiod gave a sidecar in one release line.
 //!
-//! Sources: Istio's `pilot/pkg/networking/core/route/retry/retry.go` (default
-//! retry policy, 503 excluded from 1.24), `getDefaultCircuitBreakerThresholds`
-//! (all thresholds `MaxUint32`), the cluster builder (STRICT_DNS: `V4_ONLY`,
-//! mesh `dnsRefreshRate`, `respect_dns_ttl`), and the PassthroughCluster's
-//! 15 s route timeout kept until about Istio 1.5.
+//! A profile is a point on [`crate::versions::TABLE`]: every setting below is read off the
+//! rows for its version, each row citing the istio/istio file and tag it follows.
 
 use std::time::Duration;
+
+use crate::versions::{Behaviour, IstioVersion};
 
 /// Which Istio TEXT access-log format a sidecar writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogFormat {
-    /// Before Istio 1.9, as in the seed's lines (`%UPSTREAM_CLUSTER%`, no details fields).
+    /// Istio 1.3–1.7 (`EnvoyTextLogFormat13`): `istio.mixer:status` and the transport failure
+    /// reason after the flags, `%ROUTE_NAME%` last.
     Legacy,
-    /// Istio 1.9 and later (`%RESPONSE_CODE_DETAILS%`, `%UPSTREAM_CLUSTER_RAW%`, ...).
+    /// Istio 1.9–1.22: response code details and connection termination details after the
+    /// flags, `%UPSTREAM_CLUSTER%`.
+    Istio19,
+    /// Istio 1.23 and later: as 1.9, with `%UPSTREAM_CLUSTER_RAW%`.
     Current,
 }
 
@@ -23,14 +26,13 @@ pub enum LogFormat {
 pub struct Profile {
     /// Profile name, e.g. `istio-1.4`.
     pub name: &'static str,
+    /// The Istio release line it stands for.
+    pub version: IstioVersion,
     /// One line saying what distinguishes it.
     pub summary: &'static str,
     /// The access-log format its sidecars write.
     pub log_format: LogFormat,
-    /// Inbound cluster names carry the service (`inbound|80|http|srv-a.ns.svc.cluster.local`)
-    /// before Istio 1.10; later they are `inbound|80||`.
-    pub inbound_cluster_names_service: bool,
-    /// Route timeout on the PassthroughCluster route (Envoy's 15 s default until about 1.5).
+    /// Route timeout on the PassthroughCluster route (Envoy's 15 s default before 1.5).
     pub passthrough_route_timeout: Option<Duration>,
     /// Retries in the default outbound retry policy.
     pub default_retry_attempts: u32,
@@ -40,67 +42,88 @@ pub struct Profile {
     pub default_retry_503: bool,
     /// Inbound routes retry `reset-before-request` this many times (1.24+), if any.
     pub inbound_retry_attempts: Option<u32>,
-    /// Mesh `dnsRefreshRate` for DNS clusters.
+    /// The `dnsRefreshRate` DNS clusters get: the mesh default, or what the install set.
     pub dns_refresh_rate: Duration,
     /// Whether DNS clusters honour the record TTL.
     pub respect_dns_ttl: bool,
-    /// Mesh `connectTimeout`.
+    /// Mesh `connectTimeout` (10 s: the 1.2–1.5 helm configmap, the code default from 1.6).
     pub connect_timeout: Duration,
-    /// Upstream idle timeout of the PassthroughCluster.
-    pub passthrough_idle_timeout: Duration,
+    /// Upstream idle timeout of the PassthroughCluster (none before 1.16: Envoy's 1 h).
+    pub passthrough_idle_timeout: Option<Duration>,
 }
 
-const RETRY_ON: &str =
+/// Default `retry_on` until 1.5 (`v1alpha3/route/retry/retry.go@1.4.0` L33).
+const RETRY_ON_1_1: &str =
+    "connect-failure,refused-stream,unavailable,cancelled,resource-exhausted,retriable-status-codes";
+/// Default `retry_on` from 1.6 (`resource-exhausted` dropped).
+const RETRY_ON_1_6: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
+
+impl Profile {
+    /// The profile of Istio `version`, every setting read off the behaviour table.
+    pub fn at(name: &'static str, version: IstioVersion, summary: &'static str) -> Self {
+        let has = |b| version.has(b);
+        let log_format = if has(Behaviour::UpstreamClusterRaw) {
+            LogFormat::Current
+        } else if version >= IstioVersion::v1(9) {
+            LogFormat::Istio19
+        } else {
+            LogFormat::Legacy
+        };
+        let dns_refresh_rate = if has(Behaviour::DnsRefresh60s) {
+            Duration::from_secs(60)
+        } else if has(Behaviour::HelmDnsRefresh300s) && !has(Behaviour::ChartsDropDnsRefresh) {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(5)
+        };
+        Self {
+            name,
+            version,
+            summary,
+            log_format,
+            passthrough_route_timeout: (!has(Behaviour::PassthroughNoRouteTimeout))
+                .then(|| Duration::from_secs(15)),
+            default_retry_attempts: 2,
+            default_retry_on: if has(Behaviour::RetryWithoutResourceExhausted) {
+                RETRY_ON_1_6
+            } else {
+                RETRY_ON_1_1
+            },
+            default_retry_503: !has(Behaviour::Default503NotRetried),
+            inbound_retry_attempts: has(Behaviour::InboundRetryResetBeforeRequest).then_some(2),
+            dns_refresh_rate,
+            respect_dns_ttl: has(Behaviour::RespectDnsTtl),
+            connect_timeout: Duration::from_secs(10),
+            passthrough_idle_timeout: has(Behaviour::PassthroughIdleTimeout5m)
+                .then(|| Duration::from_secs(300)),
+        }
+    }
+
+    /// Whether this profile's istiod renders `behaviour`.
+    pub fn has(&self, behaviour: Behaviour) -> bool {
+        self.version.has(behaviour)
+    }
+}
 
 /// All profiles the lab knows, oldest first.
 pub fn all() -> Vec<Profile> {
     vec![
-        Profile {
-            name: "istio-1.4",
-            summary: "15 s route timeout on PassthroughCluster; 503 retried by default; legacy log format",
-            log_format: LogFormat::Legacy,
-            inbound_cluster_names_service: true,
-            passthrough_route_timeout: Some(Duration::from_secs(15)),
-            default_retry_attempts: 2,
-            default_retry_on: RETRY_ON,
-            default_retry_503: true,
-            inbound_retry_attempts: None,
-            dns_refresh_rate: Duration::from_secs(300),
-            respect_dns_ttl: false,
-            connect_timeout: Duration::from_secs(10),
-            passthrough_idle_timeout: Duration::from_secs(300),
-        },
-        Profile {
-            name: "istio-1.13",
-            summary: "no route timeouts; 503 retried by default; current log format",
-            log_format: LogFormat::Current,
-            inbound_cluster_names_service: false,
-            passthrough_route_timeout: None,
-            default_retry_attempts: 2,
-            default_retry_on: RETRY_ON,
-            default_retry_503: true,
-            inbound_retry_attempts: None,
-            dns_refresh_rate: Duration::from_secs(60),
-            respect_dns_ttl: true,
-            connect_timeout: Duration::from_secs(10),
-            passthrough_idle_timeout: Duration::from_secs(300),
-        },
-        Profile {
-            name: "istio-1.24",
-            summary: "503 no longer retried by default; inbound routes retry reset-before-request twice",
-            log_format: LogFormat::Current,
-            inbound_cluster_names_service: false,
-            passthrough_route_timeout: None,
-            default_retry_attempts: 2,
-            default_retry_on: RETRY_ON,
-            default_retry_503: false,
-            inbound_retry_attempts: Some(2),
-            dns_refresh_rate: Duration::from_secs(60),
-            respect_dns_ttl: true,
-            connect_timeout: Duration::from_secs(10),
-            passthrough_idle_timeout: Duration::from_secs(300),
-        },
+        Profile::at(
+            "istio-1.4",
+            IstioVersion::v1(4),
+            "15 s route timeout on PassthroughCluster; 503 retried by default; VirtualService status codes never retried; legacy log format",
+        ),
+        Profile::at(
+            "istio-1.13",
+            IstioVersion::v1(13),
+            "no route timeouts; 503 retried by default; ROUND_ROBIN; 5 s DNS refresh",
+        ),
+        Profile::at(
+            "istio-1.24",
+            IstioVersion::v1(24),
+            "503 no longer retried by default; inbound routes retry reset-before-request twice; LEAST_REQUEST",
+        ),
     ]
 }
 
@@ -119,6 +142,10 @@ pub fn by_name(name: &str) -> Result<Profile, crate::ScenarioError> {
 mod tests {
     use super::*;
 
+    fn profile(name: &str) -> Profile {
+        by_name(name).unwrap()
+    }
+
     #[test]
     fn only_1_24_excludes_503_and_retries_inbound() {
         for p in all() {
@@ -126,6 +153,41 @@ mod tests {
             assert_eq!(!p.default_retry_503, is_124, "{}", p.name);
             assert_eq!(p.inbound_retry_attempts.is_some(), is_124, "{}", p.name);
         }
+    }
+
+    #[test]
+    fn each_profile_is_what_its_istiod_rendered() {
+        let (old, mid, new) = (
+            profile("istio-1.4"),
+            profile("istio-1.13"),
+            profile("istio-1.24"),
+        );
+        // v1alpha3/httproute.go@1.4.0 L195-197: no timeout on allow_any, Envoy's 15 s.
+        assert_eq!(old.passthrough_route_timeout, Some(Duration::from_secs(15)));
+        assert_eq!(mid.passthrough_route_timeout, None);
+        // values.yaml@1.4.0 L207: 300s; mesh.go@1.13.0 L104: 5 s; mesh.go@1.14.0 L110: 60 s.
+        let refresh: Vec<u64> = [&old, &mid, &new]
+            .iter()
+            .map(|p| p.dns_refresh_rate.as_secs())
+            .collect();
+        assert_eq!(refresh, [300, 5, 60]);
+        // cluster.go@1.4.0 L1295-1297: TTL respected from 1.3.
+        assert!(old.respect_dns_ttl && mid.respect_dns_ttl && new.respect_dns_ttl);
+        // cluster_builder.go@1.16.0 L70-73: the 5 min PassthroughCluster idle timeout.
+        assert_eq!(
+            (old.passthrough_idle_timeout, mid.passthrough_idle_timeout),
+            (None, None)
+        );
+        assert_eq!(new.passthrough_idle_timeout, Some(Duration::from_secs(300)));
+        // retry.go@1.4.0 L33: resource-exhausted until 1.5.
+        assert!(old.default_retry_on.contains("resource-exhausted"));
+        assert!(!mid.default_retry_on.contains("resource-exhausted"));
+        // telemetry_logging.go@1.23.0: %UPSTREAM_CLUSTER_RAW% from 1.23.
+        let formats = [old.log_format, mid.log_format, new.log_format];
+        assert_eq!(
+            formats,
+            [LogFormat::Legacy, LogFormat::Istio19, LogFormat::Current]
+        );
     }
 
     #[test]

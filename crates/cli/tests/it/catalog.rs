@@ -151,7 +151,11 @@ fn every_scenario_has_a_committed_reference_result_matching_the_schema() {
         let summary = summary(&dir);
         assert_matches_schema(&summary);
         assert_eq!(summary["scenario"], name);
-        let recorded = variant_names(&summary);
+        // Every variant ran, or is recorded as not applicable under the profile.
+        let mut recorded = variant_names(&summary);
+        for n in summary["not_applicable"].as_array().into_iter().flatten() {
+            recorded.push(n["variant"].as_str().unwrap());
+        }
         for variant in s["variants"].as_array().unwrap() {
             assert!(
                 recorded.contains(&variant["name"].as_str().unwrap()),
@@ -209,17 +213,92 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
     }
 }
 
-#[test]
-fn the_readme_scenario_table_is_the_catalogs() {
-    let o = run(&["list", "--markdown"]);
+/// `mesh5xx ARGS`'s output, which must appear in README.md verbatim.
+fn readme_holds_the_output_of(args: &[&str]) -> String {
+    let o = run(args);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = stdout(&o);
     let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).unwrap();
     assert!(
         readme.contains(&table),
-        "README.md's scenario table is not `mesh5xx list --markdown`; replace it with:\n{table}"
+        "README.md does not hold `mesh5xx {}`; replace its table with:\n{table}",
+        args.join(" ")
     );
+    table
+}
+
+#[test]
+fn the_readme_scenario_table_is_the_catalogs() {
+    let table = readme_holds_the_output_of(&["list", "--markdown"]);
     for s in ["inbound-keepalive-uc", "outbound-timeout-ut"] {
         assert!(table.contains(&format!("| `{s}` |")), "{table}");
     }
+}
+
+#[test]
+fn the_readme_istio_version_table_is_the_labs() {
+    let table = readme_holds_the_output_of(&["list", "--istio-versions"]);
+    assert!(
+        table.contains("| VsRetryAddsRetriableStatusCodes | 1.12 |"),
+        "{table}"
+    );
+}
+
+#[test]
+fn render_envoy_shows_each_sidecar_and_what_changes_between_versions() {
+    let o = run(&[
+        "render",
+        "envoy",
+        "inbound-keepalive-uc",
+        "--variant",
+        "client-sidecar-default-retries",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("# srv-a-0 (server sidecar)") && out.contains("# client (client sidecar)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("inbound|80|http|srv-a.default.svc.cluster.local"),
+        "{out}"
+    );
+    let o = run(&[
+        "render",
+        "envoy",
+        "inbound-keepalive-uc",
+        "--variant",
+        "client-sidecar-default-retries",
+        "--diff-profile",
+        "istio-1.24",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let diff = stdout(&o);
+    assert!(diff.contains("--- istio-1.4\n+++ istio-1.24\n"), "{diff}");
+    let line = |sign: char, text: &str| {
+        diff.lines()
+            .any(|l| l.starts_with(sign) && l.contains(text))
+    };
+    assert!(
+        line('-', "inbound|80|http|srv-a") && line('+', "inbound|8080||"),
+        "{diff}"
+    );
+    assert!(
+        line('-', "ROUND_ROBIN") && line('+', "LEAST_REQUEST"),
+        "{diff}"
+    );
+    // A variant its profile's istiod could not express is refused, naming the version.
+    let o = run(&[
+        "render",
+        "envoy",
+        "inbound-keepalive-uc",
+        "--variant",
+        "dr-max-connection-duration",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("needs Istio ≥ 1.15 (connectionPool.tcp.maxConnectionDuration); profile istio-1.4 predates it"),
+        "{}",
+        stderr(&o)
+    );
 }

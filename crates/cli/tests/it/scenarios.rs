@@ -45,6 +45,16 @@ fn inbound_keepalive_uc_reproduces_and_every_mitigation_holds() {
     let s = run_checked("inbound-keepalive-uc", &[], &scratch);
     assert_eq!(s["istio_profile"], "istio-1.4");
     assert!(s["envoy_version"].as_str().unwrap().starts_with("1."));
+    // istiod 1.4 did not translate maxConnectionDuration (from 1.15): that mitigation is
+    // recorded as not applicable, never rendered without it.
+    assert_eq!(
+        s["not_applicable"][0]["variant"],
+        "dr-max-connection-duration"
+    );
+    assert!(s["not_applicable"][0]["needs"]
+        .as_str()
+        .unwrap()
+        .contains("Istio ≥ 1.15"));
     let base = variant(&s, "baseline");
     assert!(base["error_rate"].as_f64().unwrap() >= 0.01);
     let uc = base["flags"]["UC"].as_u64().unwrap();

@@ -37,7 +37,7 @@ fn every_lab_profile_has_an_install() {
             mesh5xx_scenario::LogFormat::Legacy => {
                 Some(mesh5xx_accesslog::ISTIO_LEGACY_TEXT_FORMAT)
             }
-            mesh5xx_scenario::LogFormat::Current => None,
+            mesh5xx_scenario::LogFormat::Istio19 | mesh5xx_scenario::LogFormat::Current => None,
         };
         assert_eq!(mesh["accessLogFormat"].as_str(), want, "{}", p.name);
         assert_eq!(

@@ -370,3 +370,25 @@ fn container_args(pod_spec: &Value) -> Vec<&str> {
         .map(|a| a.as_str().unwrap())
         .collect()
 }
+
+/// istiod builds the HTTP outbound listener for port 80 (and its `allow_any` route) only
+/// when a meshed Service declares port 80 as HTTP: the rendering adds one, so the sidecar
+/// logs `503 UF` (not the TCP proxy's `- - - 0 UF`) and old profiles' 15 s timeout applies.
+#[test]
+fn outbound_variants_get_a_meshed_http_service_on_the_external_port() {
+    let s = parse(Path::new("scenarios/demo-outbound.yaml"), OUTBOUND).unwrap();
+    let v = s.variant("baseline").unwrap();
+    let docs = render(&s, v, &RenderOptions::default()).unwrap();
+    let svc = docs
+        .iter()
+        .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == "mesh5xx-http-port")
+        .expect("a Service declaring the HTTP port");
+    // In the app's namespace (the first object rendered), not the egress pod's.
+    assert_eq!(svc["metadata"]["namespace"], docs[0]["metadata"]["name"]);
+    let port = &svc["spec"]["ports"][0];
+    assert_eq!(
+        (port["name"].as_str(), port["port"].as_u64()),
+        (Some("http"), Some(80))
+    );
+    assert!(svc["spec"]["selector"].is_null(), "it selects no pods");
+}

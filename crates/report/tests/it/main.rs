@@ -118,6 +118,7 @@ fn summary(scenario: &str, profile: &str, variants: Vec<VariantResult>) -> Summa
         interrupted: false,
         passed: variants.iter().all(|v| v.passed),
         variants,
+        not_applicable: Vec::new(),
     }
 }
 

@@ -5,19 +5,21 @@ use std::net::SocketAddr;
 use mesh5xx_scenario::duration::envoy as dur;
 use mesh5xx_scenario::istio::{opt_duration, DestinationRule, Resolution};
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::Profile;
+use mesh5xx_scenario::{Behaviour, Profile};
 use serde_json::{json, Map, Value};
 
 use super::{socket, ExternalService, InboundSpec, SidecarSpec};
 
 const MAX: u32 = u32::MAX;
 
-/// `inbound|80|http|srv-a.default.svc.cluster.local` before Istio 1.10, `inbound|80||` after.
+/// `inbound|80|http|srv-a.default.svc.cluster.local` (service port, port name, host) before
+/// Istio 1.8, `inbound|8080||` (the target port) after: [`Behaviour::InboundTargetPortNames`].
+/// The scenario's Service port is named `http`.
 pub fn inbound_name(profile: &Profile, svc: &Service) -> String {
-    if profile.inbound_cluster_names_service {
-        format!("inbound|{}|http|{}", svc.port, svc.host)
+    if profile.has(Behaviour::InboundTargetPortNames) {
+        format!("inbound|{}||", svc.target_port)
     } else {
-        format!("inbound|{}||", svc.port)
+        format!("inbound|{}|http|{}", svc.port, svc.host)
     }
 }
 
@@ -29,7 +31,9 @@ pub fn outbound_name(port: u16, host: &str) -> String {
 /// The inbound cluster to the app. DestinationRule connection-pool settings apply here too.
 pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, name: &str) -> Value {
     let dr = spec.istio.destination_rule(&inb.service.host);
-    let mut c = base(name, spec.profile, dr);
+    // Inbound clusters get no load-balancer policy from istiod (Envoy's ROUND_ROBIN):
+    // core/cluster_traffic_policy.go@1.24.0 L50-54.
+    let mut c = base(name, spec.profile, dr, Lb::EnvoyDefault);
     c.insert("type".into(), json!("STATIC"));
     c.insert("load_assignment".into(), endpoints(name, &[inb.app]));
     Value::Object(c)
@@ -43,10 +47,10 @@ pub fn outbound_static(
     name: &str,
 ) -> Value {
     let dr = spec.istio.destination_rule(&svc.host);
-    let mut c = base(name, spec.profile, dr);
+    let mut c = base(name, spec.profile, dr, Lb::Outbound);
     c.insert("type".into(), json!("STATIC"));
     c.insert("load_assignment".into(), endpoints(name, eps));
-    apply_outlier_detection(&mut c, dr);
+    apply_outlier_detection(&mut c, spec.profile, dr);
     Value::Object(c)
 }
 
@@ -59,7 +63,7 @@ pub fn outbound_dns(
     name: &str,
 ) -> Value {
     let dr = spec.istio.destination_rule(&ext.host);
-    let mut c = base(name, spec.profile, dr);
+    let mut c = base(name, spec.profile, dr, Lb::Outbound);
     let kind = if res == Resolution::Dns {
         "STRICT_DNS"
     } else {
@@ -93,34 +97,60 @@ pub fn outbound_dns(
         "load_assignment".into(),
         json!({"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": ext.host, "port_value": ext.endpoint_port}}}}]}]}),
     );
-    apply_outlier_detection(&mut c, dr);
+    apply_outlier_detection(&mut c, spec.profile, dr);
     Value::Object(c)
 }
 
-/// `PassthroughCluster` (or a `resolution: NONE` ServiceEntry cluster): ORIGINAL_DST with the
-/// destination named by the client in `x-envoy-original-dst-host`, 5 min idle timeout.
-pub fn original_dst(spec: &SidecarSpec<'_>, name: &str) -> Value {
-    let mut c = base(name, spec.profile, None);
+/// `PassthroughCluster`: ORIGINAL_DST with the destination named by the client in
+/// `x-envoy-original-dst-host`; from Istio 1.16 a 5 min upstream idle timeout
+/// ([`Behaviour::PassthroughIdleTimeout5m`]), before it Envoy's 1 h.
+pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
+    let mut c = base("PassthroughCluster", spec.profile, None, Lb::Provided);
+    original_dst(&mut c);
+    if let Some(idle) = spec.profile.passthrough_idle_timeout {
+        let mut opts = Map::new();
+        opts.insert("idle_timeout".into(), json!(dur(idle)));
+        c.insert(
+            "typed_extension_protocol_options".into(),
+            protocol_options(opts),
+        );
+    }
+    Value::Object(c)
+}
+
+/// A ServiceEntry `resolution: NONE` cluster (`outbound|80||host`): ORIGINAL_DST built like
+/// any outbound cluster — the DestinationRule's pool and outlier detection apply, and it has
+/// no PassthroughCluster idle timeout (core/cluster_builder.go@1.24.0 L341-351).
+pub fn service_entry_original_dst(spec: &SidecarSpec<'_>, host: &str, name: &str) -> Value {
+    let dr = spec.istio.destination_rule(host);
+    let mut c = base(name, spec.profile, dr, Lb::Provided);
+    original_dst(&mut c);
+    apply_outlier_detection(&mut c, spec.profile, dr);
+    Value::Object(c)
+}
+
+fn original_dst(c: &mut Map<String, Value>) {
     c.insert("type".into(), json!("ORIGINAL_DST"));
-    c.insert("lb_policy".into(), json!("CLUSTER_PROVIDED"));
     c.insert(
         "original_dst_lb_config".into(),
         json!({"use_http_header": true}),
     );
-    let mut opts = Map::new();
-    opts.insert(
-        "idle_timeout".into(),
-        json!(dur(spec.profile.passthrough_idle_timeout)),
-    );
-    c.insert(
-        "typed_extension_protocol_options".into(),
-        protocol_options(opts),
-    );
-    Value::Object(c)
+}
+
+/// Which load-balancer policy a cluster gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lb {
+    /// None from istiod: Envoy's default ROUND_ROBIN (inbound clusters).
+    EnvoyDefault,
+    /// Istio's default for outbound clusters: ROUND_ROBIN, LEAST_REQUEST from 1.14
+    /// ([`Behaviour::LeastRequestDefault`]).
+    Outbound,
+    /// ORIGINAL_DST: CLUSTER_PROVIDED.
+    Provided,
 }
 
 /// What every istiod cluster has: connect timeout, Istio's circuit breakers, DR connection pool.
-fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>) -> Map<String, Value> {
+fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>, lb: Lb) -> Map<String, Value> {
     let pool = dr
         .and_then(|d| d.traffic_policy.as_ref())
         .and_then(|t| t.connection_pool.as_ref());
@@ -131,16 +161,28 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>) -> Map<Stri
     let mut c = Map::new();
     c.insert("name".into(), json!(name));
     c.insert("connect_timeout".into(), json!(dur(connect)));
-    c.insert("lb_policy".into(), json!("ROUND_ROBIN"));
+    let policy = match lb {
+        Lb::EnvoyDefault => "ROUND_ROBIN",
+        Lb::Outbound if profile.has(Behaviour::LeastRequestDefault) => "LEAST_REQUEST",
+        Lb::Outbound => "ROUND_ROBIN",
+        Lb::Provided => "CLUSTER_PROVIDED",
+    };
+    c.insert("lb_policy".into(), json!(policy));
+    // A pool limit of 0 is "unset": istiod keeps MaxUint32 (the `// FIXME: zero is a valid
+    // value if explicitly set` branch, core/cluster_traffic_policy.go@1.24.0 L108-135).
+    let limit = |v: Option<u32>| v.filter(|n| *n > 0).unwrap_or(MAX);
+    let mut thresholds = json!({
+        "max_connections": limit(tcp.and_then(|t| t.max_connections)),
+        "max_pending_requests": limit(http.and_then(|h| h.http1_max_pending_requests)),
+        "max_requests": limit(http.and_then(|h| h.http2_max_requests)),
+        "max_retries": limit(http.and_then(|h| h.max_retries)),
+    });
+    if profile.has(Behaviour::TrackRemaining) {
+        thresholds["track_remaining"] = json!(true);
+    }
     c.insert(
         "circuit_breakers".into(),
-        json!({"thresholds": [{
-            "max_connections": tcp.and_then(|t| t.max_connections).unwrap_or(MAX),
-            "max_pending_requests": http.and_then(|h| h.http1_max_pending_requests).unwrap_or(MAX),
-            "max_requests": http.and_then(|h| h.http2_max_requests).unwrap_or(MAX),
-            "max_retries": http.and_then(|h| h.max_retries).unwrap_or(MAX),
-            "track_remaining": true
-        }]}),
+        json!({"thresholds": [thresholds]}),
     );
     let mut opts = Map::new();
     if let Some(d) = opt_duration(&http.and_then(|h| h.idle_timeout.clone())) {
@@ -149,7 +191,11 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>) -> Map<Stri
     if let Some(n) = http.and_then(|h| h.max_requests_per_connection) {
         opts.insert("max_requests_per_connection".into(), json!(n));
     }
-    if let Some(d) = opt_duration(&tcp.and_then(|t| t.max_connection_duration.clone())) {
+    // Translated from 1.15 only; under older profiles a variant using it is refused before
+    // rendering (`Variant::unsupported`).
+    if let Some(d) = opt_duration(&tcp.and_then(|t| t.max_connection_duration.clone()))
+        .filter(|_| profile.has(Behaviour::MaxConnectionDuration))
+    {
         opts.insert("max_connection_duration".into(), json!(dur(d)));
     }
     if !opts.is_empty() {
@@ -178,8 +224,13 @@ fn endpoints(name: &str, addrs: &[SocketAddr]) -> Value {
 }
 
 /// DestinationRule `outlierDetection` → Envoy `outlier_detection`, and `minHealthPercent`
-/// (default 0) → `healthy_panic_threshold`, as istiod maps them.
-fn apply_outlier_detection(c: &mut Map<String, Value>, dr: Option<&DestinationRule>) {
+/// (default 0) → `healthy_panic_threshold`, as the profile's istiod mapped them
+/// ([`Behaviour::Consecutive5xxErrors`], [`Behaviour::OutlierSuccessRateOff`]).
+fn apply_outlier_detection(
+    c: &mut Map<String, Value>,
+    profile: &Profile,
+    dr: Option<&DestinationRule>,
+) {
     let Some(od) = dr
         .and_then(|d| d.traffic_policy.as_ref())
         .and_then(|t| t.outlier_detection.as_ref())
@@ -187,19 +238,30 @@ fn apply_outlier_detection(c: &mut Map<String, Value>, dr: Option<&DestinationRu
         return;
     };
     let mut o = Map::new();
-    // Istio: consecutive5xxErrors → consecutive_5xx; gateway errors → consecutive_gateway_failure.
-    match od.consecutive_5xx_errors {
-        Some(n) => {
-            o.insert("consecutive_5xx".into(), json!(n));
-            o.insert("enforcing_consecutive_5xx".into(), json!(100));
-        }
-        None => {
-            o.insert("enforcing_consecutive_5xx".into(), json!(0));
-        }
-    }
-    if let Some(n) = od.consecutive_gateway_errors {
+    if profile.has(Behaviour::Consecutive5xxErrors) {
+        // v1alpha3/cluster.go@1.13.0 L637-659: each count enforced when > 0; unset leaves
+        // Envoy's defaults (consecutive_5xx 5, enforced).
+        let mut count = |n: Option<u32>, field: &str, enforcing: &str| {
+            if let Some(n) = n {
+                o.insert(field.into(), json!(n));
+                o.insert(enforcing.into(), json!(if n > 0 { 100 } else { 0 }));
+            }
+        };
+        count(
+            od.consecutive_5xx_errors,
+            "consecutive_5xx",
+            "enforcing_consecutive_5xx",
+        );
+        count(
+            od.consecutive_gateway_errors,
+            "consecutive_gateway_failure",
+            "enforcing_consecutive_gateway_failure",
+        );
+    } else if let Some(n) = od.consecutive_errors {
+        // v1alpha3/cluster.go@1.4.0 L990-995: "Only listen to gateway errors".
         o.insert("consecutive_gateway_failure".into(), json!(n));
         o.insert("enforcing_consecutive_gateway_failure".into(), json!(100));
+        o.insert("enforcing_consecutive_5xx".into(), json!(0));
     }
     if let Some(d) = opt_duration(&od.interval) {
         o.insert("interval".into(), json!(dur(d)));
@@ -210,7 +272,9 @@ fn apply_outlier_detection(c: &mut Map<String, Value>, dr: Option<&DestinationRu
     if let Some(p) = od.max_ejection_percent {
         o.insert("max_ejection_percent".into(), json!(p));
     }
-    o.insert("enforcing_success_rate".into(), json!(0));
+    if profile.has(Behaviour::OutlierSuccessRateOff) {
+        o.insert("enforcing_success_rate".into(), json!(0));
+    }
     c.insert("outlier_detection".into(), Value::Object(o));
     c.insert(
         "common_lb_config".into(),

@@ -103,12 +103,12 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             } else if resolution.is_some() {
                 // ServiceEntry `resolution: NONE` gives an ORIGINAL_DST cluster of its own.
                 let name = cluster::outbound_name(ext.port, &ext.host);
-                clusters.push(cluster::original_dst(spec, &name));
+                clusters.push(cluster::service_entry_original_dst(spec, &ext.host, &name));
                 vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
             }
         }
         vhosts.push(route::allow_any_vhost(spec));
-        clusters.push(cluster::original_dst(spec, "PassthroughCluster"));
+        clusters.push(cluster::passthrough(spec));
         listeners.push(listener::outbound(spec, vhosts));
     }
     let mut runtime = serde_json::Map::new();

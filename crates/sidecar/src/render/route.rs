@@ -2,7 +2,7 @@
 
 use mesh5xx_scenario::duration::envoy as dur;
 use mesh5xx_scenario::istio::{opt_duration, HttpRetry};
-use mesh5xx_scenario::Profile;
+use mesh5xx_scenario::{Behaviour, Profile};
 use serde_json::{json, Map, Value};
 
 use super::{InboundSpec, SidecarSpec};
@@ -51,17 +51,24 @@ pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &st
     })
 }
 
-/// `allow_any`: everything else goes to PassthroughCluster (15 s route timeout in old Istio).
+/// `allow_any`: everything else goes to PassthroughCluster. Before Istio 1.5 the route has no
+/// timeout, so Envoy's 15 s applies ([`Behaviour::PassthroughNoRouteTimeout`]); before 1.6
+/// the route is unnamed and the access log's `%ROUTE_NAME%` shows `-`
+/// ([`Behaviour::AllowAnyRouteNamed`]).
 pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
     let timeout = spec
         .profile
         .passthrough_route_timeout
         .map(dur)
         .unwrap_or_else(|| "0s".into());
+    let mut route = json!({"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}});
+    if spec.profile.has(Behaviour::AllowAnyRouteNamed) {
+        route["name"] = json!("allow_any");
+    }
     json!({
         "name": "allow_any",
         "domains": ["*"],
-        "routes": [{"name": "allow_any", "match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}}]
+        "routes": [route]
     })
 }
 
@@ -82,15 +89,26 @@ pub fn retry_policy(profile: &Profile, vs: Option<&HttpRetry>) -> Option<Value> 
         }
         attempts = r.attempts;
         if let Some(on) = &r.retry_on {
-            let (names, nums): (Vec<&str>, Vec<&str>) = on
+            // Istio's parseRetryOn (v1alpha3/route/retry/retry.go@1.4.0 L89-108, unchanged in
+            // 1.24): a part is a status code when Go's http.StatusText knows the number;
+            // any other part stays in retry_on. A VirtualService's codes replace the defaults.
+            let (nums, names): (Vec<&str>, Vec<&str>) = on
                 .split(',')
                 .map(str::trim)
                 .filter(|p| !p.is_empty())
-                .partition(|p| p.parse::<u32>().is_err());
+                .partition(|p| p.parse::<u16>().is_ok_and(is_known_status));
             codes = nums.iter().filter_map(|n| n.parse().ok()).collect();
             retry_on = names.join(",");
-            if !codes.is_empty() && !retry_on.contains("retriable-status-codes") {
-                retry_on.push_str(",retriable-status-codes");
+            // Only from 1.12 does istiod add the policy that makes Envoy look at the codes
+            // (retry.go@1.12.0 L84-87); before, listed codes are never retried.
+            if !codes.is_empty()
+                && !retry_on.contains("retriable-status-codes")
+                && profile.has(Behaviour::VsRetryAddsRetriableStatusCodes)
+            {
+                if !retry_on.is_empty() {
+                    retry_on.push(',');
+                }
+                retry_on.push_str("retriable-status-codes");
             }
         }
         per_try = opt_duration(&r.per_try_timeout);
@@ -108,4 +126,26 @@ pub fn retry_policy(profile: &Profile, vs: Option<&HttpRetry>) -> Option<Value> 
         p["per_try_timeout"] = json!(dur(d));
     }
     Some(p)
+}
+
+/// Whether Go's `http.StatusText(code)` is non-empty: the status codes `net/http` names.
+fn is_known_status(code: u16) -> bool {
+    matches!(
+        code,
+        100..=103
+            | 200..=208
+            | 226
+            | 300..=305
+            | 307
+            | 308
+            | 400..=418
+            | 421..=426
+            | 428
+            | 429
+            | 431
+            | 451
+            | 500..=508
+            | 510
+            | 511
+    )
 }

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{profile, IstioObjects};
+use mesh5xx_scenario::{profile, Behaviour, IstioObjects, IstioVersion};
 
 use super::*;
 
@@ -9,6 +9,7 @@ fn svc() -> Service {
     Service {
         host: "srv-a.default.svc.cluster.local".into(),
         port: 80,
+        target_port: 8080,
     }
 }
 
@@ -43,7 +44,7 @@ fn inbound_cluster_is_named_by_era() {
     let new = server(&profile::by_name("istio-1.13").unwrap(), &none, &s);
     assert_eq!(
         new["static_resources"]["clusters"][0]["name"],
-        "inbound|80||"
+        "inbound|8080||"
     );
     let cb = &new["static_resources"]["clusters"][0]["circuit_breakers"]["thresholds"][0];
     assert_eq!(cb["max_retries"], u32::MAX);
@@ -55,7 +56,8 @@ fn destination_rule_pool_reaches_the_inbound_cluster() {
     let objs = istio(
         "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {idleTimeout: 15ms, maxRequestsPerConnection: 10}, tcp: {maxConnectionDuration: 150ms}}}}}",
     );
-    let cfg = server(&profile::by_name("istio-1.13").unwrap(), &objs, &s);
+    // maxConnectionDuration is translated from Istio 1.15 on.
+    let cfg = server(&profile::by_name("istio-1.24").unwrap(), &objs, &s);
     let opts = &cfg["static_resources"]["clusters"][0]["typed_extension_protocol_options"]
         ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["common_http_protocol_options"];
     assert_eq!(opts["idle_timeout"], "0.015s");
@@ -131,5 +133,206 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
         let pc = &cfg["static_resources"]["clusters"][0];
         assert_eq!(pc["name"], "PassthroughCluster");
         assert_eq!(pc["type"], "ORIGINAL_DST");
+    }
+}
+
+/// Everything a version can change, rendered once: a server sidecar and a client sidecar
+/// calling the service (with a DestinationRule and a VirtualService) and an external host
+/// behind a `resolution: DNS` ServiceEntry.
+struct Both {
+    server: Value,
+    client: Value,
+}
+
+const ALL_OBJECTS: &str = r#"
+- apiVersion: networking.istio.io/v1beta1
+  kind: DestinationRule
+  metadata: {name: a}
+  spec:
+    host: srv-a
+    trafficPolicy:
+      connectionPool: {tcp: {maxConnectionDuration: 150ms}}
+      outlierDetection: {consecutiveErrors: 3, consecutive5xxErrors: 3, interval: 1s}
+- apiVersion: networking.istio.io/v1beta1
+  kind: VirtualService
+  metadata: {name: a}
+  spec: {hosts: [srv-a], http: [{route: [{destination: {host: srv-a}}], retries: {attempts: 2, retryOn: 'reset,503'}}]}
+- apiVersion: networking.istio.io/v1beta1
+  kind: ServiceEntry
+  metadata: {name: e}
+  spec: {hosts: [external.service.com], ports: [{number: 80, name: http, protocol: HTTP}], resolution: DNS}
+"#;
+
+fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
+    let p = Profile::at("test", version, "");
+    let s = svc();
+    let server = server(&p, objs, &s);
+    let client = render(&SidecarSpec {
+        pod: "client".into(),
+        profile: &p,
+        istio: objs,
+        access_log: PathBuf::from("/tmp/c.log"),
+        inbound: None,
+        outbound: Some(OutboundSpec {
+            service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+            external: vec![ExternalService {
+                host: "external.service.com".into(),
+                port: 80,
+                endpoint_port: 80,
+                dns: "127.0.0.1:5353".parse().unwrap(),
+                dns_refresh: None,
+            }],
+        }),
+        runtime: Default::default(),
+    });
+    Both { server, client }
+}
+
+fn cluster<'a>(cfg: &'a Value, name: &str) -> &'a Value {
+    cfg["static_resources"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["name"] == name
+                || (name == "inbound" && c["name"].as_str().unwrap().starts_with("inbound|"))
+        })
+        .unwrap_or_else(|| panic!("no cluster {name}"))
+}
+
+fn vhost<'a>(cfg: &'a Value, name: &str) -> &'a Value {
+    cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+        ["route_config"]["virtual_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name || name == "inbound")
+        .unwrap_or_else(|| panic!("no virtual host {name}"))
+}
+
+/// What `behaviour` changes in the rendered configuration, as a short string.
+fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
+    let svc_cluster = "outbound|80||srv-a.default.svc.cluster.local";
+    let dns = cluster(&r.client, "outbound|80||external.service.com");
+    let od = &cluster(&r.client, svc_cluster)["outlier_detection"];
+    let text = |v: &Value| v.to_string();
+    match b {
+        Behaviour::MaxUint32CircuitBreakers => text(
+            &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]["max_retries"],
+        ),
+        Behaviour::RespectDnsTtl => text(&dns["respect_dns_ttl"]),
+        Behaviour::HelmDnsRefresh300s
+        | Behaviour::ChartsDropDnsRefresh
+        | Behaviour::DnsRefresh60s => text(&dns["dns_refresh_rate"]),
+        Behaviour::PassthroughNoRouteTimeout => {
+            text(&vhost(&r.client, "allow_any")["routes"][0]["route"]["timeout"])
+        }
+        Behaviour::AllowAnyRouteNamed => text(&vhost(&r.client, "allow_any")["routes"][0]["name"]),
+        Behaviour::RetryWithoutResourceExhausted => {
+            let p = Profile::at("test", version, "");
+            text(&route::retry_policy(&p, None).unwrap()["retry_on"])
+        }
+        Behaviour::Consecutive5xxErrors => format!(
+            "{} {}",
+            od["consecutive_5xx"], od["consecutive_gateway_failure"]
+        ),
+        Behaviour::OutlierSuccessRateOff => text(&od["enforcing_success_rate"]),
+        Behaviour::InboundTargetPortNames => text(&cluster(&r.server, "inbound")["name"]),
+        Behaviour::TrackRemaining => text(
+            &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]
+                ["track_remaining"],
+        ),
+        Behaviour::InboundPassthrough => text(&cluster(&r.server, "inbound")["type"]),
+        Behaviour::VsRetryAddsRetriableStatusCodes => text(
+            &vhost(&r.client, "srv-a.default.svc.cluster.local:80")["routes"][0]["route"]
+                ["retry_policy"]["retry_on"],
+        ),
+        Behaviour::DnsRoundRobin => {
+            let se = istio("- {apiVersion: networking.istio.io/v1beta1, kind: ServiceEntry, metadata: {name: e}, spec: {hosts: [x], ports: [{number: 80, name: http}], resolution: DNS_ROUND_ROBIN}}");
+            format!(
+                "translated: {}",
+                se.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::LeastRequestDefault => text(&cluster(&r.client, svc_cluster)["lb_policy"]),
+        Behaviour::MaxConnectionDuration => text(
+            &cluster(&r.client, svc_cluster)["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                ["common_http_protocol_options"]["max_connection_duration"],
+        ),
+        Behaviour::PassthroughIdleTimeout5m => text(
+            &cluster(&r.client, "PassthroughCluster")["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                ["common_http_protocol_options"]["idle_timeout"],
+        ),
+        Behaviour::UpstreamClusterRaw => {
+            let log = r.client["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]
+                [0]["typed_config"]["access_log"][0]
+                .to_string();
+            format!("raw: {}", log.contains("%UPSTREAM_CLUSTER_RAW%"))
+        }
+        Behaviour::InboundRetryResetBeforeRequest => {
+            text(&vhost(&r.server, "inbound")["routes"][0]["route"]["retry_policy"]["retry_on"])
+        }
+        Behaviour::Default503NotRetried => {
+            let p = Profile::at("test", version, "");
+            text(&route::retry_policy(&p, None).unwrap()["retriable_status_codes"])
+        }
+    }
+}
+
+/// Golden values, one row of the behaviour table each: what the rendering shows in the last
+/// release before the row and in its first release.
+fn golden(b: Behaviour) -> (&'static str, &'static str) {
+    match b {
+        Behaviour::MaxUint32CircuitBreakers => ("-", "4294967295"),
+        Behaviour::RespectDnsTtl => ("false", "true"),
+        Behaviour::HelmDnsRefresh300s => ("\"5s\"", "\"300s\""),
+        Behaviour::ChartsDropDnsRefresh => ("\"300s\"", "\"5s\""),
+        Behaviour::DnsRefresh60s => ("\"5s\"", "\"60s\""),
+        Behaviour::PassthroughNoRouteTimeout => ("\"15s\"", "\"0s\""),
+        Behaviour::AllowAnyRouteNamed => ("null", "\"allow_any\""),
+        Behaviour::RetryWithoutResourceExhausted => (
+            "\"connect-failure,refused-stream,unavailable,cancelled,resource-exhausted,retriable-status-codes\"",
+            "\"connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes\"",
+        ),
+        Behaviour::Consecutive5xxErrors => ("null 3", "3 null"),
+        Behaviour::OutlierSuccessRateOff => ("null", "0"),
+        Behaviour::InboundTargetPortNames => ("\"inbound|80|http|srv-a.default.svc.cluster.local\"", "\"inbound|8080||\""),
+        Behaviour::TrackRemaining => ("null", "true"),
+        Behaviour::InboundPassthrough => ("\"STATIC\"", "\"STATIC\""),
+        Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
+        Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
+        Behaviour::LeastRequestDefault => ("\"ROUND_ROBIN\"", "\"LEAST_REQUEST\""),
+        Behaviour::MaxConnectionDuration => ("null", "\"0.15s\""),
+        Behaviour::PassthroughIdleTimeout5m => ("null", "\"300s\""),
+        Behaviour::UpstreamClusterRaw => ("raw: false", "raw: true"),
+        Behaviour::InboundRetryResetBeforeRequest => ("null", "\"reset-before-request\""),
+        Behaviour::Default503NotRetried => ("[503]", "null"),
+    }
+}
+
+#[test]
+fn every_row_of_the_version_table_renders_its_golden_values() {
+    let objs = istio(ALL_OBJECTS);
+    for row in mesh5xx_scenario::versions::TABLE {
+        let (before, after) = golden(row.behaviour);
+        let at = row.since;
+        assert_eq!(
+            observe(row.behaviour, &both(at, &objs), at),
+            after,
+            "{:?} at {at}",
+            row.behaviour
+        );
+        // The lab's profiles start at 1.4; circuit breakers before it are not modelled.
+        if row.behaviour != Behaviour::MaxUint32CircuitBreakers {
+            let prev = IstioVersion::v1(at.minor - 1);
+            assert_eq!(
+                observe(row.behaviour, &both(prev, &objs), prev),
+                before,
+                "{:?} at {prev}",
+                row.behaviour
+            );
+        }
     }
 }

@@ -54,6 +54,7 @@ async fn rendered_configs_pass_envoy_validate() {
     let svc = Service {
         host: "srv-a.default.svc.cluster.local".into(),
         port: 80,
+        target_port: 8080,
     };
     let dns = "127.0.0.1:5353".parse().unwrap();
     let external = vec![

@@ -1,0 +1,338 @@
+//! What istiod rendered for a sidecar, by Istio version: one row per version-dependent
+//! behaviour the lab renders, with the first release that had it and the istio/istio source
+//! it was read from (`path@tag`, paths as they were at that tag; `v1alpha3/` is
+//! `pilot/pkg/networking/core/v1alpha3/`, which became `pilot/pkg/networking/core/` in 1.22).
+//!
+//! A [`Profile`](crate::Profile) is a point on this table: its settings are read off the
+//! rows for its version ([`IstioVersion::has`]), never written by hand, and an Istio field a
+//! scenario uses that its profile's istiod did not know is refused ([`Since`]).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// An Istio release line, `1.MINOR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub struct IstioVersion {
+    /// The major version (1).
+    pub major: u16,
+    /// The minor version.
+    pub minor: u16,
+}
+
+impl IstioVersion {
+    /// `1.minor`.
+    pub const fn v1(minor: u16) -> Self {
+        Self { major: 1, minor }
+    }
+
+    /// Whether istiod of this version renders `behaviour` (the row's "from" side).
+    pub fn has(self, behaviour: Behaviour) -> bool {
+        self >= behaviour.row().since
+    }
+}
+
+impl fmt::Display for IstioVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+impl FromStr for IstioVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (major, minor) = s
+            .split_once('.')
+            .ok_or_else(|| format!("{s:?} is not an Istio version like 1.24"))?;
+        let num = |p: &str| {
+            p.parse::<u16>()
+                .map_err(|_| format!("{s:?} is not an Istio version like 1.24"))
+        };
+        Ok(Self {
+            major: num(major)?,
+            minor: num(minor)?,
+        })
+    }
+}
+
+/// One row: a behaviour, the first release that had it, what came before and after, and
+/// where in istio/istio it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Row {
+    /// Which behaviour.
+    pub behaviour: Behaviour,
+    /// The first `1.x.0` that renders it.
+    pub since: IstioVersion,
+    /// What istiod rendered before.
+    pub before: &'static str,
+    /// What it renders from `since` on.
+    pub after: &'static str,
+    /// The istio/istio file(s) and tag(s) it follows.
+    pub source: &'static str,
+}
+
+macro_rules! behaviours {
+    ($($variant:ident { since: $minor:literal, before: $before:literal, after: $after:literal, source: $source:literal })+) => {
+        /// The version-dependent behaviours of istiod the lab renders.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        pub enum Behaviour {
+            $(
+                #[doc = $after]
+                $variant,
+            )+
+        }
+
+        /// Every row, in the order of the enum.
+        pub const TABLE: &[Row] = &[
+            $(Row {
+                behaviour: Behaviour::$variant,
+                since: IstioVersion::v1($minor),
+                before: $before,
+                after: $after,
+                source: $source,
+            },)+
+        ];
+    };
+}
+
+behaviours! {
+    MaxUint32CircuitBreakers {
+        since: 4,
+        before: "outbound max_retries 1024, other thresholds at Envoy's defaults (1024)",
+        after: "every circuit-breaker threshold MaxUint32, inbound and outbound",
+        source: "v1alpha3/cluster.go@1.3.0 L56-63; v1alpha3/cluster.go@1.4.0 L71-90"
+    }
+    RespectDnsTtl {
+        since: 3,
+        before: "DNS clusters ignore the record TTL",
+        after: "respect_dns_ttl: true on DNS clusters (PILOT_RESPECT_DNS_TTL, default true)",
+        source: "v1alpha3/cluster.go@1.4.0 L1295-1297; pilot/pkg/features/pilot.go@1.4.0 L208-210"
+    }
+    HelmDnsRefresh300s {
+        since: 2,
+        before: "meshConfig.dnsRefreshRate 5 s",
+        after: "the helm/operator install sets dnsRefreshRate 300s (until 1.5; 1.6-1.13 charts set nothing: 5 s)",
+        source: "install/kubernetes/helm/istio/values.yaml@1.4.0 L207; operator/data/profiles/default.yaml@1.5.0 L255"
+    }
+    ChartsDropDnsRefresh {
+        since: 6,
+        before: "dnsRefreshRate 300s from the install",
+        after: "the install sets no dnsRefreshRate: the mesh default applies (5 s until 1.13)",
+        source: "pkg/config/mesh/mesh.go@1.13.0 L104 (5 s); no dnsRefreshRate in manifests/ at 1.6.0-1.13.0"
+    }
+    DnsRefresh60s {
+        since: 14,
+        before: "mesh default dnsRefreshRate 5 s",
+        after: "mesh default dnsRefreshRate 60 s",
+        source: "pkg/config/mesh/mesh.go@1.14.0 L110"
+    }
+    PassthroughNoRouteTimeout {
+        since: 5,
+        before: "the allow_any route has no timeout: Envoy's 15 s applies",
+        after: "the allow_any route has timeout 0 (disabled)",
+        source: "v1alpha3/httproute.go@1.4.0 L195-197; v1alpha3/httproute.go@1.5.0 L198-199"
+    }
+    AllowAnyRouteNamed {
+        since: 6,
+        before: "the allow_any route is unnamed (%ROUTE_NAME% logs -)",
+        after: "the allow_any route is named allow_any",
+        source: "v1alpha3/httproute.go@1.6.0 L500-504"
+    }
+    RetryWithoutResourceExhausted {
+        since: 6,
+        before: "default retry_on includes resource-exhausted",
+        after: "default retry_on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes",
+        source: "v1alpha3/route/retry/retry.go@1.4.0 L32-43; v1alpha3/route/retry/retry.go@1.6.0"
+    }
+    Consecutive5xxErrors {
+        since: 5,
+        before: "outlierDetection.consecutiveErrors counts gateway errors (502/503/504): consecutive_gateway_failure, enforcing_consecutive_5xx 0",
+        after: "consecutive5xxErrors -> consecutive_5xx (enforced when > 0), consecutiveGatewayErrors -> consecutive_gateway_failure; unset leaves Envoy's defaults",
+        source: "v1alpha3/cluster.go@1.4.0 L990-995; v1alpha3/cluster.go@1.5.0 L960-986; crd-all.gen.yaml@1.5.0 L2151"
+    }
+    OutlierSuccessRateOff {
+        since: 7,
+        before: "enforcing_success_rate not set (Envoy's 100)",
+        after: "enforcing_success_rate: 0; consecutiveErrors no longer read",
+        source: "v1alpha3/cluster.go@1.7.0; v1alpha3/cluster.go@1.13.0 L637-659"
+    }
+    InboundTargetPortNames {
+        since: 8,
+        before: "inbound clusters named inbound|SERVICE_PORT|PORT_NAME|HOST",
+        after: "inbound clusters named inbound|TARGET_PORT|| (1.8.0 itself used the service port; 1.8.1 on the target port)",
+        source: "v1alpha3/listener.go@1.4.0 L1969; pilot/pkg/model/service.go@1.8.1 BuildInboundSubsetKey"
+    }
+    TrackRemaining {
+        since: 10,
+        before: "circuit breakers without track_remaining",
+        after: "circuit breakers with track_remaining: true",
+        source: "v1alpha3/cluster.go@1.10.0 L69"
+    }
+    InboundPassthrough {
+        since: 10,
+        before: "the inbound cluster is STATIC 127.0.0.1:PORT",
+        after: "the inbound cluster is ORIGINAL_DST to the pod IP (inbound passthrough); the lab's local mode has no pod IP and keeps 127.0.0.1",
+        source: "v1alpha3/cluster_builder.go@1.10.0 (buildInboundPassthroughClusters)"
+    }
+    VsRetryAddsRetriableStatusCodes {
+        since: 12,
+        before: "a VirtualService retryOn listing codes keeps them in retriable_status_codes without the retriable-status-codes policy, so Envoy never retries them",
+        after: "retriable-status-codes is appended when retryOn lists status codes (also backported to 1.10.5 and 1.11.3)",
+        source: "v1alpha3/route/retry/retry.go@1.4.0 L78-108; v1alpha3/route/retry/retry.go@1.12.0 L84-87"
+    }
+    DnsRoundRobin {
+        since: 12,
+        before: "no ServiceEntry resolution DNS_ROUND_ROBIN",
+        after: "resolution DNS_ROUND_ROBIN -> LOGICAL_DNS cluster",
+        source: "pilot/pkg/serviceregistry/serviceentry/conversion.go@1.12.0 L157-158; v1alpha3/cluster.go@1.12.0 L518-519"
+    }
+    LeastRequestDefault {
+        since: 14,
+        before: "outbound clusters ROUND_ROBIN",
+        after: "outbound clusters LEAST_REQUEST (ENABLE_LEGACY_LB_ALGORITHM_DEFAULT=false; the flag is gone in 1.19)",
+        source: "v1alpha3/cluster.go@1.13.0 L711; v1alpha3/cluster.go@1.14.0 L706-711; pilot/pkg/features/pilot.go@1.14.0 L288-293"
+    }
+    MaxConnectionDuration {
+        since: 15,
+        before: "connectionPool.tcp.maxConnectionDuration is not translated",
+        after: "tcp.maxConnectionDuration -> common_http_protocol_options.max_connection_duration",
+        source: "v1alpha3/cluster_builder.go@1.15.0 L866-867, L892"
+    }
+    PassthroughIdleTimeout5m {
+        since: 16,
+        before: "PassthroughCluster without idle_timeout (Envoy's 1 h)",
+        after: "PassthroughCluster idle_timeout 5 min",
+        source: "v1alpha3/cluster_builder.go@1.16.0 L70-73; core/cluster_builder.go@1.24.0 L55-58"
+    }
+    UpstreamClusterRaw {
+        since: 23,
+        before: "the TEXT access log prints %UPSTREAM_CLUSTER%",
+        after: "the TEXT access log prints %UPSTREAM_CLUSTER_RAW% (clusters carry alt_stat_name NAME;)",
+        source: "pilot/pkg/model/telemetry_logging.go@1.23.0; core/cluster_builder.go@1.24.0 L300"
+    }
+    InboundRetryResetBeforeRequest {
+        since: 24,
+        before: "inbound routes without a retry policy",
+        after: "inbound routes retry reset-before-request twice (ENABLE_INBOUND_RETRY_POLICY, default true)",
+        source: "core/route/route.go@1.24.0 L1252-1259; pilot/pkg/features/pilot.go@1.24.0 L237"
+    }
+    Default503NotRetried {
+        since: 24,
+        before: "503 in the default retriable status codes",
+        after: "503 not retried by default (EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY, default true)",
+        source: "core/route/retry/retry.go@1.24.0 L52-54; pilot/pkg/features/pilot.go@1.24.0 L240"
+    }
+}
+
+impl Behaviour {
+    /// Its row in [`TABLE`].
+    pub fn row(self) -> &'static Row {
+        TABLE
+            .iter()
+            .find(|r| r.behaviour == self)
+            .expect("every behaviour has a row")
+    }
+}
+
+/// An Istio field or value a scenario uses, and the first version whose istiod translated
+/// it; under an older profile the variant is refused, not rendered without it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Since {
+    /// The field or value, as a scenario writes it (e.g. `tcp.maxConnectionDuration`).
+    pub field: String,
+    /// The first version that translated it.
+    pub version: IstioVersion,
+    /// The last version that still did, for fields that were removed.
+    pub until: Option<IstioVersion>,
+}
+
+impl fmt::Display for Since {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.until {
+            Some(until) => write!(f, "Istio ≤ {until} ({})", self.field),
+            None => write!(f, "Istio ≥ {} ({})", self.version, self.field),
+        }
+    }
+}
+
+impl Since {
+    /// A field translated from `behaviour`'s first version on.
+    pub fn from(field: &str, behaviour: Behaviour) -> Self {
+        Self {
+            field: field.to_string(),
+            version: behaviour.row().since,
+            until: None,
+        }
+    }
+
+    /// A field translated before `behaviour` replaced it.
+    pub fn before(field: &str, behaviour: Behaviour) -> Self {
+        let since = behaviour.row().since;
+        Self {
+            field: field.to_string(),
+            version: IstioVersion::v1(0),
+            until: Some(IstioVersion::v1(since.minor - 1)),
+        }
+    }
+
+    /// Whether istiod `version` translated the field.
+    pub fn holds_for(&self, version: IstioVersion) -> bool {
+        version >= self.version && self.until.is_none_or(|u| version <= u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_behaviour_has_one_row_citing_a_tagged_source() {
+        for r in TABLE {
+            assert_eq!(
+                TABLE.iter().filter(|x| x.behaviour == r.behaviour).count(),
+                1,
+                "{:?}",
+                r.behaviour
+            );
+            assert!(r.source.contains('@'), "{:?} cites no tag", r.behaviour);
+            assert_eq!(r.since.major, 1);
+        }
+    }
+
+    #[test]
+    fn versions_order_by_number_not_by_text() {
+        let v = |s: &str| s.parse::<IstioVersion>().unwrap();
+        assert!(v("1.4") < v("1.13") && v("1.13") < v("1.24"));
+        assert!("1.x".parse::<IstioVersion>().is_err());
+        assert_eq!(v("1.24").to_string(), "1.24");
+    }
+
+    #[test]
+    fn a_version_has_what_came_at_or_before_it() {
+        let v = IstioVersion::v1;
+        assert!(!v(11).has(Behaviour::VsRetryAddsRetriableStatusCodes));
+        assert!(v(12).has(Behaviour::VsRetryAddsRetriableStatusCodes));
+        assert!(
+            v(14).has(Behaviour::LeastRequestDefault) && !v(13).has(Behaviour::LeastRequestDefault)
+        );
+    }
+
+    #[test]
+    fn since_says_which_versions_translate_a_field() {
+        let mcd = Since::from(
+            "tcp.maxConnectionDuration",
+            Behaviour::MaxConnectionDuration,
+        );
+        assert!(!mcd.holds_for(IstioVersion::v1(14)) && mcd.holds_for(IstioVersion::v1(15)));
+        assert_eq!(mcd.to_string(), "Istio ≥ 1.15 (tcp.maxConnectionDuration)");
+        let old = Since::before(
+            "outlierDetection.consecutiveErrors",
+            Behaviour::OutlierSuccessRateOff,
+        );
+        assert!(old.holds_for(IstioVersion::v1(4)) && !old.holds_for(IstioVersion::v1(7)));
+        assert_eq!(
+            old.to_string(),
+            "Istio ≤ 1.6 (outlierDetection.consecutiveErrors)"
+        );
+    }
+}
