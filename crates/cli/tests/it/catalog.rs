@@ -193,10 +193,15 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.4", "outbound-firewall-uf", "istio-legacy"),
         ("istio-1.4", "outbound-timeout-ut", "istio-legacy"),
     ] {
-        let log = root
-            .join(profile)
-            .join(scenario)
-            .join("baseline/run-1/samples.log");
+        // Repeated runs keep their samples per run, a single run in the variant's directory.
+        let variant = root.join(profile).join(scenario).join("baseline");
+        let log = [
+            variant.join("run-1/samples.log"),
+            variant.join("samples.log"),
+        ]
+        .into_iter()
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("no samples.log under {}", variant.display()));
         let o = run(&["diagnose", "--json", log.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
