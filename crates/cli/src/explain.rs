@@ -127,10 +127,8 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
         }
         for p in mesh5xx_scenario::profile::all() {
             let under = v.for_profile(&p);
-            let needs = under.unsupported(&p);
-            if !needs.is_empty() {
-                let needs: Vec<String> = needs.iter().map(ToString::to_string).collect();
-                let _ = writeln!(o, "    under {}: n/a (needs {})", p.name, needs.join(", "));
+            if let Some(needs) = under.needs(&p) {
+                let _ = writeln!(o, "    under {}: n/a (needs {needs})", p.name);
             } else if let Some(note) = v.by_profile.get(p.name).and_then(|x| x.note.as_ref()) {
                 let _ = writeln!(o, "    under {}: {}", p.name, note.trim());
             }

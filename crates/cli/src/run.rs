@@ -201,25 +201,21 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
         let mut not_applicable = Vec::new();
         for v in named {
             let v = v.for_profile(&profile);
-            match v.not_applicable(&profile) {
-                None => variants.push(v),
-                Some(why) if !args.variants.is_empty() => anyhow::bail!(
+            let Some(why) = v.not_applicable(&profile) else {
+                variants.push(v);
+                continue;
+            };
+            if !args.variants.is_empty() {
+                anyhow::bail!(
                     "{}: {why}; run it under another profile (--profile) or leave it out",
                     scenario.name
-                ),
-                Some(why) => {
-                    eprintln!("mesh5xx: {}: leaving out {why}", scenario.name);
-                    not_applicable.push(NotApplicable {
-                        variant: v.name.clone(),
-                        needs: v
-                            .unsupported(&profile)
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    });
-                }
+                );
             }
+            eprintln!("mesh5xx: {}: leaving out {why}", scenario.name);
+            not_applicable.push(NotApplicable {
+                needs: v.needs(&profile).unwrap_or_default(),
+                variant: v.name,
+            });
         }
         let run_dir = match (&args.out, args.all) {
             (Some(d), false) => d.clone(),

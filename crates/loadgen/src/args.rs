@@ -112,36 +112,18 @@ pub enum ProgressMode {
 
 impl LoadArgs {
     /// The arguments of a run sending to `target` for `duration_ms`, reporting to `out`, with
-    /// every other flag at its default.
+    /// every other flag at its default (clap's, so the defaults are written once, on the flags).
     pub fn new(target: impl Into<String>, duration_ms: u64, out: impl Into<String>) -> Self {
-        LoadArgs {
-            target: target.into(),
-            host: None,
-            path: "/".into(),
-            method: "GET".into(),
-            headers: Vec::new(),
-            body_bytes: 0,
-            connections: 8,
-            duration_ms: Some(duration_ms),
-            requests: None,
-            think_ms: 0,
-            think_jitter_ms: 0,
-            rate: None,
-            arrivals: Arrivals::Uniform,
-            seed: None,
-            timeout_ms: 30_000,
-            no_keepalive: false,
-            max_requests_per_conn: None,
-            flags_header: crate::DEFAULT_FLAGS_HEADER.into(),
-            resolve: None,
-            dns: None,
-            upstream_port: None,
-            connect_resolved: false,
-            resolve_mode: ResolveMode::Once,
-            out: out.into(),
-            hgrm: None,
-            progress: ProgressMode::Auto,
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: LoadArgs,
         }
+        let mut args = <Defaults as clap::Parser>::parse_from(["loadgen", "--target", "-"]).args;
+        args.target = target.into();
+        args.duration_ms = Some(duration_ms);
+        args.out = out.into();
+        args
     }
 
     /// These arguments as a command line, after the `loadgen` subcommand word: what a

@@ -177,25 +177,28 @@ impl Variant {
             .collect()
     }
 
-    /// Why this variant cannot run under `profile`, if it cannot: `variant V needs Istio ≥ 1.15
-    /// (…); profile istio-1.4 predates it`.
-    pub fn not_applicable(&self, profile: &crate::Profile) -> Option<String> {
+    /// What this variant needs that `profile`'s istiod did not translate, e.g. `Istio ≥ 1.15
+    /// (connectionPool.tcp.maxConnectionDuration)`; `None` when it applies.
+    pub fn needs(&self, profile: &crate::Profile) -> Option<String> {
         let missing = self.unsupported(profile);
-        let first = missing.first()?;
-        let when = if first.until.is_some() {
-            "postdates"
-        } else {
-            "predates"
-        };
-        Some(format!(
-            "variant {} needs {}; profile {} {when} it",
-            self.name,
+        (!missing.is_empty()).then(|| {
             missing
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join(", "),
-            profile.name
+                .join(", ")
+        })
+    }
+
+    /// Why this variant cannot run under `profile`, if it cannot: `variant V needs Istio ≥ 1.15
+    /// (…); profile istio-1.4 predates it`.
+    pub fn not_applicable(&self, profile: &crate::Profile) -> Option<String> {
+        let needs = self.needs(profile)?;
+        let removed = self.unsupported(profile).iter().any(|s| s.until.is_some());
+        let when = if removed { "postdates" } else { "predates" };
+        Some(format!(
+            "variant {} needs {needs}; profile {} {when} it",
+            self.name, profile.name
         ))
     }
 

@@ -65,7 +65,7 @@ impl Profile {
         let has = |b| version.has(b);
         let log_format = if has(Behaviour::UpstreamClusterRaw) {
             LogFormat::Current
-        } else if version >= IstioVersion::v1(9) {
+        } else if has(Behaviour::ResponseDetailsLogFormat) {
             LogFormat::Istio19
         } else {
             LogFormat::Legacy

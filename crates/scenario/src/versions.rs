@@ -204,6 +204,12 @@ behaviours! {
         after: "PassthroughCluster idle_timeout 5 min",
         source: "v1alpha3/cluster_builder.go@1.16.0 L70-73; core/cluster_builder.go@1.24.0 L55-58"
     }
+    ResponseDetailsLogFormat {
+        since: 9,
+        before: "the TEXT access log has istio.mixer:status and the transport failure reason after the flags",
+        after: "the TEXT access log has %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% after the flags",
+        source: "v1alpha3/accesslog.go@1.9.0 L47-51"
+    }
     UpstreamClusterRaw {
         since: 23,
         before: "the TEXT access log prints %UPSTREAM_CLUSTER%",

@@ -216,6 +216,9 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
     let dns = cluster(&r.client, "outbound|80||external.service.com");
     let od = &cluster(&r.client, svc_cluster)["outlier_detection"];
     let text = |v: &Value| v.to_string();
+    let log = r.client["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["access_log"][0]
+        .to_string();
     match b {
         Behaviour::MaxUint32CircuitBreakers => text(
             &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]["max_retries"],
@@ -265,12 +268,10 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
                 ["common_http_protocol_options"]["idle_timeout"],
         ),
-        Behaviour::UpstreamClusterRaw => {
-            let log = r.client["static_resources"]["listeners"][0]["filter_chains"][0]["filters"]
-                [0]["typed_config"]["access_log"][0]
-                .to_string();
-            format!("raw: {}", log.contains("%UPSTREAM_CLUSTER_RAW%"))
+        Behaviour::ResponseDetailsLogFormat => {
+            format!("details: {}", log.contains("%RESPONSE_CODE_DETAILS%"))
         }
+        Behaviour::UpstreamClusterRaw => format!("raw: {}", log.contains("%UPSTREAM_CLUSTER_RAW%")),
         Behaviour::InboundRetryResetBeforeRequest => {
             text(&vhost(&r.server, "inbound")["routes"][0]["route"]["retry_policy"]["retry_on"])
         }
@@ -306,6 +307,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::LeastRequestDefault => ("\"ROUND_ROBIN\"", "\"LEAST_REQUEST\""),
         Behaviour::MaxConnectionDuration => ("null", "\"0.15s\""),
         Behaviour::PassthroughIdleTimeout5m => ("null", "\"300s\""),
+        Behaviour::ResponseDetailsLogFormat => ("details: false", "details: true"),
         Behaviour::UpstreamClusterRaw => ("raw: false", "raw: true"),
         Behaviour::InboundRetryResetBeforeRequest => ("null", "\"reset-before-request\""),
         Behaviour::Default503NotRetried => ("[503]", "null"),
