@@ -86,18 +86,11 @@ fn sidecars(
     if external.is_none() {
         for i in 0..variant.topology.replicas as u16 {
             let pod = format!("{short}-{i}");
-            let spec = SidecarSpec {
-                pod: pod.clone(),
-                profile,
-                istio: &variant.istio,
-                access_log: PathBuf::from("/dev/stdout"),
-                inbound: Some(InboundSpec {
-                    service: &scenario.service,
-                    app: SocketAddr::from(([127, 0, 0, 1], 8080)),
-                }),
-                outbound: None,
-                runtime: Default::default(),
+            let app = InboundSpec {
+                service: &scenario.service,
+                app: SocketAddr::from(([127, 0, 0, 1], 8080)),
             };
+            let spec = SidecarSpec::server(&pod, profile, &variant.istio, stdout(), app);
             out.push(Rendered {
                 pod,
                 role: "server",
@@ -123,15 +116,7 @@ fn sidecars(
                 external: vec![],
             },
         };
-        let spec = SidecarSpec {
-            pod: "client".into(),
-            profile,
-            istio: &variant.istio,
-            access_log: PathBuf::from("/dev/stdout"),
-            inbound: None,
-            outbound: Some(outbound),
-            runtime: Default::default(),
-        };
+        let spec = SidecarSpec::client(profile, &variant.istio, stdout(), outbound);
         out.push(Rendered {
             pod: "client".into(),
             role: "client",
@@ -139,6 +124,11 @@ fn sidecars(
         });
     }
     Ok(out)
+}
+
+/// Where the shown configurations log.
+fn stdout() -> PathBuf {
+    PathBuf::from("/dev/stdout")
 }
 
 /// A unified diff of two texts, line by line, with `context` lines around each change.

@@ -98,18 +98,11 @@ pub async fn start(
     for (i, app) in apps.iter().enumerate() {
         let pod = format!("{host}-{i}");
         let access_log = dir.join(format!("access-{pod}.log"));
-        let spec = SidecarSpec {
-            pod: pod.clone(),
-            profile,
-            istio: &variant.istio,
-            access_log: access_log.clone(),
-            inbound: Some(InboundSpec {
-                service: &scenario.service,
-                app: app.addr,
-            }),
-            outbound: None,
-            runtime: Default::default(),
+        let inbound = InboundSpec {
+            service: &scenario.service,
+            app: app.addr,
         };
+        let spec = SidecarSpec::server(&pod, profile, &variant.istio, access_log.clone(), inbound);
         let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
         inbound_addrs.push(
             envoy
@@ -227,17 +220,9 @@ async fn start_client(
     outbound: OutboundSpec<'_>,
     dir: &Path,
 ) -> Result<(Sidecar, SocketAddr), LabError> {
-    let pod = "client".to_string();
     let access_log = dir.join("access-client.log");
-    let spec = SidecarSpec {
-        pod: pod.clone(),
-        profile,
-        istio: &variant.istio,
-        access_log: access_log.clone(),
-        inbound: None,
-        outbound: Some(outbound),
-        runtime: Default::default(),
-    };
+    let spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
+    let pod = spec.pod.clone();
     let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
     let target = envoy
         .listener("0.0.0.0_80")

@@ -144,7 +144,7 @@ fn the_reference_summaries_carry_every_run_and_its_statistics() {
         for v in &s.variants {
             let stats = v.error_rate_stats.as_ref().expect("statistics");
             let runs = if s.istio_profile == "istio-1.4" { 5 } else { 1 };
-            assert_eq!((v.runs.len(), stats.n as usize), (runs, runs), "{}", v.name);
+            assert_eq!((v.runs.len(), stats.n), (runs, runs), "{}", v.name);
             let pooled: u64 = v.runs.iter().map(|r| r.requests).sum();
             assert_eq!(pooled, v.requests, "{}", v.name);
             assert!(stats.ci95_low <= stats.mean && stats.mean <= stats.ci95_high);

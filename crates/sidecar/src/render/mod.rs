@@ -47,6 +47,45 @@ pub struct SidecarSpec<'a> {
     pub runtime: serde_json::Map<String, Value>,
 }
 
+impl<'a> SidecarSpec<'a> {
+    /// The sidecar of a server pod `pod` in front of `inbound`, logging to `access_log`.
+    pub fn server(
+        pod: &str,
+        profile: &'a Profile,
+        istio: &'a IstioObjects,
+        access_log: PathBuf,
+        inbound: InboundSpec<'a>,
+    ) -> Self {
+        Self {
+            pod: pod.to_string(),
+            profile,
+            istio,
+            access_log,
+            inbound: Some(inbound),
+            outbound: None,
+            runtime: Default::default(),
+        }
+    }
+
+    /// The sidecar of the client pod calling `outbound`, logging to `access_log`.
+    pub fn client(
+        profile: &'a Profile,
+        istio: &'a IstioObjects,
+        access_log: PathBuf,
+        outbound: OutboundSpec<'a>,
+    ) -> Self {
+        Self {
+            pod: "client".to_string(),
+            profile,
+            istio,
+            access_log,
+            inbound: None,
+            outbound: Some(outbound),
+            runtime: Default::default(),
+        }
+    }
+}
+
 /// The server side of a pod.
 #[derive(Debug, Clone)]
 pub struct InboundSpec<'a> {
