@@ -148,7 +148,7 @@ impl LoadArgs {
         for (k, v) in &self.headers {
             flag("header", format!("{k}: {v}"));
         }
-        if self.body_bytes != 0 {
+        if self.body_bytes != defaults.body_bytes {
             flag("body-bytes", self.body_bytes.to_string());
         }
         if self.connections != defaults.connections {
@@ -160,15 +160,15 @@ impl LoadArgs {
         if let Some(n) = self.requests {
             flag("requests", n.to_string());
         }
-        if self.think_ms != 0 {
+        if self.think_ms != defaults.think_ms {
             flag("think-ms", self.think_ms.to_string());
         }
-        if self.think_jitter_ms != 0 {
+        if self.think_jitter_ms != defaults.think_jitter_ms {
             flag("think-jitter-ms", self.think_jitter_ms.to_string());
         }
         if let Some(rate) = self.rate {
             flag("rate", rate.to_string());
-            if self.arrivals != Arrivals::Uniform {
+            if self.arrivals != defaults.arrivals {
                 let arrivals = clap::ValueEnum::to_possible_value(&self.arrivals)
                     .expect("every arrival kind has a name");
                 flag("arrivals", arrivals.get_name().to_string());
