@@ -268,7 +268,7 @@ pub fn objects(r: &Render<'_>, cfg: &EgressConfig) -> anyhow::Result<Vec<Value>>
     }
     for i in 0..cfg.gateways.len() {
         let name = backend_name(i);
-        let app = crate::upstream_command(&r.variant.app);
+        let app = crate::upstream_command(&r.variant.app, APP_PORT);
         out.push(json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -278,7 +278,7 @@ pub fn objects(r: &Render<'_>, cfg: &EgressConfig) -> anyhow::Result<Vec<Value>>
                 "selector": {"matchLabels": {"app": name}},
                 "template": {
                     "metadata": {"labels": labels(r, "backend", &[("app", &name)]), "annotations": {"sidecar.istio.io/inject": "false"}},
-                    "spec": crate::app_pod_spec(r, app),
+                    "spec": crate::app_pod_spec(r, app, APP_PORT),
                 },
             },
         }));

@@ -37,7 +37,8 @@ pub const DEFAULT_IMAGE: &str = "mesh5xx:local";
 pub const EGRESS_NAMESPACE: &str = "mesh5xx-egress";
 /// The namespace used when the scenario's service host names none.
 pub const FALLBACK_NAMESPACE: &str = "mesh5xx";
-/// The port the app server listens on in its pod.
+/// The port the external backends of outbound scenarios listen on in their pods (an inbound
+/// scenario's app listens on its Service's `target_port`).
 pub const APP_PORT: u16 = 8080;
 /// Where the load generator writes its reports in the Job's pod.
 pub const RESULTS_DIR: &str = "/results";
@@ -338,11 +339,11 @@ pub(crate) fn labels(r: &Render<'_>, component: &str, extra: &[(&str, &str)]) ->
     Value::Object(m)
 }
 
-/// `mesh5xx upstream …` with `faults`, listening on the pod's port 8080 and printing its
+/// `mesh5xx upstream …` with `faults`, listening on the pod's `port` and printing its
 /// report on stdout at SIGTERM (collected from the container log). Outages count from the
 /// first request: the pod starts long before the load generator.
-pub fn upstream_command(faults: &AppFaults) -> Vec<String> {
-    let listen = SocketAddr::from(([0, 0, 0, 0], APP_PORT));
+pub fn upstream_command(faults: &AppFaults, port: u16) -> Vec<String> {
+    let listen = SocketAddr::from(([0, 0, 0, 0], port));
     let args = app_args(faults, AppHost::Pod, listen, Path::new("/dev/stdout"));
     std::iter::once("upstream".to_string())
         .chain(args.to_argv())
@@ -350,7 +351,7 @@ pub fn upstream_command(faults: &AppFaults) -> Vec<String> {
 }
 
 /// The pod spec of an app server (the scenario's app or an outbound backend).
-pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>) -> Value {
+pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>, port: u16) -> Value {
     json!({
         "terminationGracePeriodSeconds": 10,
         "containers": [{
@@ -359,10 +360,10 @@ pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>) -> Value {
             "imagePullPolicy": "IfNotPresent",
             "command": ["mesh5xx"],
             "args": args,
-            "ports": [{"name": "http", "containerPort": APP_PORT, "protocol": "TCP"}],
+            "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
             // The production default the scenarios model: a pod stays in the endpoints
             // until 3 probes 10 s apart failed.
-            "readinessProbe": {"tcpSocket": {"port": APP_PORT}, "periodSeconds": 10, "failureThreshold": 3},
+            "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 10, "failureThreshold": 3},
             "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "256Mi"}},
         }],
     })
@@ -384,6 +385,7 @@ pub fn replica_groups(variant: &Variant) -> Vec<(AppFaults, u32)> {
 fn app_objects(r: &Render<'_>) -> Vec<Value> {
     let svc = service_name(r.scenario);
     let groups = replica_groups(r.variant);
+    let port = r.scenario.service.target_port;
     let mut out = Vec::new();
     for (k, (app, replicas)) in groups.iter().enumerate() {
         let name = if groups.len() == 1 {
@@ -401,7 +403,7 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
                 "selector": {"matchLabels": {"app": svc, "mesh5xx/group": group}},
                 "template": {
                     "metadata": {"labels": labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])},
-                    "spec": app_pod_spec(r, upstream_command(app)),
+                    "spec": app_pod_spec(r, upstream_command(app, port), port),
                 },
             },
         }));
@@ -412,7 +414,7 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
         "metadata": {"name": svc, "namespace": r.namespace, "labels": labels(r, "app", &[("app", svc)])},
         "spec": {
             "selector": {"app": svc},
-            "ports": [{"name": "http", "port": r.scenario.service.port, "targetPort": APP_PORT, "protocol": "TCP"}],
+            "ports": [{"name": "http", "port": r.scenario.service.port, "targetPort": r.scenario.service.target_port, "protocol": "TCP"}],
         },
     }));
     out

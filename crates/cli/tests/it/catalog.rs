@@ -251,13 +251,14 @@ fn the_readme_istio_version_table_is_the_labs() {
 
 #[test]
 fn render_envoy_shows_each_sidecar_and_what_changes_between_versions() {
-    let o = run(&[
+    const RENDER: &[&str] = &[
         "render",
         "envoy",
         "inbound-keepalive-uc",
         "--variant",
         "client-sidecar-default-retries",
-    ]);
+    ];
+    let o = run(RENDER);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
@@ -268,15 +269,7 @@ fn render_envoy_shows_each_sidecar_and_what_changes_between_versions() {
         out.contains("inbound|80|http|srv-a.default.svc.cluster.local"),
         "{out}"
     );
-    let o = run(&[
-        "render",
-        "envoy",
-        "inbound-keepalive-uc",
-        "--variant",
-        "client-sidecar-default-retries",
-        "--diff-profile",
-        "istio-1.24",
-    ]);
+    let o = run(&[RENDER, &["--diff-profile", "istio-1.24"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     let diff = stdout(&o);
     assert!(diff.contains("--- istio-1.4\n+++ istio-1.24\n"), "{diff}");
