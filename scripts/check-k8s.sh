@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 # Static checks of the Kubernetes mode, for CI (no cluster needed):
-#   - every scenario x variant renders (`mesh5xx render k8s`);
+#   - every scenario x variant renders (`mesh5xx render k8s`) under every profile with a
+#     cluster install that runs it, and under at least one;
 #   - the Kubernetes objects validate offline with `kubernetes-validate --strict` (bundled
 #     schemas of the kind node's Kubernetes version), kind-cluster/coredns-patch.yaml too;
 #   - the Istio objects (the scenarios' own, and kind-cluster/istio/*.yaml) validate against
@@ -85,16 +86,29 @@ for file in scenarios/*.yaml; do
         fail "render $scenario: $(cat "$WORK/err")"
         continue
     fi
-    read -r -a variants <<<"$(sed -n 's/^# mesh5xx-variants: //p' "$WORK/probe.yaml")"
-    for v in "${variants[@]}"; do
-        out="$WORK/rendered/${scenario}__${v}.yaml"
-        if "$RENDER" render k8s "$scenario" --variant "$v" >"$out" 2>"$WORK/err"; then
-            pass
-        else
-            fail "render $scenario --variant $v: $(cat "$WORK/err")"
-            rm -f "$out"
-        fi
+    read -r -a profiles <<<"$(sed -n 's/^# mesh5xx-profiles: //p' "$WORK/probe.yaml")"
+    declare -A rendered=()
+    all=()
+    for p in "${profiles[@]}"; do
+        "$RENDER" render k8s "$scenario" --profile "$p" >"$WORK/probe.yaml"
+        read -r -a variants <<<"$(sed -n 's/^# mesh5xx-variants: //p' "$WORK/probe.yaml")"
+        while read -r v; do all+=("$v"); done < <(sed -n 's/^# mesh5xx-not-applicable: \([^:]*\):.*/\1/p' "$WORK/probe.yaml")
+        for v in "${variants[@]}"; do
+            all+=("$v")
+            out="$WORK/rendered/${scenario}__${v}__${p}.yaml"
+            if "$RENDER" render k8s "$scenario" --variant "$v" --profile "$p" >"$out" 2>"$WORK/err"; then
+                rendered[$v]=1
+                pass
+            else
+                fail "render $scenario --variant $v --profile $p: $(cat "$WORK/err")"
+                rm -f "$out"
+            fi
+        done
     done
+    for v in $(printf '%s\n' "${all[@]}" | sort -u); do
+        [[ -n "${rendered[$v]:-}" ]] || fail "$scenario --variant $v: no profile with a cluster install runs it"
+    done
+    unset rendered
 done
 note "rendered $(find "$WORK/rendered" -name '*.yaml' | wc -l) scenario variants"
 

@@ -57,6 +57,7 @@ trap 'stop_streams; rm -f "$PROBE"' EXIT
 render baseline >"$PROBE" || die "cannot render scenario $SCENARIO (see mesh5xx list)"
 PROFILE=$(header "$PROBE" istio-profile)
 read -r -a VARIANTS <<<"$(header "$PROBE" variants)"
+while read -r na; do log "left out under profile $PROFILE: $na"; done < <(sed -n 's/^# mesh5xx-not-applicable: //p' "$PROBE")
 if [[ -n "$ONLY" ]]; then
     render "$ONLY" >/dev/null || die "cannot render variant $ONLY of $SCENARIO"
     VARIANTS=("$ONLY")

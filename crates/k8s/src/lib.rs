@@ -51,8 +51,13 @@ pub const LOOKUP_MARKER: &str = "MESH5XX-LOOKUP";
 pub const PROFILE_COMMENT: &str = "# mesh5xx-istio-profile: ";
 /// Header comment naming the namespace of the app and load generator (read by kind-run.sh).
 pub const NAMESPACE_COMMENT: &str = "# mesh5xx-namespace: ";
-/// Header comment listing every variant of the scenario, baseline first (read by the scripts).
+/// Header comment listing the variants of the scenario that run under the rendering's
+/// profile, baseline first (read by the scripts).
 pub const VARIANTS_COMMENT: &str = "# mesh5xx-variants: ";
+/// Header comment, one per variant the rendering's profile cannot run: `NAME: why`.
+pub const NOT_APPLICABLE_COMMENT: &str = "# mesh5xx-not-applicable: ";
+/// Header comment listing the profiles that have a cluster install (read by check-k8s.sh).
+pub const PROFILES_COMMENT: &str = "# mesh5xx-profiles: ";
 /// Header comment of variants whose app has `down` windows.
 pub const DOWN_WINDOW_NOTE: &str = "# App: the `down` fault with `after_first_request: true`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
@@ -263,10 +268,19 @@ pub fn render_text(
         r.profile.name,
         r.namespace
     );
-    text.push_str(&format!(
-        "{VARIANTS_COMMENT}{}\n",
-        scenario.variant_names().join(" ")
-    ));
+    let (runs, not_applicable): (Vec<_>, Vec<_>) = scenario
+        .variants
+        .iter()
+        .map(|v| (v, v.for_profile(&r.profile).not_applicable(&r.profile)))
+        .partition(|(_, why)| why.is_none());
+    let names: Vec<&str> = runs.iter().map(|(v, _)| v.name.as_str()).collect();
+    text.push_str(&format!("{VARIANTS_COMMENT}{}\n", names.join(" ")));
+    for (v, why) in not_applicable {
+        let why = why.expect("partitioned on Some");
+        text.push_str(&format!("{NOT_APPLICABLE_COMMENT}{}: {why}\n", v.name));
+    }
+    let installs: Vec<&str> = install::all().iter().map(|i| i.profile).collect();
+    text.push_str(&format!("{PROFILES_COMMENT}{}\n", installs.join(" ")));
     match install::for_profile(r.profile.name) {
         Some(i) => {
             text.push_str(&format!(

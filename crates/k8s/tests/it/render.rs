@@ -73,6 +73,41 @@ fn every_scenario_and_variant_renders() {
     }
 }
 
+/// The header's variant list is what kind-run.sh runs: under a profile whose istiod did not
+/// translate a variant's fields, that variant is named as not applicable instead.
+#[test]
+fn the_variant_header_lists_what_the_profile_runs() {
+    let c = catalog();
+    let (s, baseline) = find(&c, "inbound-keepalive-uc", "baseline");
+    let header = |profile: &str, key: &str| -> Vec<String> {
+        let opts = RenderOptions {
+            profile: Some(profile.into()),
+            ..RenderOptions::default()
+        };
+        let text = render_text(s, baseline, &opts).unwrap();
+        text.lines()
+            .filter_map(|l| l.strip_prefix(&format!("# mesh5xx-{key}: ")))
+            .map(str::to_string)
+            .collect()
+    };
+    let old = header("istio-1.4", "variants").join(" ");
+    assert!(old.starts_with("baseline "), "{old}");
+    assert!(!old.contains("dr-max-connection-duration"), "{old}");
+    let na = header("istio-1.4", "not-applicable");
+    assert_eq!(na.len(), 1, "{na:?}");
+    assert!(
+        na[0].starts_with("dr-max-connection-duration: variant dr-max-connection-duration needs Istio ≥ 1.15"),
+        "{na:?}"
+    );
+    let new = header("istio-1.24", "variants").join(" ");
+    assert_eq!(new, s.variant_names().join(" "));
+    assert!(header("istio-1.24", "not-applicable").is_empty());
+    assert_eq!(
+        header("istio-1.24", "profiles"),
+        vec!["istio-1.4 istio-1.13 istio-1.24".to_string()]
+    );
+}
+
 #[test]
 fn istio_objects_are_the_scenario_files_own() {
     let c = catalog();
