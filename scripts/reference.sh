@@ -7,9 +7,11 @@
 #
 #   scripts/reference.sh                 remake everything (about an hour with REPEAT=5)
 #   scripts/reference.sh SCENARIO...     remake these scenarios (every profile they run under)
+#   PROFILES=istio-1.2 scripts/reference.sh   remake every scenario under these profiles only
 #
-# Env: REPEAT (5): runs of each variant, interleaved round by round (`mesh5xx run --repeat`);
-#      MATRIX_REPEAT (REPEAT): the same under the other profiles.
+# Env: REPEAT (5): runs of each variant under the default profile (istio-1.4), interleaved
+#      round by round (`mesh5xx run --repeat`); MATRIX_REPEAT (REPEAT): the same under the
+#      other profiles; PROFILES (every one of `mesh5xx list --profiles`): which to remake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib-procs.sh
@@ -24,36 +26,35 @@ cleanup() { rm -f "$WORK_README"; }
 # An interrupt stops the run in progress too; nothing of the script's may be left running.
 procs_init reference.sh cleanup
 MATRIX_REPEAT=${MATRIX_REPEAT:-$REPEAT}
-mapfile -t MATRIX < <("$M" list | awk '{print $1}')
+DEFAULT_PROFILE=istio-1.4
+read -r -a PROFILE_LIST <<<"${PROFILES:-$("$M" list --profiles | awk '{printf "%s ", $1}')}"
+mapfile -t SCENARIOS < <("$M" list | awk '{print $1}')
 FRESH=() # the scenario directories made by this run
 
 remake() { # remake PROFILE SCENARIO
   rm -rf "${REF:?}/$1/$2"
-  if [ "$1" = istio-1.4 ]; then
-    procs_run "$M" run "$2" --repeat "$REPEAT" --out "$REF/$1/$2"
-  else
-    procs_run "$M" run "$2" --repeat "$MATRIX_REPEAT" --profile "$1" --out "$REF/$1/$2"
-  fi
+  local repeat=$MATRIX_REPEAT
+  [ "$1" = "$DEFAULT_PROFILE" ] && repeat=$REPEAT
+  procs_run "$M" run "$2" --repeat "$repeat" --profile "$1" --out "$REF/$1/$2"
   FRESH+=("$REF/$1/$2")
 }
 
-if [ $# -eq 0 ]; then
+if [ $# -eq 0 ] && [ -z "${PROFILES:-}" ]; then
   rm -rf "$REF"
-  mkdir -p "$REF"
-  procs_run "$M" run --all --repeat "$REPEAT" --out "$REF/istio-1.4"
-  for dir in "$REF"/istio-1.4/*/; do FRESH+=("${dir%/}"); done
-  for profile in istio-1.13 istio-1.24; do
-    for scenario in "${MATRIX[@]}"; do remake "$profile" "$scenario"; done
-  done
-else
+fi
+if [ $# -gt 0 ]; then
   for scenario in "$@"; do
     "$M" explain "$scenario" >/dev/null # an unknown name stops here, before anything is removed
-    remake istio-1.4 "$scenario"
-    if [[ " ${MATRIX[*]} " == *" $scenario "* ]]; then
-      for profile in istio-1.13 istio-1.24; do remake "$profile" "$scenario"; done
-    fi
   done
+  SCENARIOS=("$@")
 fi
+mkdir -p "$REF"
+for profile in "${PROFILE_LIST[@]}"; do
+  "$M" render envoy "${SCENARIOS[0]}" --profile "$profile" >/dev/null # an unknown profile stops here
+done
+for profile in "${PROFILE_LIST[@]}"; do
+  for scenario in "${SCENARIOS[@]}"; do remake "$profile" "$scenario"; done
+done
 
 # Keep a few access-log lines per variant or run (the first lines and the first errors), drop
 # the rest.

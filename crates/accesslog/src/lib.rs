@@ -20,8 +20,8 @@ mod tokenizer;
 
 pub use entry::{Entry, Flags, Format, RESPONSE_FLAGS};
 pub use formats::{
-    ENVOY_DEFAULT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_JSON_FIELDS,
-    ISTIO_LEGACY_TEXT_FORMAT,
+    ENVOY_DEFAULT_FORMAT, ISTIO_1_2_TEXT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT,
+    ISTIO_JSON_FIELDS, ISTIO_LEGACY_TEXT_FORMAT,
 };
 
 /// How far into a line an access log entry may start (after a `kubectl logs` prefix).

@@ -15,6 +15,8 @@ pub enum Format {
     Markdown,
     /// The table of istiod behaviours by Istio version the profiles are read from.
     IstioVersions,
+    /// The Istio profiles, one per line: name, then what sets it apart.
+    Profiles,
 }
 
 /// The text `mesh5xx list` prints.
@@ -23,6 +25,10 @@ pub fn render(catalog: &Catalog, format: Format) -> String {
         Format::Json => json(catalog),
         Format::Markdown => markdown(catalog),
         Format::IstioVersions => istio_versions(),
+        Format::Profiles => mesh5xx_scenario::profile::all()
+            .iter()
+            .map(|p| format!("{:10}  {}\n", p.name, p.summary))
+            .collect(),
         Format::Text => {
             let width = catalog
                 .scenarios

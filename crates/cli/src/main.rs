@@ -24,15 +24,18 @@ enum Command {
     /// List the scenarios (one name first on each line; --json for variants too).
     List {
         /// Print JSON with every scenario's variants and descriptions.
-        #[arg(long, conflicts_with = "markdown")]
+        #[arg(long, group = "format")]
         json: bool,
         /// Print the Markdown table of the README: signature, cause, measured fixes.
-        #[arg(long, conflicts_with = "istio_versions")]
+        #[arg(long, group = "format")]
         markdown: bool,
         /// Print the table of istiod behaviours by Istio version (with the istio/istio
         /// source of each) that the profiles are read from.
-        #[arg(long)]
+        #[arg(long, group = "format")]
         istio_versions: bool,
+        /// Print the Istio profiles (`--profile`), oldest first: name, then what sets it apart.
+        #[arg(long, group = "format")]
+        profiles: bool,
     },
     /// Explain a scenario: symptom, mechanism, each mitigation with its Istio YAML and cost.
     Explain {
@@ -84,12 +87,14 @@ fn main() -> ExitCode {
             json,
             markdown,
             istio_versions,
+            profiles,
         } => list_scenarios(
             scenarios,
-            match (json, markdown, istio_versions) {
-                (true, _, _) => list::Format::Json,
-                (_, true, _) => list::Format::Markdown,
-                (_, _, true) => list::Format::IstioVersions,
+            match (json, markdown, istio_versions, profiles) {
+                (true, ..) => list::Format::Json,
+                (_, true, ..) => list::Format::Markdown,
+                (_, _, true, _) => list::Format::IstioVersions,
+                (.., true) => list::Format::Profiles,
                 _ => list::Format::Text,
             },
         ),

@@ -50,6 +50,20 @@ pub const FLAGS_HEADER_FILTER: &str = "kind-cluster/istio/envoyfilter-flags-head
 pub fn all() -> Vec<IstioInstall> {
     vec![
         IstioInstall {
+            profile: "istio-1.2",
+            operator_file: "kind-cluster/istio/istio-1.2.yaml",
+            compatibility_version: "1.23",
+            extra_files: &["kind-cluster/istio/envoyfilter-passthrough-timeout-15s.yaml"],
+            fidelity: Fidelity::Emulated,
+            not_reproduced: &[
+                "Istio 1.2 itself cannot run on a current Kubernetes; the pinned Istio emulates it as it emulates 1.4, with 1.2's TEXT access-log format (no %ROUTE_NAME%, as in the seed's lines).",
+                "DNS clusters respect the record TTL (1.2 ignored it) and every circuit-breaker threshold is MaxUint32 (1.2: outbound max_retries 1024, the rest Envoy's 1024).",
+                "Outbound clusters use LEAST_REQUEST (1.2: ROUND_ROBIN) and the PassthroughCluster has a 5 min idle timeout (1.2: Envoy's 1 h).",
+                "A VirtualService retryOn listing status codes gets retriable-status-codes appended (from 1.12), so those codes are retried; 1.2 never retried them.",
+                "Inbound traffic reaches the app on the pod IP (1.2 used 127.0.0.1): the app listens on 0.0.0.0.",
+            ],
+        },
+        IstioInstall {
             profile: "istio-1.4",
             operator_file: "kind-cluster/istio/istio-1.4.yaml",
             compatibility_version: "1.23",

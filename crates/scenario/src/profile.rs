@@ -11,9 +11,11 @@ use crate::versions::{Behaviour, IstioVersion};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LogFormat {
-    /// Istio 1.3–1.7 (`EnvoyTextLogFormat13`): `istio.mixer:status` and the transport failure
-    /// reason after the flags, `%ROUTE_NAME%` last.
-    Legacy,
+    /// Istio 1.2 (`EnvoyTextLogFormat12`): `istio.mixer:status` and the transport failure
+    /// reason after the flags, `%REQUESTED_SERVER_NAME%` last — the seed's lines.
+    Istio12,
+    /// Istio 1.3–1.8 (`EnvoyTextLogFormat13`): as 1.2, with `%ROUTE_NAME%` last.
+    Istio13,
     /// Istio 1.9–1.22: response code details and connection termination details after the
     /// flags, `%UPSTREAM_CLUSTER%`.
     Istio19,
@@ -67,8 +69,10 @@ impl Profile {
             LogFormat::Current
         } else if has(Behaviour::ResponseDetailsLogFormat) {
             LogFormat::Istio19
+        } else if has(Behaviour::RouteNameInAccessLog) {
+            LogFormat::Istio13
         } else {
-            LogFormat::Legacy
+            LogFormat::Istio12
         };
         let dns_refresh_rate = if has(Behaviour::DnsRefresh60s) {
             Duration::from_secs(60)
@@ -109,6 +113,11 @@ impl Profile {
 /// All profiles the lab knows, oldest first.
 pub fn all() -> Vec<Profile> {
     vec![
+        Profile::at(
+            "istio-1.2",
+            IstioVersion::v1(2),
+            "as 1.4, and the seed's access log (no route name); DNS clusters ignore the TTL; outbound circuit breakers at 1024",
+        ),
         Profile::at(
             "istio-1.4",
             IstioVersion::v1(4),
@@ -186,7 +195,32 @@ mod tests {
         let formats = [old.log_format, mid.log_format, new.log_format];
         assert_eq!(
             formats,
-            [LogFormat::Legacy, LogFormat::Istio19, LogFormat::Current]
+            [LogFormat::Istio13, LogFormat::Istio19, LogFormat::Current]
+        );
+    }
+
+    /// The seed's lines are Istio 1.2's: `EnvoyTextLogFormat12` (listener.go@1.2.10 L72-82),
+    /// DNS clusters without `respect_dns_ttl` (cluster.go@1.2.10 sets none), the helm chart's
+    /// 300 s refresh (values.yaml@1.2.10 L179) and the 1.4 defaults otherwise (retry.go@1.2.10
+    /// L30-44, httproute.go@1.2.10 L213-231).
+    #[test]
+    fn istio_1_2_is_the_seed_s_istiod() {
+        let (seed, old) = (profile("istio-1.2"), profile("istio-1.4"));
+        assert_eq!(seed.log_format, LogFormat::Istio12);
+        assert!(!seed.respect_dns_ttl);
+        assert!(!seed.has(Behaviour::MaxUint32CircuitBreakers));
+        assert_eq!(seed.dns_refresh_rate, Duration::from_secs(300));
+        assert_eq!(
+            (
+                seed.passthrough_route_timeout,
+                seed.default_retry_on,
+                seed.default_retry_503
+            ),
+            (
+                old.passthrough_route_timeout,
+                old.default_retry_on,
+                old.default_retry_503
+            )
         );
     }
 

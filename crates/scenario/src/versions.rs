@@ -102,6 +102,12 @@ behaviours! {
         after: "every circuit-breaker threshold MaxUint32, inbound and outbound",
         source: "v1alpha3/cluster.go@1.3.0 L56-63; v1alpha3/cluster.go@1.4.0 L71-90"
     }
+    RouteNameInAccessLog {
+        since: 3,
+        before: "the TEXT access log ends at %REQUESTED_SERVER_NAME% (EnvoyTextLogFormat12, the seed's lines)",
+        after: "the TEXT access log ends with %ROUTE_NAME% (EnvoyTextLogFormat13, for proxies of 1.3 and later)",
+        source: "v1alpha3/listener.go@1.2.10 L72-82; v1alpha3/listener.go@1.4.0 L105-121, L218-220"
+    }
     RespectDnsTtl {
         since: 3,
         before: "DNS clusters ignore the record TTL",

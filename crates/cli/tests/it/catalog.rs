@@ -249,6 +249,28 @@ fn the_readme_istio_version_table_is_the_labs() {
     );
 }
 
+/// `list --profiles` names every profile `--profile` takes, oldest first; one format at a time.
+#[test]
+fn list_profiles_names_what_profile_takes() {
+    let o = run(&["list", "--profiles"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let names: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        ["istio-1.2", "istio-1.4", "istio-1.13", "istio-1.24"]
+    );
+    for name in &names {
+        let o = run(&["render", "envoy", "inbound-keepalive-uc", "--profile", name]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+    }
+    let o = run(&["list", "--profiles", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}
+
 #[test]
 fn render_envoy_shows_each_sidecar_and_what_changes_between_versions() {
     const RENDER: &[&str] = &[

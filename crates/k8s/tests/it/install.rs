@@ -34,7 +34,8 @@ fn every_lab_profile_has_an_install() {
         );
         // The sidecars print the format the lab's parser reads for this profile.
         let want = match p.log_format {
-            mesh5xx_scenario::LogFormat::Legacy => {
+            mesh5xx_scenario::LogFormat::Istio12 => Some(mesh5xx_accesslog::ISTIO_1_2_TEXT_FORMAT),
+            mesh5xx_scenario::LogFormat::Istio13 => {
                 Some(mesh5xx_accesslog::ISTIO_LEGACY_TEXT_FORMAT)
             }
             mesh5xx_scenario::LogFormat::Istio19 | mesh5xx_scenario::LogFormat::Current => None,

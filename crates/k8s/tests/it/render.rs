@@ -96,7 +96,9 @@ fn the_variant_header_lists_what_the_profile_runs() {
     let na = header("istio-1.4", "not-applicable");
     assert_eq!(na.len(), 1, "{na:?}");
     assert!(
-        na[0].starts_with("dr-max-connection-duration: variant dr-max-connection-duration needs Istio ≥ 1.15"),
+        na[0].starts_with(
+            "dr-max-connection-duration: variant dr-max-connection-duration needs Istio ≥ 1.15"
+        ),
         "{na:?}"
     );
     let new = header("istio-1.24", "variants").join(" ");
@@ -104,7 +106,7 @@ fn the_variant_header_lists_what_the_profile_runs() {
     assert!(header("istio-1.24", "not-applicable").is_empty());
     assert_eq!(
         header("istio-1.24", "profiles"),
-        vec!["istio-1.4 istio-1.13 istio-1.24".to_string()]
+        vec!["istio-1.2 istio-1.4 istio-1.13 istio-1.24".to_string()]
     );
 }
 

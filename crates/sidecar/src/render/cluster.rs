@@ -168,17 +168,42 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>, lb: Lb) -> 
         Lb::Provided => "CLUSTER_PROVIDED",
     };
     c.insert("lb_policy".into(), json!(policy));
-    // A pool limit of 0 is "unset": istiod keeps MaxUint32 (the `// FIXME: zero is a valid
-    // value if explicitly set` branch, core/cluster_traffic_policy.go@1.24.0 L108-135).
-    let limit = |v: Option<u32>| v.filter(|n| *n > 0).unwrap_or(MAX);
-    let mut thresholds = json!({
-        "max_connections": limit(tcp.and_then(|t| t.max_connections)),
-        "max_pending_requests": limit(http.and_then(|h| h.http1_max_pending_requests)),
-        "max_requests": limit(http.and_then(|h| h.http2_max_requests)),
-        "max_retries": limit(http.and_then(|h| h.max_retries)),
-    });
+    // A pool limit of 0 is "unset": istiod keeps its default (the `// FIXME: zero is a valid
+    // value if explicitly set` branch, core/cluster_traffic_policy.go@1.24.0 L108-135;
+    // v1alpha3/cluster.go@1.2.10 L646-690).
+    let set = |v: Option<u32>| v.filter(|n| *n > 0);
+    let limits = [
+        ("max_connections", set(tcp.and_then(|t| t.max_connections))),
+        (
+            "max_pending_requests",
+            set(http.and_then(|h| h.http1_max_pending_requests)),
+        ),
+        ("max_requests", set(http.and_then(|h| h.http2_max_requests))),
+        ("max_retries", set(http.and_then(|h| h.max_retries))),
+    ];
+    let mut thresholds = Map::new();
+    if profile.has(Behaviour::MaxUint32CircuitBreakers) {
+        for (key, value) in limits {
+            thresholds.insert(key.into(), json!(value.unwrap_or(MAX)));
+        }
+    } else {
+        // Before 1.4 (v1alpha3/cluster.go@1.2.10 L50-58): outbound clusters default to
+        // max_retries 1024, inbound ones to nothing; the PassthroughCluster asks for 102400
+        // connections (L1003-1019). Whatever is left unset is Envoy's default.
+        if lb != Lb::EnvoyDefault {
+            thresholds.insert("max_retries".into(), json!(1024));
+        }
+        if name == "PassthroughCluster" {
+            thresholds.insert("max_connections".into(), json!(1024 * 100));
+        }
+        for (key, value) in limits {
+            if let Some(v) = value {
+                thresholds.insert(key.into(), json!(v));
+            }
+        }
+    }
     if profile.has(Behaviour::TrackRemaining) {
-        thresholds["track_remaining"] = json!(true);
+        thresholds.insert("track_remaining".into(), json!(true));
     }
     c.insert(
         "circuit_breakers".into(),

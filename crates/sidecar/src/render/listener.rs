@@ -1,7 +1,8 @@
 //! Listeners: the HTTP connection manager with Istio's access log and the flags header.
 
 use mesh5xx_accesslog::{
-    ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_LEGACY_TEXT_FORMAT,
+    ISTIO_1_2_TEXT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT,
+    ISTIO_LEGACY_TEXT_FORMAT,
 };
 use mesh5xx_scenario::LogFormat;
 use serde_json::{json, Value};
@@ -43,7 +44,8 @@ fn flags_header(append_action: &str) -> Value {
 
 fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config: Value) -> Value {
     let format = match spec.profile.log_format {
-        LogFormat::Legacy => ISTIO_LEGACY_TEXT_FORMAT,
+        LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
+        LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
         LogFormat::Istio19 => ISTIO_1_9_TEXT_FORMAT,
         LogFormat::Current => ISTIO_CURRENT_TEXT_FORMAT,
     };

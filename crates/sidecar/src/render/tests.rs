@@ -223,6 +223,7 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
         Behaviour::MaxUint32CircuitBreakers => text(
             &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]["max_retries"],
         ),
+        Behaviour::RouteNameInAccessLog => format!("route: {}", log.contains("%ROUTE_NAME%")),
         Behaviour::RespectDnsTtl => text(&dns["respect_dns_ttl"]),
         Behaviour::HelmDnsRefresh300s
         | Behaviour::ChartsDropDnsRefresh
@@ -286,7 +287,8 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
 /// release before the row and in its first release.
 fn golden(b: Behaviour) -> (&'static str, &'static str) {
     match b {
-        Behaviour::MaxUint32CircuitBreakers => ("-", "4294967295"),
+        Behaviour::MaxUint32CircuitBreakers => ("1024", "4294967295"),
+        Behaviour::RouteNameInAccessLog => ("route: false", "route: true"),
         Behaviour::RespectDnsTtl => ("false", "true"),
         Behaviour::HelmDnsRefresh300s => ("\"5s\"", "\"300s\""),
         Behaviour::ChartsDropDnsRefresh => ("\"300s\"", "\"5s\""),
@@ -326,15 +328,12 @@ fn every_row_of_the_version_table_renders_its_golden_values() {
             "{:?} at {at}",
             row.behaviour
         );
-        // The lab's profiles start at 1.4; circuit breakers before it are not modelled.
-        if row.behaviour != Behaviour::MaxUint32CircuitBreakers {
-            let prev = IstioVersion::v1(at.minor - 1);
-            assert_eq!(
-                observe(row.behaviour, &both(prev, &objs), prev),
-                before,
-                "{:?} at {prev}",
-                row.behaviour
-            );
-        }
+        let prev = IstioVersion::v1(at.minor - 1);
+        assert_eq!(
+            observe(row.behaviour, &both(prev, &objs), prev),
+            before,
+            "{:?} at {prev}",
+            row.behaviour
+        );
     }
 }
