@@ -242,10 +242,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .validate()
             .map_err(|(f, why)| ScenarioError::invalid(path, at(&format!("expect.{f}")), why))?;
         let mut by_profile = std::collections::BTreeMap::new();
-        for (name, o) in &v.profiles {
-            let at = |f: &str| at(&format!("profiles.{name}{f}"));
-            crate::profile::by_name(name)
-                .map_err(|e| ScenarioError::invalid(path, at(""), e.to_string()))?;
+        // A key names one profile or several, separated by spaces (`istio-1.2 istio-1.4`).
+        for (key, o) in &v.profiles {
+            let at = |f: &str| at(&format!("profiles.{key}{f}"));
             let istio = match &o.istio {
                 Some(objects) => Some(
                     IstioObjects::parse(objects)
@@ -258,14 +257,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                     ScenarioError::invalid(path, at(&format!(".expect.{f}")), why)
                 })?;
             }
-            by_profile.insert(
-                name.clone(),
-                crate::model::ProfileOverride {
-                    istio,
+            for name in key.split_whitespace() {
+                crate::profile::by_name(name)
+                    .map_err(|e| ScenarioError::invalid(path, at(""), e.to_string()))?;
+                let o = crate::model::ProfileOverride {
+                    istio: istio.clone(),
                     expect: o.expect.clone(),
                     note: o.note.clone(),
-                },
-            );
+                };
+                if by_profile.insert(name.to_string(), o).is_some() {
+                    return Err(ScenarioError::invalid(
+                        path,
+                        at(""),
+                        format!("profile {name} is named by two keys"),
+                    ));
+                }
+            }
         }
         let duration_ms = v.duration_ms.or(file.defaults.duration_ms).unwrap_or(5000);
         if !(500..=600_000).contains(&duration_ms) {
@@ -476,6 +483,42 @@ variants:
         assert!(e.contains("appears twice"), "{e}");
         let e = parse(p, "name: [").unwrap_err().to_string();
         assert!(e.starts_with("scenarios/demo.yaml: "), "{e}");
+    }
+
+    /// A `profiles` key names one profile or several; each gets the override once.
+    #[test]
+    fn profile_overrides_name_one_profile_or_several() {
+        let p = Path::new("scenarios/demo.yaml");
+        let with = |profiles: &str| {
+            GOOD.replace(
+                "    expect: {max_errors: 0}\n",
+                &format!("    expect: {{max_errors: 0}}\n    profiles:\n{profiles}"),
+            )
+        };
+        let s = parse(
+            p,
+            &with("      istio-1.2 istio-1.4: {note: old, expect: {min_error_rate: 0.01}}\n      istio-1.24: {note: new}\n"),
+        )
+        .unwrap();
+        let u = s.variant("unbounded").unwrap();
+        for (name, note) in [("istio-1.2", "old"), ("istio-1.4", "old"), ("istio-1.24", "new")] {
+            assert_eq!(u.by_profile[name].note.as_deref(), Some(note), "{name}");
+        }
+        assert!(!u.by_profile.contains_key("istio-1.13"));
+        let e = parse(p, &with("      istio-1.2 istio-1.4: {note: a}\n      istio-1.4: {note: b}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("profiles.istio-1.4") && e.contains("profile istio-1.4 is named by two keys"),
+            "{e}"
+        );
+        let e = parse(p, &with("      istio-1.2 istio-1.5: {note: a}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("profiles.istio-1.2 istio-1.5") && e.contains("\"istio-1.5\""),
+            "{e}"
+        );
     }
 
     #[test]
