@@ -501,15 +501,23 @@ variants:
         )
         .unwrap();
         let u = s.variant("unbounded").unwrap();
-        for (name, note) in [("istio-1.2", "old"), ("istio-1.4", "old"), ("istio-1.24", "new")] {
+        for (name, note) in [
+            ("istio-1.2", "old"),
+            ("istio-1.4", "old"),
+            ("istio-1.24", "new"),
+        ] {
             assert_eq!(u.by_profile[name].note.as_deref(), Some(note), "{name}");
         }
         assert!(!u.by_profile.contains_key("istio-1.13"));
-        let e = parse(p, &with("      istio-1.2 istio-1.4: {note: a}\n      istio-1.4: {note: b}\n"))
-            .unwrap_err()
-            .to_string();
+        let e = parse(
+            p,
+            &with("      istio-1.2 istio-1.4: {note: a}\n      istio-1.4: {note: b}\n"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
-            e.contains("profiles.istio-1.4") && e.contains("profile istio-1.4 is named by two keys"),
+            e.contains("profiles.istio-1.4")
+                && e.contains("profile istio-1.4 is named by two keys"),
             "{e}"
         );
         let e = parse(p, &with("      istio-1.2 istio-1.5: {note: a}\n"))
