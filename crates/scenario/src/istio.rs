@@ -112,6 +112,9 @@ pub struct VirtualService {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRoute {
+    /// The route's name: Envoy's route name (`%ROUTE_NAME%`) from Istio 1.3.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub route: Vec<RouteDestination>,
     #[serde(default)]

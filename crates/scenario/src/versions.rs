@@ -108,6 +108,12 @@ behaviours! {
         after: "the TEXT access log ends with %ROUTE_NAME% (EnvoyTextLogFormat13, for proxies of 1.3 and later)",
         source: "v1alpha3/listener.go@1.2.10 L72-82; v1alpha3/listener.go@1.4.0 L105-121, L218-220"
     }
+    RouteNames {
+        since: 3,
+        before: "routes are unnamed",
+        after: "routes are named: default without a VirtualService, the VirtualService http route's name (and .match name) with one",
+        source: "v1alpha3/route/route.go@1.2.10 L640-668; v1alpha3/route/route.go@1.4.0 L336-342, L748-750"
+    }
     RespectDnsTtl {
         since: 3,
         before: "DNS clusters ignore the record TTL",

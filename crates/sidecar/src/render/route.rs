@@ -18,11 +18,24 @@ pub fn inbound_vhost(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &st
             json!({"retry_on": "reset-before-request", "num_retries": n}),
         );
     }
+    let operation = format!("{}:{}/*", inb.service.host, inb.service.port);
     json!({
         "name": format!("inbound|http|{}", inb.service.port),
         "domains": ["*"],
-        "routes": [{"name": "default", "match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{}:{}/*", inb.service.host, inb.service.port)}}]
+        "routes": [named(spec.profile, Some(DEFAULT_ROUTE), json!({"match": {"prefix": "/"}, "route": route, "decorator": {"operation": operation}}))]
     })
+}
+
+/// Istio's name of a route generated without a VirtualService (`DefaultRouteName`).
+const DEFAULT_ROUTE: &str = "default";
+
+/// `route` with its name, from Istio 1.3 on ([`Behaviour::RouteNames`]); an empty name is
+/// no name.
+fn named(profile: &Profile, name: Option<&str>, mut route: Value) -> Value {
+    if let Some(name) = name.filter(|n| !n.is_empty() && profile.has(Behaviour::RouteNames)) {
+        route["name"] = json!(name);
+    }
+    route
 }
 
 /// The virtual host of a service (`host:port`), VirtualService timeout and retries applied.
@@ -44,10 +57,15 @@ pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &st
         domains.push(short.to_string());
         domains.push(format!("{short}:{port}"));
     }
+    // With a VirtualService the route takes its http route's name (route.go@1.4.0 L336-342).
+    let name = match vs {
+        Some(r) => r.name.as_deref(),
+        None => Some(DEFAULT_ROUTE),
+    };
     json!({
         "name": format!("{host}:{port}"),
         "domains": domains,
-        "routes": [{"name": "default", "match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{host}:{port}/*")}}]
+        "routes": [named(spec.profile, name, json!({"match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{host}:{port}/*")}}))]
     })
 }
 
@@ -63,7 +81,7 @@ pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
         .unwrap_or_else(|| "0s".into());
     let mut route = json!({"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}});
     if spec.profile.has(Behaviour::AllowAnyRouteNamed) {
-        route["name"] = json!("allow_any");
+        route = named(spec.profile, Some("allow_any"), route);
     }
     json!({
         "name": "allow_any",

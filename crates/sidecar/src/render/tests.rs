@@ -156,7 +156,7 @@ const ALL_OBJECTS: &str = r#"
 - apiVersion: networking.istio.io/v1beta1
   kind: VirtualService
   metadata: {name: a}
-  spec: {hosts: [srv-a], http: [{route: [{destination: {host: srv-a}}], retries: {attempts: 2, retryOn: 'reset,503'}}]}
+  spec: {hosts: [srv-a], http: [{name: retried, route: [{destination: {host: srv-a}}], retries: {attempts: 2, retryOn: 'reset,503'}}]}
 - apiVersion: networking.istio.io/v1beta1
   kind: ServiceEntry
   metadata: {name: e}
@@ -224,6 +224,11 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]["max_retries"],
         ),
         Behaviour::RouteNameInAccessLog => format!("route: {}", log.contains("%ROUTE_NAME%")),
+        Behaviour::RouteNames => format!(
+            "{} {}",
+            vhost(&r.server, "inbound")["routes"][0]["name"],
+            vhost(&r.client, "srv-a.default.svc.cluster.local:80")["routes"][0]["name"]
+        ),
         Behaviour::RespectDnsTtl => text(&dns["respect_dns_ttl"]),
         Behaviour::HelmDnsRefresh300s
         | Behaviour::ChartsDropDnsRefresh
@@ -289,6 +294,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
     match b {
         Behaviour::MaxUint32CircuitBreakers => ("1024", "4294967295"),
         Behaviour::RouteNameInAccessLog => ("route: false", "route: true"),
+        Behaviour::RouteNames => ("null null", "\"default\" \"retried\""),
         Behaviour::RespectDnsTtl => ("false", "true"),
         Behaviour::HelmDnsRefresh300s => ("\"5s\"", "\"300s\""),
         Behaviour::ChartsDropDnsRefresh => ("\"300s\"", "\"5s\""),
