@@ -57,6 +57,8 @@ enum Command {
     Loadgen(mesh5xx_loadgen::LoadArgs),
     /// The fake DNS server and expiring egress firewall.
     Egress(mesh5xx_egress::EgressArgs),
+    /// The istiod-like control plane: serves sidecars over ADS, reads updates on stdin.
+    Xds(mesh5xx_xds::XdsArgs),
     /// Read istio-proxy access logs and name the failure and its fix.
     Diagnose(mesh5xx_diagnose::DiagnoseArgs),
 }
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
         Command::Upstream(args) => mesh5xx_upstream::main(args),
         Command::Loadgen(args) => mesh5xx_loadgen::main(args),
         Command::Egress(args) => mesh5xx_egress::main(args),
+        Command::Xds(args) => mesh5xx_xds::process::main(args),
         Command::Diagnose(args) => mesh5xx::catalog::load(scenarios)
             .map_err(anyhow::Error::from)
             .and_then(|catalog| {

