@@ -20,6 +20,8 @@ pub enum LabError {
     Loadgen { status: String, log: PathBuf },
     #[error("the load generator did not finish within {secs} s; see {log}")]
     LoadgenTimeout { secs: u64, log: PathBuf },
+    #[error("control plane: {0}")]
+    ControlPlane(String),
     #[error("interrupted")]
     Interrupted,
 }

@@ -8,6 +8,7 @@
 //! (with `mesh5xx-plan`, as the Kubernetes mode does). `summary.json` is rewritten after
 //! every run, so an interrupted run keeps what it recorded.
 
+pub mod control_plane;
 pub mod error;
 pub mod other_app;
 pub mod runner;

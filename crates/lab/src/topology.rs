@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesh5xx_process::Supervised;
-use mesh5xx_scenario::model::External;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
     render, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, SidecarSpec,
@@ -15,6 +14,7 @@ use tokio::process::Command;
 use mesh5xx_egress::EgressArgs;
 use mesh5xx_plan::egress::egress_config;
 
+use crate::control_plane::ControlPlane;
 use crate::LabError;
 use mesh5xx_plan::processes::{app_args, AppHost};
 
@@ -44,6 +44,8 @@ pub struct Pods {
     pub target: SocketAddr,
     /// Outbound: the DNS server + firewall, and what the app must resolve.
     pub egress: Option<EgressProc>,
+    /// The control plane the sidecars take their configuration from, if the topology has one.
+    pub control_plane: Option<ControlPlane>,
 }
 
 /// The running egress process (fake DNS + firewall).
@@ -82,8 +84,15 @@ pub async fn start(
     variant: &Variant,
     dir: &Path,
 ) -> Result<Pods, LabError> {
-    if let Some(ext) = &variant.topology.external {
-        return start_outbound(exe, envoy, profile, scenario, variant, ext, dir).await;
+    let mut cp = if variant.topology.control_plane {
+        let schema =
+            mesh5xx_xds::Schema::locate(None).map_err(|e| LabError::ControlPlane(e.to_string()))?;
+        Some(ControlPlane::start(exe, &schema, dir).await?)
+    } else {
+        None
+    };
+    if variant.topology.external.is_some() {
+        return start_outbound(exe, envoy, profile, scenario, variant, dir, cp).await;
     }
     let host = scenario
         .service
@@ -103,7 +112,7 @@ pub async fn start(
             app: app.addr,
         };
         let spec = SidecarSpec::server(&pod, profile, &variant.istio, access_log.clone(), inbound);
-        let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
+        let envoy = start_sidecar(envoy, &pod, render(&spec), cp.as_mut(), dir).await?;
         inbound_addrs.push(
             envoy
                 .listener("virtualInbound")
@@ -121,7 +130,8 @@ pub async fn start(
             service: Some((&scenario.service, inbound_addrs.clone())),
             external: vec![],
         };
-        let (client, target) = start_client(envoy, profile, variant, outbound, dir).await?;
+        let (client, target) =
+            start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
         sidecars.push(client);
         target
     } else {
@@ -132,7 +142,24 @@ pub async fn start(
         sidecars,
         target,
         egress: None,
+        control_plane: cp,
     })
+}
+
+/// Start the sidecar of `pod` on `bootstrap`, or, with a control plane, on the ADS bootstrap
+/// after telling the control plane its configuration.
+async fn start_sidecar(
+    envoy: &EnvoyBinary,
+    pod: &str,
+    bootstrap: serde_json::Value,
+    cp: Option<&mut ControlPlane>,
+    dir: &Path,
+) -> Result<Envoy, LabError> {
+    let config = match cp {
+        Some(cp) => cp.adopt(&bootstrap).await?,
+        None => bootstrap,
+    };
+    Ok(Envoy::start(envoy, pod, &config, dir).await?)
 }
 
 async fn start_apps(exe: &Path, variant: &Variant, dir: &Path) -> Result<Vec<App>, LabError> {
@@ -170,9 +197,14 @@ async fn start_outbound(
     profile: &Profile,
     scenario: &Scenario,
     variant: &Variant,
-    ext: &External,
     dir: &Path,
+    mut cp: Option<ControlPlane>,
 ) -> Result<Pods, LabError> {
+    let ext = variant
+        .topology
+        .external
+        .as_ref()
+        .expect("an outbound variant has an external host");
     let apps = start_apps(exe, variant, dir).await?;
     let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
     let config_path = dir.join("egress-config.json");
@@ -199,7 +231,8 @@ async fn start_outbound(
             dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
         }],
     };
-    let (client, target) = start_client(envoy, profile, variant, outbound, dir).await?;
+    let (client, target) =
+        start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
     Ok(Pods {
         apps,
         sidecars: vec![client],
@@ -209,6 +242,7 @@ async fn start_outbound(
             ready,
             report,
         }),
+        control_plane: cp,
     })
 }
 
@@ -218,12 +252,13 @@ async fn start_client(
     profile: &Profile,
     variant: &Variant,
     outbound: OutboundSpec<'_>,
+    cp: Option<&mut ControlPlane>,
     dir: &Path,
 ) -> Result<(Sidecar, SocketAddr), LabError> {
     let access_log = dir.join("access-client.log");
     let spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
     let pod = spec.pod.clone();
-    let envoy = Envoy::start(envoy, &pod, &render(&spec), dir).await?;
+    let envoy = start_sidecar(envoy, &pod, render(&spec), cp, dir).await?;
     let target = envoy
         .listener("0.0.0.0_80")
         .expect("the outbound listener is rendered");
@@ -254,6 +289,9 @@ impl Pods {
         }
         if let Some(mut e) = self.egress {
             e.child.stop(Duration::from_secs(5)).await?;
+        }
+        if let Some(cp) = self.control_plane {
+            cp.stop().await?;
         }
         Ok(())
     }

@@ -64,7 +64,19 @@ impl Supervised {
     /// Spawn from a runtime worker thread: the parent-death signal follows
     /// the spawning thread.
     pub fn spawn(name: &str, cmd: Command, log: Option<&Path>) -> Result<Self, ProcessError> {
-        Self::start(name, cmd, log, false)
+        Self::start(name, cmd, log, false, false)
+    }
+
+    /// Like [`Supervised::spawn`], with the child's stdin a pipe the caller writes to: the
+    /// channel of a long-lived child that takes instructions (`mesh5xx xds` reads updates).
+    pub fn spawn_with_input(
+        name: &str,
+        cmd: Command,
+        log: Option<&Path>,
+    ) -> Result<(Self, tokio::process::ChildStdin), ProcessError> {
+        let mut s = Self::start(name, cmd, log, false, true)?;
+        let stdin = s.child.stdin.take().expect("stdin is piped");
+        Ok((s, stdin))
     }
 
     /// Like [`Supervised::spawn`], but the child's stderr goes straight to ours (a live
@@ -74,7 +86,7 @@ impl Supervised {
         cmd: Command,
         log: Option<&Path>,
     ) -> Result<Self, ProcessError> {
-        Self::start(name, cmd, log, true)
+        Self::start(name, cmd, log, true, false)
     }
 
     fn start(
@@ -82,8 +94,9 @@ impl Supervised {
         mut cmd: Command,
         log: Option<&Path>,
         show_stderr: bool,
+        input: bool,
     ) -> Result<Self, ProcessError> {
-        cmd.stdin(Stdio::null())
+        cmd.stdin(if input { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(if show_stderr {
                 Stdio::inherit()

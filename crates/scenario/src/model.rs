@@ -113,6 +113,11 @@ pub struct Topology {
     /// Outbound scenarios: another client that looks the host up now and then.
     #[serde(default)]
     pub other_app: Option<OtherApp>,
+    /// The sidecars take their configuration over ADS from the lab's istiod-like control
+    /// plane (`mesh5xx xds`), as in a mesh, instead of from a static file; its record of
+    /// pushes is kept as `xds.jsonl`.
+    #[serde(default)]
+    pub control_plane: bool,
 }
 
 /// The external service of an outbound scenario, as the lab's egress process serves it.

@@ -15,7 +15,7 @@ use tokio::io::AsyncBufReadExt;
 use crate::{ControlPlane, Debounce, Event, Recorder, Schema, Update};
 
 /// Arguments of `mesh5xx xds`.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct XdsArgs {
     /// Address to serve ADS on (loopback); port 0 picks a free port, printed on the READY line.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -49,7 +49,57 @@ pub struct Ready {
     pub pid: u32,
 }
 
+/// `mesh5xx xds` alone, to read the defaults off clap.
+#[derive(clap::Parser)]
+struct Standalone {
+    #[command(flatten)]
+    args: XdsArgs,
+}
+
 impl XdsArgs {
+    /// clap's defaults, recording to `record`, with the schema at `schema`.
+    pub fn new(record: PathBuf, schema: PathBuf) -> Self {
+        use clap::Parser;
+        let mut a = Standalone::parse_from(["xds"]).args;
+        a.record = Some(record);
+        a.schema = Some(schema);
+        a
+    }
+
+    /// The command line `mesh5xx xds` reads these arguments from (flags at their default
+    /// left out).
+    pub fn to_argv(&self) -> Vec<String> {
+        use clap::Parser;
+        let d = Standalone::parse_from(["xds"]).args;
+        let mut v = Vec::new();
+        let mut flag = |name: &str, value: String| {
+            v.push(format!("--{name}"));
+            v.push(value);
+        };
+        if self.listen != d.listen {
+            flag("listen", self.listen.to_string());
+        }
+        if let Some(p) = &self.record {
+            flag("record", p.display().to_string());
+        }
+        if let Some(p) = &self.schema {
+            flag("schema", p.display().to_string());
+        }
+        if self.debounce_after_ms != d.debounce_after_ms {
+            flag("debounce-after-ms", self.debounce_after_ms.to_string());
+        }
+        if self.debounce_max_ms != d.debounce_max_ms {
+            flag("debounce-max-ms", self.debounce_max_ms.to_string());
+        }
+        if self.push_throttle != d.push_throttle {
+            flag("push-throttle", self.push_throttle.to_string());
+        }
+        if self.no_eds_debounce {
+            v.push("--no-eds-debounce".into());
+        }
+        v
+    }
+
     /// The debounce these arguments ask for.
     pub fn debounce(&self) -> Debounce {
         Debounce {
@@ -134,4 +184,52 @@ async fn stop_signal() -> std::io::Result<()> {
         _ = int.recv() => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn arguments_round_trip_through_the_command_line() {
+        let mut a = XdsArgs::new("/tmp/r.jsonl".into(), "/tmp/s.fds".into());
+        assert_eq!(
+            Standalone::parse_from(std::iter::once("xds".to_string()).chain(a.to_argv())).args,
+            a
+        );
+        a.listen = "127.0.0.2:15010".parse().unwrap();
+        a.debounce_after_ms = 5;
+        a.debounce_max_ms = 50;
+        a.no_eds_debounce = true;
+        a.push_throttle = 3;
+        assert_eq!(
+            Standalone::parse_from(std::iter::once("xds".to_string()).chain(a.to_argv())).args,
+            a
+        );
+        assert_eq!(
+            a.debounce(),
+            Debounce {
+                after: Duration::from_millis(5),
+                max: Duration::from_millis(50),
+                eds: false
+            }
+        );
+    }
+
+    #[test]
+    fn the_ready_line_carries_addr_and_pid() {
+        let r = Ready {
+            addr: "127.0.0.1:41234".parse().unwrap(),
+            pid: 7,
+        };
+        let line = format!(
+            "{}{}",
+            mesh5xx_process::READY_PREFIX,
+            serde_json::to_string(&r).unwrap()
+        );
+        let back: Ready =
+            serde_json::from_value(mesh5xx_process::parse_ready_line(&line).unwrap()).unwrap();
+        assert_eq!(back, r);
+    }
 }

@@ -358,3 +358,65 @@ fn istio_1_2_writes_the_seed_s_lines_field_for_field() {
         }
     }
 }
+
+/// The same scenario with every sidecar configured over ADS by the lab's control plane gives
+/// the same results, and the control plane's record shows what istiod would have sent.
+#[test]
+fn sidecars_configured_by_the_control_plane_reproduce_the_same_failure() {
+    let scratch = Scratch::new("control-plane");
+    let text = std::fs::read_to_string(scenarios_dir().join("inbound-app-down-uf.yaml")).unwrap();
+    let mut file: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    for v in file["variants"].as_sequence_mut().unwrap() {
+        let map = v.as_mapping_mut().unwrap();
+        let topology = map
+            .entry("topology".into())
+            .or_insert_with(|| yaml_serde::Value::Mapping(Default::default()));
+        topology
+            .as_mapping_mut()
+            .unwrap()
+            .insert("control_plane".into(), true.into());
+    }
+    let path = scratch.path().join("inbound-app-down-uf.yaml");
+    std::fs::write(&path, yaml_serde::to_string(&file).unwrap()).unwrap();
+    let s = run_checked(
+        path.to_str().unwrap(),
+        &[
+            "--variant",
+            "baseline",
+            "--variant",
+            "client-default-retries-two-replicas",
+        ],
+        &scratch,
+    );
+    let base = variant(&s, "baseline");
+    assert!(base["flags"]["UF"].as_u64().unwrap() > 0);
+    assert_eq!(
+        variant(&s, "client-default-retries-two-replicas")["errors"],
+        0
+    );
+    // The client sidecar got CDS, EDS, LDS, RDS in istiod's order and ACKed each; nothing
+    // was rejected.
+    let record = scratch
+        .path()
+        .join("client-default-retries-two-replicas/xds.jsonl");
+    let entries = mesh5xx_xds::record::read(&record).unwrap();
+    let client: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            mesh5xx_xds::Event::Sent { node, type_url, .. } if node.contains("~client.") => {
+                Some(type_url.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(client[..4], ["cds", "eds", "lds", "rds"], "{client:?}");
+    let acks = entries
+        .iter()
+        .filter(|e| matches!(&e.event, mesh5xx_xds::Event::Ack { .. }))
+        .count();
+    assert!(acks >= 4 + 2 * 2, "{acks} ACKs");
+    assert!(!entries.iter().any(|e| matches!(
+        &e.event,
+        mesh5xx_xds::Event::Nack { .. } | mesh5xx_xds::Event::Rejected { .. }
+    )));
+}

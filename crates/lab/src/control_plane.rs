@@ -1,0 +1,71 @@
+//! The variant's control plane: `mesh5xx xds` as a child, told about each sidecar before it
+//! starts, so the sidecar bootstraps over ADS as pilot-agent's bootstrap makes it do.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use mesh5xx_process::Supervised;
+use mesh5xx_xds::{ads_bootstrap, Resources, Schema, Update, XdsArgs};
+use serde_json::Value;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStdin, Command};
+
+use crate::LabError;
+
+/// The running control plane.
+pub struct ControlPlane {
+    child: Supervised,
+    input: ChildStdin,
+    addr: SocketAddr,
+    /// Its record (`xds.jsonl` in the variant's directory).
+    pub record: PathBuf,
+}
+
+impl ControlPlane {
+    /// Start `mesh5xx xds` recording to `dir/xds.jsonl`, with istiod's default debounce.
+    pub async fn start(exe: &Path, schema: &Schema, dir: &Path) -> Result<Self, LabError> {
+        let record = dir.join("xds.jsonl");
+        let args = XdsArgs::new(record.clone(), schema.path().to_path_buf());
+        let mut cmd = Command::new(exe);
+        cmd.arg("xds").args(args.to_argv());
+        let (mut child, input) =
+            Supervised::spawn_with_input("xds", cmd, Some(&dir.join("xds.out")))?;
+        let ready: mesh5xx_xds::Ready = child.wait_ready(Duration::from_secs(15)).await?;
+        Ok(Self {
+            child,
+            input,
+            addr: ready.addr,
+            record,
+        })
+    }
+
+    /// Send `update` (one JSON line on its stdin).
+    pub async fn send(&mut self, update: &Update) -> Result<(), LabError> {
+        let mut line = serde_json::to_vec(update).expect("an update serializes");
+        line.push(b'\n');
+        self.input
+            .write_all(&line)
+            .await
+            .map_err(|e| LabError::ControlPlane(format!("sending an update: {e}")))
+    }
+
+    /// Declare the sidecar whose rendered configuration is `bootstrap` and return the ADS
+    /// bootstrap it starts with instead.
+    pub async fn adopt(&mut self, bootstrap: &Value) -> Result<Value, LabError> {
+        let node = bootstrap["node"]["id"]
+            .as_str()
+            .ok_or_else(|| LabError::ControlPlane("a rendered sidecar without a node id".into()))?
+            .to_string();
+        let resources = Resources::from_bootstrap(bootstrap)
+            .map_err(|e| LabError::ControlPlane(e.to_string()))?;
+        self.send(&Update::Proxy { node, resources }).await?;
+        Ok(ads_bootstrap(bootstrap, self.addr))
+    }
+
+    /// Stop it (after the sidecars: they would keep their configuration anyway).
+    pub async fn stop(mut self) -> Result<(), LabError> {
+        self.child.stop(Duration::from_secs(5)).await?;
+        Ok(())
+    }
+}
