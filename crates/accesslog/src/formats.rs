@@ -3,32 +3,30 @@
 //! The lab renders its Envoy configuration from these constants, so the sidecar prints
 //! exactly what [`crate::parse_line`] reads.
 
+/// The fields of Istio's pre-1.9 TEXT formats, up to `%REQUESTED_SERVER_NAME%`.
+macro_rules! istio_1_2_fields {
+    () => {
+        concat!(
+            "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
+            "%RESPONSE_CODE% %RESPONSE_FLAGS% ",
+            "\"%DYNAMIC_METADATA(istio.mixer:status)%\" \"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" ",
+            "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% ",
+            "\"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" ",
+            "\"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% ",
+            "%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME%"
+        )
+    };
+}
+
 /// Istio's TEXT format of 1.2 (`EnvoyTextLogFormat12`, `pilot/pkg/networking/core/v1alpha3/
 /// listener.go@1.2.10` L72-82), the format of the seed's lines: the `istio.mixer:status`
 /// metadata and the transport failure reason follow the response flags, both quoted;
 /// `%REQUESTED_SERVER_NAME%` last.
-pub const ISTIO_1_2_TEXT_FORMAT: &str = concat!(
-    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
-    "%RESPONSE_CODE% %RESPONSE_FLAGS% ",
-    "\"%DYNAMIC_METADATA(istio.mixer:status)%\" \"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" ",
-    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% ",
-    "\"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" ",
-    "\"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% ",
-    "%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME%\n"
-);
+pub const ISTIO_1_2_TEXT_FORMAT: &str = concat!(istio_1_2_fields!(), "\n");
 
 /// Istio's TEXT format of 1.3–1.8 (`EnvoyTextLogFormat13`, `pilot/pkg/networking/core/
 /// v1alpha3/listener.go@1.4.0` L114-121): [`ISTIO_1_2_TEXT_FORMAT`] with `%ROUTE_NAME%` last.
-pub const ISTIO_LEGACY_TEXT_FORMAT: &str = concat!(
-    "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" ",
-    "%RESPONSE_CODE% %RESPONSE_FLAGS% ",
-    "\"%DYNAMIC_METADATA(istio.mixer:status)%\" \"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" ",
-    "%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% ",
-    "\"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" \"%REQ(X-REQUEST-ID)%\" ",
-    "\"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% ",
-    "%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% ",
-    "%ROUTE_NAME%\n"
-);
+pub const ISTIO_LEGACY_TEXT_FORMAT: &str = concat!(istio_1_2_fields!(), " %ROUTE_NAME%\n");
 
 /// Istio's default TEXT format of 1.9–1.22: response code details, connection termination
 /// details and the quoted transport failure reason follow the flags; `%UPSTREAM_CLUSTER%`

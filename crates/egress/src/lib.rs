@@ -87,7 +87,7 @@ pub fn main(args: EgressArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let running = start(config).await?;
         mesh5xx_process::announce_ready(running.ready()).context("cannot print the READY line")?;
-        wait_for_stop_signal().await?;
+        mesh5xx_process::stop_signal().await.context("cannot handle SIGTERM/SIGINT")?;
         let report = running.shutdown().await;
         if let Some(path) = &args.report {
             let json = serde_json::to_string_pretty(&report)?;
@@ -96,17 +96,6 @@ pub fn main(args: EgressArgs) -> anyhow::Result<ExitCode> {
         }
         Ok(ExitCode::SUCCESS)
     })
-}
-
-async fn wait_for_stop_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }
 
 /// Resolves once the shutdown flag turns true (or its sender is gone).

@@ -15,7 +15,9 @@
 
 pub mod netns;
 mod ready;
+mod signal;
 mod supervised;
 
 pub use ready::{announce_ready, parse_ready_line, READY_PREFIX};
+pub use signal::stop_signal;
 pub use supervised::{ProcessError, Supervised};

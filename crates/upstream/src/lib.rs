@@ -78,23 +78,11 @@ pub fn main(args: UpstreamArgs) -> anyhow::Result<ExitCode> {
             pid: std::process::id(),
         };
         mesh5xx_process::announce_ready(&ready)?;
-        stop_signal().await?;
+        mesh5xx_process::stop_signal().await?;
         let report = server.shutdown().await?;
         write_report(&report, args.report.as_deref())?;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Wait for SIGTERM or SIGINT.
-async fn stop_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
 }
 
 /// Write `report` as JSON to `path`, or to stdout when there is none.

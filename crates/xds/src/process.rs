@@ -144,7 +144,7 @@ pub fn main(args: XdsArgs) -> anyhow::Result<ExitCode> {
         let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
         let mut n = 0usize;
         let mut stdin_open = true;
-        let stop = stop_signal();
+        let stop = mesh5xx_process::stop_signal();
         tokio::pin!(stop);
         loop {
             tokio::select! {
@@ -175,16 +175,6 @@ pub fn main(args: XdsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-async fn stop_signal() -> std::io::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
