@@ -87,7 +87,9 @@ pub fn main(args: EgressArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         let running = start(config).await?;
         mesh5xx_process::announce_ready(running.ready()).context("cannot print the READY line")?;
-        mesh5xx_process::stop_signal().await.context("cannot handle SIGTERM/SIGINT")?;
+        mesh5xx_process::stop_signal()
+            .await
+            .context("cannot handle SIGTERM/SIGINT")?;
         let report = running.shutdown().await;
         if let Some(path) = &args.report {
             let json = serde_json::to_string_pretty(&report)?;

@@ -175,7 +175,6 @@ pub fn main(args: XdsArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
