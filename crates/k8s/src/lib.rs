@@ -195,6 +195,12 @@ fn prepare<'a>(
         .namespace
         .clone()
         .unwrap_or_else(|| own.unwrap_or(FALLBACK_NAMESPACE).to_string());
+    if variant.topology.terminate.is_some() {
+        bail!(
+            "variant {:?} terminates a pod while the load runs; the kind mode does not render that yet (in a cluster, `kubectl delete pod` during `kind-run.sh` does it for real)",
+            variant.name
+        );
+    }
     if namespace == EGRESS_NAMESPACE {
         bail!("--namespace {EGRESS_NAMESPACE} is reserved for the egress pod (outside the mesh)");
     }

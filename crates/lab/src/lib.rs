@@ -10,6 +10,7 @@
 
 pub mod control_plane;
 pub mod error;
+pub mod lifecycle;
 pub mod other_app;
 pub mod runner;
 pub mod topology;

@@ -21,7 +21,7 @@ use mesh5xx_plan::processes::{load_args, Resolve};
 use mesh5xx_plan::read_report;
 use mesh5xx_upstream::UpstreamReport;
 
-use crate::other_app;
+use crate::{lifecycle, other_app};
 use crate::{topology, LabError};
 
 /// Everything a run needs besides the scenario.
@@ -191,7 +191,7 @@ async fn run_variant(
         std::fs::remove_dir_all(&dir).map_err(LabError::io(&dir))?;
     }
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
-    let pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
+    let mut pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
 
     let resolve = pods.egress.as_ref().map(|e| Resolve {
         name: scenario.service.host.clone(),
@@ -229,11 +229,24 @@ async fn run_variant(
         Supervised::spawn("loadgen", cmd, Some(&log))?
     };
     let limit = Duration::from_millis(duration_ms) + Duration::from_secs(60);
+    let load_start = tokio::time::Instant::now();
+    let cluster =
+        mesh5xx_sidecar::render::outbound_name(scenario.service.port, &scenario.service.host);
+    // The pod's life goes on while the load runs; the load's end is waited for either way.
+    let lifecycle = async {
+        match &v.topology.terminate {
+            Some(t) => lifecycle::terminate(&mut pods, &cluster, t, load_start, &dir).await,
+            None => Ok(()),
+        }
+    };
     let status = tokio::select! {
-        s = tokio::time::timeout(limit, loadgen.wait()) => match s {
-            Ok(s) => s?,
-            Err(_) => return Err(LabError::LoadgenTimeout { secs: limit.as_secs(), log }),
-        },
+        (s, l) = async { tokio::join!(tokio::time::timeout(limit, loadgen.wait()), lifecycle) } => {
+            l?;
+            match s {
+                Ok(s) => s?,
+                Err(_) => return Err(LabError::LoadgenTimeout { secs: limit.as_secs(), log }),
+            }
+        }
         _ = stop.wait_for(|s| *s) => return Err(LabError::Interrupted),
     };
     if !status.success() {

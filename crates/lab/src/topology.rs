@@ -46,6 +46,8 @@ pub struct Pods {
     pub egress: Option<EgressProc>,
     /// The control plane the sidecars take their configuration from, if the topology has one.
     pub control_plane: Option<ControlPlane>,
+    /// The server pods' inbound listeners, by replica (the service's endpoints).
+    pub inbound: Vec<SocketAddr>,
 }
 
 /// The running egress process (fake DNS + firewall).
@@ -143,6 +145,7 @@ pub async fn start(
         target,
         egress: None,
         control_plane: cp,
+        inbound: inbound_addrs,
     })
 }
 
@@ -243,6 +246,7 @@ async fn start_outbound(
             report,
         }),
         control_plane: cp,
+        inbound: Vec::new(),
     })
 }
 

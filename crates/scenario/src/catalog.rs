@@ -222,6 +222,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
+        if let Some(t) = &topology.terminate {
+            if !topology.control_plane || !topology.client_sidecar {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.terminate"),
+                    "a terminating pod needs `control_plane: true` and `client_sidecar: true` (the callers learn of it by EDS)",
+                ));
+            }
+            if t.pod >= topology.replicas {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.terminate.pod"),
+                    format!(
+                        "{} is not a replica (0 to {})",
+                        t.pod,
+                        topology.replicas - 1
+                    ),
+                ));
+            }
+        }
         if topology.replicas > 1 && !topology.client_sidecar {
             return Err(ScenarioError::invalid(path, at("topology"), "several replicas need `client_sidecar: true` (the client's sidecar balances between them)"));
         }
@@ -525,6 +545,51 @@ variants:
             .to_string();
         assert!(
             e.contains("profiles.istio-1.2 istio-1.5") && e.contains("\"istio-1.5\""),
+            "{e}"
+        );
+    }
+
+    /// A terminating pod needs the control plane and a replica to terminate.
+    #[test]
+    fn a_termination_is_checked() {
+        let p = Path::new("scenarios/demo.yaml");
+        let with = |topology: &str| {
+            GOOD.replace(
+                "    topology: {client_sidecar: true}\n",
+                &format!("    topology: {topology}\n"),
+            )
+        };
+        let ok = parse(
+            p,
+            &with("{client_sidecar: true, control_plane: true, replicas: 2, terminate: {pod: 1, at_ms: 100, endpoint_delay_ms: 50}}"),
+        )
+        .unwrap();
+        let t = ok
+            .variant("unbounded")
+            .unwrap()
+            .topology
+            .terminate
+            .clone()
+            .unwrap();
+        assert_eq!((t.pod, t.pre_stop_ms, t.termination_drain_ms), (1, 0, 5000));
+        let e = parse(
+            p,
+            &with("{client_sidecar: true, terminate: {at_ms: 100, endpoint_delay_ms: 50}}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("topology.terminate") && e.contains("control_plane: true"),
+            "{e}"
+        );
+        let e = parse(
+            p,
+            &with("{client_sidecar: true, control_plane: true, terminate: {pod: 1, at_ms: 100, endpoint_delay_ms: 50}}"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("topology.terminate.pod") && e.contains("1 is not a replica (0 to 0)"),
             "{e}"
         );
     }

@@ -118,6 +118,39 @@ pub struct Topology {
     /// pushes is kept as `xds.jsonl`.
     #[serde(default)]
     pub control_plane: bool,
+    /// A server pod terminates while the load runs, as Kubernetes and pilot-agent terminate
+    /// it (needs `control_plane`, through which the callers learn the endpoint is gone).
+    #[serde(default)]
+    pub terminate: Option<Termination>,
+}
+
+/// A pod's termination: Kubernetes marks it terminating at `at_ms`; from that moment three
+/// things run side by side, as in a cluster — the endpoint's removal travels to the control
+/// plane (`endpoint_delay_ms`: the endpoints controller and its watch) and is pushed after
+/// the debounce; the app container runs its preStop hook (`pre_stop_ms`) and then gets
+/// SIGTERM (the lab's app stops listening at once); the sidecar's pilot-agent keeps Envoy
+/// serving for `termination_drain_ms` (`terminationDrainDuration`, 5 s by default) and then
+/// stops it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Termination {
+    /// Which replica (0-based).
+    #[serde(default)]
+    pub pod: u32,
+    /// When, counted from the start of the load (ms).
+    pub at_ms: u64,
+    /// When the control plane hears the endpoint is gone, after the pod starts terminating (ms).
+    pub endpoint_delay_ms: u64,
+    /// The app container's preStop sleep before its SIGTERM (ms).
+    #[serde(default)]
+    pub pre_stop_ms: u64,
+    /// pilot-agent's `terminationDrainDuration` (ms).
+    #[serde(default = "five_seconds")]
+    pub termination_drain_ms: u64,
+}
+
+fn five_seconds() -> u64 {
+    5000
 }
 
 /// The external service of an outbound scenario, as the lab's egress process serves it.

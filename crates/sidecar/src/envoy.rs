@@ -151,6 +151,12 @@ impl Envoy {
 
     /// Stop Envoy (SIGTERM, SIGKILL after 5 s); its access log is flushed on exit.
     pub async fn stop(mut self) -> Result<(), EnvoyError> {
+        self.terminate().await
+    }
+
+    /// Stop Envoy now but keep the handle (a pod terminating mid-run); stopping it again
+    /// later does nothing.
+    pub async fn terminate(&mut self) -> Result<(), EnvoyError> {
         self.child.stop(Duration::from_secs(5)).await?;
         Ok(())
     }

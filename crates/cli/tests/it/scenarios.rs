@@ -420,3 +420,80 @@ fn sidecars_configured_by_the_control_plane_reproduce_the_same_failure() {
         mesh5xx_xds::Event::Nack { .. } | mesh5xx_xds::Event::Rejected { .. }
     )));
 }
+
+/// A pod terminating while the load runs, as Kubernetes does it: the endpoint's removal
+/// reaches the callers a second later (then the debounce), while the app exits at once —
+/// the callers' sidecar keeps sending to it and gets `503 UF`. A preStop sleep longer than
+/// the endpoint's way to the callers keeps the app serving until none are sent: no errors.
+const POD_SHUTDOWN: &str = r#"
+name: pod-shutdown-lab
+title: "A pod terminates while its endpoint is still in the callers' load balancing"
+direction: inbound
+symptom: "503 UF at the caller for about a second after a pod starts terminating"
+mechanism: "The app exits on SIGTERM before the endpoint removal has reached the callers."
+profile: istio-1.24
+service: {host: srv-a.default.svc.cluster.local, port: 80}
+signature: {direction: inbound, codes: [503], flags: [UF]}
+fixes:
+  - {fix: "preStop sleep longer than the endpoint's propagation", variant: pre-stop}
+defaults:
+  duration_ms: 6000
+  load: {connections: 16, rate: 500}
+  topology:
+    client_sidecar: true
+    replicas: 2
+    control_plane: true
+    terminate: {pod: 0, at_ms: 2000, endpoint_delay_ms: 1000}
+variants:
+  - name: baseline
+    description: "The app exits on SIGTERM at once."
+    expect: {min_requests: 2500, min_error_rate: 0.03, max_error_rate: 0.2, error_flags: [UF, UC]}
+  - name: pre-stop
+    description: "A 2 s preStop sleep before the app's SIGTERM."
+    topology: {terminate: {pod: 0, at_ms: 2000, endpoint_delay_ms: 1000, pre_stop_ms: 2000}}
+    expect: {min_requests: 2500, max_errors: 0}
+"#;
+
+#[test]
+fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
+    let scratch = Scratch::new("pod-shutdown");
+    let path = scratch.path().join("pod-shutdown-lab.yaml");
+    std::fs::write(&path, POD_SHUTDOWN).unwrap();
+    let s = run_checked(path.to_str().unwrap(), &[], &scratch);
+    let base = variant(&s, "baseline");
+    let uf = base["flags"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.split(',').any(|f| f == "UF"))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert!(uf > 0, "{}", base["flags"]);
+    assert_eq!(variant(&s, "pre-stop")["errors"], 0);
+    // The steps in the order a cluster takes them: terminating, the endpoint removal sent a
+    // second later, the app's SIGTERM at once (baseline) or after the preStop sleep, the
+    // sidecar stopped after pilot-agent's 5 s drain wait.
+    for (name, sigterm_after) in [("baseline", 0), ("pre-stop", 2000)] {
+        let steps =
+            mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl"))
+                .unwrap();
+        let at = |step: &str| {
+            steps
+                .iter()
+                .find(|s| s.step == step)
+                .unwrap_or_else(|| panic!("{name}: no {step} in {steps:?}"))
+                .t_ms
+        };
+        let t0 = at("terminating");
+        assert!((2000..2300).contains(&t0), "{name}: {steps:?}");
+        assert!(at("endpoint-removed") >= t0 + 1000, "{name}: {steps:?}");
+        assert!(at("app-sigterm") >= t0 + sigterm_after, "{name}: {steps:?}");
+        assert!(at("sidecar-stopped") >= t0 + 5000, "{name}: {steps:?}");
+        // The control plane pushed the removal after its debounce.
+        let record =
+            mesh5xx_xds::record::read(&scratch.path().join(name).join("xds.jsonl")).unwrap();
+        assert!(record
+            .iter()
+            .any(|e| matches!(&e.event, mesh5xx_xds::Event::Push { full: false, .. })));
+    }
+}

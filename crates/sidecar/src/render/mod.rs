@@ -13,6 +13,8 @@ mod cluster;
 mod listener;
 mod route;
 
+pub use cluster::outbound_name;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -129,19 +131,19 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
     if let Some(out) = &spec.outbound {
         let mut vhosts = Vec::new();
         if let Some((svc, endpoints)) = &out.service {
-            let name = cluster::outbound_name(svc.port, &svc.host);
+            let name = outbound_name(svc.port, &svc.host);
             clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
             vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
         }
         for ext in &out.external {
             let resolution = spec.istio.service_entry(&ext.host).map(|se| se.resolution);
             if let Some(res @ (Resolution::Dns | Resolution::DnsRoundRobin)) = resolution {
-                let name = cluster::outbound_name(ext.port, &ext.host);
+                let name = outbound_name(ext.port, &ext.host);
                 clusters.push(cluster::outbound_dns(spec, ext, res, &name));
                 vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
             } else if resolution.is_some() {
                 // ServiceEntry `resolution: NONE` gives an ORIGINAL_DST cluster of its own.
-                let name = cluster::outbound_name(ext.port, &ext.host);
+                let name = outbound_name(ext.port, &ext.host);
                 clusters.push(cluster::service_entry_original_dst(spec, &ext.host, &name));
                 vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
             }

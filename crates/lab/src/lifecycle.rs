@@ -1,0 +1,130 @@
+//! Pods that change while the load runs: a server pod terminating as Kubernetes and
+//! pilot-agent terminate it. Each step is recorded in `lifecycle.jsonl` (ms from the start
+//! of the load), to be read next to the errors per second and the control plane's record.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use mesh5xx_scenario::model::Termination;
+use mesh5xx_xds::Update;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::topology::Pods;
+use crate::LabError;
+
+/// One step of a pod's life, as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Milliseconds since the load started.
+    pub t_ms: u64,
+    pub pod: String,
+    /// `terminating`, `endpoint-removed` (sent to the control plane), `app-sigterm`,
+    /// `app-exited`, `sidecar-stopped`.
+    pub step: String,
+}
+
+struct Steps {
+    start: Instant,
+    file: std::fs::File,
+}
+
+impl Steps {
+    fn record(&mut self, pod: &str, step: &str) {
+        let s = Step {
+            t_ms: self.start.elapsed().as_millis() as u64,
+            pod: pod.to_string(),
+            step: step.to_string(),
+        };
+        // The record is for people and timelines; a failed write must not stop the run.
+        let _ = writeln!(
+            self.file,
+            "{}",
+            serde_json::to_string(&s).expect("a step serializes")
+        );
+    }
+}
+
+/// Terminate server pod `t.pod` at `t.at_ms` after `load_start`: endpoint removal, the app's
+/// preStop and SIGTERM, and pilot-agent's drain wait then Envoy's stop, side by side.
+/// `cluster` is the callers' EDS cluster of the service.
+pub async fn terminate(
+    pods: &mut Pods,
+    cluster: &str,
+    t: &Termination,
+    load_start: Instant,
+    dir: &Path,
+) -> Result<(), LabError> {
+    let path = dir.join("lifecycle.jsonl");
+    let file = std::fs::File::create(&path).map_err(LabError::io(&path))?;
+    let steps = std::sync::Mutex::new(Steps {
+        start: load_start,
+        file,
+    });
+    let record = |pod: &str, step: &str| steps.lock().expect("steps").record(pod, step);
+    let i = t.pod as usize;
+    let remaining: Vec<SocketAddr> = pods
+        .inbound
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .map(|(_, a)| *a)
+        .collect();
+    let Pods {
+        apps,
+        sidecars,
+        control_plane,
+        ..
+    } = pods;
+    let cp = control_plane
+        .as_mut()
+        .ok_or_else(|| LabError::ControlPlane("a terminating pod needs a control plane".into()))?;
+    let app = apps
+        .get_mut(i)
+        .ok_or_else(|| LabError::ControlPlane(format!("no app replica {i}")))?;
+    let sidecar = sidecars
+        .iter_mut()
+        .filter(|s| s.role == "server")
+        .nth(i)
+        .ok_or_else(|| LabError::ControlPlane(format!("no server sidecar {i}")))?;
+    let pod = sidecar.pod.clone();
+
+    tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
+    record(&pod, "terminating");
+    let endpoints = async {
+        tokio::time::sleep(Duration::from_millis(t.endpoint_delay_ms)).await;
+        cp.send(&Update::Endpoints {
+            cluster: cluster.to_string(),
+            endpoints: remaining,
+        })
+        .await?;
+        record(&pod, "endpoint-removed");
+        Ok::<_, LabError>(())
+    };
+    let app_stop = async {
+        tokio::time::sleep(Duration::from_millis(t.pre_stop_ms)).await;
+        record(&pod, "app-sigterm");
+        app.child.stop(Duration::from_secs(5)).await?;
+        record(&pod, "app-exited");
+        Ok::<_, LabError>(())
+    };
+    let sidecar_stop = async {
+        tokio::time::sleep(Duration::from_millis(t.termination_drain_ms)).await;
+        sidecar.envoy.terminate().await?;
+        record(&pod, "sidecar-stopped");
+        Ok::<_, LabError>(())
+    };
+    let (a, b, c) = tokio::join!(endpoints, app_stop, sidecar_stop);
+    a.and(b).and(c)
+}
+
+/// Read `lifecycle.jsonl` back.
+pub fn read(path: &Path) -> Result<Vec<Step>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
+        .collect()
+}
