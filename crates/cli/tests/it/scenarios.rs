@@ -447,7 +447,7 @@ defaults:
 variants:
   - name: baseline
     description: "The app exits on SIGTERM at once."
-    expect: {min_requests: 2500, min_error_rate: 0.03, max_error_rate: 0.2, error_flags: [UF, UC]}
+    expect: {min_requests: 2500, min_error_rate: 0.01, max_error_rate: 0.2, error_flags: [UF, UC]}
   - name: pre-stop
     description: "A 2 s preStop sleep before the app's SIGTERM."
     topology: {terminate: {pod: 0, at_ms: 2000, endpoint_delay_ms: 1000, pre_stop_ms: 2000}}
