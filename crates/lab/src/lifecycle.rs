@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use mesh5xx_results::Mark;
 use mesh5xx_scenario::model::Termination;
-use mesh5xx_xds::Update;
+use mesh5xx_xds::{Event, Update};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
@@ -118,6 +119,32 @@ pub async fn terminate(
     };
     let (a, b, c) = tokio::join!(endpoints, app_stop, sidecar_stop);
     a.and(b).and(c)
+}
+
+/// The variant's marks for its timeline: each lifecycle step (`lifecycle.jsonl`) and each
+/// push of the control plane after the load started (`xds.jsonl`, whose clock is lined up by
+/// its wall-clock times with `load_start_unix_ms`).
+pub fn marks(dir: &Path, load_start_unix_ms: u64) -> Vec<Mark> {
+    let mut out: Vec<Mark> = read(&dir.join("lifecycle.jsonl"))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| Mark {
+            t_s: s.t_ms as f64 / 1000.0,
+            what: format!("{} {}", s.pod, s.step),
+        })
+        .collect();
+    for e in mesh5xx_xds::record::read(&dir.join("xds.jsonl")).unwrap_or_default() {
+        if let Event::Push { version, full, .. } = e.event {
+            if e.unix_ms >= load_start_unix_ms {
+                out.push(Mark {
+                    t_s: (e.unix_ms - load_start_unix_ms) as f64 / 1000.0,
+                    what: format!("push {version} ({})", if full { "full" } else { "eds" }),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+    out
 }
 
 /// Read `lifecycle.jsonl` back.

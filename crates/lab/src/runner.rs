@@ -230,6 +230,9 @@ async fn run_variant(
     };
     let limit = Duration::from_millis(duration_ms) + Duration::from_secs(60);
     let load_start = tokio::time::Instant::now();
+    let load_start_unix_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
     let cluster =
         mesh5xx_sidecar::render::outbound_name(scenario.service.port, &scenario.service.host);
     // The pod's life goes on while the load runs; the load's end is waited for either way.
@@ -291,7 +294,9 @@ async fn run_variant(
         .iter()
         .map(|p| read_report::<UpstreamReport>(p))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(outcome::variant_result(v, load, sidecars, &apps, egress))
+    let mut result = outcome::variant_result(v, load, sidecars, &apps, egress);
+    result.marks = lifecycle::marks(&dir, load_start_unix_ms);
+    Ok(result)
 }
 
 fn write_summary(dir: &Path, summary: &Summary) -> Result<(), LabError> {

@@ -93,6 +93,7 @@ pub fn variant_result(
         dir: v.name.clone(),
         runs: Vec::new(),
         error_rate_stats: None,
+        marks: Vec::new(),
     }
 }
 

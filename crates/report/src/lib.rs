@@ -123,6 +123,7 @@ fn run_files(entry: &RunEntry<'_>, files: &mut Vec<(String, String)>) -> Result<
         .map(|v| TimelineSeries {
             name: &v.name,
             timeline: &v.timeline,
+            marks: &v.marks,
         })
         .collect();
     let title = if s.repeated() {

@@ -20,6 +20,6 @@ pub use pool::pool;
 pub use rundir::run_dir;
 pub use stats::{CiMethod, Comparison, Counts, RateStats, Test};
 pub use summary::{
-    EgressSummary, ExpiredWindow, Latency, Machine, NotApplicable, RunResult, Second,
+    EgressSummary, ExpiredWindow, Latency, Machine, Mark, NotApplicable, RunResult, Second,
     SidecarCounts, Summary, VariantResult, BASELINE, SCHEMA_VERSION,
 };

@@ -228,6 +228,7 @@ mod tests {
             dir: dir.into(),
             runs: Vec::new(),
             error_rate_stats: None,
+            marks: Vec::new(),
         }
     }
 

@@ -148,6 +148,10 @@ pub struct VariantResult {
     /// The error rate's mean, spread and 95 % interval over `runs` (schema 2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_rate_stats: Option<RateStats>,
+    /// What happened to the mesh while the load ran (a pod terminating, a push), on the
+    /// timeline's clock; the first run's when there are several.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<Mark>,
 }
 
 /// One run of a variant: the figures that vary from run to run.
@@ -239,6 +243,13 @@ pub struct Second {
     /// Error flags → count in this second.
     #[serde(default)]
     pub flags: BTreeMap<String, u64>,
+}
+
+/// A moment on a variant's timeline: seconds since its start, and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mark {
+    pub t_s: f64,
+    pub what: String,
 }
 
 /// Counts from one sidecar's access log.

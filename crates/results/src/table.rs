@@ -265,6 +265,7 @@ mod tests {
             dir: name.into(),
             runs: Vec::new(),
             error_rate_stats: None,
+            marks: Vec::new(),
         }
     }
 

@@ -470,6 +470,33 @@ fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
         .sum::<u64>();
     assert!(uf > 0, "{}", base["flags"]);
     assert_eq!(variant(&s, "pre-stop")["errors"], 0);
+    // The summary marks them on the timeline's clock, the control plane's push among them.
+    let marks: Vec<(f64, String)> = base["marks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["t_s"].as_f64().unwrap(),
+                m["what"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let when = |what: &str| {
+        marks
+            .iter()
+            .find(|m| m.1.starts_with(what))
+            .unwrap_or_else(|| panic!("no {what} in {marks:?}"))
+            .0
+    };
+    assert!(
+        when("srv-a-0 terminating") < when("srv-a-0 endpoint-removed"),
+        "{marks:?}"
+    );
+    assert!(
+        when("srv-a-0 endpoint-removed") < when("push v"),
+        "{marks:?}"
+    );
     // The steps in the order a cluster takes them: terminating, the endpoint removal sent a
     // second later, the app's SIGTERM at once (baseline) or after the preStop sleep, the
     // sidecar stopped after pilot-agent's 5 s drain wait.

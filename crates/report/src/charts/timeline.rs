@@ -1,9 +1,9 @@
 //! Errors per second over time: one line per variant on one chart.
 
-use mesh5xx_results::Second;
+use mesh5xx_results::{Mark, Second};
 
 use super::axis::{x_axis, y_axis, Plot, Scale};
-use super::svg::{text_width, LegendEntry, Svg, FONT};
+use super::svg::{text_width, Anchor, LegendEntry, Svg, FONT};
 use super::{colour, dash};
 
 /// Chart width in px (the legend takes the right-hand part).
@@ -18,6 +18,8 @@ pub struct TimelineSeries<'a> {
     /// The variant name, shown in the legend.
     pub name: &'a str,
     pub timeline: &'a [Second],
+    /// What happened to the mesh meanwhile: a dashed vertical line in the series' colour each.
+    pub marks: &'a [Mark],
 }
 
 /// An SVG line chart of errors per second (y) against seconds since each
@@ -51,6 +53,13 @@ pub fn timeline_chart(title: &str, series: &[TimelineSeries<'_>]) -> String {
 
     let points = series.iter().flat_map(|s| s.timeline.iter());
     let (max_t, max_errors) = points.fold((0u64, 0u64), |(t, e), s| (t.max(s.t), e.max(s.errors)));
+    let last_mark = series
+        .iter()
+        .flat_map(|s| s.marks.iter())
+        .map(|m| m.t_s.ceil() as u64)
+        .max()
+        .unwrap_or(0);
+    let max_t = max_t.max(last_mark);
     let x = Scale::linear(max_t.max(1) as f64, 1.0);
     let y = Scale::linear(max_errors.max(5) as f64, 1.0);
     y_axis(&mut svg, &plot, &y, "errors per second (5xx + transport)");
@@ -72,6 +81,20 @@ pub fn timeline_chart(title: &str, series: &[TimelineSeries<'_>]) -> String {
             for (px, py) in &points {
                 svg.dot(*px, *py, colour(i));
             }
+        }
+    }
+    for (i, s) in series.iter().enumerate() {
+        for m in s.marks {
+            let px = plot.x(x.fraction(m.t_s));
+            svg.line((px, plot.top), (px, plot.bottom), colour(i), 1.0, "4 3");
+            svg.text(
+                px - 3.0,
+                plot.top + 4.0,
+                &m.what,
+                Anchor::End,
+                FONT * 0.75,
+                -90.0,
+            );
         }
     }
     svg.legend(plot.right + 16.0, plot.top, &entries, true);

@@ -84,3 +84,29 @@ fn error_rate_bars_carry_their_95_percent_interval() {
     let svg = read(&out.join("inbound-keepalive-uc-error-rate.svg"));
     assert_eq!(svg_error_bars(&svg).len(), 3);
 }
+
+/// A variant's marks (a pod terminating, a push) are dashed lines with their labels, and the
+/// time axis reaches the last of them.
+#[test]
+fn timeline_marks_what_happened_to_the_mesh() {
+    let dir = scratch("marks");
+    let out = dir.join("report");
+    let mut run = keepalive("istio-1.4", &dir);
+    run.summary.variants[0].marks = vec![
+        mesh5xx_results::Mark {
+            t_s: 1.0,
+            what: "srv-a-0 terminating".into(),
+        },
+        mesh5xx_results::Mark {
+            t_s: 4.5,
+            what: "push v4 (eds)".into(),
+        },
+    ];
+    report(&[run], &out).unwrap();
+    let svg = read(&out.join("inbound-keepalive-uc-timeline.svg"));
+    let texts = svg_texts(&svg);
+    for label in ["srv-a-0 terminating", "push v4 (eds)", "5"] {
+        assert!(texts.iter().any(|t| t == label), "{label} in {texts:?}");
+    }
+    assert_eq!(svg.matches(r#"stroke-dasharray="4 3""#).count(), 2);
+}

@@ -97,6 +97,7 @@ fn variant(name: &str, uc: [u64; 3], hidden: Option<u64>) -> VariantResult {
         dir: name.into(),
         runs: Vec::new(),
         error_rate_stats: None,
+        marks: Vec::new(),
     }
 }
 
