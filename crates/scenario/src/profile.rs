@@ -23,7 +23,8 @@ pub enum LogFormat {
     Current,
 }
 
-/// The version-dependent defaults of one Istio release line.
+/// One Istio release line: its settings are read off the behaviour table by the methods below,
+/// so they cannot disagree with [`Profile::has`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Profile {
     /// Profile name, e.g. `istio-1.4`.
@@ -32,26 +33,6 @@ pub struct Profile {
     pub version: IstioVersion,
     /// One line saying what distinguishes it.
     pub summary: &'static str,
-    /// The access-log format its sidecars write.
-    pub log_format: LogFormat,
-    /// Route timeout on the PassthroughCluster route (Envoy's 15 s default before 1.5).
-    pub passthrough_route_timeout: Option<Duration>,
-    /// Retries in the default outbound retry policy.
-    pub default_retry_attempts: u32,
-    /// `retry_on` of the default outbound retry policy.
-    pub default_retry_on: &'static str,
-    /// Whether 503 is in the default retriable status codes (excluded from 1.24).
-    pub default_retry_503: bool,
-    /// Inbound routes retry `reset-before-request` this many times (1.24+), if any.
-    pub inbound_retry_attempts: Option<u32>,
-    /// The `dnsRefreshRate` DNS clusters get: the mesh default, or what the install set.
-    pub dns_refresh_rate: Duration,
-    /// Whether DNS clusters honour the record TTL.
-    pub respect_dns_ttl: bool,
-    /// Mesh `connectTimeout` (10 s: the 1.2–1.5 helm configmap, the code default from 1.6).
-    pub connect_timeout: Duration,
-    /// Upstream idle timeout of the PassthroughCluster (none before 1.16: Envoy's 1 h).
-    pub passthrough_idle_timeout: Option<Duration>,
 }
 
 /// Default `retry_on` until 1.5 (`v1alpha3/route/retry/retry.go@1.4.0` L33).
@@ -62,46 +43,85 @@ const RETRY_ON_1_6: &str =
     "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes";
 
 impl Profile {
-    /// The profile of Istio `version`, every setting read off the behaviour table.
+    /// The profile of Istio `version`.
     pub fn at(name: &'static str, version: IstioVersion, summary: &'static str) -> Self {
-        let has = |b| version.has(b);
-        let log_format = if has(Behaviour::UpstreamClusterRaw) {
-            LogFormat::Current
-        } else if has(Behaviour::ResponseDetailsLogFormat) {
-            LogFormat::Istio19
-        } else if has(Behaviour::RouteNameInAccessLog) {
-            LogFormat::Istio13
-        } else {
-            LogFormat::Istio12
-        };
-        let dns_refresh_rate = if has(Behaviour::DnsRefresh60s) {
-            Duration::from_secs(60)
-        } else if has(Behaviour::HelmDnsRefresh300s) && !has(Behaviour::ChartsDropDnsRefresh) {
-            Duration::from_secs(300)
-        } else {
-            Duration::from_secs(5)
-        };
         Self {
             name,
             version,
             summary,
-            log_format,
-            passthrough_route_timeout: (!has(Behaviour::PassthroughNoRouteTimeout))
-                .then(|| Duration::from_secs(15)),
-            default_retry_attempts: 2,
-            default_retry_on: if has(Behaviour::RetryWithoutResourceExhausted) {
-                RETRY_ON_1_6
-            } else {
-                RETRY_ON_1_1
-            },
-            default_retry_503: !has(Behaviour::Default503NotRetried),
-            inbound_retry_attempts: has(Behaviour::InboundRetryResetBeforeRequest).then_some(2),
-            dns_refresh_rate,
-            respect_dns_ttl: has(Behaviour::RespectDnsTtl),
-            connect_timeout: Duration::from_secs(10),
-            passthrough_idle_timeout: has(Behaviour::PassthroughIdleTimeout5m)
-                .then(|| Duration::from_secs(300)),
         }
+    }
+
+    /// The access-log format its sidecars write.
+    pub fn log_format(&self) -> LogFormat {
+        if self.has(Behaviour::UpstreamClusterRaw) {
+            LogFormat::Current
+        } else if self.has(Behaviour::ResponseDetailsLogFormat) {
+            LogFormat::Istio19
+        } else if self.has(Behaviour::RouteNameInAccessLog) {
+            LogFormat::Istio13
+        } else {
+            LogFormat::Istio12
+        }
+    }
+
+    /// Route timeout on the PassthroughCluster route (Envoy's 15 s default before 1.5).
+    pub fn passthrough_route_timeout(&self) -> Option<Duration> {
+        (!self.has(Behaviour::PassthroughNoRouteTimeout)).then(|| Duration::from_secs(15))
+    }
+
+    /// Retries in the default outbound retry policy (2 in every modelled release).
+    pub fn default_retry_attempts(&self) -> u32 {
+        2
+    }
+
+    /// `retry_on` of the default outbound retry policy.
+    pub fn default_retry_on(&self) -> &'static str {
+        if self.has(Behaviour::RetryWithoutResourceExhausted) {
+            RETRY_ON_1_6
+        } else {
+            RETRY_ON_1_1
+        }
+    }
+
+    /// Whether 503 is in the default retriable status codes (excluded from 1.24).
+    pub fn default_retry_503(&self) -> bool {
+        !self.has(Behaviour::Default503NotRetried)
+    }
+
+    /// Inbound routes retry `reset-before-request` this many times (1.24+), if any.
+    pub fn inbound_retry_attempts(&self) -> Option<u32> {
+        self.has(Behaviour::InboundRetryResetBeforeRequest)
+            .then_some(2)
+    }
+
+    /// The `dnsRefreshRate` DNS clusters get: the mesh default, or what the install set.
+    pub fn dns_refresh_rate(&self) -> Duration {
+        if self.has(Behaviour::DnsRefresh60s) {
+            Duration::from_secs(60)
+        } else if self.has(Behaviour::HelmDnsRefresh300s)
+            && !self.has(Behaviour::ChartsDropDnsRefresh)
+        {
+            Duration::from_secs(300)
+        } else {
+            Duration::from_secs(5)
+        }
+    }
+
+    /// Whether DNS clusters honour the record TTL.
+    pub fn respect_dns_ttl(&self) -> bool {
+        self.has(Behaviour::RespectDnsTtl)
+    }
+
+    /// Mesh `connectTimeout` (10 s: the 1.2–1.5 helm configmap, the code default from 1.6).
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(10)
+    }
+
+    /// Upstream idle timeout of the PassthroughCluster (none before 1.16: Envoy's 1 h).
+    pub fn passthrough_idle_timeout(&self) -> Option<Duration> {
+        self.has(Behaviour::PassthroughIdleTimeout5m)
+            .then(|| Duration::from_secs(300))
     }
 
     /// Whether this profile's istiod renders `behaviour`.
@@ -159,8 +179,8 @@ mod tests {
     fn only_1_24_excludes_503_and_retries_inbound() {
         for p in all() {
             let is_124 = p.name == "istio-1.24";
-            assert_eq!(!p.default_retry_503, is_124, "{}", p.name);
-            assert_eq!(p.inbound_retry_attempts.is_some(), is_124, "{}", p.name);
+            assert_eq!(!p.default_retry_503(), is_124, "{}", p.name);
+            assert_eq!(p.inbound_retry_attempts().is_some(), is_124, "{}", p.name);
         }
     }
 
@@ -172,27 +192,36 @@ mod tests {
             profile("istio-1.24"),
         );
         // v1alpha3/httproute.go@1.4.0 L195-197: no timeout on allow_any, Envoy's 15 s.
-        assert_eq!(old.passthrough_route_timeout, Some(Duration::from_secs(15)));
-        assert_eq!(mid.passthrough_route_timeout, None);
+        assert_eq!(
+            old.passthrough_route_timeout(),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(mid.passthrough_route_timeout(), None);
         // values.yaml@1.4.0 L207: 300s; mesh.go@1.13.0 L104: 5 s; mesh.go@1.14.0 L110: 60 s.
         let refresh: Vec<u64> = [&old, &mid, &new]
             .iter()
-            .map(|p| p.dns_refresh_rate.as_secs())
+            .map(|p| p.dns_refresh_rate().as_secs())
             .collect();
         assert_eq!(refresh, [300, 5, 60]);
         // cluster.go@1.4.0 L1295-1297: TTL respected from 1.3.
-        assert!(old.respect_dns_ttl && mid.respect_dns_ttl && new.respect_dns_ttl);
+        assert!(old.respect_dns_ttl() && mid.respect_dns_ttl() && new.respect_dns_ttl());
         // cluster_builder.go@1.16.0 L70-73: the 5 min PassthroughCluster idle timeout.
         assert_eq!(
-            (old.passthrough_idle_timeout, mid.passthrough_idle_timeout),
+            (
+                old.passthrough_idle_timeout(),
+                mid.passthrough_idle_timeout()
+            ),
             (None, None)
         );
-        assert_eq!(new.passthrough_idle_timeout, Some(Duration::from_secs(300)));
+        assert_eq!(
+            new.passthrough_idle_timeout(),
+            Some(Duration::from_secs(300))
+        );
         // retry.go@1.4.0 L33: resource-exhausted until 1.5.
-        assert!(old.default_retry_on.contains("resource-exhausted"));
-        assert!(!mid.default_retry_on.contains("resource-exhausted"));
+        assert!(old.default_retry_on().contains("resource-exhausted"));
+        assert!(!mid.default_retry_on().contains("resource-exhausted"));
         // telemetry_logging.go@1.23.0: %UPSTREAM_CLUSTER_RAW% from 1.23.
-        let formats = [old.log_format, mid.log_format, new.log_format];
+        let formats = [old.log_format(), mid.log_format(), new.log_format()];
         assert_eq!(
             formats,
             [LogFormat::Istio13, LogFormat::Istio19, LogFormat::Current]
@@ -206,20 +235,20 @@ mod tests {
     #[test]
     fn istio_1_2_is_the_seed_s_istiod() {
         let (seed, old) = (profile("istio-1.2"), profile("istio-1.4"));
-        assert_eq!(seed.log_format, LogFormat::Istio12);
-        assert!(!seed.respect_dns_ttl);
+        assert_eq!(seed.log_format(), LogFormat::Istio12);
+        assert!(!seed.respect_dns_ttl());
         assert!(!seed.has(Behaviour::MaxUint32CircuitBreakers));
-        assert_eq!(seed.dns_refresh_rate, Duration::from_secs(300));
+        assert_eq!(seed.dns_refresh_rate(), Duration::from_secs(300));
         assert_eq!(
             (
-                seed.passthrough_route_timeout,
-                seed.default_retry_on,
-                seed.default_retry_503
+                seed.passthrough_route_timeout(),
+                seed.default_retry_on(),
+                seed.default_retry_503()
             ),
             (
-                old.passthrough_route_timeout,
-                old.default_retry_on,
-                old.default_retry_503
+                old.passthrough_route_timeout(),
+                old.default_retry_on(),
+                old.default_retry_503()
             )
         );
     }

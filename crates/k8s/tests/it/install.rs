@@ -33,7 +33,7 @@ fn every_lab_profile_has_an_install() {
             Value::from("ALLOW_ANY")
         );
         // The sidecars print the format the lab's parser reads for this profile.
-        let want = match p.log_format {
+        let want = match p.log_format() {
             mesh5xx_scenario::LogFormat::Istio12 => Some(mesh5xx_accesslog::ISTIO_1_2_TEXT_FORMAT),
             mesh5xx_scenario::LogFormat::Istio13 => {
                 Some(mesh5xx_accesslog::ISTIO_LEGACY_TEXT_FORMAT)
@@ -43,7 +43,7 @@ fn every_lab_profile_has_an_install() {
         assert_eq!(mesh["accessLogFormat"].as_str(), want, "{}", p.name);
         assert_eq!(
             mesh["dnsRefreshRate"].as_str(),
-            Some(format!("{}s", p.dns_refresh_rate.as_secs()).as_str()),
+            Some(format!("{}s", p.dns_refresh_rate().as_secs()).as_str()),
             "{}",
             p.name
         );

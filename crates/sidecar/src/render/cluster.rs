@@ -75,11 +75,11 @@ pub fn outbound_dns(
         "dns_refresh_rate".into(),
         json!(dur(ext
             .dns_refresh
-            .unwrap_or(spec.profile.dns_refresh_rate))),
+            .unwrap_or(spec.profile.dns_refresh_rate()))),
     );
     c.insert(
         "respect_dns_ttl".into(),
-        json!(spec.profile.respect_dns_ttl),
+        json!(spec.profile.respect_dns_ttl()),
     );
     c.insert(
         "typed_dns_resolver_config".into(),
@@ -107,7 +107,12 @@ pub fn outbound_dns(
 pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
     let mut c = base("PassthroughCluster", spec.profile, None, Lb::Provided);
     original_dst(&mut c);
-    if let Some(idle) = spec.profile.passthrough_idle_timeout {
+    if !spec.profile.has(Behaviour::MaxUint32CircuitBreakers) {
+        // Before 1.4 its own connection pool asks for 102400 connections
+        // (v1alpha3/cluster.go@1.2.10 L1003-1019); 1.4 passes an empty pool (L1270-1281).
+        c["circuit_breakers"]["thresholds"][0]["max_connections"] = json!(1024 * 100);
+    }
+    if let Some(idle) = spec.profile.passthrough_idle_timeout() {
         let mut opts = Map::new();
         opts.insert("idle_timeout".into(), json!(dur(idle)));
         c.insert(
@@ -157,7 +162,7 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>, lb: Lb) -> 
     let tcp = pool.and_then(|p| p.tcp.as_ref());
     let http = pool.and_then(|p| p.http.as_ref());
     let connect = opt_duration(&tcp.and_then(|t| t.connect_timeout.clone()))
-        .unwrap_or(profile.connect_timeout);
+        .unwrap_or(profile.connect_timeout());
     let mut c = Map::new();
     c.insert("name".into(), json!(name));
     c.insert("connect_timeout".into(), json!(dur(connect)));
@@ -188,13 +193,9 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>, lb: Lb) -> 
         }
     } else {
         // Before 1.4 (v1alpha3/cluster.go@1.2.10 L50-58): outbound clusters default to
-        // max_retries 1024, inbound ones to nothing; the PassthroughCluster asks for 102400
-        // connections (L1003-1019). Whatever is left unset is Envoy's default.
+        // max_retries 1024, inbound ones to nothing. Whatever is left unset is Envoy's default.
         if lb != Lb::EnvoyDefault {
             thresholds.insert("max_retries".into(), json!(1024));
-        }
-        if name == "PassthroughCluster" {
-            thresholds.insert("max_connections".into(), json!(1024 * 100));
         }
         for (key, value) in limits {
             if let Some(v) = value {

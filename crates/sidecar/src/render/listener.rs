@@ -43,7 +43,7 @@ fn flags_header(append_action: &str) -> Value {
 }
 
 fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config: Value) -> Value {
-    let format = match spec.profile.log_format {
+    let format = match spec.profile.log_format() {
         LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
         LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
         LogFormat::Istio19 => ISTIO_1_9_TEXT_FORMAT,

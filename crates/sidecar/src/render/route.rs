@@ -12,7 +12,7 @@ pub fn inbound_vhost(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &st
     let mut route = Map::new();
     route.insert("cluster".into(), json!(cluster));
     route.insert("timeout".into(), json!("0s"));
-    if let Some(n) = spec.profile.inbound_retry_attempts {
+    if let Some(n) = spec.profile.inbound_retry_attempts() {
         route.insert(
             "retry_policy".into(),
             json!({"retry_on": "reset-before-request", "num_retries": n}),
@@ -76,13 +76,16 @@ pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &st
 pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
     let timeout = spec
         .profile
-        .passthrough_route_timeout
+        .passthrough_route_timeout()
         .map(dur)
         .unwrap_or_else(|| "0s".into());
-    let mut route = json!({"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}});
-    if spec.profile.has(Behaviour::AllowAnyRouteNamed) {
-        route = named(spec.profile, Some("allow_any"), route);
-    }
+    let route = named(
+        spec.profile,
+        spec.profile
+            .has(Behaviour::AllowAnyRouteNamed)
+            .then_some("allow_any"),
+        json!({"match": {"prefix": "/"}, "route": {"cluster": "PassthroughCluster", "timeout": timeout}}),
+    );
     json!({
         "name": "allow_any",
         "domains": ["*"],
@@ -93,13 +96,13 @@ pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
 /// Istio's `ConvertPolicy`: the profile's default policy, overridden by the VirtualService's
 /// `retries`; `attempts: 0` disables retries.
 pub fn retry_policy(profile: &Profile, vs: Option<&HttpRetry>) -> Option<Value> {
-    let mut retry_on = profile.default_retry_on.to_string();
-    let mut codes: Vec<u32> = if profile.default_retry_503 {
+    let mut retry_on = profile.default_retry_on().to_string();
+    let mut codes: Vec<u32> = if profile.default_retry_503() {
         vec![503]
     } else {
         vec![]
     };
-    let mut attempts = profile.default_retry_attempts;
+    let mut attempts = profile.default_retry_attempts();
     let mut per_try = None;
     if let Some(r) = vs {
         if r.attempts == 0 {
