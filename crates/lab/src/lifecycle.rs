@@ -149,9 +149,5 @@ pub fn marks(dir: &Path, load_start_unix_ms: u64) -> Vec<Mark> {
 
 /// Read `lifecycle.jsonl` back.
 pub fn read(path: &Path) -> Result<Vec<Step>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| format!("{}: {e}", path.display())))
-        .collect()
+    mesh5xx_xds::record::read_lines(path)
 }

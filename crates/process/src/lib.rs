@@ -13,11 +13,13 @@
 //! receive SIGKILL when the process that spawned them dies, even by `kill -9`
 //! (Linux parent-death signal). [`netns`] gives a run a private network namespace.
 
+mod cache;
 pub mod netns;
 mod ready;
 mod signal;
 mod supervised;
 
+pub use cache::cache_dir;
 pub use ready::{announce_ready, parse_ready_line, READY_PREFIX};
 pub use signal::stop_signal;
 pub use supervised::{ProcessError, Supervised};

@@ -56,7 +56,7 @@ pub fn locate(explicit: Option<&Path>, version: &str) -> Result<EnvoyBinary, Pro
             return Ok(b);
         }
     }
-    let dir = cache_dir().join(format!("envoy-{version}"));
+    let dir = mesh5xx_process::cache_dir().join(format!("envoy-{version}"));
     let bin = dir.join("bin").join("envoy");
     if bin.exists() {
         if let Ok(b) = check(&bin, "cache") {
@@ -65,17 +65,6 @@ pub fn locate(explicit: Option<&Path>, version: &str) -> Result<EnvoyBinary, Pro
     }
     install(&dir, version)?;
     check(&bin, "installed")
-}
-
-/// The lab's cache directory.
-pub fn cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mesh5xx");
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".cache").join("mesh5xx")
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {

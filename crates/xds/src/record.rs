@@ -134,6 +134,11 @@ impl Recorder {
 
 /// Read a record file back.
 pub fn read(path: &Path) -> Result<Vec<Entry>, String> {
+    read_lines(path)
+}
+
+/// Read a file of one JSON `T` per line (blank lines skipped); an error names the line.
+pub fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()
         .enumerate()

@@ -44,20 +44,14 @@ impl TypeUrl {
     }
 
     /// The type URL on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TypeUrl::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-            TypeUrl::Endpoint => {
-                "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
-            }
-            TypeUrl::Listener => "type.googleapis.com/envoy.config.listener.v3.Listener",
-            TypeUrl::Route => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
-        }
+    pub fn url(self) -> String {
+        type_url(self.message())
     }
 
     /// The type of a type URL, if it is one of the four.
     pub fn parse(url: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == url)
+        let message = url.strip_prefix(TYPE_URL_PREFIX)?;
+        Self::ALL.into_iter().find(|t| t.message() == message)
     }
 
     /// CDS and LDS responses carry every resource (a missing one is removed); EDS and RDS
@@ -75,6 +69,13 @@ impl TypeUrl {
             TypeUrl::Route => "rds",
         }
     }
+}
+
+const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
+
+/// The `Any` type URL of protobuf message `message`.
+pub fn type_url(message: &str) -> String {
+    format!("{TYPE_URL_PREFIX}{message}")
 }
 
 /// One sidecar's resources: by type, by name, in Envoy's JSON.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DeserializeOptions, DynamicMessage};
+use prost_reflect::{DescriptorPool, DynamicMessage};
 use serde_json::Value;
 
 use crate::wire::Any;
@@ -74,7 +74,7 @@ impl Schema {
         if let Some(p) = std::env::var_os("MESH5XX_XDS_SCHEMA").filter(|v| !v.is_empty()) {
             return Self::load(Path::new(&p));
         }
-        let cache = cache_dir();
+        let cache = mesh5xx_process::cache_dir();
         let path = cache.join(format!("xds-schema-{XDS_PROTOS_VERSION}.fds"));
         if !path.exists() {
             build(&cache, &path)?;
@@ -109,7 +109,7 @@ impl Schema {
     }
 
     /// `resource` (Envoy's JSON for message `type_name`, e.g. `envoy.config.cluster.v3.Cluster`)
-    /// as an `Any`; `name` says which resource in an error.
+    /// as an `Any`; `name` says which resource in an error. Unknown fields are refused.
     pub fn encode(
         &self,
         type_name: &str,
@@ -122,47 +122,19 @@ impl Schema {
             reason,
         };
         let desc = self
-            .pool
-            .get_message_by_name(type_name)
+            .message(type_name)
             .ok_or_else(|| err("no such message in the schema".into()))?;
-        let msg = DynamicMessage::deserialize_with_options(
-            desc,
-            resource,
-            &DeserializeOptions::new().deny_unknown_fields(true),
-        )
-        .map_err(|e| err(e.to_string()))?;
+        let msg = DynamicMessage::deserialize(desc, resource).map_err(|e| err(e.to_string()))?;
         Ok(Any {
-            type_url: format!("type.googleapis.com/{type_name}"),
+            type_url: crate::resources::type_url(type_name),
             value: msg.encode_to_vec().into(),
         })
     }
 
-    /// Decode `bytes` as message `type_name` into Envoy's JSON (for tests and records).
-    pub fn decode(&self, type_name: &str, bytes: &[u8]) -> Result<Value, SchemaError> {
-        let err = |reason: String| SchemaError::Encode {
-            type_name: type_name.to_string(),
-            name: String::new(),
-            reason,
-        };
-        let desc = self
-            .pool
-            .get_message_by_name(type_name)
-            .ok_or_else(|| err("no such message in the schema".into()))?;
-        let msg = DynamicMessage::decode(desc, bytes).map_err(|e| err(e.to_string()))?;
-        serde_json::to_value(&msg).map_err(|e| err(e.to_string()))
+    /// The descriptor of message `type_name`.
+    pub fn message(&self, type_name: &str) -> Option<prost_reflect::MessageDescriptor> {
+        self.pool.get_message_by_name(type_name)
     }
-}
-
-/// The lab's cache directory (shared with the Envoy install).
-fn cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("mesh5xx");
-    }
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join(".cache")
-        .join("mesh5xx")
 }
 
 /// Install the `xds-protos` wheel (pure Python, no dependencies needed to read it) and write
@@ -245,6 +217,12 @@ mod tests {
         Schema::locate(None).expect("the xDS schema installs")
     }
 
+    /// `bytes` decoded as message `type_name`, in Envoy's JSON.
+    fn decode(s: &Schema, type_name: &str, bytes: &[u8]) -> Value {
+        let msg = DynamicMessage::decode(s.message(type_name).unwrap(), bytes).unwrap();
+        serde_json::to_value(&msg).unwrap()
+    }
+
     /// The hand-declared discovery messages agree with Envoy's own descriptors.
     #[test]
     fn wire_messages_match_envoy_s_discovery_proto() {
@@ -263,12 +241,11 @@ mod tests {
                 message: "bad".into(),
             }),
         };
-        let v = s
-            .decode(
-                "envoy.service.discovery.v3.DiscoveryRequest",
-                &req.encode_to_vec(),
-            )
-            .unwrap();
+        let v = decode(
+            &s,
+            "envoy.service.discovery.v3.DiscoveryRequest",
+            &req.encode_to_vec(),
+        );
         assert_eq!(
             v,
             json!({"versionInfo": "v3", "node": {"id": "sidecar~a", "cluster": "a"},
@@ -281,12 +258,11 @@ mod tests {
             type_url: "t".into(),
             nonce: "n".into(),
         };
-        let v = s
-            .decode(
-                "envoy.service.discovery.v3.DiscoveryResponse",
-                &resp.encode_to_vec(),
-            )
-            .unwrap();
+        let v = decode(
+            &s,
+            "envoy.service.discovery.v3.DiscoveryResponse",
+            &resp.encode_to_vec(),
+        );
         assert_eq!(
             v,
             json!({"versionInfo": "v1", "typeUrl": "t", "nonce": "n"})
@@ -307,9 +283,7 @@ mod tests {
             any.type_url,
             "type.googleapis.com/envoy.config.cluster.v3.Cluster"
         );
-        let back = s
-            .decode("envoy.config.cluster.v3.Cluster", &any.value)
-            .unwrap();
+        let back = decode(&s, "envoy.config.cluster.v3.Cluster", &any.value);
         assert_eq!(back["connectTimeout"], "1s");
         let e = s
             .encode(

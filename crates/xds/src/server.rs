@@ -380,7 +380,7 @@ impl Stream {
         let resp = DiscoveryResponse {
             version_info: version.clone(),
             resources: encoded,
-            type_url: t.as_str().to_string(),
+            type_url: t.url(),
             nonce: nonce.clone(),
         };
         let count = resp.resources.len();

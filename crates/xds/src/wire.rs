@@ -157,7 +157,7 @@ mod tests {
                 cluster: "client".into(),
             }),
             resource_names: vec!["outbound|80||srv-a.default.svc.cluster.local".into()],
-            type_url: crate::TypeUrl::Endpoint.as_str().into(),
+            type_url: crate::TypeUrl::Endpoint.url(),
             response_nonce: "n1".into(),
             error_detail: None,
         };
