@@ -24,9 +24,10 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     /// Start `mesh5xx xds` recording to `dir/xds.jsonl`, with istiod's default debounce.
-    pub async fn start(exe: &Path, schema: &Schema, dir: &Path) -> Result<Self, LabError> {
+    pub async fn start(exe: &Path, dir: &Path) -> Result<Self, LabError> {
+        let schema = Schema::file(None).map_err(|e| LabError::ControlPlane(e.to_string()))?;
         let record = dir.join("xds.jsonl");
-        let args = XdsArgs::new(record.clone(), schema.path().to_path_buf());
+        let args = XdsArgs::new(record.clone(), schema);
         let mut cmd = Command::new(exe);
         cmd.arg("xds").args(args.to_argv());
         let (mut child, input) =

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use mesh5xx_results::Mark;
-use mesh5xx_scenario::model::Termination;
+use mesh5xx_scenario::model::{Service, Termination};
 use mesh5xx_xds::{Event, Update};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -50,10 +50,10 @@ impl Steps {
 
 /// Terminate server pod `t.pod` at `t.at_ms` after `load_start`: endpoint removal, the app's
 /// preStop and SIGTERM, and pilot-agent's drain wait then Envoy's stop, side by side.
-/// `cluster` is the callers' EDS cluster of the service.
+/// The callers learn of it through their EDS cluster of `service`.
 pub async fn terminate(
     pods: &mut Pods,
-    cluster: &str,
+    service: &Service,
     t: &Termination,
     load_start: Instant,
     dir: &Path,
@@ -79,25 +79,23 @@ pub async fn terminate(
         control_plane,
         ..
     } = pods;
-    let cp = control_plane
-        .as_mut()
-        .ok_or_else(|| LabError::ControlPlane("a terminating pod needs a control plane".into()))?;
-    let app = apps
-        .get_mut(i)
-        .ok_or_else(|| LabError::ControlPlane(format!("no app replica {i}")))?;
+    // The catalog checked that a terminating pod has a control plane and names a replica.
+    let cp = control_plane.as_mut().expect("a control plane");
+    let app = &mut apps[i];
     let sidecar = sidecars
         .iter_mut()
         .filter(|s| s.role == "server")
         .nth(i)
-        .ok_or_else(|| LabError::ControlPlane(format!("no server sidecar {i}")))?;
+        .expect("a server sidecar per replica");
     let pod = sidecar.pod.clone();
+    let cluster = mesh5xx_sidecar::render::outbound_name(service.port, &service.host);
 
     tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
     record(&pod, "terminating");
     let endpoints = async {
         tokio::time::sleep(Duration::from_millis(t.endpoint_delay_ms)).await;
         cp.send(&Update::Endpoints {
-            cluster: cluster.to_string(),
+            cluster,
             endpoints: remaining,
         })
         .await?;

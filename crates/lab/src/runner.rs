@@ -233,12 +233,12 @@ async fn run_variant(
     let load_start_unix_ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let cluster =
-        mesh5xx_sidecar::render::outbound_name(scenario.service.port, &scenario.service.host);
     // The pod's life goes on while the load runs; the load's end is waited for either way.
     let lifecycle = async {
         match &v.topology.terminate {
-            Some(t) => lifecycle::terminate(&mut pods, &cluster, t, load_start, &dir).await,
+            Some(t) => {
+                lifecycle::terminate(&mut pods, &scenario.service, t, load_start, &dir).await
+            }
             None => Ok(()),
         }
     };

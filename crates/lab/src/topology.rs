@@ -87,9 +87,7 @@ pub async fn start(
     dir: &Path,
 ) -> Result<Pods, LabError> {
     let mut cp = if variant.topology.control_plane {
-        let schema =
-            mesh5xx_xds::Schema::locate(None).map_err(|e| LabError::ControlPlane(e.to_string()))?;
-        Some(ControlPlane::start(exe, &schema, dir).await?)
+        Some(ControlPlane::start(exe, dir).await?)
     } else {
         None
     };

@@ -62,24 +62,29 @@ pub enum SchemaError {
 #[derive(Debug, Clone)]
 pub struct Schema {
     pool: DescriptorPool,
-    path: PathBuf,
 }
 
 impl Schema {
     /// The schema at `explicit`, else `MESH5XX_XDS_SCHEMA`, else the cache (made on first use).
     pub fn locate(explicit: Option<&Path>) -> Result<Self, SchemaError> {
+        Self::load(&Self::file(explicit)?)
+    }
+
+    /// Where [`Schema::locate`] reads the schema from, made first if it is the cache's and
+    /// missing (for a process that hands the path on without reading it).
+    pub fn file(explicit: Option<&Path>) -> Result<PathBuf, SchemaError> {
         if let Some(p) = explicit {
-            return Self::load(p);
+            return Ok(p.to_path_buf());
         }
         if let Some(p) = std::env::var_os("MESH5XX_XDS_SCHEMA").filter(|v| !v.is_empty()) {
-            return Self::load(Path::new(&p));
+            return Ok(PathBuf::from(p));
         }
         let cache = mesh5xx_process::cache_dir();
         let path = cache.join(format!("xds-schema-{XDS_PROTOS_VERSION}.fds"));
         if !path.exists() {
             build(&cache, &path)?;
         }
-        Self::load(&path)
+        Ok(path)
     }
 
     /// Read a FileDescriptorSet (the well-known types need not be in it).
@@ -97,15 +102,7 @@ impl Schema {
                 return Err(read(format!("it has no {}", url.message())));
             }
         }
-        Ok(Self {
-            pool,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// Where it was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(Self { pool })
     }
 
     /// `resource` (Envoy's JSON for message `type_name`, e.g. `envoy.config.cluster.v3.Cluster`)

@@ -151,8 +151,8 @@ struct Stream {
     tx: Tx,
     node: Option<String>,
     subs: HashMap<TypeUrl, Subscription>,
-    /// The push this stream last handled, and the last full one.
-    seen: (u64, u64),
+    /// The last full push this stream sent.
+    full_seen: u64,
     nonces: u64,
 }
 
@@ -163,7 +163,7 @@ impl Stream {
             tx,
             node: None,
             subs: HashMap::new(),
-            seen: (0, 0),
+            full_seen: 0,
             nonces: 0,
         }
     }
@@ -172,10 +172,13 @@ impl Stream {
     async fn run(mut self, mut body: Incoming) -> (u32, String) {
         let mut deframer = Deframer::default();
         let mut signal = self.shared.mesh.signal.clone();
-        {
-            let p = self.shared.mesh.pushed.lock().expect("the mesh lock");
-            self.seen = (p.seq, p.full_seq);
-        }
+        self.full_seen = self
+            .shared
+            .mesh
+            .pushed
+            .lock()
+            .expect("the mesh lock")
+            .full_seq;
         let end = loop {
             tokio::select! {
                 frame = body.frame() => match frame {
@@ -298,12 +301,15 @@ impl Stream {
 
     /// A push: everything subscribed after a full push; the changed endpoints after an EDS one.
     async fn on_push(&mut self) {
-        let (seq, full_seq) = {
-            let p = self.shared.mesh.pushed.lock().expect("the mesh lock");
-            (p.seq, p.full_seq)
-        };
-        let full = full_seq > self.seen.1;
-        self.seen = (seq, full_seq);
+        let full_seq = self
+            .shared
+            .mesh
+            .pushed
+            .lock()
+            .expect("the mesh lock")
+            .full_seq;
+        let full = full_seq > self.full_seen;
+        self.full_seen = full_seq;
         let shared = self.shared.clone();
         let _permit = shared.throttle.acquire().await;
         for t in TypeUrl::ALL {
