@@ -276,17 +276,11 @@ async fn run_one(
         repeat: args.repeat,
         progress: true,
         live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        not_applicable: p.not_applicable.clone(),
     };
     let variants: Vec<&Variant> = p.variants.iter().collect();
     match run_scenario(&cfg, p.scenario, &variants, stop).await {
-        Ok(mut s) => {
-            if !p.not_applicable.is_empty() {
-                s.not_applicable = p.not_applicable.clone();
-                s.write_to(&run_dir)
-                    .with_context(|| format!("writing {}", run_dir.display()))?;
-            }
-            Ok((s, run_dir))
-        }
+        Ok(s) => Ok((s, run_dir)),
         Err(e @ LabError::Interrupted) => Err(e.into()),
         Err(e) => {
             Err(anyhow::Error::new(e)

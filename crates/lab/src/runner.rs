@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use mesh5xx_process::Supervised;
 use mesh5xx_results::clock::rfc3339;
-use mesh5xx_results::{pool, Machine, Summary, VariantResult, SCHEMA_VERSION};
+use mesh5xx_results::{pool, Machine, NotApplicable, Summary, VariantResult, SCHEMA_VERSION};
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::EnvoyBinary;
 use tokio::process::Command;
@@ -42,6 +42,9 @@ pub struct LabConfig {
     pub progress: bool,
     /// Show the load generator's live line (elapsed, req/s, errors by flag) on the terminal.
     pub live: bool,
+    /// The scenario's variants left out because the profile's istiod could not express them;
+    /// recorded in `summary.json` from its first write.
+    pub not_applicable: Vec<NotApplicable>,
 }
 
 /// Run `variants` of `scenario`, each `cfg.repeat` times round by round; `stop` turning true
@@ -68,7 +71,7 @@ pub async fn run_scenario(
         interrupted: false,
         passed: true,
         variants: Vec::new(),
-        not_applicable: Vec::new(),
+        not_applicable: cfg.not_applicable.clone(),
     };
     write_summary(&cfg.run_dir, &summary)?;
     let repeat = cfg.repeat.max(1);

@@ -265,13 +265,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         // A key names one profile or several, separated by spaces (`istio-1.2 istio-1.4`).
         for (key, o) in &v.profiles {
             let at = |f: &str| at(&format!("profiles.{key}{f}"));
-            let istio = match &o.istio {
-                Some(objects) => Some(
-                    IstioObjects::parse(objects)
-                        .map_err(|(f, r)| ScenarioError::invalid(path, at(&format!(".{f}")), r))?,
-                ),
-                None => None,
-            };
+            let istio = o
+                .istio
+                .as_ref()
+                .map(|objects| IstioObjects::parse(objects))
+                .transpose()
+                .map_err(|(f, r)| ScenarioError::invalid(path, at(&format!(".{f}")), r))?;
             if let Some(e) = &o.expect {
                 e.validate().map_err(|(f, why)| {
                     ScenarioError::invalid(path, at(&format!(".expect.{f}")), why)
