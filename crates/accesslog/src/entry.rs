@@ -87,7 +87,8 @@ pub struct Entry<'a> {
     pub authority: Option<&'a str>,
     /// `%UPSTREAM_HOST%`, `ip:port`.
     pub upstream_host: Option<&'a str>,
-    /// `%UPSTREAM_CLUSTER%` / `%UPSTREAM_CLUSTER_RAW%`, e.g. `inbound|80|http|srv-a…`.
+    /// `%UPSTREAM_CLUSTER%` / `%UPSTREAM_CLUSTER_RAW%`, e.g. `inbound|80|http|srv-a…`: the
+    /// cluster's name, without the stat-name delimiter `;` Istio 1.23+ logs after it.
     pub upstream_cluster: Option<&'a str>,
     /// `%UPSTREAM_LOCAL_ADDRESS%`.
     pub upstream_local_address: Option<&'a str>,

@@ -102,8 +102,8 @@ fn entry_start(line: &str) -> Option<usize> {
 /// The cluster a logged cluster field names. From Istio 1.23 every cluster carries
 /// `alt_stat_name: NAME;` (core/cluster_builder.go@1.24.0 L300), and a log printing
 /// `%UPSTREAM_CLUSTER%` (the stat name) shows `PassthroughCluster;`: the `;` is the stat-name
-/// delimiter, not part of the name.
-pub fn cluster_name(logged: &str) -> &str {
+/// delimiter, not part of the name. The parsers give the name.
+pub(crate) fn cluster_name(logged: &str) -> &str {
     logged.strip_suffix(';').unwrap_or(logged)
 }
 
@@ -113,6 +113,11 @@ mod cluster_name_tests {
 
     #[test]
     fn the_stat_name_delimiter_is_not_part_of_the_cluster() {
+        let line = r#"[2026-01-01T00:00:00.000Z] "GET / HTTP/1.1" 503 UF upstream_reset_before_response_started{connection_failure} - "-" 0 91 0 - "-" "-" "r" "h" "1.2.3.4:80" PassthroughCluster; - 1.2.3.4:80 10.0.0.1:5000 - -"#;
+        assert_eq!(
+            crate::parse_line(line).unwrap().upstream_cluster,
+            Some("PassthroughCluster")
+        );
         assert_eq!(cluster_name("PassthroughCluster;"), "PassthroughCluster");
         assert_eq!(cluster_name("outbound|80||a.b;"), "outbound|80||a.b");
         assert_eq!(cluster_name("inbound|8080||"), "inbound|8080||");

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use hdrhistogram::Histogram;
-use mesh5xx_accesslog::{cluster_name, Entry};
+use mesh5xx_accesslog::Entry;
 use serde::Serialize;
 
 use crate::timeline::{parse_timestamp, Timeline};
@@ -50,7 +50,7 @@ impl Direction {
 
 /// The direction of `e`, from its cluster name or else its addresses.
 pub fn direction(e: &Entry<'_>) -> Direction {
-    if let Some(cluster) = e.upstream_cluster.map(cluster_name) {
+    if let Some(cluster) = e.upstream_cluster {
         if cluster.starts_with("inbound|") || cluster.starts_with("InboundPassthroughCluster") {
             return Direction::Inbound;
         }
@@ -87,10 +87,7 @@ pub fn direction(e: &Entry<'_>) -> Direction {
 pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str> {
     let host = match direction {
         Direction::Passthrough => e.authority,
-        Direction::Outbound => e
-            .upstream_cluster
-            .map(cluster_name)
-            .and_then(|c| c.rsplit('|').next()),
+        Direction::Outbound => e.upstream_cluster.and_then(|c| c.rsplit('|').next()),
         _ => None,
     }?;
     let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
@@ -315,7 +312,7 @@ impl Groups {
             code: e.response_code,
             flags: e.response_flags.to_owned(),
             direction: dir,
-            cluster: e.upstream_cluster.map(|c| cluster_name(c).to_owned()),
+            cluster: e.upstream_cluster.map(str::to_owned),
         };
         if let Some(stats) = self.groups.get_mut(&key) {
             stats.add(e, external);

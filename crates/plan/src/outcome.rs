@@ -202,7 +202,6 @@ pub fn access_log(path: &Path, pod: &str, role: &str) -> std::io::Result<Sidecar
                 *c.responses.entry(e.response_code.to_string()).or_default() += 1;
                 *c.flags.entry(e.response_flags.to_string()).or_default() += 1;
                 if let Some(cl) = e.upstream_cluster {
-                    let cl = mesh5xx_accesslog::cluster_name(cl);
                     *c.clusters.entry(cl.to_string()).or_default() += 1;
                 }
                 if e.response_code >= 500 && c.sample_error_line.is_none() {
