@@ -9,7 +9,7 @@
 #   scripts/reference.sh SCENARIO...     remake these scenarios (every profile they run under)
 #   PROFILES=istio-1.2 scripts/reference.sh   remake every scenario under these profiles only
 #
-# Env: REPEAT (5): runs of each variant under the default profile (istio-1.4), interleaved
+# Env: REPEAT (5): runs of each variant under the scenario's own profile, interleaved
 #      round by round (`mesh5xx run --repeat`); MATRIX_REPEAT (REPEAT): the same under the
 #      other profiles; PROFILES (every one of `mesh5xx list --profiles`): which to remake.
 set -euo pipefail
@@ -26,15 +26,21 @@ cleanup() { rm -f "$WORK_README"; }
 # An interrupt stops the run in progress too; nothing of the script's may be left running.
 procs_init reference.sh cleanup
 MATRIX_REPEAT=${MATRIX_REPEAT:-$REPEAT}
-DEFAULT_PROFILE=istio-1.4
-read -r -a PROFILE_LIST <<<"${PROFILES:-$("$M" list --profiles | awk '{printf "%s ", $1}')}"
+mapfile -t KNOWN_PROFILES < <("$M" list --profiles | awk '{print $1}')
+read -r -a PROFILE_LIST <<<"${PROFILES:-${KNOWN_PROFILES[*]}}"
+for profile in "${PROFILE_LIST[@]}"; do # an unknown profile stops here, before anything is removed
+  if [[ " ${KNOWN_PROFILES[*]} " != *" $profile "* ]]; then
+    echo "reference.sh: PROFILES names $profile; known: ${KNOWN_PROFILES[*]}" >&2
+    exit 2
+  fi
+done
 mapfile -t SCENARIOS < <("$M" list | awk '{print $1}')
 FRESH=() # the scenario directories made by this run
 
-remake() { # remake PROFILE SCENARIO
+remake() { # remake PROFILE SCENARIO; REPEAT runs under the scenario's own profile
   rm -rf "${REF:?}/$1/$2"
   local repeat=$MATRIX_REPEAT
-  [ "$1" = "$DEFAULT_PROFILE" ] && repeat=$REPEAT
+  [ "$1" = "$("$M" list --json | python3 -c "import json,sys; print(next(s['profile'] for s in json.load(sys.stdin)['scenarios'] if s['name'] == sys.argv[1]))" "$2")" ] && repeat=$REPEAT
   procs_run "$M" run "$2" --repeat "$repeat" --profile "$1" --out "$REF/$1/$2"
   FRESH+=("$REF/$1/$2")
 }
@@ -49,9 +55,6 @@ if [ $# -gt 0 ]; then
   SCENARIOS=("$@")
 fi
 mkdir -p "$REF"
-for profile in "${PROFILE_LIST[@]}"; do
-  "$M" render envoy "${SCENARIOS[0]}" --profile "$profile" >/dev/null # an unknown profile stops here
-done
 for profile in "${PROFILE_LIST[@]}"; do
   for scenario in "${SCENARIOS[@]}"; do remake "$profile" "$scenario"; done
 done
