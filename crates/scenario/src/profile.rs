@@ -141,7 +141,7 @@ pub fn all() -> Vec<Profile> {
         Profile::at(
             "istio-1.4",
             IstioVersion::v1(4),
-            "15 s route timeout on PassthroughCluster; 503 retried by default; VirtualService status codes never retried; legacy log format",
+            "15 s route timeout on PassthroughCluster; 503 retried by default; VirtualService status codes never retried; route name last in the log",
         ),
         Profile::at(
             "istio-1.13",

@@ -133,6 +133,13 @@ pub struct Mesh {
     pub signal: watch::Receiver<u64>,
 }
 
+impl Mesh {
+    /// What was last pushed (held briefly: streams and the debouncer share it).
+    pub fn pushed(&self) -> std::sync::MutexGuard<'_, Pushed> {
+        self.pushed.lock().expect("the mesh lock")
+    }
+}
+
 /// Start the debouncer: updates sent on the returned channel are merged and pushed.
 pub fn start(debounce: Debounce, recorder: Arc<Recorder>) -> (Mesh, mpsc::UnboundedSender<Update>) {
     let (tx, rx) = mpsc::unbounded_channel();

@@ -172,13 +172,7 @@ impl Stream {
     async fn run(mut self, mut body: Incoming) -> (u32, String) {
         let mut deframer = Deframer::default();
         let mut signal = self.shared.mesh.signal.clone();
-        self.full_seen = self
-            .shared
-            .mesh
-            .pushed
-            .lock()
-            .expect("the mesh lock")
-            .full_seq;
+        self.full_seen = self.shared.mesh.pushed().full_seq;
         let end = loop {
             tokio::select! {
                 frame = body.frame() => match frame {
@@ -301,13 +295,7 @@ impl Stream {
 
     /// A push: everything subscribed after a full push; the changed endpoints after an EDS one.
     async fn on_push(&mut self) {
-        let full_seq = self
-            .shared
-            .mesh
-            .pushed
-            .lock()
-            .expect("the mesh lock")
-            .full_seq;
+        let full_seq = self.shared.mesh.pushed().full_seq;
         let full = full_seq > self.full_seen;
         self.full_seen = full_seq;
         let shared = self.shared.clone();
@@ -327,7 +315,7 @@ impl Stream {
     /// The resources of type `t` this sidecar should see (`only`: just these names).
     fn current(&self, t: TypeUrl, only: Option<&[String]>) -> Option<BTreeMap<String, Value>> {
         let node = self.node.as_ref()?;
-        let p = self.shared.mesh.pushed.lock().expect("the mesh lock");
+        let p = self.shared.mesh.pushed();
         let all = p.proxies.get(node)?.of(t);
         let sub = self.subs.get(&t)?;
         let wanted = |name: &String| {
@@ -364,13 +352,7 @@ impl Stream {
             return;
         };
         let node = self.node.clone().expect("a stream with a node");
-        let version = self
-            .shared
-            .mesh
-            .pushed
-            .lock()
-            .expect("the mesh lock")
-            .version();
+        let version = self.shared.mesh.pushed().version();
         let mut encoded = Vec::with_capacity(resources.len());
         for (name, r) in &resources {
             match self.shared.schema.encode(t.message(), name, r) {
