@@ -40,14 +40,17 @@ header() { # header FILE KEY
     sed -n "s/^# mesh5xx-$2: //p" "$1" | head -n1
 }
 
-# The `kubectl logs -f` processes following the current variant's containers.
+# The `kubectl logs -f` processes following the current variant's containers, and the pods
+# they follow.
 STREAMS=()
+declare -A STREAMED=()
 # stop_streams: stop the log streams still running and wait for them.
 stop_streams() {
     local p
     for p in "${STREAMS[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${STREAMS[@]}"; do wait "$p" 2>/dev/null || true; done
     STREAMS=()
+    STREAMED=()
 }
 
 # Which variants, which profile, which namespace.
@@ -109,6 +112,7 @@ trap on_interrupt INT TERM
 stream() {
     "${KC[@]}" -n "$1" logs -f "$2" -c "$3" >"$4" 2>/dev/null &
     STREAMS+=($!)
+    STREAMED[$2]=1
 }
 
 has_container() { # has_container NS POD NAME
@@ -172,12 +176,41 @@ run_variant() {
     secs=$(sed -n 's/^  activeDeadlineSeconds: //p' "$dir/manifests.yaml" | head -n1)
     step "$v: apply the load generator Job" \
         "${KC[@]}" apply -f "$dir/manifests.yaml" -l 'mesh5xx/stage=load' >&2
+    # A change of the app pods while the load runs: one pod deleted, or the Deployment
+    # restarted (its strategy replaces every pod), that many ms after the load starts.
+    local change_ms change
+    change_ms=$(header "$dir/manifests.yaml" terminate)
+    change=terminate
+    if [[ -z "$change_ms" ]]; then
+        change_ms=$(header "$dir/manifests.yaml" rollout)
+        change=rollout
+    fi
+    if [[ -n "$change_ms" ]]; then
+        (
+            "${KC[@]}" -n "$ns" wait --for=condition=Ready pod -l job-name=loadgen --timeout=120s >/dev/null 2>&1 || exit 0
+            sleep "$(awk -v ms="$change_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+            if [[ "$change" == terminate ]]; then
+                victim=$(pods "$ns" "$sel,app.kubernetes.io/component=app" | head -n1)
+                [[ -n "$victim" ]] && "${KC[@]}" -n "$ns" delete pod "$victim" --wait=false >&2 &&
+                    log "$v: deleted pod $victim ${change_ms} ms into the load"
+            else
+                deployments "$sel,app.kubernetes.io/component=app" rollout restart &&
+                    log "$v: restarted the app Deployment ${change_ms} ms into the load"
+            fi
+        ) &
+    fi
     if [[ "$ENVOY_VERSION" == unknown ]]; then # outbound: only the Job's pod has a sidecar
         "${KC[@]}" -n "$ns" wait --for=condition=Ready pod -l job-name=loadgen --timeout=120s >&2 2>/dev/null &&
             envoy_version "$ns" "$(pods "$ns" job-name=loadgen | head -n1)"
     fi
     state=$(wait_job "$ns" "$((${secs:-600} + 60))")
     log "$v: load generator $state"
+    # Pods a rollout created while the load ran: their logs too, from their start.
+    while read -r pod; do
+        [[ -n "$pod" && -z "${STREAMED[$pod]:-}" ]] || continue
+        has_container "$ns" "$pod" app && stream "$ns" "$pod" app "$dir/app-$pod.log"
+        has_container "$ns" "$pod" istio-proxy && stream "$ns" "$pod" istio-proxy "$dir/istio-proxy-$pod.log"
+    done < <(pods "$ns" "$sel")
     pod=$(pods "$ns" "job-name=loadgen" | head -n1)
     if [[ -n "$pod" ]]; then
         "${KC[@]}" -n "$ns" logs "$pod" -c loadgen >"$dir/loadgen.log" 2>&1 || true

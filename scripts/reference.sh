@@ -59,8 +59,8 @@ for profile in "${PROFILE_LIST[@]}"; do
   for scenario in "${SCENARIOS[@]}"; do remake "$profile" "$scenario"; done
 done
 
-# Keep a few access-log lines per variant or run (the first lines and the first errors), drop
-# the rest.
+# Keep a few access-log lines per variant or run (the first lines, the first errors and the
+# last lines: whether the cluster answered again after its errors), drop the rest.
 for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
   [ -d "$dir" ] || continue
   {
@@ -69,6 +69,7 @@ for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
       echo "# $(basename "$log")"
       head -n 3 "$log"
       grep -E '" (5[0-9][0-9]) ' "$log" | head -n 5 || true
+      tail -n 3 "$log"
     done
   } >"${dir}samples.log"
   find "$dir" -maxdepth 1 -type f ! -name samples.log ! -name latency.hgrm ! -name ipset.txt -delete

@@ -2,7 +2,7 @@
 
 use mesh5xx_accesslog::Flags;
 
-use crate::grouping::{GroupKey, GroupStats, HostTracker};
+use crate::grouping::{GroupKey, GroupStats, Groups};
 use crate::signature::{best, Observed, Rule, RuleFix};
 use crate::timeline::BurstSummary;
 
@@ -51,12 +51,12 @@ pub fn classify(
     key: &GroupKey,
     stats: &GroupStats,
     bursts: Option<&BurstSummary>,
-    hosts: &HostTracker,
+    groups: &Groups,
     rules: &[Rule],
 ) -> Verdict {
     let flags: Vec<&str> = Flags::new(&key.flags).collect();
     let has = |f: &str| flags.contains(&f);
-    let observed = Observed::new(key, stats, bursts, hosts);
+    let observed = Observed::new(key, stats, bursts, groups);
     let rule = best(rules, &observed);
 
     let mut evidence = vec![format!(
@@ -95,6 +95,16 @@ pub fn classify(
     }
     if let Some(change) = &observed.ip_change {
         evidence.push(change.clone());
+    }
+    match observed.recovered {
+        Some(true) => {
+            evidence.push("the failing upstream answered again after its last error".to_owned())
+        }
+        Some(false) => evidence.push(
+            "the failing upstream answered nothing after its last error (the pod went away?)"
+                .to_owned(),
+        ),
+        None => {}
     }
     if let Some(b) = bursts {
         if b.bursts > 1 {

@@ -171,6 +171,8 @@ pub struct GroupStats {
     pub external_hosts: Tally,
     /// When the errors happened.
     pub timeline: Timeline,
+    /// Per source (see [`source_key`]), the latest error's start time (millis).
+    pub sources: HashMap<String, i64>,
 }
 
 impl GroupStats {
@@ -187,12 +189,21 @@ impl GroupStats {
             upstream_hosts: Tally::default(),
             external_hosts: Tally::default(),
             timeline: Timeline::default(),
+            sources: HashMap::new(),
         }
     }
 
-    fn add(&mut self, e: &Entry<'_>, external: Option<&str>) {
+    fn add(&mut self, e: &Entry<'_>, external: Option<&str>, source: &str) {
         self.count += 1;
         if let Some(ms) = parse_timestamp(e.start_time) {
+            // A request that reached no upstream (`UH`, `NR`) has no source to recover.
+            if e.upstream_host.is_some() {
+                if let Some(last) = self.sources.get_mut(source) {
+                    *last = (*last).max(ms);
+                } else if self.sources.len() < TALLY_CAP {
+                    self.sources.insert(source.to_owned(), ms);
+                }
+            }
             if self.first.as_ref().is_none_or(|(t, _)| ms < *t) {
                 self.first = Some((ms, e.start_time.to_owned()));
             }
@@ -290,11 +301,58 @@ pub struct Groups {
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
+    /// Per source (see [`source_key`]), the latest start time of a response below 500, as
+    /// printed.
+    pub answered: HashMap<String, String>,
+    /// The current line's source key (reused, so that a line allocates nothing).
+    key: String,
+}
+
+/// Where a line's request went: the input it was read from, its upstream cluster and its
+/// upstream host. Pods of one service share cluster names (and, before Istio 1.10, the
+/// inbound host `127.0.0.1:PORT`), so logs of several pods are told apart by their input.
+fn source_key(out: &mut String, input: usize, e: &Entry<'_>) {
+    use std::fmt::Write;
+    out.clear();
+    let _ = write!(
+        out,
+        "{input}\u{0}{}\u{0}{}",
+        e.upstream_cluster.unwrap_or(""),
+        e.upstream_host.unwrap_or("")
+    );
 }
 
 impl Groups {
-    /// Accounts for one parsed entry (only 5xx entries form groups).
-    pub fn add(&mut self, e: &Entry<'_>) {
+    /// Whether every source of `stats`'s errors answered below 500 after its last error;
+    /// `None` when the log has no response below 500 at all (only errors were pasted).
+    pub fn recovered(&self, stats: &GroupStats) -> Option<bool> {
+        if self.answered.is_empty() || stats.sources.is_empty() {
+            return None;
+        }
+        Some(stats.sources.iter().all(|(source, last_error)| {
+            self.answered
+                .get(source)
+                .and_then(|t| parse_timestamp(t))
+                .is_some_and(|t| t > *last_error)
+        }))
+    }
+
+    /// Notes a response below 500 from the current line's source at `start_time`. Times of
+    /// one format compare as text, so the latest is kept without parsing every line.
+    fn answered_at(&mut self, start_time: &str) {
+        if let Some(latest) = self.answered.get_mut(self.key.as_str()) {
+            if start_time > latest.as_str() {
+                latest.clear();
+                latest.push_str(start_time);
+            }
+        } else if self.answered.len() < HOST_CAP {
+            self.answered
+                .insert(self.key.clone(), start_time.to_owned());
+        }
+    }
+
+    /// Accounts for one parsed entry of input number `input` (only 5xx entries form groups).
+    pub fn add(&mut self, e: &Entry<'_>, input: usize) {
         let is_5xx = (500..600).contains(&e.response_code);
         let dir = direction(e);
         let external = if dir.is_egress() {
@@ -305,7 +363,9 @@ impl Groups {
         if let Some(name) = external {
             self.hosts.add(name, e);
         }
+        source_key(&mut self.key, input, e);
         if !is_5xx {
+            self.answered_at(e.start_time);
             return;
         }
         let key = GroupKey {
@@ -315,12 +375,12 @@ impl Groups {
             cluster: e.upstream_cluster.map(str::to_owned),
         };
         if let Some(stats) = self.groups.get_mut(&key) {
-            stats.add(e, external);
+            stats.add(e, external, &self.key);
         } else if self.groups.len() < GROUP_CAP {
             self.groups
                 .entry(key)
                 .or_insert_with(GroupStats::new)
-                .add(e, external);
+                .add(e, external, &self.key);
         } else {
             self.dropped += 1;
         }

@@ -256,7 +256,7 @@ impl Diagnoser {
             Ok(entry) => {
                 self.parsed += 1;
                 self.formats[format_index(entry.format)] += 1;
-                self.groups.add(&entry);
+                self.groups.add(&entry, self.inputs.len());
             }
             Err(e) if self.samples.len() < self.max_samples => {
                 let trimmed = text.trim_end_matches(['\n', '\r']);
@@ -273,14 +273,13 @@ impl Diagnoser {
 
     /// Groups, classifies and summarises everything read.
     pub fn finish(self) -> Diagnosis {
-        let hosts = &self.groups.hosts;
         let mut groups: Vec<GroupReport> = self
             .groups
             .groups
             .iter()
             .map(|(key, stats)| {
                 let bursts = stats.timeline.clone().summary();
-                let verdict = classify(key, stats, bursts.as_ref(), hosts, &self.rules);
+                let verdict = classify(key, stats, bursts.as_ref(), &self.groups, &self.rules);
                 report(key, stats, verdict, bursts)
             })
             .collect();

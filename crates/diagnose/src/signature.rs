@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grouping::{Direction, GroupKey, GroupStats, HostTracker};
+use crate::grouping::{Direction, GroupKey, GroupStats, Groups, HostTracker};
 use crate::timeline::BurstSummary;
 
 /// Which way the failing call goes through the sidecar that logs it.
@@ -83,6 +83,11 @@ pub struct Signature {
     /// one fails; `false`: it must not; absent: either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_change: Option<bool>,
+    /// `true`: the same cluster answers again after the errors (the app came back);
+    /// `false`: nothing answers on it after them (the pod went away); absent: either.
+    /// A hint, scored when the log has successes with times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovers: Option<bool>,
 }
 
 impl Signature {
@@ -162,6 +167,9 @@ pub struct Observed<'a> {
     pub(crate) ip_change: Option<String>,
     /// The median duration in milliseconds.
     pub(crate) median_ms: Option<u64>,
+    /// Whether the upstreams that failed answered below 500 again after their last error,
+    /// when the log says.
+    pub(crate) recovered: Option<bool>,
 }
 
 impl<'a> Observed<'a> {
@@ -170,8 +178,9 @@ impl<'a> Observed<'a> {
         key: &'a GroupKey,
         stats: &'a GroupStats,
         bursts: Option<&'a BurstSummary>,
-        hosts: &HostTracker,
+        groups: &Groups,
     ) -> Self {
+        let hosts = &groups.hosts;
         let external = if key.direction.is_egress() {
             stats.external_hosts.most_common()
         } else {
@@ -185,6 +194,7 @@ impl<'a> Observed<'a> {
             ip_change: external.and_then(|name| ip_change(name, hosts)),
             median_ms: (!stats.durations.is_empty())
                 .then(|| stats.durations.value_at_quantile(0.5)),
+            recovered: groups.recovered(stats),
         }
     }
 
@@ -213,7 +223,7 @@ fn pattern_matches(pattern: &str, value: &str) -> bool {
 impl Signature {
     /// How well `o` fits: `None` when a required trait (direction, code, flag, external
     /// host, IP change) is missing, else the number of hints (cluster, body, details,
-    /// duration, time shape) that agree: more is a closer fit.
+    /// duration, time shape, recovery) that agree: more is a closer fit.
     pub(crate) fn score(&self, o: &Observed<'_>) -> Option<u32> {
         let required = self.direction.admits(o.key.direction)
             && self.codes.contains(&o.key.code)
@@ -245,6 +255,7 @@ impl Signature {
             },
             self.time == Some(TimeShape::Bursts) && o.bursts.is_some_and(|b| b.bursts > 1),
             self.ip_change == Some(true),
+            self.recovers.is_some_and(|want| o.recovered == Some(want)),
         ];
         Some(soft.iter().filter(|s| **s).count() as u32)
     }

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
 use mesh5xx_plan::processes::{app_args, load_args, AppHost, Resolve};
-use mesh5xx_scenario::model::OtherApp;
+use mesh5xx_scenario::model::{OtherApp, PodLifecycle, Strategy};
 use mesh5xx_scenario::{Catalog, Profile, Scenario, Variant};
 use mesh5xx_upstream::AppFaults;
 use serde_json::{json, Value};
@@ -60,6 +60,12 @@ pub const NOT_APPLICABLE_COMMENT: &str = "# mesh5xx-not-applicable: ";
 pub const PROFILES_COMMENT: &str = "# mesh5xx-profiles: ";
 /// Header comment of variants whose app has `down` windows.
 pub const DOWN_WINDOW_NOTE: &str = "# App: the `down` fault with `after_first_request: true`: in a cluster the app starts tens of seconds before the load, so each app container counts its down windows from the first request it receives, as the local app counts them from a start that precedes the load by a moment";
+/// Header comment of variants that terminate a pod while the load runs: the milliseconds
+/// from the load's start to the deletion of one app pod (read by kind-run.sh).
+pub const TERMINATE_COMMENT: &str = "# mesh5xx-terminate: ";
+/// Header comment of variants that roll the app Deployment out while the load runs: the
+/// milliseconds from the load's start to `kubectl rollout restart` (read by kind-run.sh).
+pub const ROLLOUT_COMMENT: &str = "# mesh5xx-rollout: ";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
 pub const STAGE_LABEL: &str = "mesh5xx/stage";
 
@@ -195,12 +201,6 @@ fn prepare<'a>(
         .namespace
         .clone()
         .unwrap_or_else(|| own.unwrap_or(FALLBACK_NAMESPACE).to_string());
-    if variant.topology.terminate.is_some() {
-        bail!(
-            "variant {:?} terminates a pod while the load runs; the kind mode does not render that yet (in a cluster, `kubectl delete pod` during `kind-run.sh` does it for real)",
-            variant.name
-        );
-    }
     if namespace == EGRESS_NAMESPACE {
         bail!("--namespace {EGRESS_NAMESPACE} is reserved for the egress pod (outside the mesh)");
     }
@@ -315,6 +315,19 @@ pub fn render_text(
     {
         text.push_str(&format!("{DOWN_WINDOW_NOTE}\n"));
     }
+    let delay = variant.topology.pod.endpoint_delay_ms;
+    if let Some(t) = &variant.topology.terminate {
+        text.push_str(&format!(
+            "{TERMINATE_COMMENT}{}\n# Terminate: kind-run.sh deletes one app pod {} ms after the load starts (its ReplicaSet starts a new one); the endpoint's propagation (endpoint_delay_ms {delay} locally) is the cluster's own\n",
+            t.at_ms, t.at_ms
+        ));
+    }
+    if let Some(r) = &variant.topology.rollout {
+        text.push_str(&format!(
+            "{ROLLOUT_COMMENT}{}\n# Rollout: kind-run.sh restarts the app Deployment {} ms after the load starts (kubectl rollout restart); the endpoint's propagation (endpoint_delay_ms {delay} locally) is the cluster's own\n",
+            r.at_ms, r.at_ms
+        ));
+    }
     if egress::is_outbound(scenario) {
         let cfg = match &opts.egress {
             Some(cfg) => cfg.clone(),
@@ -389,6 +402,46 @@ pub(crate) fn app_pod_spec(r: &Render<'_>, args: Vec<String>, port: u16) -> Valu
     })
 }
 
+/// Seconds, rounded up: Kubernetes counts these fields in whole seconds.
+fn whole_seconds(ms: u64) -> u64 {
+    ms.div_ceil(1000)
+}
+
+/// The app pod template's metadata: `labels`, and for a terminating variant whose
+/// pilot-agent drain differs from the default, `proxy.istio.io/config` with its
+/// `terminationDrainDuration` (meshconfig ProxyConfig, read per pod from the annotation).
+fn app_pod_metadata(r: &Render<'_>, labels: Value) -> Value {
+    let t = &r.variant.topology.pod;
+    match changes_pods(r) {
+        true if t.termination_drain_ms != PodLifecycle::default().termination_drain_ms => json!({
+            "labels": labels,
+            "annotations": {"proxy.istio.io/config": format!("terminationDrainDuration: {}s\n", whole_seconds(t.termination_drain_ms))},
+        }),
+        _ => json!({"labels": labels}),
+    }
+}
+
+/// Whether the variant's server pods change while the load runs.
+fn changes_pods(r: &Render<'_>) -> bool {
+    r.variant.topology.terminate.is_some() || r.variant.topology.rollout.is_some()
+}
+
+/// `spec` with the variant's termination settings when its pods change: the grace period
+/// and the app container's preStop sleep (the `sleep` action, Kubernetes 1.30+, so the image
+/// needs no shell).
+fn with_termination(r: &Render<'_>, mut spec: Value) -> Value {
+    if !changes_pods(r) {
+        return spec;
+    }
+    let t = &r.variant.topology.pod;
+    spec["terminationGracePeriodSeconds"] = json!(whole_seconds(t.grace_period_ms));
+    if t.pre_stop_ms > 0 {
+        spec["containers"][0]["lifecycle"] =
+            json!({"preStop": {"sleep": {"seconds": whole_seconds(t.pre_stop_ms)}}});
+    }
+    spec
+}
+
 /// Replica groups: each distinct app setting with the number of replicas that have it.
 pub fn replica_groups(variant: &Variant) -> Vec<(AppFaults, u32)> {
     let mut groups: Vec<(AppFaults, u32)> = Vec::new();
@@ -422,11 +475,20 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
                 "replicas": replicas,
                 "selector": {"matchLabels": {"app": svc, "mesh5xx/group": group}},
                 "template": {
-                    "metadata": {"labels": labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])},
-                    "spec": app_pod_spec(r, upstream_command(app, port), port),
+                    "metadata": app_pod_metadata(r, labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])),
+                    "spec": with_termination(r, app_pod_spec(r, upstream_command(app, port), port)),
                 },
             },
         }));
+        if let Some(rollout) = &r.variant.topology.rollout {
+            let d = out.last_mut().expect("pushed above");
+            d["spec"]["strategy"] = match rollout.strategy {
+                Strategy::RollingUpdate => json!({"type": "RollingUpdate", "rollingUpdate": {
+                    "maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}}),
+                Strategy::Recreate => json!({"type": "Recreate"}),
+            };
+            d["spec"]["minReadySeconds"] = json!(whole_seconds(rollout.min_ready_ms));
+        }
     }
     out.push(json!({
         "apiVersion": "v1",

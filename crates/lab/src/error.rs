@@ -22,6 +22,8 @@ pub enum LabError {
     LoadgenTimeout { secs: u64, log: PathBuf },
     #[error("control plane: {0}")]
     ControlPlane(String),
+    #[error("pods changing while the load runs: {0}")]
+    Lifecycle(String),
     #[error("interrupted")]
     Interrupted,
 }

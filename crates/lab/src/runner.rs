@@ -237,14 +237,7 @@ async fn run_variant(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     // The pod's life goes on while the load runs; the load's end is waited for either way.
-    let lifecycle = async {
-        match &v.topology.terminate {
-            Some(t) => {
-                lifecycle::terminate(&mut pods, &scenario.service, t, load_start, &dir).await
-            }
-            None => Ok(()),
-        }
-    };
+    let lifecycle = lifecycle::run(&mut pods, v, load_start, &dir);
     let status = tokio::select! {
         (s, l) = async { tokio::join!(tokio::time::timeout(limit, loadgen.wait()), lifecycle) } => {
             l?;
@@ -262,11 +255,10 @@ async fn run_variant(
         });
     }
     let sidecar_logs: Vec<(String, &'static str, PathBuf)> = pods
-        .sidecars
-        .iter()
+        .all_sidecars()
         .map(|s| (s.pod.clone(), s.role, s.access_log.clone()))
         .collect();
-    let app_reports: Vec<PathBuf> = pods.apps.iter().map(|a| a.report.clone()).collect();
+    let app_reports: Vec<PathBuf> = pods.all_apps().map(|a| a.report.clone()).collect();
     if let Some(task) = other_app {
         task.abort();
     }

@@ -5,10 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesh5xx_process::Supervised;
+use mesh5xx_scenario::istio::IstioObjects;
+use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
     render, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, SidecarSpec,
 };
+use mesh5xx_upstream::AppFaults;
+use serde_json::Value;
 use tokio::process::Command;
 
 use mesh5xx_egress::EgressArgs;
@@ -29,16 +33,123 @@ pub struct Sidecar {
     pub access_log: PathBuf,
 }
 
-/// An app server replica.
+/// An app server.
 pub struct App {
     pub child: Supervised,
     pub addr: SocketAddr,
     pub report: PathBuf,
 }
 
+/// A server pod: the app and its sidecar.
+pub struct ServerPod {
+    /// `HOST-K`, e.g. `srv-a-0`.
+    pub name: String,
+    pub app: App,
+    pub sidecar: Sidecar,
+    /// The sidecar's inbound listener: the pod's endpoint in the service.
+    pub endpoint: SocketAddr,
+}
+
+/// What a server pod is made of: the service's app and a sidecar as istiod renders it for
+/// the profile and the variant's Istio objects. Pods started while the load runs (a
+/// rollout's new pods) are made from the same template as the first ones.
+#[derive(Debug, Clone)]
+pub struct PodTemplate {
+    pub exe: PathBuf,
+    pub envoy: EnvoyBinary,
+    pub profile: Profile,
+    pub service: Service,
+    pub istio: IstioObjects,
+    /// The pods' name prefix (`srv-a` of `srv-a.default.svc.cluster.local`).
+    pub host: String,
+    /// The variant's directory: logs, reports, configurations.
+    pub dir: PathBuf,
+}
+
+impl PodTemplate {
+    /// The name of replica `index`.
+    pub fn pod_name(&self, index: usize) -> String {
+        format!("{}-{index}", self.host)
+    }
+
+    /// Start the app of replica `index` with `faults`; returns once it listens.
+    pub async fn start_app(&self, index: usize, faults: &AppFaults) -> Result<App, LabError> {
+        start_app(&self.exe, faults, index, &self.dir).await
+    }
+
+    /// The sidecar of replica `index` in front of `app`, as rendered: its bootstrap and its
+    /// access log.
+    pub fn sidecar_config(&self, index: usize, app: SocketAddr) -> (Value, PathBuf) {
+        let pod = self.pod_name(index);
+        let access_log = self.dir.join(format!("access-{pod}.log"));
+        let inbound = InboundSpec {
+            service: &self.service,
+            app,
+        };
+        let spec = SidecarSpec::server(
+            &pod,
+            &self.profile,
+            &self.istio,
+            access_log.clone(),
+            inbound,
+        );
+        (render(&spec), access_log)
+    }
+
+    /// Run the sidecar of replica `index` (in front of `app`) on `config`; returns the pod
+    /// once Envoy is ready.
+    pub async fn start_sidecar(
+        &self,
+        index: usize,
+        app: App,
+        config: &Value,
+        access_log: PathBuf,
+    ) -> Result<ServerPod, LabError> {
+        let name = self.pod_name(index);
+        let envoy = Envoy::start(&self.envoy, &name, config, &self.dir).await?;
+        let endpoint = envoy
+            .listener("virtualInbound")
+            .expect("the inbound listener is rendered");
+        Ok(ServerPod {
+            sidecar: Sidecar {
+                pod: name.clone(),
+                role: "server",
+                envoy,
+                access_log,
+            },
+            name,
+            app,
+            endpoint,
+        })
+    }
+
+    /// Start replica `index` with `faults`: the app, then its sidecar (through `cp`, which
+    /// learns its configuration first, or from a static file).
+    pub async fn start(
+        &self,
+        index: usize,
+        faults: &AppFaults,
+        cp: Option<&mut ControlPlane>,
+    ) -> Result<ServerPod, LabError> {
+        let app = self.start_app(index, faults).await?;
+        let (bootstrap, access_log) = self.sidecar_config(index, app.addr);
+        let config = match cp {
+            Some(cp) => cp.adopt(&bootstrap).await?,
+            None => bootstrap,
+        };
+        self.start_sidecar(index, app, &config, access_log).await
+    }
+}
+
 /// Every process of a variant except the load generator.
 pub struct Pods {
+    /// Inbound: the server pods, by replica (pods started while the load runs after them).
+    pub servers: Vec<ServerPod>,
+    /// Inbound: what new server pods are made of.
+    pub template: Option<PodTemplate>,
+    /// Outbound: the external app.
     pub apps: Vec<App>,
+    /// Sidecars outside the server pods: the client's.
     pub sidecars: Vec<Sidecar>,
     /// Where the load generator sends (the client sidecar, or the server sidecar).
     pub target: SocketAddr,
@@ -46,8 +157,21 @@ pub struct Pods {
     pub egress: Option<EgressProc>,
     /// The control plane the sidecars take their configuration from, if the topology has one.
     pub control_plane: Option<ControlPlane>,
-    /// The server pods' inbound listeners, by replica (the service's endpoints).
-    pub inbound: Vec<SocketAddr>,
+}
+
+impl Pods {
+    /// Every sidecar: the server pods' first, then the client's.
+    pub fn all_sidecars(&self) -> impl Iterator<Item = &Sidecar> {
+        self.servers
+            .iter()
+            .map(|p| &p.sidecar)
+            .chain(self.sidecars.iter())
+    }
+
+    /// Every app: the server pods', then the external one.
+    pub fn all_apps(&self) -> impl Iterator<Item = &App> {
+        self.servers.iter().map(|p| &p.app).chain(self.apps.iter())
+    }
 }
 
 /// The running egress process (fake DNS + firewall).
@@ -94,56 +218,51 @@ pub async fn start(
     if variant.topology.external.is_some() {
         return start_outbound(exe, envoy, profile, scenario, variant, dir, cp).await;
     }
-    let host = scenario
-        .service
-        .host
-        .split('.')
-        .next()
-        .unwrap_or("app")
-        .to_string();
-    let apps = start_apps(exe, variant, dir).await?;
-    let mut sidecars = Vec::new();
-    let mut inbound_addrs = Vec::new();
-    for (i, app) in apps.iter().enumerate() {
-        let pod = format!("{host}-{i}");
-        let access_log = dir.join(format!("access-{pod}.log"));
-        let inbound = InboundSpec {
-            service: &scenario.service,
-            app: app.addr,
-        };
-        let spec = SidecarSpec::server(&pod, profile, &variant.istio, access_log.clone(), inbound);
-        let envoy = start_sidecar(envoy, &pod, render(&spec), cp.as_mut(), dir).await?;
-        inbound_addrs.push(
-            envoy
-                .listener("virtualInbound")
-                .expect("the inbound listener is rendered"),
+    let template = PodTemplate {
+        exe: exe.to_path_buf(),
+        envoy: envoy.clone(),
+        profile: profile.clone(),
+        service: scenario.service.clone(),
+        istio: variant.istio.clone(),
+        host: scenario
+            .service
+            .host
+            .split('.')
+            .next()
+            .unwrap_or("app")
+            .to_string(),
+        dir: dir.to_path_buf(),
+    };
+    let mut servers = Vec::new();
+    for i in 0..variant.topology.replicas as usize {
+        servers.push(
+            template
+                .start(i, &variant.app_for_replica(i), cp.as_mut())
+                .await?,
         );
-        sidecars.push(Sidecar {
-            pod,
-            role: "server",
-            envoy,
-            access_log,
-        });
     }
     let target = if variant.topology.client_sidecar {
         let outbound = OutboundSpec {
-            service: Some((&scenario.service, inbound_addrs.clone())),
+            service: Some((
+                &scenario.service,
+                servers.iter().map(|p| p.endpoint).collect(),
+            )),
             external: vec![],
         };
         let (client, target) =
             start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
-        sidecars.push(client);
-        target
+        (vec![client], target)
     } else {
-        inbound_addrs[0]
+        (Vec::new(), servers[0].endpoint)
     };
     Ok(Pods {
-        apps,
-        sidecars,
-        target,
+        servers,
+        template: Some(template),
+        apps: Vec::new(),
+        sidecars: target.0,
+        target: target.1,
         egress: None,
         control_plane: cp,
-        inbound: inbound_addrs,
     })
 }
 
@@ -152,7 +271,7 @@ pub async fn start(
 async fn start_sidecar(
     envoy: &EnvoyBinary,
     pod: &str,
-    bootstrap: serde_json::Value,
+    bootstrap: Value,
     cp: Option<&mut ControlPlane>,
     dir: &Path,
 ) -> Result<Envoy, LabError> {
@@ -163,31 +282,33 @@ async fn start_sidecar(
     Ok(Envoy::start(envoy, pod, &config, dir).await?)
 }
 
-async fn start_apps(exe: &Path, variant: &Variant, dir: &Path) -> Result<Vec<App>, LabError> {
-    let mut apps = Vec::new();
-    for i in 0..variant.topology.replicas as usize {
-        let report = dir.join(format!("app-{i}.json"));
-        let mut cmd = Command::new(exe);
-        let args = app_args(
-            &variant.app_for_replica(i),
-            AppHost::Local,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            &report,
-        );
-        cmd.arg("upstream").args(args.to_argv());
-        let mut child = Supervised::spawn(
-            &format!("app {i}"),
-            cmd,
-            Some(&dir.join(format!("app-{i}.out"))),
-        )?;
-        let ready: mesh5xx_upstream::Ready = child.wait_ready(READY_TIMEOUT).await?;
-        apps.push(App {
-            child,
-            addr: ready.addr,
-            report,
-        });
-    }
-    Ok(apps)
+/// Start app replica `index` with `faults`; returns once it listens.
+async fn start_app(
+    exe: &Path,
+    faults: &AppFaults,
+    index: usize,
+    dir: &Path,
+) -> Result<App, LabError> {
+    let report = dir.join(format!("app-{index}.json"));
+    let mut cmd = Command::new(exe);
+    let args = app_args(
+        faults,
+        AppHost::Local,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &report,
+    );
+    cmd.arg("upstream").args(args.to_argv());
+    let mut child = Supervised::spawn(
+        &format!("app {index}"),
+        cmd,
+        Some(&dir.join(format!("app-{index}.out"))),
+    )?;
+    let ready: mesh5xx_upstream::Ready = child.wait_ready(READY_TIMEOUT).await?;
+    Ok(App {
+        child,
+        addr: ready.addr,
+        report,
+    })
 }
 
 /// Outbound: the external app, the egress process serving its addresses through the firewall,
@@ -206,7 +327,7 @@ async fn start_outbound(
         .external
         .as_ref()
         .expect("an outbound variant has an external host");
-    let apps = start_apps(exe, variant, dir).await?;
+    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, dir).await?];
     let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
     let config_path = dir.join("egress-config.json");
     let text = serde_json::to_string_pretty(&config).expect("serializable");
@@ -235,6 +356,8 @@ async fn start_outbound(
     let (client, target) =
         start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
     Ok(Pods {
+        servers: Vec::new(),
+        template: None,
         apps,
         sidecars: vec![client],
         target,
@@ -244,7 +367,6 @@ async fn start_outbound(
             report,
         }),
         control_plane: cp,
-        inbound: Vec::new(),
     })
 }
 
@@ -277,16 +399,19 @@ impl Pods {
     /// Save each sidecar's admin stats, then stop sidecars (flushing access logs) and apps
     /// (which write their reports).
     pub async fn stop(self, dir: &Path) -> Result<(), LabError> {
-        for s in &self.sidecars {
+        for s in self.all_sidecars() {
             if let Ok(stats) = s.envoy.stats().await {
                 let path = dir.join(format!("stats-{}.txt", s.pod));
                 std::fs::write(&path, stats).map_err(LabError::io(path))?;
             }
         }
-        for s in self.sidecars {
+        let (sidecars, mut apps): (Vec<Sidecar>, Vec<App>) =
+            self.servers.into_iter().map(|p| (p.sidecar, p.app)).unzip();
+        for s in sidecars.into_iter().chain(self.sidecars) {
             s.envoy.stop().await?;
         }
-        for mut a in self.apps {
+        apps.extend(self.apps);
+        for mut a in apps {
             a.child.stop(Duration::from_secs(5)).await?;
         }
         if let Some(mut e) = self.egress {

@@ -10,7 +10,7 @@ use mesh5xx_diagnose::{Fix, Signature};
 
 use crate::expect::Expectation;
 use crate::istio::IstioObjects;
-use crate::model::{Direction, LoadSettings, Scenario, Service, Topology, Variant};
+use crate::model::{Direction, LoadSettings, Scenario, Service, Strategy, Topology, Variant};
 use crate::ScenarioError;
 
 /// The scenario files of one directory, sorted by name.
@@ -222,14 +222,31 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
-        if let Some(t) = &topology.terminate {
+        let changes = [
+            topology.terminate.as_ref().map(|_| "topology.terminate"),
+            topology.rollout.as_ref().map(|_| "topology.rollout"),
+        ];
+        let changes: Vec<&str> = changes.into_iter().flatten().collect();
+        if changes.len() > 1 {
+            return Err(ScenarioError::invalid(
+                path,
+                at(changes[1]),
+                format!(
+                    "one change of the pods per variant: {} is set too",
+                    changes[0]
+                ),
+            ));
+        }
+        if let Some(field) = changes.first() {
             if !topology.control_plane || !topology.client_sidecar {
                 return Err(ScenarioError::invalid(
                     path,
-                    at("topology.terminate"),
-                    "a terminating pod needs `control_plane: true` and `client_sidecar: true` (the callers learn of it by EDS)",
+                    at(field),
+                    "pods that change need `control_plane: true` and `client_sidecar: true` (the callers learn of them by EDS)",
                 ));
             }
+        }
+        if let Some(t) = &topology.terminate {
             if t.pod >= topology.replicas {
                 return Err(ScenarioError::invalid(
                     path,
@@ -241,6 +258,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                     ),
                 ));
             }
+        }
+        if let Some(r) = &topology.rollout {
+            if r.strategy == Strategy::RollingUpdate && r.max_surge == 0 && r.max_unavailable == 0 {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.rollout"),
+                    "max_surge and max_unavailable are both 0: the rollout could never replace a pod (Kubernetes refuses it too)",
+                ));
+            }
+        }
+        if topology.pod.grace_period_ms == 0 {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.pod.grace_period_ms"),
+                "0: a pod needs a grace period (Kubernetes' default is 30000)",
+            ));
         }
         if topology.replicas > 1 && !topology.client_sidecar {
             return Err(ScenarioError::invalid(path, at("topology"), "several replicas need `client_sidecar: true` (the client's sidecar balances between them)"));
@@ -548,9 +581,10 @@ variants:
         );
     }
 
-    /// A terminating pod needs the control plane and a replica to terminate.
+    /// Pods that change need the control plane; a terminating pod must be a replica; a
+    /// rollout must be able to replace a pod.
     #[test]
-    fn a_termination_is_checked() {
+    fn pod_changes_are_checked() {
         let p = Path::new("scenarios/demo.yaml");
         let with = |topology: &str| {
             GOOD.replace(
@@ -558,39 +592,73 @@ variants:
                 &format!("    topology: {topology}\n"),
             )
         };
+        let cp = "client_sidecar: true, control_plane: true, replicas: 2";
         let ok = parse(
             p,
-            &with("{client_sidecar: true, control_plane: true, replicas: 2, terminate: {pod: 1, at_ms: 100, endpoint_delay_ms: 50}}"),
+            &with(&format!("{{{cp}, terminate: {{pod: 1, at_ms: 100}}}}")),
         )
         .unwrap();
-        let t = ok
+        let v = ok.variant("unbounded").unwrap();
+        assert_eq!(v.topology.terminate.as_ref().unwrap().pod, 1);
+        assert_eq!(v.topology.pod, crate::model::PodLifecycle::default());
+        assert_eq!(
+            (
+                v.topology.pod.endpoint_delay_ms,
+                v.topology.pod.termination_drain_ms,
+                v.topology.pod.grace_period_ms
+            ),
+            (1000, 5000, 30_000)
+        );
+        let ok = parse(
+            p,
+            &with(&format!(
+                "{{{cp}, rollout: {{at_ms: 100, strategy: recreate}}}}"
+            )),
+        )
+        .unwrap();
+        let r = ok
             .variant("unbounded")
             .unwrap()
             .topology
-            .terminate
+            .rollout
             .clone()
             .unwrap();
-        assert_eq!((t.pod, t.pre_stop_ms, t.termination_drain_ms), (1, 0, 5000));
-        let e = parse(
-            p,
-            &with("{client_sidecar: true, terminate: {at_ms: 100, endpoint_delay_ms: 50}}"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("topology.terminate") && e.contains("control_plane: true"),
-            "{e}"
+        assert_eq!(
+            (r.strategy, r.max_surge, r.max_unavailable),
+            (Strategy::Recreate, 1, 0)
         );
-        let e = parse(
-            p,
-            &with("{client_sidecar: true, control_plane: true, terminate: {pod: 1, at_ms: 100, endpoint_delay_ms: 50}}"),
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("topology.terminate.pod") && e.contains("1 is not a replica (0 to 0)"),
-            "{e}"
-        );
+        let bad = [
+            (
+                "{client_sidecar: true, terminate: {at_ms: 100}}".to_string(),
+                "topology.terminate",
+                "control_plane: true",
+            ),
+            (
+                "{client_sidecar: true, control_plane: true, terminate: {pod: 1, at_ms: 100}}"
+                    .to_string(),
+                "topology.terminate.pod",
+                "1 is not a replica (0 to 0)",
+            ),
+            (
+                format!("{{{cp}, pod: {{grace_period_ms: 0}}}}"),
+                "topology.pod.grace_period_ms",
+                "grace period",
+            ),
+            (
+                format!("{{{cp}, rollout: {{at_ms: 1, max_surge: 0}}}}"),
+                "topology.rollout",
+                "both 0",
+            ),
+            (
+                format!("{{{cp}, terminate: {{at_ms: 1}}, rollout: {{at_ms: 1}}}}"),
+                "topology.rollout",
+                "one change of the pods per variant",
+            ),
+        ];
+        for (topology, field, why) in bad {
+            let e = parse(p, &with(&topology)).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains(why), "{topology}: {e}");
+        }
     }
 
     #[test]

@@ -118,19 +118,64 @@ pub struct Topology {
     /// pushes is kept as `xds.jsonl`.
     #[serde(default)]
     pub control_plane: bool,
+    /// How the server pods start and stop (the Deployment's pod template and the cluster's
+    /// endpoint propagation), for the pods that terminate or start while the load runs.
+    #[serde(default)]
+    pub pod: PodLifecycle,
     /// A server pod terminates while the load runs, as Kubernetes and pilot-agent terminate
     /// it (needs `control_plane`, through which the callers learn the endpoint is gone).
     #[serde(default)]
     pub terminate: Option<Termination>,
+    /// The server Deployment rolls out a new version while the load runs: the deployment
+    /// controller replaces every pod, by its strategy (needs `control_plane`).
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
 }
 
-/// A pod's termination: Kubernetes marks it terminating at `at_ms`; from that moment three
-/// things run side by side, as in a cluster — the endpoint's removal travels to the control
-/// plane (`endpoint_delay_ms`: the endpoints controller and its watch) and is pushed after
-/// the debounce; the app container runs its preStop hook (`pre_stop_ms`) and then gets
-/// SIGTERM (the lab's app stops listening at once); the sidecar's pilot-agent keeps Envoy
-/// serving for `termination_drain_ms` (`terminationDrainDuration`, 5 s by default) and then
-/// stops it.
+/// How a server pod starts and stops. Stopping: Kubernetes marks it terminating; from that
+/// moment three things run side by side, as in a cluster — the endpoint's removal travels to
+/// the control plane (`endpoint_delay_ms`: the endpoints controller and its watch) and is
+/// pushed after the debounce; the app container runs its preStop hook (`pre_stop_ms`) and
+/// then gets SIGTERM (the lab's app stops at once, or after its `shutdown-delay`); the
+/// sidecar's pilot-agent keeps Envoy serving for `termination_drain_ms`
+/// (`terminationDrainDuration`) and then stops it. What still runs `grace_period_ms` after
+/// the pod started terminating (`terminationGracePeriodSeconds`) is killed. Starting: the app
+/// listens `start_ms` after the pod is created (scheduling, image pull, the app's start-up);
+/// the pod is ready when the app and its sidecar are, and its endpoint reaches the control
+/// plane `endpoint_delay_ms` later.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodLifecycle {
+    /// From an endpoint change (pod ready, pod terminating) to the control plane (ms).
+    #[serde(default = "one_second")]
+    pub endpoint_delay_ms: u64,
+    /// The app container's preStop sleep before its SIGTERM (ms).
+    #[serde(default)]
+    pub pre_stop_ms: u64,
+    /// pilot-agent's `terminationDrainDuration` (ms).
+    #[serde(default = "five_seconds")]
+    pub termination_drain_ms: u64,
+    /// The pod's `terminationGracePeriodSeconds` (ms): SIGKILL for what is still running.
+    #[serde(default = "thirty_seconds")]
+    pub grace_period_ms: u64,
+    /// From a new pod's creation to its app starting (ms).
+    #[serde(default)]
+    pub start_ms: u64,
+}
+
+impl Default for PodLifecycle {
+    fn default() -> Self {
+        Self {
+            endpoint_delay_ms: one_second(),
+            pre_stop_ms: 0,
+            termination_drain_ms: five_seconds(),
+            grace_period_ms: thirty_seconds(),
+            start_ms: 0,
+        }
+    }
+}
+
+/// One server pod terminating (see [`PodLifecycle`] for how).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Termination {
@@ -139,18 +184,51 @@ pub struct Termination {
     pub pod: u32,
     /// When, counted from the start of the load (ms).
     pub at_ms: u64,
-    /// When the control plane hears the endpoint is gone, after the pod starts terminating (ms).
-    pub endpoint_delay_ms: u64,
-    /// The app container's preStop sleep before its SIGTERM (ms).
+}
+
+/// A rollout of the server Deployment: from `at_ms` the deployment controller replaces every
+/// pod with a new one (the same app), as Kubernetes' RollingUpdate (`max_surge` pods above
+/// the replicas at most, `max_unavailable` below them at most, a new pod counting as
+/// available `min_ready_ms` after it is ready) or Recreate (every old pod terminated and gone
+/// before the first new one is created) strategy does.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// When it starts, counted from the start of the load (ms).
+    pub at_ms: u64,
     #[serde(default)]
-    pub pre_stop_ms: u64,
-    /// pilot-agent's `terminationDrainDuration` (ms).
-    #[serde(default = "five_seconds")]
-    pub termination_drain_ms: u64,
+    pub strategy: Strategy,
+    /// RollingUpdate: pods created above the replicas (Kubernetes' 25 %, rounded up: 1 for
+    /// up to 4 replicas).
+    #[serde(default = "one")]
+    pub max_surge: u32,
+    /// RollingUpdate: pods below the replicas allowed (25 %, rounded down: 0 for up to 3).
+    #[serde(default)]
+    pub max_unavailable: u32,
+    /// `minReadySeconds` (ms).
+    #[serde(default)]
+    pub min_ready_ms: u64,
+}
+
+/// A Deployment's `strategy.type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    RollingUpdate,
+    Recreate,
+}
+
+fn one_second() -> u64 {
+    1000
 }
 
 fn five_seconds() -> u64 {
     5000
+}
+
+fn thirty_seconds() -> u64 {
+    30_000
 }
 
 /// The external service of an outbound scenario, as the lab's egress process serves it.

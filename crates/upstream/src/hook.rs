@@ -51,6 +51,12 @@ pub(crate) trait Hook: Debug + Send + Sync {
         None
     }
 
+    /// How long the app keeps serving after SIGTERM before it stops. The longest of all
+    /// hooks applies.
+    fn shutdown_delay(&self) -> Option<Duration> {
+        None
+    }
+
     /// Outages of the listener: the app stops listening and closes every connection.
     fn down_windows(&self) -> Vec<ScheduledDown> {
         Vec::new()

@@ -53,7 +53,7 @@ pub use server::{start, RunningUpstream};
 /// Entry point of `mesh5xx upstream`: runs to completion on its own tokio runtime.
 ///
 /// With `--list-faults` prints the faults and returns. Otherwise prints the READY line
-/// ([`Ready`]) once listening, serves until SIGTERM or SIGINT, then writes the report to
+/// ([`Ready`]) once listening, serves until SIGTERM or SIGINT (and for its `shutdown-delay` after it), then writes the report to
 /// `--report FILE` or stdout.
 pub fn main(args: UpstreamArgs) -> anyhow::Result<ExitCode> {
     if args.list_faults {
@@ -79,6 +79,7 @@ pub fn main(args: UpstreamArgs) -> anyhow::Result<ExitCode> {
         };
         mesh5xx_process::announce_ready(&ready)?;
         mesh5xx_process::stop_signal().await?;
+        tokio::time::sleep(server.shutdown_delay()).await;
         let report = server.shutdown().await?;
         write_report(&report, args.report.as_deref())?;
         Ok(ExitCode::SUCCESS)

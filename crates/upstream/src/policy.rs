@@ -22,6 +22,8 @@ pub(crate) struct Policy {
     pub(crate) connections: Vec<Arc<dyn Hook>>,
     /// The lag of the app's own closes.
     pub(crate) close_lag: Option<Duration>,
+    /// How long the app keeps serving after SIGTERM.
+    pub(crate) shutdown_delay: Duration,
     /// The listener's outages, by origin then time.
     pub(crate) down: Vec<ScheduledDown>,
     /// When the first request arrived, for outages that count from it.
@@ -48,6 +50,11 @@ impl Policy {
             .cloned()
             .collect();
         let close_lag = hooks.iter().filter_map(|h| h.close_lag()).max();
+        let shutdown_delay = hooks
+            .iter()
+            .filter_map(|h| h.shutdown_delay())
+            .max()
+            .unwrap_or_default();
         let mut down: Vec<ScheduledDown> = hooks.iter().flat_map(|h| h.down_windows()).collect();
         down.sort_by_key(|w| (w.from_first_request, w.at));
         let first_request = down
@@ -59,6 +66,7 @@ impl Policy {
             requests,
             connections,
             close_lag,
+            shutdown_delay,
             down,
             first_request,
             codes: build.codes(),

@@ -25,6 +25,7 @@ const REBIND_RETRY: Duration = Duration::from_millis(50);
 pub struct RunningUpstream {
     addr: SocketAddr,
     registry: Arc<Registry>,
+    shutdown_delay: Duration,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
 }
@@ -43,6 +44,7 @@ pub async fn start(config: UpstreamConfig) -> Result<RunningUpstream, UpstreamEr
         })?;
     let policy = Arc::new(Policy::new(&config));
     let registry = Arc::new(Registry::new(addr, policy.status_codes()));
+    let shutdown_delay = policy.shutdown_delay;
     let (stop_tx, stop_rx) = oneshot::channel();
     let server = Server {
         addr,
@@ -55,6 +57,7 @@ pub async fn start(config: UpstreamConfig) -> Result<RunningUpstream, UpstreamEr
     Ok(RunningUpstream {
         addr,
         registry,
+        shutdown_delay,
         stop: Some(stop_tx),
         task,
     })
@@ -69,6 +72,11 @@ impl RunningUpstream {
     /// The report so far, counting open connections' requests too.
     pub fn report(&self) -> UpstreamReport {
         self.registry.report()
+    }
+
+    /// How long the app keeps serving after SIGTERM (the `shutdown-delay` fault; zero without it).
+    pub fn shutdown_delay(&self) -> Duration {
+        self.shutdown_delay
     }
 
     /// Stop listening, close every open connection and return the final report.

@@ -6,7 +6,11 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 
 fn spawn_run(out: &Scratch, extra: &[&str]) -> Child {
-    let mut args = vec!["run", "inbound-app-down-uf", "--out", out.arg()];
+    spawn_scenario("inbound-app-down-uf", out, extra)
+}
+
+fn spawn_scenario(scenario: &str, out: &Scratch, extra: &[&str]) -> Child {
+    let mut args = vec!["run", scenario, "--out", out.arg()];
     args.extend_from_slice(extra);
     mesh5xx()
         .args(&args)
@@ -78,6 +82,37 @@ fn kill_9_of_the_runner_takes_its_children_down() {
     assert!(
         left.is_empty(),
         "children survived kill -9 of the runner: {left:?}"
+    );
+}
+
+/// A rollout in progress: old pods terminating, new pods starting; kill -9 of the runner
+/// takes every one of them down.
+#[test]
+fn kill_9_during_a_rollout_takes_old_and_new_pods_down() {
+    let out = Scratch::new("kill9-rollout");
+    let mut child = spawn_scenario(
+        "rolling-update-stale-endpoints",
+        &out,
+        &["--variant", "rolling-update-min-ready"],
+    );
+    let steps = out.path().join("rolling-update-min-ready/lifecycle.jsonl");
+    wait_for("a new pod ready and an old one terminating", 60, || {
+        std::fs::read_to_string(&steps).is_ok_and(|t| {
+            t.contains(r#""pod":"srv-a-2","step":"ready""#) && t.contains(r#""step":"terminating""#)
+        })
+    });
+    assert!(
+        out.path()
+            .join("rolling-update-min-ready/envoy-srv-a-2.admin")
+            .exists(),
+        "the new pod's sidecar runs"
+    );
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    let left = wait_no_processes(out.arg(), 5);
+    assert!(
+        left.is_empty(),
+        "pods survived kill -9 of the runner mid-rollout: {left:?}"
     );
 }
 

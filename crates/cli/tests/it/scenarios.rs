@@ -425,41 +425,11 @@ fn sidecars_configured_by_the_control_plane_reproduce_the_same_failure() {
 /// reaches the callers a second later (then the debounce), while the app exits at once —
 /// the callers' sidecar keeps sending to it and gets `503 UF`. A preStop sleep longer than
 /// the endpoint's way to the callers keeps the app serving until none are sent: no errors.
-const POD_SHUTDOWN: &str = r#"
-name: pod-shutdown-lab
-title: "A pod terminates while its endpoint is still in the callers' load balancing"
-direction: inbound
-symptom: "503 UF at the caller for about a second after a pod starts terminating"
-mechanism: "The app exits on SIGTERM before the endpoint removal has reached the callers."
-profile: istio-1.24
-service: {host: srv-a.default.svc.cluster.local, port: 80}
-signature: {direction: inbound, codes: [503], flags: [UF]}
-fixes:
-  - {fix: "preStop sleep longer than the endpoint's propagation", variant: pre-stop}
-defaults:
-  duration_ms: 6000
-  load: {connections: 16, rate: 500}
-  topology:
-    client_sidecar: true
-    replicas: 2
-    control_plane: true
-    terminate: {pod: 0, at_ms: 2000, endpoint_delay_ms: 1000}
-variants:
-  - name: baseline
-    description: "The app exits on SIGTERM at once."
-    expect: {min_requests: 2500, min_error_rate: 0.01, max_error_rate: 0.2, error_flags: [UF, UC]}
-  - name: pre-stop
-    description: "A 2 s preStop sleep before the app's SIGTERM."
-    topology: {terminate: {pod: 0, at_ms: 2000, endpoint_delay_ms: 1000, pre_stop_ms: 2000}}
-    expect: {min_requests: 2500, max_errors: 0}
-"#;
 
 #[test]
-fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
+fn pod_shutdown_answers_503_until_the_push_and_every_fix_holds() {
     let scratch = Scratch::new("pod-shutdown");
-    let path = scratch.path().join("pod-shutdown-lab.yaml");
-    std::fs::write(&path, POD_SHUTDOWN).unwrap();
-    let s = run_checked(path.to_str().unwrap(), &[], &scratch);
+    let s = run_checked("pod-shutdown", &[], &scratch);
     let base = variant(&s, "baseline");
     let uf = base["flags"]
         .as_object()
@@ -469,7 +439,25 @@ fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
         .map(|(_, n)| n.as_u64().unwrap())
         .sum::<u64>();
     assert!(uf > 0, "{}", base["flags"]);
-    assert_eq!(variant(&s, "pre-stop")["errors"], 0);
+    for fix in ["pre-stop-sleep", "app-graceful-shutdown", "caller-retries"] {
+        assert_eq!(variant(&s, fix)["errors"], 0, "{fix}");
+    }
+    // The retries hide the terminating pod's 503 UF from the caller, not from its sidecar.
+    let retried = variant(&s, "caller-retries");
+    let server = retried["sidecars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sc| sc["pod"] == "srv-a-0")
+        .unwrap();
+    assert!(
+        server["flags"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .any(|k| k.split(',').any(|f| f == "UF")),
+        "{server}"
+    );
     // The summary marks them on the timeline's clock, the control plane's push among them.
     let marks: Vec<(f64, String)> = base["marks"]
         .as_array()
@@ -500,7 +488,7 @@ fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
     // The steps in the order a cluster takes them: terminating, the endpoint removal sent a
     // second later, the app's SIGTERM at once (baseline) or after the preStop sleep, the
     // sidecar stopped after pilot-agent's 5 s drain wait.
-    for (name, sigterm_after) in [("baseline", 0), ("pre-stop", 2000)] {
+    for (name, sigterm_after) in [("baseline", 0), ("pre-stop-sleep", 2000)] {
         let steps =
             mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl"))
                 .unwrap();
@@ -523,4 +511,107 @@ fn a_pod_terminating_before_its_endpoint_is_gone_answers_503_until_the_push() {
             .iter()
             .any(|e| matches!(&e.event, mesh5xx_xds::Event::Push { full: false, .. })));
     }
+}
+
+#[test]
+fn a_recreate_rollout_leaves_no_healthy_upstream_and_a_rolling_update_with_pre_stop_holds() {
+    let scratch = Scratch::new("rolling-update");
+    let s = run_checked("rolling-update-stale-endpoints", &[], &scratch);
+    let base = variant(&s, "baseline");
+    assert!(
+        base["flags"].as_object().unwrap().contains_key("UH"),
+        "{}",
+        base["flags"]
+    );
+    assert_eq!(variant(&s, "rolling-update-pre-stop")["errors"], 0);
+    // diagnose, on the run's own logs: the caller's 503 UH are this scenario, the old pods'
+    // 503 UF (their apps exited before their removal was pushed) are a pod's shutdown.
+    let logs: Vec<String> = std::fs::read_dir(scratch.path().join("baseline"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("access-")
+        })
+        .map(|p| p.to_str().unwrap().to_string())
+        .collect();
+    let mut args = vec!["diagnose", "--json"];
+    args.extend(logs.iter().map(String::as_str));
+    let o = mesh5xx().args(&args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let named = |flags: &str| -> Vec<String> {
+        d["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["flags"].as_str().unwrap().split(',').any(|f| f == flags))
+            .map(|g| g["scenario"].as_str().unwrap_or("-").to_string())
+            .collect()
+    };
+    assert_eq!(
+        named("UH"),
+        ["rolling-update-stale-endpoints"],
+        "{:#}",
+        d["groups"]
+    );
+    let uf = named("UF");
+    assert!(
+        !uf.is_empty() && uf.iter().all(|s| s == "pod-shutdown"),
+        "{:#}",
+        d["groups"]
+    );
+    let steps = |name: &str| {
+        mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl")).unwrap()
+    };
+    let when = |steps: &[mesh5xx_lab::lifecycle::Step], pod: &str, step: &str| {
+        steps
+            .iter()
+            .find(|s| s.pod == pod && s.step == step)
+            .unwrap_or_else(|| panic!("no {pod} {step} in {steps:?}"))
+            .t_ms
+    };
+    // Recreate: both old pods go at once, the new ones are created when both are gone.
+    let recreate = steps("baseline");
+    let gone = when(&recreate, "srv-a-0", "sidecar-stopped").max(when(
+        &recreate,
+        "srv-a-1",
+        "sidecar-stopped",
+    ));
+    for new in ["srv-a-2", "srv-a-3"] {
+        assert!(when(&recreate, new, "created") >= gone, "{recreate:?}");
+        assert!(
+            when(&recreate, new, "endpoint-added") > when(&recreate, new, "ready"),
+            "{recreate:?}"
+        );
+    }
+    // RollingUpdate (maxSurge 1, maxUnavailable 0): one new pod first; an old pod goes only
+    // once a new one is available, the second new pod comes when the first old one goes.
+    let rolling = steps("rolling-update-pre-stop");
+    let first_old_goes =
+        when(&rolling, "srv-a-0", "terminating").min(when(&rolling, "srv-a-1", "terminating"));
+    assert!(
+        when(&rolling, "srv-a-2", "available") <= first_old_goes,
+        "{rolling:?}"
+    );
+    assert!(
+        when(&rolling, "srv-a-3", "created") >= first_old_goes,
+        "{rolling:?}"
+    );
+    // Every pod's access log is collected: the new pods served the load after the rollout.
+    let served: u64 = variant(&s, "rolling-update-pre-stop")["sidecars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|sc| sc["pod"] == "srv-a-2" || sc["pod"] == "srv-a-3")
+        .map(|sc| sc["requests"].as_u64().unwrap())
+        .sum();
+    assert!(
+        served > 0,
+        "{}",
+        variant(&s, "rolling-update-pre-stop")["sidecars"]
+    );
 }

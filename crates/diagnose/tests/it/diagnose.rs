@@ -144,3 +144,32 @@ fn json_shape() {
     let v = serde_json::to_value(&unmatched).unwrap();
     assert!(v["groups"][0]["scenario"].is_null());
 }
+
+/// Whether a failing upstream answered again is judged per input: pods of one service share
+/// the cluster name and (before Istio 1.10) the inbound host, so another pod's successes do
+/// not make a pod that went away look recovered.
+#[test]
+fn recovery_is_judged_per_input_and_upstream() {
+    let line = |t: &str, code: u16, flags: &str| {
+        format!(
+            r#"[2022-04-18T09:00:{t}Z] "GET / HTTP/1.1" {code} {flags} "-" "-" 0 91 0 - "-" "-" "x" "srv-a" "127.0.0.1:8080" inbound|8080|http|srv-a.default.svc.cluster.local - 10.244.0.7:8080 10.244.0.9:1234 -"#
+        ) + "\n"
+    };
+    let gone = [line("01.000", 200, "-"), line("02.000", 503, "UF")].concat();
+    let other_pod = [line("03.000", 200, "-")].concat();
+    let diagnose_inputs = |inputs: &[(&str, &str)]| {
+        let mut d = Diagnoser::new(5, Vec::new());
+        for (name, text) in inputs {
+            d.read(name, Cursor::new(text.as_bytes().to_vec()));
+        }
+        d.finish().groups[0].evidence.clone()
+    };
+    let e = diagnose_inputs(&[("srv-a-0.log", &gone), ("srv-a-1.log", &other_pod)]);
+    assert!(e.contains("answered nothing after its last error"), "{e}");
+    // The same lines in one input: the pod came back.
+    let e = diagnose_inputs(&[("srv-a-0.log", &[gone.clone(), other_pod.clone()].concat())]);
+    assert!(e.contains("answered again after its last error"), "{e}");
+    // Only errors pasted: nothing to judge by.
+    let e = diagnose_inputs(&[("errors.log", &line("02.000", 503, "UF"))]);
+    assert!(!e.contains("answered"), "{e}");
+}

@@ -349,3 +349,44 @@ fn bad_names_error_naming_them() {
         .join(" ")
         .contains("--target srv-a.mesh5xx.svc.cluster.local:80"));
 }
+
+/// Pods that change while the load runs: the pod template carries the preStop sleep and the
+/// grace period, the Deployment its strategy, the header what kind-run.sh does and when.
+#[test]
+fn pod_changes_render_as_pod_spec_deployment_strategy_and_a_header() {
+    let c = catalog();
+    let deployment = |scenario: &str, variant: &str| {
+        let (s, v) = find(&c, scenario, variant);
+        let docs = render(s, v, &RenderOptions::default()).unwrap();
+        let text = render_text(s, v, &RenderOptions::default()).unwrap();
+        (of_kind(&docs, "Deployment")[0].clone(), text)
+    };
+    let (d, text) = deployment("pod-shutdown", "pre-stop-sleep");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["terminationGracePeriodSeconds"].as_u64(), Some(30));
+    assert_eq!(
+        pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"].as_u64(),
+        Some(2)
+    );
+    assert!(text.contains("\n# mesh5xx-terminate: 2000\n"), "{text}");
+    let (d, _) = deployment("pod-shutdown", "baseline");
+    assert!(d["spec"]["template"]["spec"]["containers"][0]["lifecycle"].is_null());
+
+    let (d, text) = deployment("rolling-update-stale-endpoints", "baseline");
+    assert_eq!(d["spec"]["strategy"]["type"].as_str(), Some("Recreate"));
+    assert!(text.contains("\n# mesh5xx-rollout: 2000\n"), "{text}");
+    let (d, _) = deployment("rolling-update-stale-endpoints", "rolling-update-min-ready");
+    assert_eq!(
+        d["spec"]["strategy"]["type"].as_str(),
+        Some("RollingUpdate")
+    );
+    assert_eq!(
+        d["spec"]["strategy"]["rollingUpdate"]["maxSurge"].as_u64(),
+        Some(1)
+    );
+    assert_eq!(d["spec"]["minReadySeconds"].as_u64(), Some(2));
+    // Without a change of the pods, the defaults of the cluster stay.
+    let (d, text) = deployment("inbound-keepalive-uc", "baseline");
+    assert!(d["spec"]["strategy"].is_null());
+    assert!(!text.contains("# mesh5xx-rollout") && !text.contains("# mesh5xx-terminate"));
+}

@@ -53,6 +53,25 @@ fn inbound_app_down_uf() {
     let d = fixture("inbound_app_down_uf.log");
     assert_eq!(scenarios(&d), [Some("inbound-app-down-uf")]);
     assert!(d.groups[0].evidence.contains("Connection_refused"));
+    assert!(d.groups[0]
+        .evidence
+        .contains("the failing upstream answered again after its last error"));
+}
+
+/// The same refused connects as `inbound_app_down_uf`, but the pod's log ends with them:
+/// nothing answered again, the pod went away.
+#[test]
+fn pod_shutdown_ends_the_log() {
+    let d = fixture("pod_shutdown.log");
+    assert_eq!(scenarios(&d), [Some("pod-shutdown")]);
+    assert!(
+        d.groups[0]
+            .evidence
+            .contains("the failing upstream answered nothing after its last error"),
+        "{}",
+        d.groups[0].evidence
+    );
+    assert!(d.groups[0].mitigations[0].fix.contains("preStop"));
 }
 
 #[test]

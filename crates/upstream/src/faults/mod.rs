@@ -173,6 +173,7 @@ registry! {
     StatusWindow = "status-window" in status_window;
     Status = "status" in status;
     Down = "down" in down;
+    ShutdownDelay = "shutdown-delay" in shutdown_delay;
 }
 
 pub use down::DownWindow;
@@ -557,6 +558,7 @@ mod tests {
             status: {codes: {"503": 5.0, "500": 1.0}}
             status-window: {at_ms: 2000, for_ms: 1000, code: 503}
             down: {windows: [{at_ms: 2000, for_ms: 2000}], after_first_request: false}
+            shutdown-delay: {ms: 2000}
             "#,
         )
         .unwrap();

@@ -1,8 +1,8 @@
 //! The report counts what clients did.
 
-use mesh5xx_upstream::UpstreamConfig;
+use mesh5xx_upstream::{AppFaults, UpstreamConfig};
 
-use crate::support::{ms, server, Client};
+use crate::support::{ms, server, server_with, Client};
 
 #[tokio::test]
 async fn report_counts_connections_requests_and_close_reasons() {
@@ -46,4 +46,15 @@ async fn shutdown_stops_listening() {
     let addr = srv.addr();
     srv.shutdown().await.unwrap();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn a_shutdown_delay_is_handed_to_whoever_stops_the_server() {
+    let faults: AppFaults = serde_json::from_str(r#"{"shutdown-delay": {"ms": 1500}}"#).unwrap();
+    let s = server_with(faults).await;
+    assert_eq!(s.shutdown_delay(), ms(1500));
+    assert_eq!(
+        server_with(AppFaults::default()).await.shutdown_delay(),
+        ms(0)
+    );
 }
