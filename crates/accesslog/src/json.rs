@@ -73,7 +73,11 @@ pub(crate) fn parse_json(line: &str) -> Result<Entry<'_>, ParseError> {
             "request_id" => e.request_id = opt_string(&value),
             "authority" => e.authority = opt_string(&value),
             "upstream_host" => e.upstream_host = opt_string(&value),
-            "upstream_cluster" => e.upstream_cluster = opt_string(&value).map(crate::cluster_name),
+            "upstream_cluster" => {
+                e.upstream_cluster = opt_string(&value)
+                    .map(crate::cluster_name)
+                    .and_then(dash_none)
+            }
             "upstream_local_address" => e.upstream_local_address = opt_string(&value),
             "downstream_local_address" => e.downstream_local_address = opt_string(&value),
             "downstream_remote_address" => e.downstream_remote_address = opt_string(&value),

@@ -119,6 +119,23 @@ mod cluster_name_tests {
             Some("PassthroughCluster")
         );
         assert_eq!(cluster_name("PassthroughCluster;"), "PassthroughCluster");
+        // A cluster logged as the delimiter alone (or `-;`) is no cluster.
+        for logged in [";", "-;"] {
+            let line = line.replace("PassthroughCluster;", logged);
+            assert_eq!(
+                crate::parse_line(&line).unwrap().upstream_cluster,
+                None,
+                "{logged}"
+            );
+            let json = format!(
+                r#"{{"start_time": "2026-01-01T00:00:00.000Z", "response_code": 503, "upstream_cluster": "{logged}"}}"#
+            );
+            assert_eq!(
+                crate::parse_line(&json).unwrap().upstream_cluster,
+                None,
+                "{logged}"
+            );
+        }
         assert_eq!(cluster_name("outbound|80||a.b;"), "outbound|80||a.b");
         assert_eq!(cluster_name("inbound|8080||"), "inbound|8080||");
     }

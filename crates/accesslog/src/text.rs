@@ -95,7 +95,10 @@ pub(crate) fn parse_text(line: &str) -> Result<Entry<'_>, ParseError> {
             _ => Err(c.error("upstream_cluster")),
         };
     }
-    e.upstream_cluster = dash_none(c.word("upstream_cluster")?).map(crate::cluster_name);
+    e.upstream_cluster = c
+        .word("upstream_cluster")
+        .map(crate::cluster_name)
+        .map(dash_none)?;
     e.upstream_local_address = dash_none(c.word("upstream_local_address")?);
     e.downstream_local_address = dash_none(c.word("downstream_local_address")?);
     e.downstream_remote_address = dash_none(c.word("downstream_remote_address")?);
