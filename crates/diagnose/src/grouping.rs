@@ -2,6 +2,7 @@
 //! upstream IPs each external host was reached at.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use hdrhistogram::Histogram;
 use mesh5xx_accesslog::Entry;
@@ -171,8 +172,8 @@ pub struct GroupStats {
     pub external_hosts: Tally,
     /// When the errors happened.
     pub timeline: Timeline,
-    /// Per source (see [`source_key`]), the latest error's start time (millis).
-    pub sources: HashMap<String, i64>,
+    /// Per source (see [`source_id`]), the latest error's start time (millis).
+    sources: BySource<i64>,
 }
 
 impl GroupStats {
@@ -189,19 +190,19 @@ impl GroupStats {
             upstream_hosts: Tally::default(),
             external_hosts: Tally::default(),
             timeline: Timeline::default(),
-            sources: HashMap::new(),
+            sources: BySource::default(),
         }
     }
 
-    fn add(&mut self, e: &Entry<'_>, external: Option<&str>, source: &str) {
+    fn add(&mut self, e: &Entry<'_>, external: Option<&str>, source: u64) {
         self.count += 1;
         if let Some(ms) = parse_timestamp(e.start_time) {
             // A request that reached no upstream (`UH`, `NR`) has no source to recover.
             if e.upstream_host.is_some() {
-                if let Some(last) = self.sources.get_mut(source) {
+                if let Some(last) = self.sources.get_mut(&source) {
                     *last = (*last).max(ms);
                 } else if self.sources.len() < TALLY_CAP {
-                    self.sources.insert(source.to_owned(), ms);
+                    self.sources.insert(source, ms);
                 }
             }
             if self.first.as_ref().is_none_or(|(t, _)| ms < *t) {
@@ -301,25 +302,50 @@ pub struct Groups {
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
-    /// Per source (see [`source_key`]), the latest start time of a response below 500, as
+    /// Per source (see [`source_id`]), the latest start time of a response below 500, as
     /// printed.
-    pub answered: HashMap<String, String>,
-    /// The current line's source key (reused, so that a line allocates nothing).
-    key: String,
+    answered: BySource<String>,
 }
 
 /// Where a line's request went: the input it was read from, its upstream cluster and its
-/// upstream host. Pods of one service share cluster names (and, before Istio 1.10, the
-/// inbound host `127.0.0.1:PORT`), so logs of several pods are told apart by their input.
-fn source_key(out: &mut String, input: usize, e: &Entry<'_>) {
-    use std::fmt::Write;
-    out.clear();
-    let _ = write!(
-        out,
-        "{input}\u{0}{}\u{0}{}",
-        e.upstream_cluster.unwrap_or(""),
-        e.upstream_host.unwrap_or("")
-    );
+/// upstream host, hashed (FNV-1a, so that a line allocates nothing and hashes once). Pods of
+/// one service share cluster names (and, before Istio 1.10, the inbound host
+/// `127.0.0.1:PORT`), so logs of several pods are told apart by their input.
+fn source_id(input: usize, e: &Entry<'_>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = [
+        &input.to_le_bytes()[..],
+        e.upstream_cluster.unwrap_or("").as_bytes(),
+        &[0],
+        e.upstream_host.unwrap_or("").as_bytes(),
+    ];
+    for b in parts.into_iter().flatten() {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Sources are hashes already: a map keyed by them uses the key as its hash.
+type BySource<V> = HashMap<u64, V, BuildHasherDefault<AsHash>>;
+
+/// The hasher of [`BySource`]: the `u64` written is the hash.
+#[derive(Default)]
+struct AsHash(u64);
+
+impl Hasher for AsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 impl Groups {
@@ -337,17 +363,16 @@ impl Groups {
         }))
     }
 
-    /// Notes a response below 500 from the current line's source at `start_time`. Times of
-    /// one format compare as text, so the latest is kept without parsing every line.
-    fn answered_at(&mut self, start_time: &str) {
-        if let Some(latest) = self.answered.get_mut(self.key.as_str()) {
+    /// Notes a response below 500 from `source` at `start_time`. Times of one format
+    /// compare as text, so the latest is kept without parsing every line.
+    fn answered_at(&mut self, source: u64, start_time: &str) {
+        if let Some(latest) = self.answered.get_mut(&source) {
             if start_time > latest.as_str() {
                 latest.clear();
                 latest.push_str(start_time);
             }
         } else if self.answered.len() < HOST_CAP {
-            self.answered
-                .insert(self.key.clone(), start_time.to_owned());
+            self.answered.insert(source, start_time.to_owned());
         }
     }
 
@@ -363,9 +388,9 @@ impl Groups {
         if let Some(name) = external {
             self.hosts.add(name, e);
         }
-        source_key(&mut self.key, input, e);
+        let source = source_id(input, e);
         if !is_5xx {
-            self.answered_at(e.start_time);
+            self.answered_at(source, e.start_time);
             return;
         }
         let key = GroupKey {
@@ -375,12 +400,12 @@ impl Groups {
             cluster: e.upstream_cluster.map(str::to_owned),
         };
         if let Some(stats) = self.groups.get_mut(&key) {
-            stats.add(e, external, &self.key);
+            stats.add(e, external, source);
         } else if self.groups.len() < GROUP_CAP {
             self.groups
                 .entry(key)
                 .or_insert_with(GroupStats::new)
-                .add(e, external, &self.key);
+                .add(e, external, source);
         } else {
             self.dropped += 1;
         }

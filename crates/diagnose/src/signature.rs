@@ -83,9 +83,9 @@ pub struct Signature {
     /// one fails; `false`: it must not; absent: either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_change: Option<bool>,
-    /// `true`: the same cluster answers again after the errors (the app came back);
-    /// `false`: nothing answers on it after them (the pod went away); absent: either.
-    /// A hint, scored when the log has successes with times.
+    /// `true`: the failing upstream answers again after its errors (the app came back);
+    /// `false`: it answers nothing after them (the pod went away); absent: either. A hint,
+    /// scored when the log has successes with times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovers: Option<bool>,
 }
