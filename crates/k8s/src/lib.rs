@@ -407,39 +407,39 @@ fn whole_seconds(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// The app pod template's metadata: `labels`, and for a terminating variant whose
-/// pilot-agent drain differs from the default, `proxy.istio.io/config` with its
-/// `terminationDrainDuration` (meshconfig ProxyConfig, read per pod from the annotation).
-fn app_pod_metadata(r: &Render<'_>, labels: Value) -> Value {
-    let t = &r.variant.topology.pod;
-    match changes_pods(r) {
-        true if t.termination_drain_ms != PodLifecycle::default().termination_drain_ms => json!({
-            "labels": labels,
-            "annotations": {"proxy.istio.io/config": format!("terminationDrainDuration: {}s\n", whole_seconds(t.termination_drain_ms))},
-        }),
-        _ => json!({"labels": labels}),
+/// `deployment` with what the variant's changing pods need (nothing when they do not change):
+/// the grace period and the app container's preStop sleep in the pod template (the `sleep`
+/// action, Kubernetes 1.30+, so the image needs no shell), pilot-agent's
+/// `terminationDrainDuration` as the `proxy.istio.io/config` annotation (meshconfig
+/// ProxyConfig, read per pod) when it is not the default, and a rollout's strategy and
+/// `minReadySeconds`.
+fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
+    let topology = &r.variant.topology;
+    if !topology.pods_change() {
+        return deployment;
     }
-}
-
-/// Whether the variant's server pods change while the load runs.
-fn changes_pods(r: &Render<'_>) -> bool {
-    r.variant.topology.terminate.is_some() || r.variant.topology.rollout.is_some()
-}
-
-/// `spec` with the variant's termination settings when its pods change: the grace period
-/// and the app container's preStop sleep (the `sleep` action, Kubernetes 1.30+, so the image
-/// needs no shell).
-fn with_termination(r: &Render<'_>, mut spec: Value) -> Value {
-    if !changes_pods(r) {
-        return spec;
+    let life = &topology.pod;
+    let template = &mut deployment["spec"]["template"];
+    template["spec"]["terminationGracePeriodSeconds"] = json!(whole_seconds(life.grace_period_ms));
+    if life.pre_stop_ms > 0 {
+        template["spec"]["containers"][0]["lifecycle"] =
+            json!({"preStop": {"sleep": {"seconds": whole_seconds(life.pre_stop_ms)}}});
     }
-    let t = &r.variant.topology.pod;
-    spec["terminationGracePeriodSeconds"] = json!(whole_seconds(t.grace_period_ms));
-    if t.pre_stop_ms > 0 {
-        spec["containers"][0]["lifecycle"] =
-            json!({"preStop": {"sleep": {"seconds": whole_seconds(t.pre_stop_ms)}}});
+    if life.termination_drain_ms != PodLifecycle::default().termination_drain_ms {
+        template["metadata"]["annotations"] = json!({"proxy.istio.io/config": format!(
+            "terminationDrainDuration: {}s\n",
+            whole_seconds(life.termination_drain_ms)
+        )});
     }
-    spec
+    if let Some(rollout) = &topology.rollout {
+        deployment["spec"]["strategy"] = match rollout.strategy {
+            Strategy::RollingUpdate => json!({"type": "RollingUpdate", "rollingUpdate": {
+                "maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}}),
+            Strategy::Recreate => json!({"type": "Recreate"}),
+        };
+        deployment["spec"]["minReadySeconds"] = json!(whole_seconds(rollout.min_ready_ms));
+    }
+    deployment
 }
 
 /// Replica groups: each distinct app setting with the number of replicas that have it.
@@ -467,7 +467,7 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
             format!("{svc}-{k}")
         };
         let group = k.to_string();
-        out.push(json!({
+        let deployment = json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": name, "namespace": r.namespace, "labels": labels(r, "app", &[("app", svc)])},
@@ -475,20 +475,12 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
                 "replicas": replicas,
                 "selector": {"matchLabels": {"app": svc, "mesh5xx/group": group}},
                 "template": {
-                    "metadata": app_pod_metadata(r, labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])),
-                    "spec": with_termination(r, app_pod_spec(r, upstream_command(app, port), port)),
+                    "metadata": {"labels": labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])},
+                    "spec": app_pod_spec(r, upstream_command(app, port), port),
                 },
             },
-        }));
-        if let Some(rollout) = &r.variant.topology.rollout {
-            let d = out.last_mut().expect("pushed above");
-            d["spec"]["strategy"] = match rollout.strategy {
-                Strategy::RollingUpdate => json!({"type": "RollingUpdate", "rollingUpdate": {
-                    "maxSurge": rollout.max_surge, "maxUnavailable": rollout.max_unavailable}}),
-                Strategy::Recreate => json!({"type": "Recreate"}),
-            };
-            d["spec"]["minReadySeconds"] = json!(whole_seconds(rollout.min_ready_ms));
-        }
+        });
+        out.push(with_pod_changes(r, deployment));
     }
     out.push(json!({
         "apiVersion": "v1",

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh5xx_results::Mark;
-use mesh5xx_scenario::model::{PodLifecycle, Rollout, Strategy, Termination};
+use mesh5xx_scenario::model::{PodLifecycle, Rollout, Strategy};
 use mesh5xx_scenario::Variant;
 use mesh5xx_upstream::AppFaults;
 use mesh5xx_xds::{Event, Update};
@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::control_plane::ControlPlane;
-use crate::topology::{PodTemplate, Pods, ServerPod};
+use crate::topology::{PodTemplate, Pods, ServerPod, Sidecar};
 use crate::LabError;
 
 /// One step of a pod's life, as recorded.
@@ -67,17 +67,18 @@ impl Recorder {
     }
 }
 
-/// The service's endpoints as the cluster publishes them: a change (a pod ready, a pod
-/// terminating) reaches the control plane `delay` later — the endpoints controller and
-/// istiod's watch — and is sent as the whole list, which the control plane debounces and
-/// pushes to the callers by EDS.
+/// The service's endpoints as the cluster publishes them while the pods change, and the
+/// record of the change: an endpoint change (a pod ready, a pod terminating) reaches the
+/// control plane `delay` later — the endpoints controller and istiod's watch — and is sent
+/// as the whole list, which the control plane debounces and pushes to the callers by EDS.
 struct Endpoints {
     /// The control plane and the list as last sent, changed together so that updates
     /// cannot overtake each other.
     state: tokio::sync::Mutex<(ControlPlane, BTreeMap<String, SocketAddr>)>,
     cluster: String,
     delay: Duration,
-    steps: Arc<Recorder>,
+    /// Where every step of the change is recorded.
+    steps: Recorder,
 }
 
 impl Endpoints {
@@ -117,10 +118,9 @@ pub async fn run(
     load_start: Instant,
     dir: &Path,
 ) -> Result<(), LabError> {
-    if v.topology.terminate.is_none() && v.topology.rollout.is_none() {
+    if !v.topology.pods_change() {
         return Ok(());
     }
-    let steps = Arc::new(Recorder::create(dir, load_start)?);
     // The catalog checked that pods that change have a control plane; only inbound
     // variants have server pods and a template.
     let cp = pods.control_plane.take().expect("a control plane");
@@ -131,7 +131,7 @@ pub async fn run(
             cp,
             pods.servers
                 .iter()
-                .map(|p| (p.name.clone(), p.endpoint))
+                .map(|p| (p.name().to_string(), p.endpoint))
                 .collect(),
         )),
         cluster: mesh5xx_sidecar::render::outbound_name(
@@ -139,42 +139,29 @@ pub async fn run(
             &template.service.host,
         ),
         delay: Duration::from_millis(life.endpoint_delay_ms),
-        steps: steps.clone(),
+        steps: Recorder::create(dir, load_start)?,
     });
-    let servers = std::mem::take(&mut pods.servers);
-    let servers = match (&v.topology.terminate, &v.topology.rollout) {
-        (Some(t), _) => terminate(servers, t, &life, &endpoints, &steps, load_start).await?,
+    match (&v.topology.terminate, &v.topology.rollout) {
+        (Some(t), _) => {
+            tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
+            // The catalog checked that `t.pod` is a replica.
+            shutdown(&mut pods.servers[t.pod as usize], &life, &endpoints).await?;
+        }
         (None, Some(r)) => {
             let ctx = Rollouts {
                 template: Arc::new(template),
                 app: v.app.clone(),
                 life,
                 endpoints: endpoints.clone(),
-                steps,
             };
-            rollout(servers, r, ctx, load_start).await?
+            let old = std::mem::take(&mut pods.servers);
+            pods.servers = rollout(old, r, ctx, load_start).await?;
         }
-        (None, None) => servers,
-    };
-    pods.servers = servers;
+        (None, None) => {}
+    }
     let endpoints = Arc::into_inner(endpoints).expect("every task of the change has ended");
     pods.control_plane = Some(endpoints.state.into_inner().0);
     Ok(())
-}
-
-/// Terminate server pod `t.pod` at `t.at_ms` after `load_start`.
-async fn terminate(
-    mut servers: Vec<ServerPod>,
-    t: &Termination,
-    life: &PodLifecycle,
-    endpoints: &Endpoints,
-    steps: &Recorder,
-    load_start: Instant,
-) -> Result<Vec<ServerPod>, LabError> {
-    tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
-    // The catalog checked that `t.pod` is a replica.
-    shutdown(&mut servers[t.pod as usize], life, endpoints, steps).await?;
-    Ok(servers)
 }
 
 /// Terminate `pod` now as the kubelet and pilot-agent do: the endpoint's removal, the app's
@@ -184,13 +171,14 @@ async fn shutdown(
     pod: &mut ServerPod,
     life: &PodLifecycle,
     endpoints: &Endpoints,
-    steps: &Recorder,
 ) -> Result<(), LabError> {
     let t0 = Instant::now();
     let kill_at = t0 + Duration::from_millis(life.grace_period_ms);
-    let ServerPod {
-        name, app, sidecar, ..
-    } = pod;
+    let steps = &endpoints.steps;
+    let ServerPod { app, sidecar, .. } = pod;
+    let Sidecar {
+        pod: name, envoy, ..
+    } = sidecar;
     let name = name.as_str();
     steps.record(name, "terminating");
     let app_stop = async {
@@ -207,7 +195,7 @@ async fn shutdown(
     let sidecar_stop = async {
         let drained = t0 + Duration::from_millis(life.termination_drain_ms);
         tokio::time::sleep_until(kill_at.min(drained)).await;
-        sidecar.envoy.terminate().await?;
+        envoy.terminate().await?;
         steps.record(name, "sidecar-stopped");
         Ok::<_, LabError>(())
     };
@@ -223,7 +211,6 @@ struct Rollouts {
     app: AppFaults,
     life: PodLifecycle,
     endpoints: Arc<Endpoints>,
-    steps: Arc<Recorder>,
 }
 
 /// What one of the controller's tasks ended with.
@@ -287,7 +274,7 @@ async fn rollout(
                 changed = true;
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    shutdown(&mut pod, &ctx.life, &ctx.endpoints, &ctx.steps).await?;
+                    shutdown(&mut pod, &ctx.life, &ctx.endpoints).await?;
                     Ok(Done::Terminated(pod))
                 });
             }
@@ -301,7 +288,7 @@ async fn rollout(
         match done.map_err(|e| LabError::Lifecycle(format!("a pod's task failed: {e}")))?? {
             Done::Terminated(pod) => gone.push(pod),
             Done::Ready(pod, at) => {
-                let (name, endpoint) = (pod.name.clone(), pod.endpoint);
+                let (name, endpoint) = (pod.name().to_string(), pod.endpoint);
                 ready.insert(name.clone(), pod);
                 let publish = ctx.endpoints.clone();
                 let added = name.clone();
@@ -309,11 +296,11 @@ async fn rollout(
                     publish.change(&added, Some(endpoint)).await?;
                     Ok(Done::Published)
                 });
-                let steps = ctx.steps.clone();
+                let endpoints = ctx.endpoints.clone();
                 let min_ready = Duration::from_millis(r.min_ready_ms);
                 tasks.spawn(async move {
                     tokio::time::sleep_until(at + min_ready).await;
-                    steps.record(&name, "available");
+                    endpoints.steps.record(&name, "available");
                     Ok(Done::Available(name))
                 });
             }
@@ -333,13 +320,13 @@ async fn rollout(
 async fn start(ctx: &Rollouts, index: usize) -> Result<Done, LabError> {
     let t = &ctx.template;
     let name = t.pod_name(index);
-    ctx.steps.record(&name, "created");
+    ctx.endpoints.steps.record(&name, "created");
     tokio::time::sleep(Duration::from_millis(ctx.life.start_ms)).await;
     let app = t.start_app(index, &ctx.app).await?;
     let (bootstrap, access_log) = t.sidecar_config(index, app.addr);
     let config = ctx.endpoints.adopt(&bootstrap).await?;
     let pod = t.start_sidecar(index, app, &config, access_log).await?;
-    ctx.steps.record(&name, "ready");
+    ctx.endpoints.steps.record(&name, "ready");
     Ok(Done::Ready(pod, Instant::now()))
 }
 

@@ -42,8 +42,6 @@ pub struct App {
 
 /// A server pod: the app and its sidecar.
 pub struct ServerPod {
-    /// `HOST-K`, e.g. `srv-a-0`.
-    pub name: String,
     pub app: App,
     pub sidecar: Sidecar,
     /// The sidecar's inbound listener: the pod's endpoint in the service.
@@ -60,16 +58,15 @@ pub struct PodTemplate {
     pub profile: Profile,
     pub service: Service,
     pub istio: IstioObjects,
-    /// The pods' name prefix (`srv-a` of `srv-a.default.svc.cluster.local`).
-    pub host: String,
     /// The variant's directory: logs, reports, configurations.
     pub dir: PathBuf,
 }
 
 impl PodTemplate {
-    /// The name of replica `index`.
+    /// The name of replica `index`: `srv-a-0` for `srv-a.default.svc.cluster.local`.
     pub fn pod_name(&self, index: usize) -> String {
-        format!("{}-{index}", self.host)
+        let host = self.service.host.split('.').next().unwrap_or("app");
+        format!("{host}-{index}")
     }
 
     /// Start the app of replica `index` with `faults`; returns once it listens.
@@ -112,12 +109,11 @@ impl PodTemplate {
             .expect("the inbound listener is rendered");
         Ok(ServerPod {
             sidecar: Sidecar {
-                pod: name.clone(),
+                pod: name,
                 role: "server",
                 envoy,
                 access_log,
             },
-            name,
             app,
             endpoint,
         })
@@ -133,11 +129,15 @@ impl PodTemplate {
     ) -> Result<ServerPod, LabError> {
         let app = self.start_app(index, faults).await?;
         let (bootstrap, access_log) = self.sidecar_config(index, app.addr);
-        let config = match cp {
-            Some(cp) => cp.adopt(&bootstrap).await?,
-            None => bootstrap,
-        };
+        let config = through(cp, bootstrap).await?;
         self.start_sidecar(index, app, &config, access_log).await
+    }
+}
+
+impl ServerPod {
+    /// `HOST-K`, e.g. `srv-a-0`.
+    pub fn name(&self) -> &str {
+        &self.sidecar.pod
     }
 }
 
@@ -149,8 +149,8 @@ pub struct Pods {
     pub template: Option<PodTemplate>,
     /// Outbound: the external app.
     pub apps: Vec<App>,
-    /// Sidecars outside the server pods: the client's.
-    pub sidecars: Vec<Sidecar>,
+    /// The client pod's sidecar, if the topology has one.
+    pub client: Option<Sidecar>,
     /// Where the load generator sends (the client sidecar, or the server sidecar).
     pub target: SocketAddr,
     /// Outbound: the DNS server + firewall, and what the app must resolve.
@@ -165,7 +165,7 @@ impl Pods {
         self.servers
             .iter()
             .map(|p| &p.sidecar)
-            .chain(self.sidecars.iter())
+            .chain(self.client.iter())
     }
 
     /// Every app: the server pods', then the external one.
@@ -224,13 +224,6 @@ pub async fn start(
         profile: profile.clone(),
         service: scenario.service.clone(),
         istio: variant.istio.clone(),
-        host: scenario
-            .service
-            .host
-            .split('.')
-            .next()
-            .unwrap_or("app")
-            .to_string(),
         dir: dir.to_path_buf(),
     };
     let mut servers = Vec::new();
@@ -241,7 +234,7 @@ pub async fn start(
                 .await?,
         );
     }
-    let target = if variant.topology.client_sidecar {
+    let (client, target) = if variant.topology.client_sidecar {
         let outbound = OutboundSpec {
             service: Some((
                 &scenario.service,
@@ -251,35 +244,28 @@ pub async fn start(
         };
         let (client, target) =
             start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
-        (vec![client], target)
+        (Some(client), target)
     } else {
-        (Vec::new(), servers[0].endpoint)
+        (None, servers[0].endpoint)
     };
     Ok(Pods {
         servers,
         template: Some(template),
         apps: Vec::new(),
-        sidecars: target.0,
-        target: target.1,
+        client,
+        target,
         egress: None,
         control_plane: cp,
     })
 }
 
-/// Start the sidecar of `pod` on `bootstrap`, or, with a control plane, on the ADS bootstrap
-/// after telling the control plane its configuration.
-async fn start_sidecar(
-    envoy: &EnvoyBinary,
-    pod: &str,
-    bootstrap: Value,
-    cp: Option<&mut ControlPlane>,
-    dir: &Path,
-) -> Result<Envoy, LabError> {
-    let config = match cp {
-        Some(cp) => cp.adopt(&bootstrap).await?,
-        None => bootstrap,
-    };
-    Ok(Envoy::start(envoy, pod, &config, dir).await?)
+/// The configuration a sidecar starts with: `bootstrap` itself, or, with a control plane,
+/// the ADS bootstrap after telling the control plane the rendered configuration.
+async fn through(cp: Option<&mut ControlPlane>, bootstrap: Value) -> Result<Value, LabError> {
+    match cp {
+        Some(cp) => cp.adopt(&bootstrap).await,
+        None => Ok(bootstrap),
+    }
 }
 
 /// Start app replica `index` with `faults`; returns once it listens.
@@ -359,7 +345,7 @@ async fn start_outbound(
         servers: Vec::new(),
         template: None,
         apps,
-        sidecars: vec![client],
+        client: Some(client),
         target,
         egress: Some(EgressProc {
             child,
@@ -382,7 +368,8 @@ async fn start_client(
     let access_log = dir.join("access-client.log");
     let spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
     let pod = spec.pod.clone();
-    let envoy = start_sidecar(envoy, &pod, render(&spec), cp, dir).await?;
+    let config = through(cp, render(&spec)).await?;
+    let envoy = Envoy::start(envoy, &pod, &config, dir).await?;
     let target = envoy
         .listener("0.0.0.0_80")
         .expect("the outbound listener is rendered");
@@ -407,7 +394,7 @@ impl Pods {
         }
         let (sidecars, mut apps): (Vec<Sidecar>, Vec<App>) =
             self.servers.into_iter().map(|p| (p.sidecar, p.app)).unzip();
-        for s in sidecars.into_iter().chain(self.sidecars) {
+        for s in sidecars.into_iter().chain(self.client) {
             s.envoy.stop().await?;
         }
         apps.extend(self.apps);

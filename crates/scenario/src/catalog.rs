@@ -222,22 +222,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
-        let changes = [
-            topology.terminate.as_ref().map(|_| "topology.terminate"),
-            topology.rollout.as_ref().map(|_| "topology.rollout"),
-        ];
-        let changes: Vec<&str> = changes.into_iter().flatten().collect();
-        if changes.len() > 1 {
+        if topology.terminate.is_some() && topology.rollout.is_some() {
             return Err(ScenarioError::invalid(
                 path,
-                at(changes[1]),
-                format!(
-                    "one change of the pods per variant: {} is set too",
-                    changes[0]
-                ),
+                at("topology.rollout"),
+                "one change of the pods per variant: topology.terminate is set too",
             ));
         }
-        if let Some(field) = changes.first() {
+        let change = match (&topology.terminate, &topology.rollout) {
+            (Some(_), _) => Some("topology.terminate"),
+            (None, Some(_)) => Some("topology.rollout"),
+            (None, None) => None,
+        };
+        if let Some(field) = change {
             if !topology.control_plane || !topology.client_sidecar {
                 return Err(ScenarioError::invalid(
                     path,

@@ -132,6 +132,13 @@ pub struct Topology {
     pub rollout: Option<Rollout>,
 }
 
+impl Topology {
+    /// Whether the server pods change while the load runs (one terminates, or a rollout).
+    pub fn pods_change(&self) -> bool {
+        self.terminate.is_some() || self.rollout.is_some()
+    }
+}
+
 /// How a server pod starts and stops. Stopping: Kubernetes marks it terminating; from that
 /// moment three things run side by side, as in a cluster — the endpoint's removal travels to
 /// the control plane (`endpoint_delay_ms`: the endpoints controller and its watch) and is
@@ -144,32 +151,29 @@ pub struct Topology {
 /// the pod is ready when the app and its sidecar are, and its endpoint reaches the control
 /// plane `endpoint_delay_ms` later.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct PodLifecycle {
     /// From an endpoint change (pod ready, pod terminating) to the control plane (ms).
-    #[serde(default = "one_second")]
     pub endpoint_delay_ms: u64,
     /// The app container's preStop sleep before its SIGTERM (ms).
-    #[serde(default)]
     pub pre_stop_ms: u64,
     /// pilot-agent's `terminationDrainDuration` (ms).
-    #[serde(default = "five_seconds")]
     pub termination_drain_ms: u64,
     /// The pod's `terminationGracePeriodSeconds` (ms): SIGKILL for what is still running.
-    #[serde(default = "thirty_seconds")]
     pub grace_period_ms: u64,
     /// From a new pod's creation to its app starting (ms).
-    #[serde(default)]
     pub start_ms: u64,
 }
 
+/// A field left out of `topology.pod` takes its value here: Kubernetes' and Istio's
+/// defaults (30 s grace period, 5 s `terminationDrainDuration`), and a 1 s propagation.
 impl Default for PodLifecycle {
     fn default() -> Self {
         Self {
-            endpoint_delay_ms: one_second(),
+            endpoint_delay_ms: 1000,
             pre_stop_ms: 0,
-            termination_drain_ms: five_seconds(),
-            grace_period_ms: thirty_seconds(),
+            termination_drain_ms: 5000,
+            grace_period_ms: 30_000,
             start_ms: 0,
         }
     }
@@ -217,18 +221,6 @@ pub enum Strategy {
     #[default]
     RollingUpdate,
     Recreate,
-}
-
-fn one_second() -> u64 {
-    1000
-}
-
-fn five_seconds() -> u64 {
-    5000
-}
-
-fn thirty_seconds() -> u64 {
-    30_000
 }
 
 /// The external service of an outbound scenario, as the lab's egress process serves it.

@@ -65,7 +65,7 @@ fn sigterm_stops_every_child_and_keeps_recorded_variants() {
 #[test]
 fn kill_9_of_the_runner_takes_its_children_down() {
     let out = Scratch::new("kill9");
-    let mut child = spawn_run(&out, &["--duration", "5"]);
+    let child = spawn_run(&out, &["--duration", "5"]);
     wait_for("the sidecar", 30, || {
         out.path().join("baseline/envoy-srv-a-0.admin").exists()
     });
@@ -76,12 +76,17 @@ fn kill_9_of_the_runner_takes_its_children_down() {
         processes_mentioning(out.arg()).len() >= 3,
         "app, Envoy and loadgen should be running"
     );
+    kill_9_leaves_nothing(child, &out, "children");
+}
+
+/// kill -9 the runner `child`: nothing it started under `out` may survive it.
+fn kill_9_leaves_nothing(mut child: Child, out: &Scratch, what: &str) {
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     let left = wait_no_processes(out.arg(), 5);
     assert!(
         left.is_empty(),
-        "children survived kill -9 of the runner: {left:?}"
+        "{what} survived kill -9 of the runner: {left:?}"
     );
 }
 
@@ -90,7 +95,7 @@ fn kill_9_of_the_runner_takes_its_children_down() {
 #[test]
 fn kill_9_during_a_rollout_takes_old_and_new_pods_down() {
     let out = Scratch::new("kill9-rollout");
-    let mut child = spawn_scenario(
+    let child = spawn_scenario(
         "rolling-update-stale-endpoints",
         &out,
         &["--variant", "rolling-update-min-ready"],
@@ -107,13 +112,7 @@ fn kill_9_during_a_rollout_takes_old_and_new_pods_down() {
             .exists(),
         "the new pod's sidecar runs"
     );
-    signal(&child, libc::SIGKILL);
-    let _ = child.wait();
-    let left = wait_no_processes(out.arg(), 5);
-    assert!(
-        left.is_empty(),
-        "pods survived kill -9 of the runner mid-rollout: {left:?}"
-    );
+    kill_9_leaves_nothing(child, &out, "pods mid-rollout");
 }
 
 #[test]

@@ -39,6 +39,28 @@ fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap()
 }
 
+/// The sidecar of pod `pod` in variant `v`'s summary.
+fn sidecar<'a>(v: &'a serde_json::Value, pod: &str) -> &'a serde_json::Value {
+    v["sidecars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|sc| sc["pod"] == pod)
+        .unwrap_or_else(|| panic!("no sidecar {pod} in {}", v["sidecars"]))
+}
+
+/// Of a `{flags: count}` map, the count of entries whose flags include `flag` (`URX,UF`
+/// counts for `UF`).
+fn with_flag(flags: &serde_json::Value, flag: &str) -> u64 {
+    flags
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.split(',').any(|f| f == flag))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum()
+}
+
 #[test]
 fn inbound_keepalive_uc_reproduces_and_every_mitigation_holds() {
     let scratch = Scratch::new("keepalive");
@@ -431,33 +453,13 @@ fn pod_shutdown_answers_503_until_the_push_and_every_fix_holds() {
     let scratch = Scratch::new("pod-shutdown");
     let s = run_checked("pod-shutdown", &[], &scratch);
     let base = variant(&s, "baseline");
-    let uf = base["flags"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| k.split(',').any(|f| f == "UF"))
-        .map(|(_, n)| n.as_u64().unwrap())
-        .sum::<u64>();
-    assert!(uf > 0, "{}", base["flags"]);
+    assert!(with_flag(&base["flags"], "UF") > 0, "{}", base["flags"]);
     for fix in ["pre-stop-sleep", "app-graceful-shutdown", "caller-retries"] {
         assert_eq!(variant(&s, fix)["errors"], 0, "{fix}");
     }
     // The retries hide the terminating pod's 503 UF from the caller, not from its sidecar.
-    let retried = variant(&s, "caller-retries");
-    let server = retried["sidecars"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|sc| sc["pod"] == "srv-a-0")
-        .unwrap();
-    assert!(
-        server["flags"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .any(|k| k.split(',').any(|f| f == "UF")),
-        "{server}"
-    );
+    let server = sidecar(variant(&s, "caller-retries"), "srv-a-0");
+    assert!(with_flag(&server["flags"], "UF") > 0, "{server}");
     // The summary marks them on the timeline's clock, the control plane's push among them.
     let marks: Vec<(f64, String)> = base["marks"]
         .as_array()
@@ -602,16 +604,10 @@ fn a_recreate_rollout_leaves_no_healthy_upstream_and_a_rolling_update_with_pre_s
         "{rolling:?}"
     );
     // Every pod's access log is collected: the new pods served the load after the rollout.
-    let served: u64 = variant(&s, "rolling-update-pre-stop")["sidecars"]
-        .as_array()
-        .unwrap()
+    let rolled = variant(&s, "rolling-update-pre-stop");
+    let served: u64 = ["srv-a-2", "srv-a-3"]
+        .map(|pod| sidecar(rolled, pod)["requests"].as_u64().unwrap())
         .iter()
-        .filter(|sc| sc["pod"] == "srv-a-2" || sc["pod"] == "srv-a-3")
-        .map(|sc| sc["requests"].as_u64().unwrap())
         .sum();
-    assert!(
-        served > 0,
-        "{}",
-        variant(&s, "rolling-update-pre-stop")["sidecars"]
-    );
+    assert!(served > 0, "{}", rolled["sidecars"]);
 }
