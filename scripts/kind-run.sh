@@ -95,7 +95,7 @@ cleanup() {
     "${KC[@]}" -n "$ns" delete job,deployment,service,configmap \
         -l app.kubernetes.io/part-of=mesh5xx --ignore-not-found --wait=true >&2
     "${KC[@]}" -n "$ns" delete --all --ignore-not-found \
-        destinationrules.networking.istio.io,virtualservices.networking.istio.io,serviceentries.networking.istio.io >&2
+        destinationrules.networking.istio.io,virtualservices.networking.istio.io,serviceentries.networking.istio.io,authorizationpolicies.security.istio.io >&2
     "${KC[@]}" delete namespace "$EGRESS_NS" --ignore-not-found --wait=true >&2
     "${KC[@]}" -n "$ns" wait --for=delete pod -l app.kubernetes.io/part-of=mesh5xx --timeout=120s >&2 2>/dev/null || true
 }
@@ -176,14 +176,19 @@ run_variant() {
     secs=$(sed -n 's/^  activeDeadlineSeconds: //p' "$dir/manifests.yaml" | head -n1)
     step "$v: apply the load generator Job" \
         "${KC[@]}" apply -f "$dir/manifests.yaml" -l 'mesh5xx/stage=load' >&2
-    # A change of the app pods while the load runs: one pod deleted, or the Deployment
-    # restarted (its strategy replaces every pod), that many ms after the load starts.
+    # A change while the load runs: one app pod deleted, the Deployment restarted (its
+    # strategy replaces every pod), or Istio objects applied, that many ms after the load
+    # starts.
     local change_ms change
     change_ms=$(header "$dir/manifests.yaml" terminate)
     change=terminate
     if [[ -z "$change_ms" ]]; then
         change_ms=$(header "$dir/manifests.yaml" rollout)
         change=rollout
+    fi
+    if [[ -z "$change_ms" ]]; then
+        change_ms=$(header "$dir/manifests.yaml" config-change)
+        change=config-change
     fi
     if [[ -n "$change_ms" ]]; then
         (
@@ -193,6 +198,9 @@ run_variant() {
                 victim=$(pods "$ns" "$sel,app.kubernetes.io/component=app" | head -n1)
                 [[ -n "$victim" ]] && "${KC[@]}" -n "$ns" delete pod "$victim" --wait=false >&2 &&
                     log "$v: deleted pod $victim ${change_ms} ms into the load"
+            elif [[ "$change" == config-change ]]; then
+                header "$dir/manifests.yaml" config-change-objects | "${KC[@]}" apply -f - >&2 &&
+                    log "$v: applied the configuration change ${change_ms} ms into the load"
             else
                 deployments "$sel,app.kubernetes.io/component=app" rollout restart &&
                     log "$v: restarted the app Deployment ${change_ms} ms into the load"

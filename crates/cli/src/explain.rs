@@ -108,6 +108,59 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
                 v.topology.replicas
             );
         }
+        if let Some(c) = &v.topology.config_change {
+            let _ = writeln!(o, "    config change at {} ms, applying:", c.at_ms);
+            for raw in &c.istio {
+                let _ = writeln!(
+                    o,
+                    "    ---\n{}",
+                    indent_by(&yaml_serde::to_string(raw).unwrap_or_default(), 4)
+                );
+            }
+        }
+        if let Some(ms) = v
+            .topology
+            .client_pod
+            .as_ref()
+            .and_then(|c| c.config_delay_ms)
+        {
+            let waits = v
+                .topology
+                .client_pod
+                .as_ref()
+                .is_some_and(|c| c.app_waits_for_sidecar());
+            let _ = writeln!(
+                o,
+                "    client pod: starts with the load, its sidecar's configuration {ms} ms later; {}",
+                if waits {
+                    "the app waits for it"
+                } else {
+                    "the app calls out at once"
+                }
+            );
+        }
+        if let Some(c) = &v.topology.client_pod {
+            if let Some(at) = c.terminate_at_ms {
+                let life = &v.topology.pod;
+                let _ = writeln!(
+                    o,
+                    "    client pod: terminates at {at} ms, its app calling out until the load ends; its sidecar {}",
+                    if c.native_sidecar {
+                        "stops after the app (native sidecar)".to_string()
+                    } else if life.exit_on_zero_active_connections {
+                        format!(
+                            "stops once it holds no connection, {} ms at the earliest (EXIT_ON_ZERO_ACTIVE_CONNECTIONS)",
+                            life.minimum_drain_ms
+                        )
+                    } else {
+                        format!(
+                            "stops {} ms later (terminationDrainDuration)",
+                            life.termination_drain_ms
+                        )
+                    }
+                );
+            }
+        }
         let app = yaml_serde::to_string(&v.app).unwrap_or_default();
         if app.trim() != "{}" {
             let _ = writeln!(o, "    app server:\n{}", indent_by(&app, 6));

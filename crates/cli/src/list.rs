@@ -83,7 +83,12 @@ fn markdown(catalog: &Catalog) -> String {
 }
 
 fn signature(s: &Scenario) -> String {
-    let sig = &s.signature;
+    let Some(sig) = &s.signature else {
+        return format!(
+            "none in istio-proxy's log: {}",
+            s.unlogged.as_deref().unwrap_or_default().trim()
+        );
+    };
     let codes: Vec<String> = sig.codes.iter().map(u16::to_string).collect();
     let mut cells = vec![format!("`{} {}`", codes.join("/"), sig.flags.join("/"))];
     cells.push(

@@ -149,8 +149,18 @@ fn main() -> ExitCode {
         Command::Diagnose(args) => mesh5xx::catalog::load(scenarios)
             .map_err(anyhow::Error::from)
             .and_then(|catalog| {
-                let rules = catalog.scenarios.iter().map(|s| s.rule()).collect();
-                mesh5xx_diagnose::main(args, rules)
+                let rules = catalog.scenarios.iter().filter_map(|s| s.rule()).collect();
+                let unlogged = catalog
+                    .scenarios
+                    .iter()
+                    .filter_map(|s| {
+                        s.unlogged.as_ref().map(|seen| mesh5xx_diagnose::Unlogged {
+                            scenario: s.name.clone(),
+                            seen: seen.trim().to_string(),
+                        })
+                    })
+                    .collect();
+                mesh5xx_diagnose::main(args, rules, unlogged)
             }),
     };
     match result {

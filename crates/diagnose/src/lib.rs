@@ -25,7 +25,7 @@ pub use classify::{classify, flag_meaning, Verdict};
 pub use grouping::{direction, Direction, GroupKey, GroupStats, Groups};
 pub use input::{maybe_gunzip, open, Lines, ReadError, MAX_LINE};
 pub use render::render_table;
-pub use signature::{Fix, Rule, RuleFix, Signature};
+pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
 
 /// Unparsed lines shown by default.
@@ -47,9 +47,13 @@ pub struct DiagnoseArgs {
     pub samples: usize,
 }
 
-/// Entry point of `mesh5xx diagnose`, naming the scenarios of `rules`. Fails (exit 1) only
-/// when nothing could be read.
-pub fn main(args: DiagnoseArgs, rules: Vec<Rule>) -> anyhow::Result<ExitCode> {
+/// Entry point of `mesh5xx diagnose`, naming the scenarios of `rules` (and, as causes no
+/// log shows, those of `unlogged`). Fails (exit 1) only when nothing could be read.
+pub fn main(
+    args: DiagnoseArgs,
+    rules: Vec<Rule>,
+    unlogged: Vec<Unlogged>,
+) -> anyhow::Result<ExitCode> {
     let mut diagnoser = Diagnoser::new(args.samples, rules);
     for path in &args.files {
         let name = path.display().to_string();
@@ -58,7 +62,8 @@ pub fn main(args: DiagnoseArgs, rules: Vec<Rule>) -> anyhow::Result<ExitCode> {
             Err(e) => diagnoser.input_failed(&name, e.to_string()),
         }
     }
-    let diagnosis = diagnoser.finish();
+    let mut diagnosis = diagnoser.finish();
+    diagnosis.not_in_log = unlogged;
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &diagnosis)?;
@@ -175,6 +180,9 @@ pub struct Diagnosis {
     pub ungrouped: u64,
     /// The first unparsed lines.
     pub unparsed_samples: Vec<Sample>,
+    /// The catalog's causes whose errors no access log shows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_in_log: Vec<Unlogged>,
 }
 
 impl Diagnosis {
@@ -306,6 +314,7 @@ impl Diagnoser {
             groups,
             ungrouped: self.groups.dropped,
             unparsed_samples: self.samples,
+            not_in_log: Vec::new(),
         }
     }
 }

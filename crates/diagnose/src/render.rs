@@ -55,6 +55,19 @@ pub fn render_table(d: &Diagnosis) -> String {
             let _ = writeln!(out, "  {}:{}: {} [{}]", s.input, s.line, s.text, s.reason);
         }
     }
+    if !d.not_in_log.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCauses no access log shows (their errors never reach istio-proxy):"
+        );
+        for u in &d.not_in_log {
+            let _ = writeln!(
+                out,
+                "  {}: {} (mesh5xx explain {})",
+                u.scenario, u.seen, u.scenario
+            );
+        }
+    }
     out
 }
 

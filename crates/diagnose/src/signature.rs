@@ -40,6 +40,9 @@ pub enum DurationShape {
     Instant,
     /// Answered when a timeout of whole seconds expires: median just over N s.
     AtTimeout,
+    /// Cut after running a while (a connection closed under a request in flight): median
+    /// 1 s or more.
+    Long,
 }
 
 /// How the errors spread over time.
@@ -76,9 +79,10 @@ pub struct Signature {
     /// How the errors spread over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<TimeShape>,
-    /// The calls go to a host outside the mesh (an external name or address).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub external: bool,
+    /// `true`: the calls go to a host outside the mesh (an external name or address);
+    /// `false`: to a service of the mesh; absent: either.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<bool>,
     /// `true`: the log must show the external host answering from a new IP while an old
     /// one fails; `false`: it must not; absent: either.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,7 +116,7 @@ impl Signature {
                 format!("{f:?} is not a response flag (upper-case letters, e.g. UC)"),
             ));
         }
-        if self.ip_change == Some(true) && !self.external {
+        if self.ip_change == Some(true) && self.external != Some(true) {
             return Err((
                 "ip_change".into(),
                 "an IP change needs `external: true` (it is seen on an external host)".into(),
@@ -142,6 +146,16 @@ pub struct Rule {
     pub signature: Signature,
     /// Its fixes, best first, each with what it costs when the scenario says.
     pub fixes: Vec<RuleFix>,
+}
+
+/// A scenario whose errors never reach istio-proxy, so no access log shows them: `diagnose`
+/// names it for people to keep in mind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unlogged {
+    /// The scenario's name.
+    pub scenario: String,
+    /// What the app sees instead.
+    pub seen: String,
 }
 
 /// A fix as `diagnose` prints it.
@@ -228,7 +242,9 @@ impl Signature {
         let required = self.direction.admits(o.key.direction)
             && self.codes.contains(&o.key.code)
             && o.has_flag(&self.flags)
-            && (!self.external || o.external.is_some())
+            && self
+                .external
+                .is_none_or(|want| want == o.external.is_some())
             && self
                 .ip_change
                 .is_none_or(|want| want == o.ip_change.is_some());
@@ -251,6 +267,7 @@ impl Signature {
             match self.duration {
                 Some(DurationShape::Instant) => o.median_ms.is_some_and(|m| m < 100),
                 Some(DurationShape::AtTimeout) => o.at_timeout(),
+                Some(DurationShape::Long) => o.median_ms.is_some_and(|m| m >= 1000),
                 None => false,
             },
             self.time == Some(TimeShape::Bursts) && o.bursts.is_some_and(|b| b.bursts > 1),

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
 use mesh5xx_plan::processes::{app_args, load_args, AppHost, Resolve};
-use mesh5xx_scenario::model::{OtherApp, PodLifecycle, Strategy};
+use mesh5xx_scenario::model::{ClientPod, OtherApp, PodLifecycle, Strategy};
 use mesh5xx_scenario::{Catalog, Profile, Scenario, Variant};
 use mesh5xx_upstream::AppFaults;
 use serde_json::{json, Value};
@@ -66,6 +66,11 @@ pub const TERMINATE_COMMENT: &str = "# mesh5xx-terminate: ";
 /// Header comment of variants that roll the app Deployment out while the load runs: the
 /// milliseconds from the load's start to `kubectl rollout restart` (read by kind-run.sh).
 pub const ROLLOUT_COMMENT: &str = "# mesh5xx-rollout: ";
+/// Header comments of variants whose Istio configuration changes while the load runs: the
+/// milliseconds from the load's start to `kubectl apply`, and the objects applied then, as
+/// one line of JSON (read by kind-run.sh).
+pub const CONFIG_CHANGE_COMMENT: &str = "# mesh5xx-config-change: ";
+pub const CONFIG_CHANGE_OBJECTS_COMMENT: &str = "# mesh5xx-config-change-objects: ";
 /// Label on the Job: kind-run.sh applies everything else first (`mesh5xx/stage!=load`).
 pub const STAGE_LABEL: &str = "mesh5xx/stage";
 
@@ -205,7 +210,7 @@ fn prepare<'a>(
         bail!("--namespace {EGRESS_NAMESPACE} is reserved for the egress pod (outside the mesh)");
     }
     if let Some(own) = own.filter(|own| *own != namespace) {
-        if !variant.istio.raw.is_empty() {
+        if !variant.istio.raw.is_empty() || variant.topology.config_change.is_some() {
             bail!(
                 "variant {:?} of {} carries Istio objects written for namespace {own:?} (service {}); \
                  they are applied as written, so --namespace must be {own:?}, not {namespace:?}",
@@ -328,6 +333,31 @@ pub fn render_text(
             r.at_ms, r.at_ms
         ));
     }
+    if let Some(c) = &variant.topology.config_change {
+        let objects =
+            serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": c.istio}))?;
+        text.push_str(&format!(
+            "{CONFIG_CHANGE_COMMENT}{}\n{CONFIG_CHANGE_OBJECTS_COMMENT}{objects}\n# Config change: kind-run.sh applies these objects {} ms after the load starts; the cluster's istiod pushes them\n",
+            c.at_ms, c.at_ms
+        ));
+    }
+    if let Some(c) = &variant.topology.client_pod {
+        if let Some(ms) = c.config_delay_ms {
+            text.push_str(&format!(
+                "# Client pod: the loadgen Job's pod {}; its sidecar's first configuration comes when the cluster's istiod pushes it (config_delay_ms {ms} locally)\n",
+                if c.app_waits_for_sidecar() {
+                    "starts its app once istio-proxy is ready"
+                } else {
+                    "starts its app with istio-proxy (no holdApplicationUntilProxyStarts)"
+                },
+            ));
+        }
+        if let Some(ms) = c.terminate_at_ms {
+            text.push_str(&format!(
+                "# Not reproduced in kind: the client pod's termination {ms} ms into the load (the load generator stops on SIGTERM instead of calling out through its shutdown)\n"
+            ));
+        }
+    }
     if egress::is_outbound(scenario) {
         let cfg = match &opts.egress {
             Some(cfg) => cfg.clone(),
@@ -407,29 +437,51 @@ fn whole_seconds(ms: u64) -> u64 {
     ms.div_ceil(1000)
 }
 
-/// `deployment` with what the variant's changing pods need (nothing when they do not change):
-/// the grace period and the app container's preStop sleep in the pod template (the `sleep`
-/// action, Kubernetes 1.30+, so the image needs no shell), pilot-agent's
-/// `terminationDrainDuration` as the `proxy.istio.io/config` annotation (meshconfig
-/// ProxyConfig, read per pod) when it is not the default, and a rollout's strategy and
-/// `minReadySeconds`.
+/// `deployment` with what the variant's pods need: for pods that change, the grace period
+/// and the app container's preStop sleep in the pod template (the `sleep` action, Kubernetes
+/// 1.30+, so the image needs no shell) and a rollout's strategy and `minReadySeconds`;
+/// pilot-agent's `drainDuration` and `terminationDrainDuration` as the
+/// `proxy.istio.io/config` annotation (meshconfig ProxyConfig, read per pod) when they are
+/// not the defaults.
 fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
     let topology = &r.variant.topology;
-    if !topology.pods_change() {
-        return deployment;
-    }
     let life = &topology.pod;
+    let defaults = PodLifecycle::default();
     let template = &mut deployment["spec"]["template"];
-    template["spec"]["terminationGracePeriodSeconds"] = json!(whole_seconds(life.grace_period_ms));
-    if life.pre_stop_ms > 0 {
-        template["spec"]["containers"][0]["lifecycle"] =
-            json!({"preStop": {"sleep": {"seconds": whole_seconds(life.pre_stop_ms)}}});
+    let mut proxy_config = String::new();
+    if life.drain_duration_ms != defaults.drain_duration_ms {
+        proxy_config.push_str(&format!(
+            "drainDuration: {}s\n",
+            whole_seconds(life.drain_duration_ms)
+        ));
     }
-    if life.termination_drain_ms != PodLifecycle::default().termination_drain_ms {
-        template["metadata"]["annotations"] = json!({"proxy.istio.io/config": format!(
-            "terminationDrainDuration: {}s\n",
-            whole_seconds(life.termination_drain_ms)
-        )});
+    if topology.pods_change() {
+        template["spec"]["terminationGracePeriodSeconds"] =
+            json!(whole_seconds(life.grace_period_ms));
+        if life.pre_stop_ms > 0 {
+            template["spec"]["containers"][0]["lifecycle"] =
+                json!({"preStop": {"sleep": {"seconds": whole_seconds(life.pre_stop_ms)}}});
+        }
+        if life.termination_drain_ms != defaults.termination_drain_ms {
+            proxy_config.push_str(&format!(
+                "terminationDrainDuration: {}s\n",
+                whole_seconds(life.termination_drain_ms)
+            ));
+        }
+    }
+    if life.exit_on_zero_active_connections {
+        // pilot-agent reads both from its environment, set from proxyMetadata
+        // (pilot/cmd/pilot-agent/options/options.go@1.24.0 L159-166).
+        proxy_config.push_str("proxyMetadata:\n  EXIT_ON_ZERO_ACTIVE_CONNECTIONS: \"true\"\n");
+        if life.minimum_drain_ms != defaults.minimum_drain_ms {
+            proxy_config.push_str(&format!(
+                "  MINIMUM_DRAIN_DURATION: \"{}s\"\n",
+                whole_seconds(life.minimum_drain_ms)
+            ));
+        }
+    }
+    if !proxy_config.is_empty() {
+        template["metadata"]["annotations"] = json!({"proxy.istio.io/config": proxy_config});
     }
     if let Some(rollout) = &topology.rollout {
         deployment["spec"]["strategy"] = match rollout.strategy {
@@ -560,6 +612,30 @@ pub fn loadgen_command(
     a
 }
 
+/// The loadgen pod's annotations. Its app (the load generator) waits for istio-proxy
+/// (`holdApplicationUntilProxyStarts`, read per pod from the `proxy.istio.io/config`
+/// annotation from Istio 1.8: injection-template.yaml@1.8.0 L2) unless the variant's client
+/// pod races its sidecar; a native sidecar is asked for with `sidecar.istio.io/nativeSidecar`
+/// (injection-template.yaml@1.24.0 L27).
+fn client_pod_annotations(client_pod: Option<&ClientPod>) -> Value {
+    match client_pod {
+        None => json!({"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true\n"}),
+        Some(c) => {
+            let mut a = serde_json::Map::new();
+            if c.hold_application_until_proxy_starts {
+                a.insert(
+                    "proxy.istio.io/config".into(),
+                    json!("holdApplicationUntilProxyStarts: true\n"),
+                );
+            }
+            if c.native_sidecar {
+                a.insert("sidecar.istio.io/nativeSidecar".into(), json!("true"));
+            }
+            Value::Object(a)
+        }
+    }
+}
+
 fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
     let (target, host, sidecar) = match egress_cfg {
         // Outbound: the app resolves the external name (CoreDNS → egress DNS) and connects to
@@ -586,7 +662,7 @@ fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
         }
     };
     let annotations = if sidecar {
-        json!({"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true\n"})
+        client_pod_annotations(r.variant.topology.client_pod.as_ref())
     } else {
         // No client sidecar: the load generator talks to the server sidecar directly.
         json!({"sidecar.istio.io/inject": "false"})

@@ -54,14 +54,27 @@ impl ControlPlane {
     /// Declare the sidecar whose rendered configuration is `bootstrap` and return the ADS
     /// bootstrap it starts with instead.
     pub async fn adopt(&mut self, bootstrap: &Value) -> Result<Value, LabError> {
+        self.declare(bootstrap).await?;
+        Ok(self.bootstrap_for(bootstrap))
+    }
+
+    /// Tell the control plane the configuration of the sidecar whose rendered configuration
+    /// is `bootstrap` (a full push to it, if it is connected and waiting).
+    pub async fn declare(&mut self, bootstrap: &Value) -> Result<(), LabError> {
         let node = bootstrap["node"]["id"]
             .as_str()
             .ok_or_else(|| LabError::ControlPlane("a rendered sidecar without a node id".into()))?
             .to_string();
         let resources = Resources::from_bootstrap(bootstrap)
             .map_err(|e| LabError::ControlPlane(e.to_string()))?;
-        self.send(&Update::Proxy { node, resources }).await?;
-        Ok(ads_bootstrap(bootstrap, self.addr))
+        self.send(&Update::Proxy { node, resources }).await
+    }
+
+    /// The ADS bootstrap of the sidecar whose rendered configuration is `bootstrap`: until
+    /// the control plane is told its configuration, it connects and waits, as a sidecar
+    /// waits for a slow istiod.
+    pub fn bootstrap_for(&self, bootstrap: &Value) -> Value {
+        ads_bootstrap(bootstrap, self.addr)
     }
 
     /// Stop it (after the sidecars: they would keep their configuration anyway).

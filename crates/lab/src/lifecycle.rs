@@ -13,8 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh5xx_results::Mark;
-use mesh5xx_scenario::model::{PodLifecycle, Rollout, Strategy};
+use mesh5xx_scenario::model::{ClientPod, ConfigChange, PodLifecycle, Rollout, Strategy};
 use mesh5xx_scenario::Variant;
+use mesh5xx_sidecar::{Envoy, TerminationDrain};
 use mesh5xx_upstream::AppFaults;
 use mesh5xx_xds::{Event, Update};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::control_plane::ControlPlane;
-use crate::topology::{PodTemplate, Pods, ServerPod, Sidecar};
+use crate::topology::{ClientStart, PodTemplate, Pods, ServerPod, Sidecar};
 use crate::LabError;
 
 /// One step of a pod's life, as recorded.
@@ -35,7 +36,11 @@ pub struct Step {
     /// Stopping: `terminating`, `endpoint-removed` (sent to the control plane),
     /// `app-sigterm`, `app-exited` (or `app-killed` at the end of the grace period),
     /// `sidecar-stopped`. Starting: `created`, `ready` (app and sidecar),
-    /// `available` (after `minReadySeconds`), `endpoint-added`.
+    /// `available` (after `minReadySeconds`), `endpoint-added`. A client pod starting with
+    /// the load: `config-sent` (its sidecar's configuration, to the control plane), `ready`.
+    /// A configuration change: `config-changed` (a server pod's new configuration, to the
+    /// control plane). The client pod terminating: `terminating`, `sidecar-stopped` (or
+    /// `sidecar-waits-for-app`, a native sidecar).
     pub step: String,
 }
 
@@ -111,18 +116,27 @@ impl Endpoints {
     }
 }
 
-/// Run the variant's change of its server pods, if it has one, from `load_start`.
+/// Run the variant's change of its pods from `load_start`: a server pod terminating, a
+/// rollout, a configuration change pushed to the server pods, the client pod's sidecar
+/// getting its configuration late; nothing without one.
 pub async fn run(
     pods: &mut Pods,
     v: &Variant,
     load_start: Instant,
     dir: &Path,
 ) -> Result<(), LabError> {
-    if !v.topology.pods_change() {
+    let client_start = pods.client_start.take();
+    let t = &v.topology;
+    let client_terminates = t
+        .client_pod
+        .as_ref()
+        .is_some_and(|c| c.terminate_at_ms.is_some());
+    if !t.pods_change() && client_start.is_none() && t.config_change.is_none() && !client_terminates
+    {
         return Ok(());
     }
-    // The catalog checked that pods that change have a control plane; only inbound
-    // variants have server pods and a template.
+    // The catalog checked that pods that change and client pods that start have a control
+    // plane; only inbound variants have server pods and a template.
     let cp = pods.control_plane.take().expect("a control plane");
     let template = pods.template.clone().expect("server pods");
     let life = v.topology.pod.clone();
@@ -141,26 +155,118 @@ pub async fn run(
         delay: Duration::from_millis(life.endpoint_delay_ms),
         steps: Recorder::create(dir, load_start)?,
     });
-    match (&v.topology.terminate, &v.topology.rollout) {
-        (Some(t), _) => {
-            tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
-            // The catalog checked that `t.pod` is a replica.
-            shutdown(&mut pods.servers[t.pod as usize], &life, &endpoints).await?;
+    let drain = TerminationDrain::of(&template.profile);
+    let servers = &mut pods.servers;
+    let change = async {
+        match (&t.terminate, &t.rollout) {
+            (Some(t), _) => {
+                tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
+                // The catalog checked that `t.pod` is a replica.
+                shutdown(&mut servers[t.pod as usize], &life, drain, &endpoints).await
+            }
+            (None, Some(r)) => {
+                let ctx = Rollouts {
+                    template: Arc::new(template.clone()),
+                    app: v.app.clone(),
+                    life: life.clone(),
+                    drain,
+                    endpoints: endpoints.clone(),
+                };
+                let old = std::mem::take(servers);
+                *servers = rollout(old, r, ctx, load_start).await?;
+                Ok(())
+            }
+            (None, None) => match &t.config_change {
+                Some(c) => {
+                    tokio::time::sleep_until(load_start + Duration::from_millis(c.at_ms)).await;
+                    apply(servers, &template, c, &endpoints).await
+                }
+                None => Ok(()),
+            },
         }
-        (None, Some(r)) => {
-            let ctx = Rollouts {
-                template: Arc::new(template),
-                app: v.app.clone(),
-                life,
-                endpoints: endpoints.clone(),
-            };
-            let old = std::mem::take(&mut pods.servers);
-            pods.servers = rollout(old, r, ctx, load_start).await?;
+    };
+    let client = async {
+        let Some(sidecar) = pods.client.as_mut() else {
+            return Ok(());
+        };
+        if let Some(c) = client_start {
+            configure_client(c, sidecar, &endpoints, load_start).await?;
         }
-        (None, None) => {}
-    }
+        match t.client_pod.as_ref() {
+            Some(pod) if pod.terminate_at_ms.is_some() => {
+                terminate_client(sidecar, pod, &life, drain, &endpoints.steps, load_start).await
+            }
+            _ => Ok(()),
+        }
+    };
+    let (a, b) = tokio::join!(change, client);
+    a.and(b)?;
     let endpoints = Arc::into_inner(endpoints).expect("every task of the change has ended");
     pods.control_plane = Some(endpoints.state.into_inner().0);
+    Ok(())
+}
+
+/// Apply `change` on top of the server pods' Istio objects: each pod's sidecar rendered anew
+/// and declared to the control plane, which pushes them together after its debounce.
+async fn apply(
+    servers: &[ServerPod],
+    template: &PodTemplate,
+    change: &ConfigChange,
+    endpoints: &Endpoints,
+) -> Result<(), LabError> {
+    let changed = PodTemplate {
+        istio: template.istio.with(&change.objects()),
+        ..template.clone()
+    };
+    let mut state = endpoints.state.lock().await;
+    for (index, pod) in servers.iter().enumerate() {
+        let (bootstrap, _) = changed.sidecar_config(index, pod.app.addr);
+        state.0.declare(&bootstrap).await?;
+        endpoints.steps.record(pod.name(), "config-changed");
+    }
+    Ok(())
+}
+
+/// The client pod terminates `terminate_at_ms` after the load started. Its app gets SIGTERM
+/// and keeps calling out until the load ends (its own graceful shutdown); its pilot-agent
+/// stops Envoy as [`pilot_agent_stop`] does; a native sidecar is stopped by the kubelet only
+/// after the app containers have exited, that is after the load.
+async fn terminate_client(
+    sidecar: &mut Sidecar,
+    pod: &ClientPod,
+    life: &PodLifecycle,
+    drain: TerminationDrain,
+    steps: &Recorder,
+    load_start: Instant,
+) -> Result<(), LabError> {
+    let at = Duration::from_millis(pod.terminate_at_ms.unwrap_or_default());
+    tokio::time::sleep_until(load_start + at).await;
+    let t0 = Instant::now();
+    steps.record(&sidecar.pod, "terminating");
+    if pod.native_sidecar {
+        steps.record(&sidecar.pod, "sidecar-waits-for-app");
+        return Ok(());
+    }
+    pilot_agent_stop(&mut sidecar.envoy, life, drain, t0).await?;
+    steps.record(&sidecar.pod, "sidecar-stopped");
+    Ok(())
+}
+
+/// The client pod's sidecar gets its first configuration: the control plane learns it
+/// `delay` after the load started and pushes it (after its debounce); the sidecar is ready
+/// once it has applied it, and its listener takes over the reserved port.
+async fn configure_client(
+    c: ClientStart,
+    sidecar: &mut Sidecar,
+    endpoints: &Endpoints,
+    load_start: Instant,
+) -> Result<(), LabError> {
+    tokio::time::sleep_until(load_start + c.delay).await;
+    endpoints.state.lock().await.0.declare(&c.bootstrap).await?;
+    endpoints.steps.record(&sidecar.pod, "config-sent");
+    sidecar.envoy.wait_ready().await?;
+    endpoints.steps.record(&sidecar.pod, "ready");
+    drop(c.port);
     Ok(())
 }
 
@@ -170,6 +276,7 @@ pub async fn run(
 async fn shutdown(
     pod: &mut ServerPod,
     life: &PodLifecycle,
+    drain: TerminationDrain,
     endpoints: &Endpoints,
 ) -> Result<(), LabError> {
     let t0 = Instant::now();
@@ -193,14 +300,46 @@ async fn shutdown(
         Ok::<_, LabError>(())
     };
     let sidecar_stop = async {
-        let drained = t0 + Duration::from_millis(life.termination_drain_ms);
-        tokio::time::sleep_until(kill_at.min(drained)).await;
-        envoy.terminate().await?;
+        pilot_agent_stop(envoy, life, drain, t0).await?;
         steps.record(name, "sidecar-stopped");
         Ok::<_, LabError>(())
     };
     let (a, b, c) = tokio::join!(endpoints.change(name, None), app_stop, sidecar_stop);
     a.and(b).and(c)
+}
+
+/// pilot-agent on SIGTERM at `t0` (`pkg/envoy/agent.go` terminate(), by era): drain Envoy's
+/// listeners (`drain`), then stop Envoy `termination_drain_ms` later or, with
+/// `EXIT_ON_ZERO_ACTIVE_CONNECTIONS`, `minimum_drain_ms` later at the earliest, once its
+/// listeners hold no connection (checked every second: `activeConnectionCheckDelay`,
+/// agent.go@1.24.0 L37, L163-200); the kubelet kills it at the end of the grace period.
+async fn pilot_agent_stop(
+    envoy: &mut Envoy,
+    life: &PodLifecycle,
+    drain: TerminationDrain,
+    t0: Instant,
+) -> Result<(), LabError> {
+    let kill_at = t0 + Duration::from_millis(life.grace_period_ms);
+    // pilot-agent logs a failed drain and goes on (agent.go@1.24.0 L159-162).
+    let _ = envoy
+        .drain_listeners(drain.inbound_only, drain.graceful)
+        .await;
+    if life.exit_on_zero_active_connections {
+        let first_check = t0 + Duration::from_millis(life.minimum_drain_ms);
+        tokio::time::sleep_until(kill_at.min(first_check)).await;
+        while Instant::now() < kill_at {
+            // An Envoy that no longer answers is stopped (agent.go gives up after 5 errors).
+            if envoy.active_connections().await.unwrap_or(0) == 0 {
+                break;
+            }
+            tokio::time::sleep_until(kill_at.min(Instant::now() + Duration::from_secs(1))).await;
+        }
+    } else {
+        let drained = t0 + Duration::from_millis(life.termination_drain_ms);
+        tokio::time::sleep_until(kill_at.min(drained)).await;
+    }
+    envoy.terminate().await?;
+    Ok(())
 }
 
 /// What the deployment controller's tasks share.
@@ -210,6 +349,7 @@ struct Rollouts {
     /// The new pods' app (every replica the same).
     app: AppFaults,
     life: PodLifecycle,
+    drain: TerminationDrain,
     endpoints: Arc<Endpoints>,
 }
 
@@ -274,7 +414,7 @@ async fn rollout(
                 changed = true;
                 let ctx = ctx.clone();
                 tasks.spawn(async move {
-                    shutdown(&mut pod, &ctx.life, &ctx.endpoints).await?;
+                    shutdown(&mut pod, &ctx.life, ctx.drain, &ctx.endpoints).await?;
                     Ok(Done::Terminated(pod))
                 });
             }

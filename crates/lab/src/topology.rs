@@ -9,7 +9,8 @@ use mesh5xx_scenario::istio::IstioObjects;
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
-    render, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, SidecarSpec,
+    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, ReservedPort,
+    SidecarSpec,
 };
 use mesh5xx_upstream::AppFaults;
 use serde_json::Value;
@@ -58,6 +59,8 @@ pub struct PodTemplate {
     pub profile: Profile,
     pub service: Service,
     pub istio: IstioObjects,
+    /// How its sidecar drains listeners (pilot-agent's `drainDuration` for the profile).
+    pub drain: Drain,
     /// The variant's directory: logs, reports, configurations.
     pub dir: PathBuf,
 }
@@ -103,7 +106,7 @@ impl PodTemplate {
         access_log: PathBuf,
     ) -> Result<ServerPod, LabError> {
         let name = self.pod_name(index);
-        let envoy = Envoy::start(&self.envoy, &name, config, &self.dir).await?;
+        let envoy = Envoy::start(&self.envoy, &name, config, &self.dir, self.drain).await?;
         let endpoint = envoy
             .listener("virtualInbound")
             .expect("the inbound listener is rendered");
@@ -151,6 +154,8 @@ pub struct Pods {
     pub apps: Vec<App>,
     /// The client pod's sidecar, if the topology has one.
     pub client: Option<Sidecar>,
+    /// A client pod that starts with the load: what its sidecar still waits for.
+    pub client_start: Option<ClientStart>,
     /// Where the load generator sends (the client sidecar, or the server sidecar).
     pub target: SocketAddr,
     /// Outbound: the DNS server + firewall, and what the app must resolve.
@@ -172,6 +177,16 @@ impl Pods {
     pub fn all_apps(&self) -> impl Iterator<Item = &App> {
         self.servers.iter().map(|p| &p.app).chain(self.apps.iter())
     }
+}
+
+/// The client pod's sidecar running but not configured yet: the control plane learns its
+/// configuration `delay` after the load (its app) started. Until then connections to its
+/// outbound listener's address, reserved, are refused.
+pub struct ClientStart {
+    /// Its rendered configuration, the outbound listener pinned to `port`.
+    pub bootstrap: Value,
+    pub delay: Duration,
+    pub port: ReservedPort,
 }
 
 /// The running egress process (fake DNS + firewall).
@@ -224,6 +239,7 @@ pub async fn start(
         profile: profile.clone(),
         service: scenario.service.clone(),
         istio: variant.istio.clone(),
+        drain: drain(profile, variant),
         dir: dir.to_path_buf(),
     };
     let mut servers = Vec::new();
@@ -234,7 +250,7 @@ pub async fn start(
                 .await?,
         );
     }
-    let (client, target) = if variant.topology.client_sidecar {
+    let (client, target, client_start) = if variant.topology.client_sidecar {
         let outbound = OutboundSpec {
             service: Some((
                 &scenario.service,
@@ -242,21 +258,31 @@ pub async fn start(
             )),
             external: vec![],
         };
-        let (client, target) =
+        let (client, target, client_start) =
             start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
-        (Some(client), target)
+        (Some(client), target, client_start)
     } else {
-        (None, servers[0].endpoint)
+        (None, servers[0].endpoint, None)
     };
     Ok(Pods {
         servers,
         template: Some(template),
         apps: Vec::new(),
         client,
+        client_start,
         target,
         egress: None,
         control_plane: cp,
     })
+}
+
+/// How the variant's sidecars drain: the profile's pilot-agent with `topology.pod`'s
+/// `drainDuration`.
+fn drain(profile: &Profile, variant: &Variant) -> Drain {
+    Drain::of(
+        profile,
+        Duration::from_millis(variant.topology.pod.drain_duration_ms),
+    )
 }
 
 /// The configuration a sidecar starts with: `bootstrap` itself, or, with a control plane,
@@ -339,13 +365,14 @@ async fn start_outbound(
             dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
         }],
     };
-    let (client, target) =
+    let (client, target, client_start) =
         start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
     Ok(Pods {
         servers: Vec::new(),
         template: None,
         apps,
         client: Some(client),
+        client_start,
         target,
         egress: Some(EgressProc {
             child,
@@ -356,7 +383,15 @@ async fn start_outbound(
     })
 }
 
-/// The client pod's sidecar with `outbound`; returns it and its outbound listener's address.
+/// The client pod's sidecar with `outbound`; returns it, its outbound listener's address and,
+/// for a client pod that starts with the load, what it still waits for.
+///
+/// A client pod that starts with the load (`topology.client_pod`): its Envoy runs and
+/// connects to the control plane, which does not know its configuration yet; its outbound
+/// listener will bind a port reserved now. If the app waits for its sidecar
+/// (`holdApplicationUntilProxyStarts`, a native sidecar), the configuration reaches the
+/// control plane `config_delay_ms` from now and the app (the load) starts once the sidecar
+/// is ready; otherwise the load starts at once and the configuration follows.
 async fn start_client(
     envoy: &EnvoyBinary,
     profile: &Profile,
@@ -364,23 +399,58 @@ async fn start_client(
     outbound: OutboundSpec<'_>,
     cp: Option<&mut ControlPlane>,
     dir: &Path,
-) -> Result<(Sidecar, SocketAddr), LabError> {
+) -> Result<(Sidecar, SocketAddr, Option<ClientStart>), LabError> {
     let access_log = dir.join("access-client.log");
     let spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
     let pod = spec.pod.clone();
-    let config = through(cp, render(&spec)).await?;
-    let envoy = Envoy::start(envoy, &pod, &config, dir).await?;
-    let target = envoy
-        .listener("0.0.0.0_80")
-        .expect("the outbound listener is rendered");
-    let sidecar = Sidecar {
-        pod,
+    let mut bootstrap = render(&spec);
+    let sidecar = |envoy| Sidecar {
+        pod: pod.clone(),
         role: "client",
         envoy,
-        access_log,
+        access_log: access_log.clone(),
     };
-    Ok((sidecar, target))
+    let starting = variant.topology.client_pod.as_ref().and_then(|c| {
+        c.config_delay_ms
+            .map(|ms| (Duration::from_millis(ms), c.app_waits_for_sidecar()))
+    });
+    let ((delay, app_waits), cp) = match (starting, cp) {
+        (Some(start), Some(cp)) => (start, cp),
+        (_, cp) => {
+            let config = through(cp, bootstrap).await?;
+            let envoy = Envoy::start(envoy, &pod, &config, dir, drain(profile, variant)).await?;
+            let target = envoy
+                .listener(OUTBOUND_LISTENER)
+                .expect("the outbound listener is rendered");
+            return Ok((sidecar(envoy), target, None));
+        }
+    };
+    let port = ReservedPort::new().map_err(|e| {
+        LabError::Lifecycle(format!("reserving a port for the client's sidecar: {e}"))
+    })?;
+    assert!(
+        port.pin(&mut bootstrap, OUTBOUND_LISTENER),
+        "the outbound listener is rendered"
+    );
+    let target = port.addr();
+    let config = cp.bootstrap_for(&bootstrap);
+    let mut running = Envoy::spawn(envoy, &pod, &config, dir, drain(profile, variant)).await?;
+    if app_waits {
+        tokio::time::sleep(delay).await;
+        cp.declare(&bootstrap).await?;
+        running.wait_ready().await?;
+        return Ok((sidecar(running), target, None));
+    }
+    let start = ClientStart {
+        bootstrap,
+        delay,
+        port,
+    };
+    Ok((sidecar(running), target, Some(start)))
 }
+
+/// The client sidecar's outbound listener for the service port (15001 and iptables in a pod).
+const OUTBOUND_LISTENER: &str = "0.0.0.0_80";
 
 impl Pods {
     /// Save each sidecar's admin stats, then stop sidecars (flushing access logs) and apps

@@ -83,7 +83,10 @@ struct ScenarioFile {
     lab: std::collections::BTreeMap<String, Value>,
     profile: String,
     service: Service,
-    signature: Signature,
+    #[serde(default)]
+    signature: Option<Signature>,
+    #[serde(default)]
+    unlogged: Option<String>,
     fixes: Vec<Fix>,
     #[serde(default)]
     defaults: Defaults,
@@ -243,6 +246,62 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
+        if let Some(c) = &topology.config_change {
+            let at_change = |f: &str| at(&format!("topology.config_change{f}"));
+            if !topology.control_plane || topology.external.is_some() {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at_change(""),
+                    "a configuration change needs `control_plane: true` (it pushes the change) and server pods (no `external`)",
+                ));
+            }
+            if topology.pods_change() {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at_change(""),
+                    "one change per variant: the pods change too (topology.terminate or topology.rollout)",
+                ));
+            }
+            let objects = IstioObjects::parse(&c.istio)
+                .map_err(|(f, r)| ScenarioError::invalid(path, at_change(&format!(".{f}")), r))?;
+            if objects.objects.is_empty()
+                || objects
+                    .objects
+                    .iter()
+                    .any(|o| !matches!(o, crate::istio::IstioObject::AuthorizationPolicy(..)))
+            {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at_change(".istio"),
+                    "list the AuthorizationPolicies applied while the load runs (the kind the lab applies then: it changes the server pods' inbound listener)",
+                ));
+            }
+        }
+        if topology.client_pod.is_some() && (!topology.control_plane || !topology.client_sidecar) {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.client_pod"),
+                "a client pod that starts with the load needs `control_plane: true` and `client_sidecar: true` (its sidecar's configuration comes from the control plane)",
+            ));
+        }
+        if topology
+            .client_pod
+            .as_ref()
+            .is_some_and(|c| c.config_delay_ms.is_none() && c.terminate_at_ms.is_none())
+        {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.client_pod"),
+                "say what the client pod does while the load runs: config_delay_ms (it starts with the load) or terminate_at_ms (it terminates)",
+            ));
+        }
+        if topology.client_pod.is_some() && topology.external.is_some() {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.client_pod"),
+                "a client pod that starts with the load calls an in-mesh service: remove `external`",
+            ));
+        }
         if let Some(t) = &topology.terminate {
             if t.pod >= topology.replicas {
                 return Err(ScenarioError::invalid(
@@ -345,9 +404,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             by_profile,
         });
     }
-    file.signature
-        .validate()
-        .map_err(|(field, why)| ScenarioError::invalid(path, format!("signature.{field}"), why))?;
+    match (&file.signature, &file.unlogged) {
+        (Some(sig), None) => sig.validate().map_err(|(field, why)| {
+            ScenarioError::invalid(path, format!("signature.{field}"), why)
+        })?,
+        (None, Some(text)) if !text.trim().is_empty() => {}
+        (Some(_), Some(_)) => {
+            return Err(ScenarioError::invalid(
+                path,
+                "unlogged",
+                "a scenario with a signature has its errors in the log: remove `unlogged`",
+            ))
+        }
+        _ => {
+            return Err(ScenarioError::invalid(
+                path,
+                "signature",
+                "missing: what the errors look like in istio-proxy's access log (or, for errors that never reach it, `unlogged:` saying what the app sees)",
+            ))
+        }
+    }
     if file.fixes.is_empty() {
         return Err(ScenarioError::invalid(
             path,
@@ -385,6 +461,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         profile: file.profile,
         service: file.service,
         signature: file.signature,
+        unlogged: file.unlogged,
         fixes: file.fixes,
         variants,
     })
@@ -651,11 +728,91 @@ variants:
                 "topology.rollout",
                 "one change of the pods per variant",
             ),
+            (
+                "{client_sidecar: true, config_change: {at_ms: 1, istio: []}}".to_string(),
+                "topology.config_change",
+                "control_plane: true",
+            ),
+            (
+                format!("{{{cp}, config_change: {{at_ms: 1, istio: []}}}}"),
+                "topology.config_change.istio",
+                "AuthorizationPolicies",
+            ),
+            (
+                format!("{{{cp}, config_change: {{at_ms: 1, istio: [{{apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {{name: a}}, spec: {{action: MAYBE}}}}]}}}}"),
+                "topology.config_change.istio[0].spec",
+                "MAYBE",
+            ),
+            (
+                "{client_sidecar: true, client_pod: {config_delay_ms: 1}}".to_string(),
+                "topology.client_pod",
+                "control_plane: true",
+            ),
+            (
+                format!("{{{cp}, client_pod: {{}}}}"),
+                "topology.client_pod",
+                "config_delay_ms",
+            ),
+            (
+                format!("{{{cp}, client_pod: {{native_sidecar: true}}}}"),
+                "topology.client_pod",
+                "terminate_at_ms",
+            ),
+            (
+                format!("{{{cp}, client_pod: {{config_delay_ms: 1, hold: true}}}}"),
+                "topology",
+                "unknown field `hold`",
+            ),
         ];
         for (topology, field, why) in bad {
             let e = parse(p, &with(&topology)).unwrap_err().to_string();
             assert!(e.contains(field) && e.contains(why), "{topology}: {e}");
         }
+    }
+
+    #[test]
+    fn a_client_pod_that_waits_for_its_sidecar_needs_the_istio_that_injected_it() {
+        let p = Path::new("scenarios/demo.yaml");
+        let cp = "client_sidecar: true, control_plane: true";
+        let with = |pod: &str| {
+            let topology =
+                format!("    topology: {{{cp}, client_pod: {{config_delay_ms: 2000{pod}}}}}\n");
+            parse(
+                p,
+                &GOOD.replace("    topology: {client_sidecar: true}\n", &topology),
+            )
+            .unwrap()
+        };
+        let needs = |s: &Scenario, profile: &str| {
+            s.variant("unbounded")
+                .unwrap()
+                .needs(&crate::profile::by_name(profile).unwrap())
+        };
+        let race = with("");
+        let c = race
+            .variant("unbounded")
+            .unwrap()
+            .topology
+            .client_pod
+            .clone();
+        assert_eq!(
+            c.as_ref()
+                .map(|c| (c.config_delay_ms, c.app_waits_for_sidecar())),
+            Some((Some(2000), false))
+        );
+        assert_eq!(needs(&race, "istio-1.2"), None);
+        let hold = with(", hold_application_until_proxy_starts: true");
+        assert_eq!(
+            needs(&hold, "istio-1.4").as_deref(),
+            Some("Istio ≥ 1.7 (holdApplicationUntilProxyStarts)")
+        );
+        assert_eq!(needs(&hold, "istio-1.13"), None);
+        let native = with(", native_sidecar: true");
+        assert_eq!(
+            needs(&native, "istio-1.13").as_deref(),
+            Some("Istio ≥ 1.19 (native sidecar)")
+        );
+        assert_eq!(needs(&native, "istio-1.24"), None);
     }
 
     #[test]
@@ -672,7 +829,20 @@ variants:
             e.contains("field `fixes[0].variant`") && e.contains("\"unbound\""),
             "{e}"
         );
-        let rule = parse(p, GOOD).unwrap().rule();
+        // Errors that never reach istio-proxy: no signature, but what the app sees instead.
+        let sig = "signature: {direction: inbound, codes: [503], flags: [UC]}\n";
+        let unlogged = GOOD.replace(sig, "unlogged: \"the app's connect() refused\"\n");
+        let s = parse(p, &unlogged).unwrap();
+        assert!(s.rule().is_none() && s.unlogged.as_deref() == Some("the app's connect() refused"));
+        let e = parse(p, &GOOD.replace(sig, "")).unwrap_err().to_string();
+        assert!(
+            e.contains("field `signature`") && e.contains("unlogged"),
+            "{e}"
+        );
+        let both = GOOD.replace(sig, &format!("{sig}unlogged: x\n"));
+        let e = parse(p, &both).unwrap_err().to_string();
+        assert!(e.contains("field `unlogged`"), "{e}");
+        let rule = parse(p, GOOD).unwrap().rule().unwrap();
         assert_eq!(
             rule.fixes[0].measured_by.as_deref(),
             Some("mesh5xx run demo --variant unbounded")

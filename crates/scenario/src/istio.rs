@@ -196,12 +196,58 @@ pub enum Resolution {
     DnsRoundRobin,
 }
 
+/// `security.istio.io` AuthorizationPolicy, as far as the lab translates it: ALLOW or DENY
+/// rules on the request's method, applied to the server pods' inbound listener (istiod's
+/// RBAC HTTP filter: `pilot/pkg/security/authz/builder/builder.go@1.24.0` L182-283,
+/// `model/model.go@1.24.0` L165-222, `model/generator.go@1.24.0` L360-369).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationPolicy {
+    #[serde(default)]
+    pub action: AuthorizationAction,
+    #[serde(default)]
+    pub rules: Vec<AuthorizationRule>,
+}
+
+/// AuthorizationPolicy `action`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorizationAction {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// AuthorizationPolicy `rules[]`: a request matches when it matches one of `to` (every
+/// request when `to` is empty).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationRule {
+    #[serde(default)]
+    pub to: Vec<AuthorizationTo>,
+}
+
+/// AuthorizationPolicy `rules[].to[]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationTo {
+    pub operation: AuthorizationOperation,
+}
+
+/// AuthorizationPolicy `rules[].to[].operation`: the methods it matches (one of them).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationOperation {
+    pub methods: Vec<String>,
+}
+
 /// One Istio object of a kind the lab translates.
 #[derive(Debug, Clone)]
 pub enum IstioObject {
     DestinationRule(Metadata, DestinationRule),
     VirtualService(Metadata, VirtualService),
     ServiceEntry(Metadata, ServiceEntry),
+    AuthorizationPolicy(Metadata, AuthorizationPolicy),
 }
 
 /// The Istio objects of a variant: typed, plus the raw YAML for `kubectl apply`.
@@ -228,10 +274,15 @@ impl IstioObjects {
             let at = |f: &str| format!("istio[{i}]{f}");
             let env: Envelope =
                 yaml_serde::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
-            if !env.api_version.starts_with("networking.istio.io/") {
+            let group = if env.kind == "AuthorizationPolicy" {
+                "security.istio.io/"
+            } else {
+                "networking.istio.io/"
+            };
+            if !env.api_version.starts_with(group) {
                 return Err((
                     at(".apiVersion"),
-                    format!("{:?} is not networking.istio.io/*", env.api_version),
+                    format!("{:?} is not {group}* (kind {})", env.api_version, env.kind),
                 ));
             }
             let spec = |e: yaml_serde::Error| (at(".spec"), e.to_string());
@@ -249,10 +300,13 @@ impl IstioObjects {
                 "ServiceEntry" => {
                     IstioObject::ServiceEntry(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
+                "AuthorizationPolicy" => {
+                    IstioObject::AuthorizationPolicy(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
+                }
                 other => {
                     return Err((
                         at(".kind"),
-                        format!("{other:?} is not translated; use DestinationRule, VirtualService or ServiceEntry"),
+                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry or AuthorizationPolicy"),
                     ))
                 }
             };
@@ -260,6 +314,25 @@ impl IstioObjects {
             out.raw.push(v.clone());
         }
         Ok(out)
+    }
+
+    /// The AuthorizationPolicies, with their names (they apply to every server pod: the lab
+    /// has one workload per service and reads no selector).
+    pub fn authorization_policies(
+        &self,
+    ) -> impl Iterator<Item = (&Metadata, &AuthorizationPolicy)> {
+        self.objects.iter().filter_map(|o| match o {
+            IstioObject::AuthorizationPolicy(m, ap) => Some((m, ap)),
+            _ => None,
+        })
+    }
+
+    /// These objects and then `more`.
+    pub fn with(&self, more: &IstioObjects) -> IstioObjects {
+        IstioObjects {
+            objects: self.objects.iter().chain(&more.objects).cloned().collect(),
+            raw: self.raw.iter().chain(&more.raw).cloned().collect(),
+        }
     }
 
     /// The DestinationRule whose `host` is `host`, if any.
@@ -319,6 +392,12 @@ impl IstioObjects {
                             ));
                         }
                     }
+                }
+                IstioObject::AuthorizationPolicy(..) => {
+                    out.push(Since::from(
+                        "AuthorizationPolicy",
+                        Behaviour::AuthorizationPolicy,
+                    ));
                 }
                 IstioObject::ServiceEntry(_, se) if se.resolution == Resolution::DnsRoundRobin => {
                     out.push(Since::from(

@@ -39,8 +39,11 @@ pub struct Scenario {
     pub profile: String,
     /// The service the app is (host and port), e.g. `srv-a.default.svc.cluster.local:80`.
     pub service: Service,
-    /// What its errors look like in an access log (what `diagnose` matches).
-    pub signature: mesh5xx_diagnose::Signature,
+    /// What its errors look like in an access log (what `diagnose` matches); `None` for a
+    /// scenario whose errors never reach istio-proxy (see `unlogged`).
+    pub signature: Option<mesh5xx_diagnose::Signature>,
+    /// For a scenario without a signature: what the app sees instead, in a few words.
+    pub unlogged: Option<String>,
     /// Its fixes, best first, each with the variant that measures it.
     pub fixes: Vec<mesh5xx_diagnose::Fix>,
     pub variants: Vec<Variant>,
@@ -130,12 +133,114 @@ pub struct Topology {
     /// controller replaces every pod, by its strategy (needs `control_plane`).
     #[serde(default)]
     pub rollout: Option<Rollout>,
+    /// The variant's Istio configuration changes while the load runs (needs
+    /// `control_plane`, which pushes the change).
+    #[serde(default)]
+    pub config_change: Option<ConfigChange>,
+    /// The client pod (the calling app and its sidecar) starts with the load, its sidecar's
+    /// first configuration arriving from the control plane a stated time later (needs
+    /// `control_plane` and `client_sidecar`).
+    #[serde(default)]
+    pub client_pod: Option<ClientPod>,
 }
 
 impl Topology {
     /// Whether the server pods change while the load runs (one terminates, or a rollout).
     pub fn pods_change(&self) -> bool {
         self.terminate.is_some() || self.rollout.is_some()
+    }
+
+    /// The Istio settings of the pods that not every istiod injected, each with the versions
+    /// that did (rows of [`crate::versions::TABLE`]).
+    pub fn requires(&self) -> Vec<crate::Since> {
+        use crate::versions::{Behaviour, Since};
+        let mut out: Vec<Since> = self
+            .config_change
+            .iter()
+            .flat_map(|c| c.objects().requires())
+            .collect();
+        if self.pod.exit_on_zero_active_connections {
+            out.push(Since::from(
+                "EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
+                Behaviour::ExitOnZeroActiveConnections,
+            ));
+        }
+        let Some(c) = &self.client_pod else {
+            return out;
+        };
+        if c.hold_application_until_proxy_starts {
+            out.push(Since::from(
+                "holdApplicationUntilProxyStarts",
+                Behaviour::HoldApplicationUntilProxyStarts,
+            ));
+        }
+        if c.native_sidecar {
+            out.push(Since::from("native sidecar", Behaviour::NativeSidecar));
+        }
+        out
+    }
+}
+
+/// At `at_ms` into the load, `istio` is applied on top of the variant's Istio objects: the
+/// control plane renders the server pods' sidecars anew and pushes them (after its
+/// debounce). The lab applies AuthorizationPolicies this way, which change the server pods'
+/// inbound listener: Envoy drains the connections of the listener's old filter chain for
+/// `topology.pod.drain_duration_ms` and then closes what is still open.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigChange {
+    /// When, counted from the start of the load (ms).
+    pub at_ms: u64,
+    /// The objects applied (Kubernetes YAML, as `kubectl apply` takes them).
+    pub istio: Vec<yaml_serde::Value>,
+}
+
+impl ConfigChange {
+    /// The objects, typed (the catalog checked them when it loaded the scenario).
+    pub fn objects(&self) -> IstioObjects {
+        IstioObjects::parse(&self.istio).expect("the catalog checked topology.config_change.istio")
+    }
+}
+
+/// The client pod (the calling app, the load generator, and its sidecar) changing while the
+/// load runs.
+///
+/// Starting (`config_delay_ms`): its app container and its istio-proxy container start
+/// together, as the kubelet starts a pod's containers one after the other without waiting;
+/// the app sends at once, while istio-proxy has no listener until istiod's first push
+/// reaches it, `config_delay_ms` after the pod starts (pilot-agent's start, Envoy's, the
+/// connection to istiod and istiod's push queue). What the app sends before that is refused,
+/// as iptables redirects it to a port nothing listens on. Unless the app waits for its
+/// sidecar: `hold_application_until_proxy_starts` (istio-proxy first, with a postStart
+/// `pilot-agent wait`) or `native_sidecar` (istio-proxy an init container with
+/// `restartPolicy: Always`, the app started after its startup probe).
+///
+/// Terminating (`terminate_at_ms`): the app and pilot-agent get SIGTERM at the same moment;
+/// the app keeps calling out until the load ends (its own graceful shutdown), while
+/// pilot-agent drains and stops Envoy as `topology.pod` says (`termination_drain_ms`, or
+/// `exit_on_zero_active_connections`). A native sidecar is stopped only after the app has
+/// exited.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPod {
+    /// The pod starts with the load; from its start to its sidecar's first configuration (ms).
+    #[serde(default)]
+    pub config_delay_ms: Option<u64>,
+    /// The pod starts terminating this long after the load started (ms).
+    #[serde(default)]
+    pub terminate_at_ms: Option<u64>,
+    /// ProxyConfig `holdApplicationUntilProxyStarts`.
+    #[serde(default)]
+    pub hold_application_until_proxy_starts: bool,
+    /// Istio's native sidecar (`sidecar.istio.io/nativeSidecar: "true"`).
+    #[serde(default)]
+    pub native_sidecar: bool,
+}
+
+impl ClientPod {
+    /// Whether the app starts only once its sidecar is ready.
+    pub fn app_waits_for_sidecar(&self) -> bool {
+        self.hold_application_until_proxy_starts || self.native_sidecar
     }
 }
 
@@ -163,10 +268,20 @@ pub struct PodLifecycle {
     pub grace_period_ms: u64,
     /// From a new pod's creation to its app starting (ms).
     pub start_ms: u64,
+    /// pilot-agent's `EXIT_ON_ZERO_ACTIVE_CONNECTIONS`: on termination, wait
+    /// `minimum_drain_ms`, then stop Envoy once its listeners have no open connection (checked
+    /// every second) instead of after `termination_drain_ms`.
+    pub exit_on_zero_active_connections: bool,
+    /// pilot-agent's `MINIMUM_DRAIN_DURATION` (ms).
+    pub minimum_drain_ms: u64,
+    /// pilot-agent's `drainDuration` (ProxyConfig, ms), for every sidecar of the variant:
+    /// how long Envoy drains a listener an update changes before it closes what is left.
+    pub drain_duration_ms: u64,
 }
 
 /// A field left out of `topology.pod` takes its value here: Kubernetes' and Istio's
-/// defaults (30 s grace period, 5 s `terminationDrainDuration`), and a 1 s propagation.
+/// defaults (30 s grace period, 5 s `terminationDrainDuration`, 45 s `drainDuration`), and a
+/// 1 s propagation.
 impl Default for PodLifecycle {
     fn default() -> Self {
         Self {
@@ -175,6 +290,11 @@ impl Default for PodLifecycle {
             termination_drain_ms: 5000,
             grace_period_ms: 30_000,
             start_ms: 0,
+            // pilot/cmd/pilot-agent/options/options.go@1.24.0 L159-166.
+            exit_on_zero_active_connections: false,
+            minimum_drain_ms: 5000,
+            // pkg/config/mesh/mesh.go@1.4.0 L36, @1.24.0 L44.
+            drain_duration_ms: 45_000,
         }
     }
 }
@@ -281,6 +401,7 @@ impl Variant {
         self.istio
             .requires()
             .into_iter()
+            .chain(self.topology.requires())
             .filter(|s| !s.holds_for(profile.version))
             .collect()
     }
@@ -370,8 +491,10 @@ pub struct LoadSettings {
 
 impl Scenario {
     /// The scenario as `diagnose` matches it: signature and fixes, each fix with the command
-    /// that measures it and the measuring variant's cost.
-    pub fn rule(&self) -> mesh5xx_diagnose::Rule {
+    /// that measures it and the measuring variant's cost; `None` when its errors are not in
+    /// istio-proxy's log.
+    pub fn rule(&self) -> Option<mesh5xx_diagnose::Rule> {
+        let signature = self.signature.clone()?;
         let fixes = self
             .fixes
             .iter()
@@ -388,11 +511,11 @@ impl Scenario {
                 }
             })
             .collect();
-        mesh5xx_diagnose::Rule {
+        Some(mesh5xx_diagnose::Rule {
             scenario: self.name.clone(),
-            signature: self.signature.clone(),
+            signature,
             fixes,
-        }
+        })
     }
 
     /// The variant called `name`.

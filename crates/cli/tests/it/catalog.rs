@@ -192,8 +192,8 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.24", "inbound-app-down-uf", "istio-current"),
         ("istio-1.4", "outbound-firewall-uf", "istio-legacy"),
         ("istio-1.4", "outbound-timeout-ut", "istio-legacy"),
-        ("istio-1.4", "pod-shutdown", "istio-legacy"),
         ("istio-1.13", "pod-shutdown", "istio-current"),
+        ("istio-1.24", "pod-shutdown", "istio-current"),
     ] {
         // Repeated runs keep their samples per run, a single run in the variant's directory.
         let variant = root.join(profile).join(scenario).join("baseline");
@@ -324,5 +324,33 @@ fn render_envoy_shows_each_sidecar_and_what_changes_between_versions() {
         stderr(&o).contains("needs Istio ≥ 1.15 (connectionPool.tcp.maxConnectionDuration); profile istio-1.4 predates it"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn diagnose_names_the_causes_no_access_log_shows() {
+    let log = scenarios_dir().join("../crates/diagnose/tests/data/inbound_keepalive_uc.log");
+    let o = run(&["diagnose", log.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = stdout(&o);
+    let footer = t
+        .split_once("Causes no access log shows")
+        .unwrap_or_else(|| panic!("{t}"))
+        .1;
+    assert!(
+        footer.contains("startup-race: the app's own connections refused at start-up")
+            && footer.contains("mesh5xx explain startup-race"),
+        "{t}"
+    );
+    let o = run(&["diagnose", "--json", log.to_str().unwrap()]);
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        d["not_in_log"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["scenario"] == "startup-race"),
+        "{}",
+        d["not_in_log"]
     );
 }

@@ -39,6 +39,17 @@ fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap()
 }
 
+/// When (ms into the load) the client pod of `variant` took `step` (`lifecycle.jsonl`).
+fn client_step(scratch: &Scratch, variant: &str, step: &str) -> u64 {
+    let path = scratch.path().join(variant).join("lifecycle.jsonl");
+    let steps = mesh5xx_lab::lifecycle::read(&path).unwrap();
+    steps
+        .iter()
+        .find(|s| s.pod == "client" && s.step == step)
+        .unwrap_or_else(|| panic!("no client {step} in {steps:?}"))
+        .t_ms
+}
+
 /// The sidecar of pod `pod` in variant `v`'s summary.
 fn sidecar<'a>(v: &'a serde_json::Value, pod: &str) -> &'a serde_json::Value {
     v["sidecars"]
@@ -610,4 +621,151 @@ fn a_recreate_rollout_leaves_no_healthy_upstream_and_a_rolling_update_with_pre_s
         .iter()
         .sum();
     assert!(served > 0, "{}", rolled["sidecars"]);
+}
+
+/// A client pod whose app calls out before its sidecar has its configuration: every error is
+/// the app's own refused connection, none after the sidecar is ready, none in istio-proxy's
+/// log; an app held until its sidecar is ready (holdApplicationUntilProxyStarts, a native
+/// sidecar) sees none.
+#[test]
+fn startup_race_refuses_the_apps_first_calls_until_its_sidecar_has_its_configuration() {
+    let scratch = Scratch::new("startup-race");
+    let s = run_checked("startup-race", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let errors = base["errors"].as_u64().unwrap();
+    assert!(errors > 0, "{base}");
+    assert_eq!(
+        base["transport_errors"]["connect_refused"].as_u64(),
+        Some(errors),
+        "{}",
+        base["transport_errors"]
+    );
+    // The client's sidecar logged only what it got once it listened: no error.
+    let client = sidecar(base, "client");
+    assert!(client["requests"].as_u64().unwrap() > 0, "{client}");
+    assert!(
+        client["flags"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|f| f == "-"),
+        "{client}"
+    );
+    let at = |step: &str| client_step(&scratch, "baseline", step);
+    let (sent, ready) = (at("config-sent"), at("ready"));
+    assert!(
+        sent >= 2000 && ready > sent,
+        "config sent at {sent} ms, ready at {ready} ms"
+    );
+    // No error in a second that began after the sidecar was ready (the load generator's
+    // clock starts at or after the lifecycle's).
+    for second in base["timeline"].as_array().unwrap() {
+        if second["t"].as_u64().unwrap() * 1000 > ready {
+            assert_eq!(second["errors"], 0, "ready at {ready} ms: {second}");
+        }
+    }
+    for fix in ["hold-application", "native-sidecar"] {
+        assert_eq!(variant(&s, fix)["errors"], 0, "{fix}");
+    }
+}
+
+/// An AuthorizationPolicy pushed while long requests run: the server's sidecar drains its old
+/// filter chain and closes what is still open when the drain ends — `0 DC
+/// filter_chain_is_being_removed` at the server, `503 UC` at the caller, for exactly the
+/// requests cut; a drain longer than the requests, or retries on reset, leave none.
+#[test]
+fn a_config_push_cuts_the_requests_still_running_when_the_drain_ends() {
+    let scratch = Scratch::new("config-push-drain");
+    let s = run_checked("config-push-drain", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let uc = with_flag(&base["flags"], "UC");
+    assert!(uc > 0 && uc == base["errors"].as_u64().unwrap(), "{base}");
+    let server = sidecar(base, "srv-a-0");
+    assert_eq!(with_flag(&server["flags"], "DC"), uc, "{server}");
+    let cut: Vec<String> =
+        std::fs::read_to_string(scratch.path().join("baseline/access-srv-a-0.log"))
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(" 0 DC "))
+            .map(str::to_string)
+            .collect();
+    assert!(
+        !cut.is_empty()
+            && cut
+                .iter()
+                .all(|l| l.contains("downstream_local_disconnect(filter_chain_is_being_removed)")),
+        "{cut:?}"
+    );
+    // Each cut request had run through the whole drain (2 s): the old filter chain's
+    // connections are closed when it ends, not before.
+    for line in &cut {
+        let e = mesh5xx_accesslog::parse_line(line).unwrap();
+        assert!(e.duration_ms.unwrap() >= 1900, "{line}");
+    }
+    for fix in ["drain-longer-than-requests", "caller-retries-reset"] {
+        assert_eq!(variant(&s, fix)["errors"], 0, "{fix}");
+    }
+    // The retried requests were cut at the server all the same.
+    let retried = sidecar(variant(&s, "caller-retries-reset"), "srv-a-0");
+    assert!(with_flag(&retried["flags"], "DC") > 0, "{retried}");
+    // diagnose names the caller's 503 UC as this scenario.
+    let log = scratch.path().join("baseline/access-client.log");
+    let o = mesh5xx()
+        .args(["diagnose", "--json", log.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        d["groups"][0]["scenario"], "config-push-drain",
+        "{:#}",
+        d["groups"]
+    );
+}
+
+/// The calling pod terminates while its app still calls out: from the moment pilot-agent
+/// stops Envoy (terminationDrainDuration after SIGTERM) the app's calls fail on its own
+/// connections, and the sidecar logs none of them; a sidecar that waits for the app's
+/// connections (EXIT_ON_ZERO_ACTIVE_CONNECTIONS), a native sidecar or a longer drain leave
+/// none.
+#[test]
+fn a_sidecar_that_exits_before_its_app_fails_the_apps_last_calls() {
+    let scratch = Scratch::new("sidecar-exits");
+    let s = run_checked("sidecar-exits-before-app", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let errors = base["errors"].as_u64().unwrap();
+    let transport: u64 = base["transport_errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert!(errors > 0 && transport == errors, "{base}");
+    let at = |step: &str| client_step(&scratch, "baseline", step);
+    let stopped = at("sidecar-stopped");
+    let terminating = at("terminating");
+    assert!(
+        stopped >= terminating + 5000,
+        "terminating at {terminating} ms, stopped at {stopped} ms"
+    );
+    // No error in a second that ended well before the sidecar stopped (the load generator's
+    // clock starts a little after the lifecycle's, up to a second on a busy machine).
+    for second in base["timeline"].as_array().unwrap() {
+        if (second["t"].as_u64().unwrap() + 2) * 1000 <= stopped {
+            assert_eq!(second["errors"], 0, "stopped at {stopped} ms: {second}");
+        }
+    }
+    for fix in [
+        "termination-drain-longer",
+        "exit-on-zero-active-connections",
+        "native-sidecar",
+    ] {
+        assert_eq!(variant(&s, fix)["errors"], 0, "{fix}");
+    }
+    // EXIT_ON_ZERO_ACTIVE_CONNECTIONS: the sidecar outlived the load (the app's connections).
+    let stopped = client_step(
+        &scratch,
+        "exit-on-zero-active-connections",
+        "sidecar-stopped",
+    );
+    assert!(stopped >= 10_000, "stopped at {stopped} ms");
 }

@@ -390,3 +390,70 @@ fn pod_changes_render_as_pod_spec_deployment_strategy_and_a_header() {
     assert!(d["spec"]["strategy"].is_null());
     assert!(!text.contains("# mesh5xx-rollout") && !text.contains("# mesh5xx-terminate"));
 }
+
+#[test]
+fn a_client_pod_races_its_sidecar_unless_it_is_held_or_native() {
+    let c = catalog();
+    let job_pod = |scenario: &str, variant: &str| {
+        let (s, v) = find(&c, scenario, variant);
+        let docs = render(s, v, &RenderOptions::default()).unwrap();
+        let text = render_text(s, v, &RenderOptions::default()).unwrap();
+        (
+            of_kind(&docs, "Job")[0]["spec"]["template"]["metadata"]["annotations"].clone(),
+            text,
+        )
+    };
+    let hold = |a: &Value| {
+        a["proxy.istio.io/config"]
+            .as_str()
+            .is_some_and(|c| c.contains("holdApplicationUntilProxyStarts: true"))
+    };
+    // Every other scenario holds its load generator until its sidecar is ready.
+    let (a, text) = job_pod("pod-shutdown", "baseline");
+    assert!(hold(&a) && !text.contains("# Client pod"), "{a:?}");
+    let (a, text) = job_pod("startup-race", "baseline");
+    assert!(
+        !hold(&a) && a["sidecar.istio.io/nativeSidecar"].is_null(),
+        "{a:?}"
+    );
+    assert!(
+        text.contains("# Client pod: the loadgen Job's pod starts its app with istio-proxy"),
+        "{text}"
+    );
+    let (a, _) = job_pod("startup-race", "hold-application");
+    assert!(hold(&a), "{a:?}");
+    let (a, _) = job_pod("startup-race", "native-sidecar");
+    assert!(!hold(&a), "{a:?}");
+    assert_eq!(a["sidecar.istio.io/nativeSidecar"].as_str(), Some("true"));
+}
+
+#[test]
+fn a_config_change_is_applied_by_kind_run_from_the_header_and_the_drain_is_per_pod() {
+    let c = catalog();
+    let (s, v) = find(&c, "config-push-drain", "baseline");
+    let text = render_text(s, v, &RenderOptions::default()).unwrap();
+    assert!(text.contains("\n# mesh5xx-config-change: 4000\n"), "{text}");
+    let objects = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# mesh5xx-config-change-objects: "))
+        .expect("the objects applied while the load runs");
+    let list: serde_json::Value = serde_json::from_str(objects).unwrap();
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"][0]["kind"], "AuthorizationPolicy");
+    // Not applied with the rest: not among the manifests' documents.
+    let docs = render(s, v, &RenderOptions::default()).unwrap();
+    assert!(of_kind(&docs, "AuthorizationPolicy").is_empty());
+    // The app pods' sidecars drain for drainDuration (ProxyConfig, per pod).
+    let d = of_kind(&docs, "Deployment")[0];
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"].as_str(),
+        Some("drainDuration: 2s\n")
+    );
+    let (s, v) = find(&c, "config-push-drain", "drain-longer-than-requests");
+    let docs = render(s, v, &RenderOptions::default()).unwrap();
+    let d = of_kind(&docs, "Deployment")[0];
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["annotations"]["proxy.istio.io/config"].as_str(),
+        Some("drainDuration: 5s\n")
+    );
+}

@@ -13,7 +13,7 @@ use mesh5xx_scenario::Catalog;
 fn rules() -> Vec<Rule> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
     let catalog = Catalog::load(&dir).unwrap();
-    catalog.scenarios.iter().map(|s| s.rule()).collect()
+    catalog.scenarios.iter().filter_map(|s| s.rule()).collect()
 }
 
 fn fixture(name: &str) -> Diagnosis {

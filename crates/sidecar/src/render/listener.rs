@@ -4,7 +4,7 @@ use mesh5xx_accesslog::{
     ISTIO_1_2_TEXT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT,
     ISTIO_LEGACY_TEXT_FORMAT,
 };
-use mesh5xx_scenario::LogFormat;
+use mesh5xx_scenario::{Behaviour, LogFormat};
 use serde_json::{json, Value};
 
 use super::{route, socket, InboundSpec, SidecarSpec};
@@ -18,10 +18,11 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &str) -> 
         "response_headers_to_add": [flags_header("OVERWRITE_IF_EXISTS_OR_ADD")],
     });
     listener(
-        "virtualInbound",
+        ("virtualInbound", "INBOUND"),
         &format!("inbound_0.0.0.0_{}", inb.service.port),
         spec,
         route_config,
+        super::authz::http_filters(spec.istio),
     )
 }
 
@@ -33,7 +34,13 @@ pub fn outbound(spec: &SidecarSpec<'_>, vhosts: Vec<Value>) -> Value {
         "virtual_hosts": vhosts,
         "response_headers_to_add": [flags_header("ADD_IF_ABSENT")],
     });
-    listener("0.0.0.0_80", "outbound_0.0.0.0_80", spec, route_config)
+    listener(
+        ("0.0.0.0_80", "OUTBOUND"),
+        "outbound_0.0.0.0_80",
+        spec,
+        route_config,
+        Vec::new(),
+    )
 }
 
 /// The flags header carries the flags of the sidecar that produced the response: the server
@@ -42,14 +49,24 @@ fn flags_header(append_action: &str) -> Value {
     json!({"header": {"key": super::FLAGS_HEADER, "value": "%RESPONSE_FLAGS%"}, "append_action": append_action})
 }
 
-fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config: Value) -> Value {
+/// A listener `(name, direction)` with Istio's HTTP connection manager: `filters`
+/// (authorization), then the router. The direction is rendered from Istio 1.3 on (what
+/// pilot-agent's inbound-only drain selects).
+fn listener(
+    (name, direction): (&str, &str),
+    stat_prefix: &str,
+    spec: &SidecarSpec<'_>,
+    route_config: Value,
+    mut filters: Vec<Value>,
+) -> Value {
     let format = match spec.profile.log_format() {
         LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
         LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
         LogFormat::Istio19 => ISTIO_1_9_TEXT_FORMAT,
         LogFormat::Current => ISTIO_CURRENT_TEXT_FORMAT,
     };
-    json!({
+    filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
+    let mut l = json!({
         "name": name,
         "address": socket("127.0.0.1".parse().expect("ip"), 0),
         "filter_chains": [{"filters": [{
@@ -70,8 +87,12 @@ fn listener(name: &str, stat_prefix: &str, spec: &SidecarSpec<'_>, route_config:
                         "log_format": {"text_format_source": {"inline_string": format}}
                     }
                 }],
-                "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+                "http_filters": filters
             }
         }]}]
-    })
+    });
+    if spec.profile.has(Behaviour::ListenerTrafficDirection) {
+        l["traffic_direction"] = direction.into();
+    }
+    l
 }

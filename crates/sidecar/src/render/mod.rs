@@ -9,6 +9,7 @@
 //! sidecar directly, and for PassthroughCluster it names the resolved
 //! destination in `x-envoy-original-dst-host`.
 
+mod authz;
 mod cluster;
 mod listener;
 mod route;

@@ -263,6 +263,56 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 se.requires().iter().all(|s| s.holds_for(version))
             )
         }
+        Behaviour::AuthorizationPolicy => {
+            let ap = istio("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}");
+            format!(
+                "translated: {}",
+                ap.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::ImmediateDrainStrategy => {
+            let p = Profile::at("test", version, "");
+            format!(
+                "immediate: {}",
+                crate::Drain::of(&p, std::time::Duration::from_secs(45)).immediate
+            )
+        }
+        Behaviour::ListenerTrafficDirection => format!(
+            "{} {}",
+            r.server["static_resources"]["listeners"][0]["traffic_direction"],
+            r.client["static_resources"]["listeners"][0]["traffic_direction"]
+        ),
+        Behaviour::InboundOnlyTerminationDrain => {
+            let p = Profile::at("test", version, "");
+            format!(
+                "inbound only: {}",
+                crate::TerminationDrain::of(&p).inbound_only
+            )
+        }
+        Behaviour::GracefulTerminationDrain => {
+            let p = Profile::at("test", version, "");
+            format!("graceful: {}", crate::TerminationDrain::of(&p).graceful)
+        }
+        Behaviour::ExitOnZeroActiveConnections => {
+            let topology: mesh5xx_scenario::model::Topology =
+                yaml_serde::from_str("pod: {exit_on_zero_active_connections: true}").unwrap();
+            format!(
+                "injected: {}",
+                topology.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::HoldApplicationUntilProxyStarts | Behaviour::NativeSidecar => {
+            let field = match b {
+                Behaviour::NativeSidecar => "native_sidecar",
+                _ => "hold_application_until_proxy_starts",
+            };
+            let pod = format!("client_pod: {{config_delay_ms: 1, {field}: true}}");
+            let topology: mesh5xx_scenario::model::Topology = yaml_serde::from_str(&pod).unwrap();
+            format!(
+                "injected: {}",
+                topology.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
         Behaviour::LeastRequestDefault => text(&cluster(&r.client, svc_cluster)["lb_policy"]),
         Behaviour::MaxConnectionDuration => text(
             &cluster(&r.client, svc_cluster)["typed_extension_protocol_options"]
@@ -312,6 +362,14 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::InboundPassthrough => ("\"STATIC\"", "\"STATIC\""),
         Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
         Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
+        Behaviour::AuthorizationPolicy => ("translated: false", "translated: true"),
+        Behaviour::ImmediateDrainStrategy => ("immediate: false", "immediate: true"),
+        Behaviour::ListenerTrafficDirection => ("null null", "\"INBOUND\" \"OUTBOUND\""),
+        Behaviour::InboundOnlyTerminationDrain => ("inbound only: false", "inbound only: true"),
+        Behaviour::GracefulTerminationDrain => ("graceful: false", "graceful: true"),
+        Behaviour::HoldApplicationUntilProxyStarts
+        | Behaviour::NativeSidecar
+        | Behaviour::ExitOnZeroActiveConnections => ("injected: false", "injected: true"),
         Behaviour::LeastRequestDefault => ("\"ROUND_ROBIN\"", "\"LEAST_REQUEST\""),
         Behaviour::MaxConnectionDuration => ("null", "\"0.15s\""),
         Behaviour::PassthroughIdleTimeout5m => ("null", "\"300s\""),
@@ -342,4 +400,55 @@ fn every_row_of_the_version_table_renders_its_golden_values() {
             row.behaviour
         );
     }
+}
+
+#[test]
+fn an_authorization_policy_is_an_rbac_filter_before_the_router_on_the_inbound_listener() {
+    let p = profile::by_name("istio-1.24").unwrap();
+    let objects = istio(
+        "- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: allow-get, namespace: default}, spec: {action: ALLOW, rules: [{to: [{operation: {methods: [GET, HEAD]}}]}]}}
+- {apiVersion: security.istio.io/v1, kind: AuthorizationPolicy, metadata: {name: nothing}, spec: {action: DENY}}",
+    );
+    let cfg = server(&p, &objects, &svc());
+    let filters = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"];
+    let names: Vec<&str> = filters
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "envoy.filters.http.rbac",
+            "envoy.filters.http.rbac",
+            "envoy.filters.http.router"
+        ]
+    );
+    // DENY first, then ALLOW (builder.go@1.24.0 L115-122); a policy without rules never
+    // matches (L240-245).
+    let deny = &filters[0]["typed_config"]["rules"];
+    assert_eq!(deny["action"], "DENY");
+    assert!(
+        deny["policies"]["ns[default]-policy[nothing]-rule[0]"]["permissions"][0]["not_rule"]
+            ["any"]
+            .as_bool()
+            .unwrap()
+    );
+    let allow = &filters[1]["typed_config"]["rules"];
+    assert_eq!(allow["action"], "ALLOW");
+    let methods = &allow["policies"]["ns[default]-policy[allow-get]-rule[0]"]["permissions"][0]
+        ["and_rules"]["rules"][0]["or_rules"]["rules"];
+    assert_eq!(methods[1]["header"]["string_match"]["exact"], "HEAD");
+    // Without a policy: the router alone.
+    let plain = server(&p, &IstioObjects::default(), &svc());
+    assert_eq!(
+        plain["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+            ["http_filters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{profile, IstioObjects};
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
-use mesh5xx_sidecar::{render, Envoy, OutboundSpec, SidecarSpec};
+use mesh5xx_sidecar::{render, Drain, Envoy, OutboundSpec, SidecarSpec};
 use mesh5xx_xds::{
     ads_bootstrap, ControlPlane, Debounce, Event, Recorder, Resources, Schema, Update,
 };
@@ -122,7 +122,8 @@ async fn envoy_takes_its_configuration_endpoint_changes_and_nacks_over_ads() {
         node: node.clone(),
         resources: resources.clone(),
     });
-    let envoy = Envoy::start(&bin, "client", &ads_bootstrap(&bootstrap, cp.addr()), dir)
+    let config = ads_bootstrap(&bootstrap, cp.addr());
+    let envoy = Envoy::start(&bin, "client", &config, dir, Drain::default())
         .await
         .expect("Envoy becomes ready on its ADS configuration");
     let out = envoy
