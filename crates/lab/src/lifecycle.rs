@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mesh5xx_results::Mark;
-use mesh5xx_scenario::model::{ClientPod, ConfigChange, PodLifecycle, Rollout, Strategy};
+use mesh5xx_scenario::model::{ConfigChange, PodLifecycle, Rollout, Strategy};
 use mesh5xx_scenario::Variant;
 use mesh5xx_sidecar::{Envoy, TerminationDrain};
 use mesh5xx_upstream::AppFaults;
@@ -127,12 +127,7 @@ pub async fn run(
 ) -> Result<(), LabError> {
     let client_start = pods.client_start.take();
     let t = &v.topology;
-    let client_terminates = t
-        .client_pod
-        .as_ref()
-        .is_some_and(|c| c.terminate_at_ms.is_some());
-    if !t.pods_change() && client_start.is_none() && t.config_change.is_none() && !client_terminates
-    {
+    if !t.changes_during_load() {
         return Ok(());
     }
     // The catalog checked that pods that change and client pods that start have a control
@@ -193,10 +188,15 @@ pub async fn run(
             configure_client(c, sidecar, &endpoints, load_start).await?;
         }
         match t.client_pod.as_ref() {
-            Some(pod) if pod.terminate_at_ms.is_some() => {
-                terminate_client(sidecar, pod, &life, drain, &endpoints.steps, load_start).await
-            }
-            _ => Ok(()),
+            Some(pod) => match pod.terminate_at_ms {
+                Some(at_ms) => {
+                    let at = load_start + Duration::from_millis(at_ms);
+                    let native = pod.native_sidecar;
+                    terminate_client(sidecar, at, native, &life, drain, &endpoints.steps).await
+                }
+                None => Ok(()),
+            },
+            None => Ok(()),
         }
     };
     let (a, b) = tokio::join!(change, client);
@@ -227,23 +227,22 @@ async fn apply(
     Ok(())
 }
 
-/// The client pod terminates `terminate_at_ms` after the load started. Its app gets SIGTERM
+/// The client pod terminates at `at`. Its app gets SIGTERM
 /// and keeps calling out until the load ends (its own graceful shutdown); its pilot-agent
 /// stops Envoy as [`pilot_agent_stop`] does; a native sidecar is stopped by the kubelet only
 /// after the app containers have exited, that is after the load.
 async fn terminate_client(
     sidecar: &mut Sidecar,
-    pod: &ClientPod,
+    at: Instant,
+    native_sidecar: bool,
     life: &PodLifecycle,
     drain: TerminationDrain,
     steps: &Recorder,
-    load_start: Instant,
 ) -> Result<(), LabError> {
-    let at = Duration::from_millis(pod.terminate_at_ms.unwrap_or_default());
-    tokio::time::sleep_until(load_start + at).await;
+    tokio::time::sleep_until(at).await;
     let t0 = Instant::now();
     steps.record(&sidecar.pod, "terminating");
-    if pod.native_sidecar {
+    if native_sidecar {
         steps.record(&sidecar.pod, "sidecar-waits-for-app");
         return Ok(());
     }

@@ -150,6 +150,13 @@ impl Topology {
         self.terminate.is_some() || self.rollout.is_some()
     }
 
+    /// Whether anything of the variant changes while the load runs: its server pods, its
+    /// Istio configuration, or its client pod (which the catalog requires to start or
+    /// terminate with the load).
+    pub fn changes_during_load(&self) -> bool {
+        self.pods_change() || self.config_change.is_some() || self.client_pod.is_some()
+    }
+
     /// The Istio settings of the pods that not every istiod injected, each with the versions
     /// that did (rows of [`crate::versions::TABLE`]).
     pub fn requires(&self) -> Vec<crate::Since> {
