@@ -177,14 +177,18 @@ run_variant() {
     step "$v: apply the load generator Job" \
         "${KC[@]}" apply -f "$dir/manifests.yaml" -l 'mesh5xx/stage=load' >&2
     # A change while the load runs: one app pod deleted, the Deployment restarted (its
-    # strategy replaces every pod), or Istio objects applied, that many ms after the load
-    # starts.
+    # strategy replaces every pod) or scaled, or Istio objects applied, that many ms after
+    # the load starts.
     local change_ms change
     change_ms=$(header "$dir/manifests.yaml" terminate)
     change=terminate
     if [[ -z "$change_ms" ]]; then
         change_ms=$(header "$dir/manifests.yaml" rollout)
         change=rollout
+    fi
+    if [[ -z "$change_ms" ]]; then
+        change_ms=$(header "$dir/manifests.yaml" scale)
+        change=scale
     fi
     if [[ -z "$change_ms" ]]; then
         change_ms=$(header "$dir/manifests.yaml" config-change)
@@ -198,6 +202,10 @@ run_variant() {
                 victim=$(pods "$ns" "$sel,app.kubernetes.io/component=app" | head -n1)
                 [[ -n "$victim" ]] && "${KC[@]}" -n "$ns" delete pod "$victim" --wait=false >&2 &&
                     log "$v: deleted pod $victim ${change_ms} ms into the load"
+            elif [[ "$change" == scale ]]; then
+                replicas=$(header "$dir/manifests.yaml" scale-replicas)
+                deployments "$sel,app.kubernetes.io/component=app" scale --replicas "$replicas" &&
+                    log "$v: scaled the app Deployment to $replicas replicas ${change_ms} ms into the load"
             elif [[ "$change" == config-change ]]; then
                 header "$dir/manifests.yaml" config-change-objects | "${KC[@]}" apply -f - >&2 &&
                     log "$v: applied the configuration change ${change_ms} ms into the load"

@@ -106,6 +106,12 @@ pub fn classify(
         ),
         None => {}
     }
+    if observed.new_upstream == Some(true) {
+        evidence.push(
+            "the failing upstream had answered nothing before its first error (a new pod whose app was not listening yet?)"
+                .to_owned(),
+        );
+    }
     if let Some(b) = bursts {
         if b.bursts > 1 {
             let period = b

@@ -172,8 +172,9 @@ pub struct GroupStats {
     pub external_hosts: Tally,
     /// When the errors happened.
     pub timeline: Timeline,
-    /// Per source (see [`source_id`]), the latest error's start time (millis).
-    sources: BySource<i64>,
+    /// Per source (see [`source_id`]), the earliest and the latest error's start times
+    /// (millis).
+    sources: BySource<(i64, i64)>,
 }
 
 impl GroupStats {
@@ -199,10 +200,11 @@ impl GroupStats {
         if let Some(ms) = parse_timestamp(e.start_time) {
             // A request that reached no upstream (`UH`, `NR`) has no source to recover.
             if e.upstream_host.is_some() {
-                if let Some(last) = self.sources.get_mut(&source) {
+                if let Some((first, last)) = self.sources.get_mut(&source) {
+                    *first = (*first).min(ms);
                     *last = (*last).max(ms);
                 } else if self.sources.len() < TALLY_CAP {
-                    self.sources.insert(source, ms);
+                    self.sources.insert(source, (ms, ms));
                 }
             }
             if self.first.as_ref().is_none_or(|(t, _)| ms < *t) {
@@ -302,9 +304,9 @@ pub struct Groups {
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
-    /// Per source (see [`source_id`]), the latest start time of a response below 500, as
-    /// printed.
-    answered: BySource<String>,
+    /// Per source (see [`source_id`]), the earliest and the latest start times of a
+    /// response below 500, as printed.
+    answered: BySource<(String, String)>,
 }
 
 /// Where a line's request went: the input it was read from, its upstream cluster and its
@@ -355,24 +357,43 @@ impl Groups {
         if self.answered.is_empty() || stats.sources.is_empty() {
             return None;
         }
-        Some(stats.sources.iter().all(|(source, last_error)| {
+        Some(stats.sources.iter().all(|(source, (_, last_error))| {
             self.answered
                 .get(source)
-                .and_then(|t| parse_timestamp(t))
+                .and_then(|(_, latest)| parse_timestamp(latest))
                 .is_some_and(|t| t > *last_error)
         }))
     }
 
+    /// Whether no source of `stats`'s errors had answered below 500 before its first error
+    /// (a new upstream: a pod whose app was not listening yet); `None` when the log has no
+    /// response below 500 at all.
+    pub fn new_upstreams(&self, stats: &GroupStats) -> Option<bool> {
+        if self.answered.is_empty() || stats.sources.is_empty() {
+            return None;
+        }
+        Some(stats.sources.iter().all(|(source, (first_error, _))| {
+            self.answered
+                .get(source)
+                .and_then(|(earliest, _)| parse_timestamp(earliest))
+                .is_none_or(|t| t > *first_error)
+        }))
+    }
+
     /// Notes a response below 500 from `source` at `start_time`. Times of one format
-    /// compare as text, so the latest is kept without parsing every line.
+    /// compare as text, so the earliest and the latest are kept without parsing every line.
     fn answered_at(&mut self, source: u64, start_time: &str) {
-        if let Some(latest) = self.answered.get_mut(&source) {
+        if let Some((earliest, latest)) = self.answered.get_mut(&source) {
             if start_time > latest.as_str() {
                 latest.clear();
                 latest.push_str(start_time);
+            } else if start_time < earliest.as_str() {
+                earliest.clear();
+                earliest.push_str(start_time);
             }
         } else if self.answered.len() < HOST_CAP {
-            self.answered.insert(source, start_time.to_owned());
+            self.answered
+                .insert(source, (start_time.to_owned(), start_time.to_owned()));
         }
     }
 

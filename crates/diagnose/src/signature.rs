@@ -92,6 +92,11 @@ pub struct Signature {
     /// scored when the log has successes with times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovers: Option<bool>,
+    /// `true`: the failing upstream had answered nothing before its errors (a new pod, its
+    /// app not listening yet); `false`: it had answered before them; absent: either. A hint,
+    /// scored when the log has successes with times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_upstream: Option<bool>,
 }
 
 impl Signature {
@@ -184,6 +189,9 @@ pub struct Observed<'a> {
     /// Whether the upstreams that failed answered below 500 again after their last error,
     /// when the log says.
     pub(crate) recovered: Option<bool>,
+    /// Whether the upstreams that failed had answered nothing below 500 before their first
+    /// error, when the log says.
+    pub(crate) new_upstream: Option<bool>,
 }
 
 impl<'a> Observed<'a> {
@@ -209,6 +217,7 @@ impl<'a> Observed<'a> {
             median_ms: (!stats.durations.is_empty())
                 .then(|| stats.durations.value_at_quantile(0.5)),
             recovered: groups.recovered(stats),
+            new_upstream: groups.new_upstreams(stats),
         }
     }
 
@@ -273,6 +282,8 @@ impl Signature {
             self.time == Some(TimeShape::Bursts) && o.bursts.is_some_and(|b| b.bursts > 1),
             self.ip_change == Some(true),
             self.recovers.is_some_and(|want| o.recovered == Some(want)),
+            self.new_upstream
+                .is_some_and(|want| o.new_upstream == Some(want)),
         ];
         Some(soft.iter().filter(|s| **s).count() as u32)
     }

@@ -66,6 +66,11 @@ pub const TERMINATE_COMMENT: &str = "# mesh5xx-terminate: ";
 /// Header comment of variants that roll the app Deployment out while the load runs: the
 /// milliseconds from the load's start to `kubectl rollout restart` (read by kind-run.sh).
 pub const ROLLOUT_COMMENT: &str = "# mesh5xx-rollout: ";
+/// Header comments of variants that scale the app Deployment while the load runs: the
+/// milliseconds from the load's start to `kubectl scale`, and the new replicas (read by
+/// kind-run.sh).
+pub const SCALE_COMMENT: &str = "# mesh5xx-scale: ";
+pub const SCALE_REPLICAS_COMMENT: &str = "# mesh5xx-scale-replicas: ";
 /// Header comments of variants whose Istio configuration changes while the load runs: the
 /// milliseconds from the load's start to `kubectl apply`, and the objects applied then, as
 /// one line of JSON (read by kind-run.sh).
@@ -333,6 +338,12 @@ pub fn render_text(
             r.at_ms, r.at_ms
         ));
     }
+    if let Some(sc) = &variant.topology.scale {
+        text.push_str(&format!(
+            "{SCALE_COMMENT}{}\n{SCALE_REPLICAS_COMMENT}{}\n# Scale: kind-run.sh scales the app Deployment to {} replicas {} ms after the load starts (kubectl scale); the endpoint's propagation (endpoint_delay_ms {delay} locally) and the app's start-up (start_ms {} locally) are the cluster's own\n",
+            sc.at_ms, sc.replicas, sc.replicas, sc.at_ms, variant.topology.pod.start_ms
+        ));
+    }
     if let Some(c) = &variant.topology.config_change {
         let objects =
             serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": c.istio}))?;
@@ -467,6 +478,12 @@ fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
                 "terminationDrainDuration: {}s\n",
                 whole_seconds(life.termination_drain_ms)
             ));
+        }
+    }
+    if !life.readiness_probe {
+        // The kubelet then counts the app ready once its container runs.
+        if let Some(app) = template["spec"]["containers"][0].as_object_mut() {
+            app.remove("readinessProbe");
         }
     }
     if life.exit_on_zero_active_connections {

@@ -1,12 +1,15 @@
 //! The variant's control plane: `mesh5xx xds` as a child, told about each sidecar before it
-//! starts, so the sidecar bootstraps over ADS as pilot-agent's bootstrap makes it do.
+//! starts, so the sidecar bootstraps over ADS as pilot-agent's bootstrap makes it do: state of
+//! the world, or delta from the profiles whose pilot-agent defaulted to it
+//! ([`Behaviour::DeltaXds`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mesh5xx_process::Supervised;
-use mesh5xx_xds::{ads_bootstrap, Resources, Schema, Update, XdsArgs};
+use mesh5xx_scenario::{Behaviour, Profile};
+use mesh5xx_xds::{ads_bootstrap, AdsApi, Resources, Schema, Update, XdsArgs};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{ChildStdin, Command};
@@ -18,13 +21,16 @@ pub struct ControlPlane {
     child: Supervised,
     input: ChildStdin,
     addr: SocketAddr,
+    /// How the sidecars' ADS streams speak.
+    api: AdsApi,
     /// Its record (`xds.jsonl` in the variant's directory).
     pub record: PathBuf,
 }
 
 impl ControlPlane {
-    /// Start `mesh5xx xds` recording to `dir/xds.jsonl`, with istiod's default debounce.
-    pub async fn start(exe: &Path, dir: &Path) -> Result<Self, LabError> {
+    /// Start `mesh5xx xds` recording to `dir/xds.jsonl`, with istiod's default debounce, for
+    /// the sidecars of `profile`.
+    pub async fn start(exe: &Path, dir: &Path, profile: &Profile) -> Result<Self, LabError> {
         let schema = Schema::file(None).map_err(|e| LabError::ControlPlane(e.to_string()))?;
         let record = dir.join("xds.jsonl");
         let args = XdsArgs::new(record.clone(), schema);
@@ -37,6 +43,7 @@ impl ControlPlane {
             child,
             input,
             addr: ready.addr,
+            api: api(profile),
             record,
         })
     }
@@ -74,12 +81,42 @@ impl ControlPlane {
     /// the control plane is told its configuration, it connects and waits, as a sidecar
     /// waits for a slow istiod.
     pub fn bootstrap_for(&self, bootstrap: &Value) -> Value {
-        ads_bootstrap(bootstrap, self.addr)
+        ads_bootstrap(bootstrap, self.addr, self.api)
     }
 
     /// Stop it (after the sidecars: they would keep their configuration anyway).
     pub async fn stop(mut self) -> Result<(), LabError> {
         self.child.stop(Duration::from_secs(5)).await?;
         Ok(())
+    }
+}
+
+/// The ADS API pilot-agent of `profile` bootstraps Envoy with.
+fn api(profile: &Profile) -> AdsApi {
+    if profile.has(Behaviour::DeltaXds) {
+        AdsApi::DeltaGrpc
+    } else {
+        AdsApi::Grpc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecars_of_istio_1_22_and_later_bootstrap_with_delta_xds() {
+        let at = |minor| {
+            api(&Profile::at(
+                "test",
+                mesh5xx_scenario::IstioVersion::v1(minor),
+                "",
+            ))
+        };
+        assert_eq!(at(21), AdsApi::Grpc);
+        assert_eq!(at(22), AdsApi::DeltaGrpc);
+        let by_name = |n| api(&mesh5xx_scenario::profile::by_name(n).unwrap());
+        assert_eq!(by_name("istio-1.13"), AdsApi::Grpc);
+        assert_eq!(by_name("istio-1.24"), AdsApi::DeltaGrpc);
     }
 }

@@ -1,6 +1,7 @@
 //! Pods that change while the load runs, as Kubernetes and pilot-agent change them: one
-//! server pod terminating (`topology.terminate`), or the server Deployment rolling out
-//! (`topology.rollout`: the deployment controller's RollingUpdate or Recreate). How a pod
+//! server pod terminating (`topology.terminate`), the server Deployment rolling out
+//! (`topology.rollout`: the deployment controller's RollingUpdate or Recreate) or scaled
+//! (`topology.scale`). How a pod
 //! starts and stops is the variant's `topology.pod`. Each step is recorded in
 //! `lifecycle.jsonl` (ms from the start of the load), to be read next to the errors per
 //! second and the control plane's record.
@@ -15,7 +16,7 @@ use std::time::Duration;
 use mesh5xx_results::Mark;
 use mesh5xx_scenario::model::{ConfigChange, PodLifecycle, Rollout, Strategy};
 use mesh5xx_scenario::Variant;
-use mesh5xx_sidecar::{Envoy, TerminationDrain};
+use mesh5xx_sidecar::{Envoy, ReservedPort, TerminationDrain};
 use mesh5xx_upstream::AppFaults;
 use mesh5xx_xds::{Event, Update};
 use serde::{Deserialize, Serialize};
@@ -24,7 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::control_plane::ControlPlane;
-use crate::topology::{ClientStart, PodTemplate, Pods, ServerPod, Sidecar};
+use crate::topology::{any_port, ClientStart, PodTemplate, Pods, ServerPod, Sidecar};
 use crate::LabError;
 
 /// One step of a pod's life, as recorded.
@@ -35,8 +36,9 @@ pub struct Step {
     pub pod: String,
     /// Stopping: `terminating`, `endpoint-removed` (sent to the control plane),
     /// `app-sigterm`, `app-exited` (or `app-killed` at the end of the grace period),
-    /// `sidecar-stopped`. Starting: `created`, `ready` (app and sidecar),
-    /// `available` (after `minReadySeconds`), `endpoint-added`. A client pod starting with
+    /// `sidecar-stopped`. Starting: `created`, `ready` (app and sidecar; without an app
+    /// readiness probe, the sidecar, then `app-listening`), `available` (after
+    /// `minReadySeconds`), `endpoint-added`. A client pod starting with
     /// the load: `config-sent` (its sidecar's configuration, to the control plane), `ready`.
     /// A configuration change: `config-changed` (a server pod's new configuration, to the
     /// control plane). The client pod terminating: `terminating`, `sidecar-stopped` (or
@@ -89,7 +91,17 @@ struct Endpoints {
 impl Endpoints {
     /// Pod `pod` joins the service at `addr`, or (`None`) leaves it, `delay` from now.
     async fn change(&self, pod: &str, addr: Option<SocketAddr>) -> Result<(), LabError> {
-        tokio::time::sleep(self.delay).await;
+        self.change_since(Instant::now(), pod, addr).await
+    }
+
+    /// As [`Endpoints::change`], for a pod that changed at `since`.
+    async fn change_since(
+        &self,
+        since: Instant,
+        pod: &str,
+        addr: Option<SocketAddr>,
+    ) -> Result<(), LabError> {
+        tokio::time::sleep_until(since + self.delay).await;
         let mut state = self.state.lock().await;
         let (cp, list) = &mut *state;
         match addr {
@@ -152,32 +164,30 @@ pub async fn run(
     });
     let drain = TerminationDrain::of(&template.profile);
     let servers = &mut pods.servers;
+    let ctx = Rollouts {
+        template: Arc::new(template.clone()),
+        app: v.app.clone(),
+        life: life.clone(),
+        drain,
+        endpoints: endpoints.clone(),
+    };
     let change = async {
-        match (&t.terminate, &t.rollout) {
-            (Some(t), _) => {
-                tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
-                // The catalog checked that `t.pod` is a replica.
-                shutdown(&mut servers[t.pod as usize], &life, drain, &endpoints).await
-            }
-            (None, Some(r)) => {
-                let ctx = Rollouts {
-                    template: Arc::new(template.clone()),
-                    app: v.app.clone(),
-                    life: life.clone(),
-                    drain,
-                    endpoints: endpoints.clone(),
-                };
-                let old = std::mem::take(servers);
-                *servers = rollout(old, r, ctx, load_start).await?;
-                Ok(())
-            }
-            (None, None) => match &t.config_change {
-                Some(c) => {
-                    tokio::time::sleep_until(load_start + Duration::from_millis(c.at_ms)).await;
-                    apply(servers, &template, c, &endpoints).await
-                }
-                None => Ok(()),
-            },
+        if let Some(t) = &t.terminate {
+            tokio::time::sleep_until(load_start + Duration::from_millis(t.at_ms)).await;
+            // The catalog checked that `t.pod` is a replica.
+            shutdown(&mut servers[t.pod as usize], &life, drain, &endpoints).await
+        } else if let Some(r) = &t.rollout {
+            let old = std::mem::take(servers);
+            *servers = rollout(old, r, ctx, load_start).await?;
+            Ok(())
+        } else if let Some(s) = &t.scale {
+            tokio::time::sleep_until(load_start + Duration::from_millis(s.at_ms)).await;
+            scale(servers, s.replicas as usize, ctx).await
+        } else if let Some(c) = &t.config_change {
+            tokio::time::sleep_until(load_start + Duration::from_millis(c.at_ms)).await;
+            apply(servers, &template, c, &endpoints).await
+        } else {
+            Ok(())
         }
     };
     let client = async {
@@ -405,7 +415,7 @@ async fn rollout(
                 created += 1;
                 changed = true;
                 let ctx = ctx.clone();
-                tasks.spawn(async move { start(&ctx, index).await });
+                tasks.spawn(async move { start(&ctx, index, Publish::ByCaller).await });
             }
             // Scale the old pods down while replicas - maxUnavailable stay available.
             let can_go = (alive.len() + available.len()).saturating_sub(replicas - unavailable);
@@ -432,7 +442,7 @@ async fn rollout(
                 let publish = ctx.endpoints.clone();
                 let added = name.clone();
                 tasks.spawn(async move {
-                    publish.change(&added, Some(endpoint)).await?;
+                    publish.change_since(at, &added, Some(endpoint)).await?;
                     Ok(Done::Published)
                 });
                 let endpoints = ctx.endpoints.clone();
@@ -454,19 +464,97 @@ async fn rollout(
     Ok(gone)
 }
 
-/// Create new pod `index`: its app `start_ms` after creation, then its sidecar configured
-/// by the control plane; ready when both are.
-async fn start(ctx: &Rollouts, index: usize) -> Result<Done, LabError> {
+/// Scale the Deployment of `servers` to `replicas` now, as the ReplicaSet controller does:
+/// new pods created side by side and published once ready, or the newest pods terminated
+/// (see [`Scale`](mesh5xx_scenario::model::Scale)). `servers` keeps every pod, those
+/// stopped too.
+async fn scale(
+    servers: &mut Vec<ServerPod>,
+    replicas: usize,
+    ctx: Rollouts,
+) -> Result<(), LabError> {
+    let mut tasks: JoinSet<Result<ServerPod, LabError>> = JoinSet::new();
+    if replicas > servers.len() {
+        for index in servers.len()..replicas {
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                let Done::Ready(pod, _) = start(&ctx, index, Publish::Now).await? else {
+                    unreachable!("a pod's start ends ready");
+                };
+                Ok(pod)
+            });
+        }
+    } else {
+        for mut pod in servers.split_off(replicas).into_iter().rev() {
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                shutdown(&mut pod, &ctx.life, ctx.drain, &ctx.endpoints).await?;
+                Ok(pod)
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        servers.push(done.map_err(|e| LabError::Lifecycle(format!("a pod's task failed: {e}")))??);
+    }
+    Ok(())
+}
+
+/// Who publishes a new pod's endpoint once it is ready.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Publish {
+    /// [`start`], from the moment the pod is ready (while its app may still be starting).
+    Now,
+    /// The caller, on [`Done::Ready`] (the deployment controller's loop).
+    ByCaller,
+}
+
+/// Create new pod `index`. With an app readiness probe: its app `start_ms` after creation,
+/// then its sidecar configured by the control plane; ready when both are. Without (only
+/// with [`Publish::Now`], checked by the catalog): its sidecar at once, in front of the
+/// app's port (reserved, refusing connections), and the pod ready with it, its endpoint
+/// published from then on while the app takes the port `start_ms` after creation. Returns
+/// the pod and when it became ready.
+async fn start(ctx: &Rollouts, index: usize, publish: Publish) -> Result<Done, LabError> {
     let t = &ctx.template;
     let name = t.pod_name(index);
+    let created = Instant::now();
     ctx.endpoints.steps.record(&name, "created");
-    tokio::time::sleep(Duration::from_millis(ctx.life.start_ms)).await;
-    let app = t.start_app(index, &ctx.app).await?;
-    let (bootstrap, access_log) = t.sidecar_config(index, app.addr);
+    let app_starts = created + Duration::from_millis(ctx.life.start_ms);
+    if ctx.life.readiness_probe {
+        tokio::time::sleep_until(app_starts).await;
+        let app = t.start_app(index, &ctx.app, any_port()).await?;
+        let (bootstrap, access_log) = t.sidecar_config(index, app.addr);
+        let config = ctx.endpoints.adopt(&bootstrap).await?;
+        let pod = t.start_sidecar(index, app, &config, access_log).await?;
+        let ready = Instant::now();
+        ctx.endpoints.steps.record(&name, "ready");
+        if publish == Publish::Now {
+            ctx.endpoints.change(&name, Some(pod.endpoint)).await?;
+        }
+        return Ok(Done::Ready(pod, ready));
+    }
+    let port = ReservedPort::new().map_err(|e| LabError::Lifecycle(format!("{name}: {e}")))?;
+    let (bootstrap, access_log) = t.sidecar_config(index, port.addr());
     let config = ctx.endpoints.adopt(&bootstrap).await?;
-    let pod = t.start_sidecar(index, app, &config, access_log).await?;
+    let (sidecar, endpoint) = t.start_envoy(index, &config, access_log).await?;
+    let ready = Instant::now();
     ctx.endpoints.steps.record(&name, "ready");
-    Ok(Done::Ready(pod, Instant::now()))
+    let published = ctx.endpoints.change_since(ready, &name, Some(endpoint));
+    let app = async {
+        tokio::time::sleep_until(app_starts).await;
+        let app = t.start_app(index, &ctx.app, port.addr()).await?;
+        ctx.endpoints.steps.record(&name, "app-listening");
+        Ok::<_, LabError>(app)
+    };
+    let (published, app) = tokio::join!(published, app);
+    published?;
+    drop(port);
+    let pod = ServerPod {
+        app: app?,
+        sidecar,
+        endpoint,
+    };
+    Ok(Done::Ready(pod, ready))
 }
 
 /// The variant's marks for its timeline: each lifecycle step (`lifecycle.jsonl`) and each

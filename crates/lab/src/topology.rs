@@ -72,9 +72,15 @@ impl PodTemplate {
         format!("{host}-{index}")
     }
 
-    /// Start the app of replica `index` with `faults`; returns once it listens.
-    pub async fn start_app(&self, index: usize, faults: &AppFaults) -> Result<App, LabError> {
-        start_app(&self.exe, faults, index, &self.dir).await
+    /// Start the app of replica `index` with `faults` on `listen` (port 0: any free port);
+    /// returns once it listens.
+    pub async fn start_app(
+        &self,
+        index: usize,
+        faults: &AppFaults,
+        listen: SocketAddr,
+    ) -> Result<App, LabError> {
+        start_app(&self.exe, faults, index, listen, &self.dir).await
     }
 
     /// The sidecar of replica `index` in front of `app`, as rendered: its bootstrap and its
@@ -105,21 +111,34 @@ impl PodTemplate {
         config: &Value,
         access_log: PathBuf,
     ) -> Result<ServerPod, LabError> {
+        let (sidecar, endpoint) = self.start_envoy(index, config, access_log).await?;
+        Ok(ServerPod {
+            sidecar,
+            app,
+            endpoint,
+        })
+    }
+
+    /// Run the sidecar of replica `index` on `config`; returns it and its inbound listener
+    /// (the pod's endpoint) once Envoy is ready.
+    pub async fn start_envoy(
+        &self,
+        index: usize,
+        config: &Value,
+        access_log: PathBuf,
+    ) -> Result<(Sidecar, SocketAddr), LabError> {
         let name = self.pod_name(index);
         let envoy = Envoy::start(&self.envoy, &name, config, &self.dir, self.drain).await?;
         let endpoint = envoy
             .listener("virtualInbound")
             .expect("the inbound listener is rendered");
-        Ok(ServerPod {
-            sidecar: Sidecar {
-                pod: name,
-                role: "server",
-                envoy,
-                access_log,
-            },
-            app,
-            endpoint,
-        })
+        let sidecar = Sidecar {
+            pod: name,
+            role: "server",
+            envoy,
+            access_log,
+        };
+        Ok((sidecar, endpoint))
     }
 
     /// Start replica `index` with `faults`: the app, then its sidecar (through `cp`, which
@@ -130,7 +149,7 @@ impl PodTemplate {
         faults: &AppFaults,
         cp: Option<&mut ControlPlane>,
     ) -> Result<ServerPod, LabError> {
-        let app = self.start_app(index, faults).await?;
+        let app = self.start_app(index, faults, any_port()).await?;
         let (bootstrap, access_log) = self.sidecar_config(index, app.addr);
         let config = through(cp, bootstrap).await?;
         self.start_sidecar(index, app, &config, access_log).await
@@ -226,7 +245,7 @@ pub async fn start(
     dir: &Path,
 ) -> Result<Pods, LabError> {
     let mut cp = if variant.topology.control_plane {
-        Some(ControlPlane::start(exe, dir).await?)
+        Some(ControlPlane::start(exe, dir, profile).await?)
     } else {
         None
     };
@@ -294,21 +313,22 @@ async fn through(cp: Option<&mut ControlPlane>, bootstrap: Value) -> Result<Valu
     }
 }
 
-/// Start app replica `index` with `faults`; returns once it listens.
+/// 127.0.0.1, any free port.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Start app replica `index` with `faults` on `listen`; returns once it listens.
 async fn start_app(
     exe: &Path,
     faults: &AppFaults,
     index: usize,
+    listen: SocketAddr,
     dir: &Path,
 ) -> Result<App, LabError> {
     let report = dir.join(format!("app-{index}.json"));
     let mut cmd = Command::new(exe);
-    let args = app_args(
-        faults,
-        AppHost::Local,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        &report,
-    );
+    let args = app_args(faults, AppHost::Local, listen, &report);
     cmd.arg("upstream").args(args.to_argv());
     let mut child = Supervised::spawn(
         &format!("app {index}"),
@@ -339,7 +359,7 @@ async fn start_outbound(
         .external
         .as_ref()
         .expect("an outbound variant has an external host");
-    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, dir).await?];
+    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, any_port(), dir).await?];
     let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
     let config_path = dir.join("egress-config.json");
     let text = serde_json::to_string_pretty(&config).expect("serializable");

@@ -225,19 +225,22 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
-        if topology.terminate.is_some() && topology.rollout.is_some() {
+        let changes: Vec<&str> = [
+            ("topology.terminate", topology.terminate.is_some()),
+            ("topology.rollout", topology.rollout.is_some()),
+            ("topology.scale", topology.scale.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(field, set)| set.then_some(field))
+        .collect();
+        if let [first, second, ..] = changes[..] {
             return Err(ScenarioError::invalid(
                 path,
-                at("topology.rollout"),
-                "one change of the pods per variant: topology.terminate is set too",
+                at(second),
+                format!("one change of the pods per variant: {first} is set too"),
             ));
         }
-        let change = match (&topology.terminate, &topology.rollout) {
-            (Some(_), _) => Some("topology.terminate"),
-            (None, Some(_)) => Some("topology.rollout"),
-            (None, None) => None,
-        };
-        if let Some(field) = change {
+        if let Some(&field) = changes.first() {
             if !topology.control_plane || !topology.client_sidecar {
                 return Err(ScenarioError::invalid(
                     path,
@@ -259,7 +262,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 return Err(ScenarioError::invalid(
                     path,
                     at_change(""),
-                    "one change per variant: the pods change too (topology.terminate or topology.rollout)",
+                    "one change per variant: the pods change too (topology.terminate, rollout or scale)",
                 ));
             }
             let objects = IstioObjects::parse(&c.istio)
@@ -314,6 +317,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                     ),
                 ));
             }
+        }
+        if let Some(sc) = &topology.scale {
+            if sc.replicas == topology.replicas {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.scale.replicas"),
+                    format!(
+                        "{} is the replicas the variant starts with: scale to more or fewer",
+                        sc.replicas
+                    ),
+                ));
+            }
+        }
+        if !topology.pod.readiness_probe && topology.scale.is_none() {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.pod.readiness_probe"),
+                "only the pods a scale creates while the load runs start without an app readiness probe: add topology.scale",
+            ));
         }
         if let Some(r) = &topology.rollout {
             if r.strategy == Strategy::RollingUpdate && r.max_surge == 0 && r.max_unavailable == 0 {
@@ -656,7 +678,8 @@ variants:
     }
 
     /// Pods that change need the control plane; a terminating pod must be a replica; a
-    /// rollout must be able to replace a pod.
+    /// rollout must be able to replace a pod; a scale must change the replicas; pods without
+    /// an app readiness probe must be ones a scale creates.
     #[test]
     fn pod_changes_are_checked() {
         let p = Path::new("scenarios/demo.yaml");
@@ -727,6 +750,26 @@ variants:
                 format!("{{{cp}, terminate: {{at_ms: 1}}, rollout: {{at_ms: 1}}}}"),
                 "topology.rollout",
                 "one change of the pods per variant",
+            ),
+            (
+                format!("{{{cp}, rollout: {{at_ms: 1}}, scale: {{at_ms: 1, replicas: 3}}}}"),
+                "topology.scale",
+                "topology.rollout is set too",
+            ),
+            (
+                format!("{{{cp}, scale: {{at_ms: 1, replicas: 2}}}}"),
+                "topology.scale.replicas",
+                "2 is the replicas the variant starts with",
+            ),
+            (
+                "{client_sidecar: true, scale: {at_ms: 1, replicas: 3}}".to_string(),
+                "topology.scale",
+                "control_plane: true",
+            ),
+            (
+                format!("{{{cp}, pod: {{readiness_probe: false}}}}"),
+                "topology.pod.readiness_probe",
+                "add topology.scale",
             ),
             (
                 "{client_sidecar: true, config_change: {at_ms: 1, istio: []}}".to_string(),

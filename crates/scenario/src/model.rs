@@ -133,6 +133,9 @@ pub struct Topology {
     /// controller replaces every pod, by its strategy (needs `control_plane`).
     #[serde(default)]
     pub rollout: Option<Rollout>,
+    /// The server Deployment is scaled while the load runs (needs `control_plane`).
+    #[serde(default)]
+    pub scale: Option<Scale>,
     /// The variant's Istio configuration changes while the load runs (needs
     /// `control_plane`, which pushes the change).
     #[serde(default)]
@@ -145,9 +148,10 @@ pub struct Topology {
 }
 
 impl Topology {
-    /// Whether the server pods change while the load runs (one terminates, or a rollout).
+    /// Whether the server pods change while the load runs (one terminates, a rollout, a
+    /// scale).
     pub fn pods_change(&self) -> bool {
-        self.terminate.is_some() || self.rollout.is_some()
+        self.terminate.is_some() || self.rollout.is_some() || self.scale.is_some()
     }
 
     /// Whether anything of the variant changes while the load runs: its server pods, its
@@ -255,10 +259,11 @@ impl ClientPod {
 /// moment three things run side by side, as in a cluster — the endpoint's removal travels to
 /// the control plane (`endpoint_delay_ms`: the endpoints controller and its watch) and is
 /// pushed after the debounce; the app container runs its preStop hook (`pre_stop_ms`) and
-/// then gets SIGTERM (the lab's app stops at once, or after its `shutdown-delay`); the
-/// sidecar's pilot-agent keeps Envoy serving for `termination_drain_ms`
-/// (`terminationDrainDuration`) and then stops it. What still runs `grace_period_ms` after
-/// the pod started terminating (`terminationGracePeriodSeconds`) is killed. Starting: the app
+/// then gets SIGTERM (the lab's app stops at once, after its `shutdown-delay`, or once its
+/// requests in flight are done with `graceful-shutdown`); the sidecar's pilot-agent keeps
+/// Envoy serving for `termination_drain_ms` (`terminationDrainDuration`) and then stops it.
+/// What still runs `grace_period_ms` after the pod started terminating
+/// (`terminationGracePeriodSeconds`) is killed. Starting: the app
 /// listens `start_ms` after the pod is created (scheduling, image pull, the app's start-up);
 /// the pod is ready when the app and its sidecar are, and its endpoint reaches the control
 /// plane `endpoint_delay_ms` later.
@@ -284,6 +289,12 @@ pub struct PodLifecycle {
     /// pilot-agent's `drainDuration` (ProxyConfig, ms), for every sidecar of the variant:
     /// how long Envoy drains a listener an update changes before it closes what is left.
     pub drain_duration_ms: u64,
+    /// Whether the app container has a readiness probe. With one (the default), a new pod
+    /// is ready once its app listens, and only then published. Without (for the pods a
+    /// `topology.scale` creates), the kubelet counts the app ready once it runs: the pod is
+    /// ready when its sidecar is (pilot-agent's own probe), and published while its app may
+    /// still be starting (`start_ms`), its port refusing connections.
+    pub readiness_probe: bool,
 }
 
 /// A field left out of `topology.pod` takes its value here: Kubernetes' and Istio's
@@ -302,6 +313,7 @@ impl Default for PodLifecycle {
             minimum_drain_ms: 5000,
             // pkg/config/mesh/mesh.go@1.4.0 L36, @1.24.0 L44.
             drain_duration_ms: 45_000,
+            readiness_probe: true,
         }
     }
 }
@@ -339,6 +351,20 @@ pub struct Rollout {
     /// `minReadySeconds` (ms).
     #[serde(default)]
     pub min_ready_ms: u64,
+}
+
+/// The server Deployment scaled to `replicas` pods at `at_ms` (an autoscaler's decision,
+/// `kubectl scale`). New pods start as a rollout's do and are published once ready; scaling
+/// down terminates the newest pods first, as the ReplicaSet controller ranks them (pods
+/// ready for the shortest time go first: kubernetes `pkg/controller/controller_utils.go`,
+/// `ActivePods.Less`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// When, counted from the start of the load (ms).
+    pub at_ms: u64,
+    /// The Deployment's new `replicas`.
+    pub replicas: u32,
 }
 
 /// A Deployment's `strategy.type`.

@@ -288,6 +288,12 @@ behaviours! {
         after: "503 not retried by default (EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY, default true)",
         source: "core/route/retry/retry.go@1.24.0 L52-54; pilot/pkg/features/pilot.go@1.24.0 L240"
     }
+    DeltaXds {
+        since: 22,
+        before: "pilot-agent bootstraps Envoy with ads_config.api_type GRPC: state-of-the-world ADS (ISTIO_DELTA_XDS, default false)",
+        after: "ads_config.api_type DELTA_GRPC: incremental ADS, DeltaAggregatedResources (ISTIO_DELTA_XDS, default true)",
+        source: "pilot/pkg/features/experimental.go@1.21.0 L183; pilot/pkg/features/experimental.go@1.22.0 L168-170; pkg/bootstrap/config.go@1.22.0 L95-98, L115; tools/packaging/common/envoy_bootstrap.json@1.22.0 L214-215"
+    }
 }
 
 impl Behaviour {
@@ -381,6 +387,7 @@ mod tests {
         assert!(
             v(14).has(Behaviour::LeastRequestDefault) && !v(13).has(Behaviour::LeastRequestDefault)
         );
+        assert!(v(22).has(Behaviour::DeltaXds) && !v(21).has(Behaviour::DeltaXds));
     }
 
     #[test]

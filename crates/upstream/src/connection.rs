@@ -1,5 +1,6 @@
 //! One connection: hyper serves it; the driver around it runs the connection hooks' timer
-//! and closes the connection when a hook asks, through the app's close path.
+//! and closes the connection when a hook asks, through the app's close path, or when the
+//! server's graceful stop begins.
 
 use std::future::{poll_fn, Future};
 use std::os::fd::{AsRawFd, RawFd};
@@ -33,9 +34,28 @@ async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>)
         http1::Builder::new().serve_connection(TokioIo::new(stream), Handler::new(shared.clone()));
     let mut conn = pin!(conn);
     let mut closing = false;
+    let mut stop_begun = policy.graceful.as_ref().map(|g| Box::pin(g.begun()));
+    let mut draining: Option<Draining> = None;
     let reason = poll_fn(|cx| loop {
+        // Before hyper is polled: a response whose head hyper writes from now on carries
+        // `Connection: close`.
+        if let Some(begun) = stop_begun.as_mut() {
+            if begun.as_mut().poll(cx).is_ready() {
+                stop_begun = None;
+                draining = Some(Draining {
+                    in_flight: shared.state.in_flight(),
+                    requests: record.requests(),
+                });
+                // An idle connection closes now; one serving a request after its response,
+                // with `Connection: close` if its head is not written yet.
+                conn.as_mut().graceful_shutdown();
+            }
+        }
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
-            return Poll::Ready(classify(result));
+            return Poll::Ready(match (&draining, result) {
+                (Some(draining), Ok(())) => draining.reason(record),
+                (_, result) => classify(result),
+            });
         }
         let state = &shared.state;
         if !closing && state.wants_close_now() {
@@ -67,6 +87,26 @@ async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>)
         }
     }
     reason
+}
+
+/// A connection the graceful stop is closing: what it was doing when the stop began.
+struct Draining {
+    /// A request was being served.
+    in_flight: bool,
+    /// Requests it had received.
+    requests: u64,
+}
+
+impl Draining {
+    /// Why the connection closed: after a response if it served a request at or after the
+    /// start of the stop, idle otherwise.
+    fn reason(&self, record: &ConnRecord) -> CloseReason {
+        if self.in_flight || record.requests() > self.requests {
+            CloseReason::ShutdownAfterResponse
+        } else {
+            CloseReason::ShutdownIdle
+        }
+    }
 }
 
 /// Whether the socket `fd` has received bytes nobody read yet.

@@ -21,7 +21,8 @@ use crate::report::CloseReason;
 ///
 /// Every method has a default that does nothing. [`Hook::uses`] says which of the per-request
 /// and per-connection calls the core must make; the others ([`Hook::close_lag`],
-/// [`Hook::down_windows`]) are asked once, when the server starts.
+/// [`Hook::shutdown_delay`], [`Hook::graceful_shutdown`], [`Hook::down_windows`]) are asked
+/// once, when the server starts.
 pub(crate) trait Hook: Debug + Send + Sync {
     /// Which per-request and per-connection calls this hook needs.
     fn uses(&self) -> Uses;
@@ -54,6 +55,14 @@ pub(crate) trait Hook: Debug + Send + Sync {
     /// How long the app keeps serving after SIGTERM before it stops. The longest of all
     /// hooks applies.
     fn shutdown_delay(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The timeout of a graceful stop: when the server stops (after the shutdown delay), it
+    /// stops listening, closes its idle connections, lets the requests in flight finish and
+    /// closes what is left after this long. `None`: the server closes every connection at
+    /// once. The longest of all hooks applies.
+    fn graceful_shutdown(&self) -> Option<Duration> {
         None
     }
 

@@ -1,7 +1,7 @@
 //! The toy app server: a plain HTTP/1.1 server plus the faults that make real app servers
 //! fail behind a sidecar — keep-alive recycling (idle close, max requests with
 //! graceful/abrupt/drop, lifetime) through a slow close path, delays, injected statuses,
-//! outages.
+//! outages, and how it stops on SIGTERM (a shutdown delay, a graceful shutdown).
 //!
 //! Each fault is one module of [`faults`]; a server's faults are an [`AppFaults`], written in
 //! scenario files as `{idle-close: {after_ms: 20}, close-lag: {ms: 10}}` and on the command
@@ -53,7 +53,9 @@ pub use server::{start, RunningUpstream};
 /// Entry point of `mesh5xx upstream`: runs to completion on its own tokio runtime.
 ///
 /// With `--list-faults` prints the faults and returns. Otherwise prints the READY line
-/// ([`Ready`]) once listening, serves until SIGTERM or SIGINT (and for its `shutdown-delay` after it), then writes the report to
+/// ([`Ready`]) once listening, serves until SIGTERM or SIGINT, stops as
+/// [`RunningUpstream::terminate`] does (after its `shutdown-delay`; at once, or with
+/// `graceful-shutdown` once the requests in flight are answered), then writes the report to
 /// `--report FILE` or stdout.
 pub fn main(args: UpstreamArgs) -> anyhow::Result<ExitCode> {
     if args.list_faults {
@@ -79,8 +81,7 @@ pub fn main(args: UpstreamArgs) -> anyhow::Result<ExitCode> {
         };
         mesh5xx_process::announce_ready(&ready)?;
         mesh5xx_process::stop_signal().await?;
-        tokio::time::sleep(server.shutdown_delay()).await;
-        let report = server.shutdown().await?;
+        let report = server.terminate().await?;
         write_report(&report, args.report.as_deref())?;
         Ok(ExitCode::SUCCESS)
     })

@@ -1,11 +1,12 @@
 //! What the server does, ready for the hot path: the faults' hooks sorted by the calls they
 //! need, the status slots, the response body, the close lag and the listener's outages.
 
+use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 use crate::config::UpstreamConfig;
@@ -24,6 +25,8 @@ pub(crate) struct Policy {
     pub(crate) close_lag: Option<Duration>,
     /// How long the app keeps serving after SIGTERM.
     pub(crate) shutdown_delay: Duration,
+    /// How the server stops: gracefully, or (`None`) closing every connection at once.
+    pub(crate) graceful: Option<GracefulStop>,
     /// The listener's outages, by origin then time.
     pub(crate) down: Vec<ScheduledDown>,
     /// When the first request arrived, for outages that count from it.
@@ -55,6 +58,11 @@ impl Policy {
             .filter_map(|h| h.shutdown_delay())
             .max()
             .unwrap_or_default();
+        let graceful = hooks
+            .iter()
+            .filter_map(|h| h.graceful_shutdown())
+            .max()
+            .map(GracefulStop::new);
         let mut down: Vec<ScheduledDown> = hooks.iter().flat_map(|h| h.down_windows()).collect();
         down.sort_by_key(|w| (w.from_first_request, w.at));
         let first_request = down
@@ -67,6 +75,7 @@ impl Policy {
             connections,
             close_lag,
             shutdown_delay,
+            graceful,
             down,
             first_request,
             codes: build.codes(),
@@ -121,6 +130,39 @@ impl FirstRequest {
     }
 }
 
+/// A graceful stop: its timeout, and the signal to the connections that it began.
+#[derive(Debug)]
+pub(crate) struct GracefulStop {
+    /// The longest wait for the connections to close, from the start of the stop.
+    pub(crate) timeout: Duration,
+    begun: watch::Sender<bool>,
+}
+
+impl GracefulStop {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            begun: watch::Sender::new(false),
+        }
+    }
+
+    /// Begin the stop: every connection waiting in [`GracefulStop::begun`] wakes.
+    pub(crate) fn begin(&self) {
+        self.begun.send_replace(true);
+    }
+
+    /// Resolves once the stop has begun (at once if it already has).
+    pub(crate) fn begun(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut begun = self.begun.subscribe();
+        async move {
+            if begun.wait_for(|&b| b).await.is_err() {
+                // The server is gone without a graceful stop: the connection is aborted.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
 /// `n` bytes of body text: lines of `x` ending in a newline.
 fn filler(n: usize) -> Box<[u8]> {
     let mut body = vec![b'x'; n];
@@ -135,7 +177,9 @@ fn filler(n: usize) -> Box<[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::faults::{AppFaults, CloseLag, Down, DownWindow, IdleClose, Status, StatusWindow};
+    use crate::faults::{
+        AppFaults, CloseLag, Down, DownWindow, GracefulShutdown, IdleClose, Status, StatusWindow,
+    };
 
     fn policy(faults: AppFaults) -> Policy {
         Policy::new(&UpstreamConfig::with_faults(faults))
@@ -146,6 +190,7 @@ mod tests {
         let p = policy(AppFaults::new());
         assert!(p.requests.is_empty() && p.connections.is_empty());
         assert_eq!((p.close_lag, p.first_request.is_some()), (None, false));
+        assert!(p.graceful.is_none());
         assert_eq!(p.status_codes(), vec![200]);
     }
 
@@ -184,6 +229,20 @@ mod tests {
         let p = policy(AppFaults::new().with(down(true)));
         assert!(p.first_request.is_some());
         assert_eq!(p.down.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_graceful_stop_wakes_connections_waiting_before_and_after_it_begins() {
+        let p = policy(AppFaults::new().with(GracefulShutdown { timeout_ms: 700 }));
+        let graceful = p.graceful.as_ref().unwrap();
+        assert_eq!(graceful.timeout, Duration::from_millis(700));
+        let early = tokio::spawn(graceful.begun());
+        tokio::task::yield_now().await;
+        assert!(!early.is_finished());
+        graceful.begin();
+        let wait = Duration::from_secs(5);
+        tokio::time::timeout(wait, early).await.unwrap().unwrap();
+        tokio::time::timeout(wait, graceful.begun()).await.unwrap();
     }
 
     #[test]

@@ -50,8 +50,23 @@ pub struct ClosedByReason {
     pub peer: u64,
     /// Closed after an I/O or protocol error.
     pub error: u64,
-    /// Still open when the server stopped.
+    /// Still open when the server stopped: closed at once (the default stop), or at the
+    /// timeout of a `graceful-shutdown`.
     pub shutdown: u64,
+    /// Closed idle when a `graceful-shutdown` began (between requests, or before the first).
+    /// Absent in reports without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shutdown_idle: u64,
+    /// Closed by a `graceful-shutdown` right after the response to the request it was
+    /// serving when the stop began (or received meanwhile). Absent in reports without one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shutdown_after_response: u64,
+}
+
+/// Whether a counter is zero (counters added to the report later are left out then, so that
+/// reports without them read as before).
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ClosedByReason {
@@ -64,6 +79,8 @@ impl ClosedByReason {
             + self.peer
             + self.error
             + self.shutdown
+            + self.shutdown_idle
+            + self.shutdown_after_response
     }
 
     fn count(&mut self, reason: CloseReason) {
@@ -75,6 +92,8 @@ impl ClosedByReason {
             CloseReason::Peer => &mut self.peer,
             CloseReason::Error => &mut self.error,
             CloseReason::Shutdown => &mut self.shutdown,
+            CloseReason::ShutdownIdle => &mut self.shutdown_idle,
+            CloseReason::ShutdownAfterResponse => &mut self.shutdown_after_response,
         };
         *slot += 1;
     }
@@ -100,6 +119,10 @@ pub(crate) enum CloseReason {
     Peer,
     Error,
     Shutdown,
+    /// Idle when a graceful stop began.
+    ShutdownIdle,
+    /// Closed after its response by a graceful stop.
+    ShutdownAfterResponse,
 }
 
 impl CloseReason {
@@ -109,7 +132,7 @@ impl CloseReason {
         matches!(self, Self::IdleTimeout | Self::MaxRequests | Self::Lifetime)
     }
 
-    const ALL: [CloseReason; 7] = [
+    const ALL: [CloseReason; 9] = [
         Self::IdleTimeout,
         Self::MaxRequests,
         Self::Lifetime,
@@ -117,6 +140,8 @@ impl CloseReason {
         Self::Peer,
         Self::Error,
         Self::Shutdown,
+        Self::ShutdownIdle,
+        Self::ShutdownAfterResponse,
     ];
 }
 
@@ -147,6 +172,11 @@ impl ConnRecord {
             responses: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             reason: AtomicU8::new(0),
         }
+    }
+
+    /// Requests received so far.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Relaxed)
     }
 
     /// Count a request; returns its number on this connection, from 1.
@@ -383,6 +413,45 @@ mod tests {
         let reg = registry();
         drop(reg.open());
         assert_eq!(reg.report().connections_closed.error, 1);
+    }
+
+    #[test]
+    fn every_reason_is_counted_in_its_own_field() {
+        let mut closed = ClosedByReason::default();
+        for (i, reason) in CloseReason::ALL.into_iter().enumerate() {
+            assert_eq!(reason as u8, i as u8 + 1, "{reason:?}");
+            closed.count(reason);
+        }
+        let json = serde_json::to_value(closed).unwrap();
+        let fields = json.as_object().unwrap();
+        assert_eq!(fields.len(), CloseReason::ALL.len(), "{json}");
+        assert!(fields.values().all(|n| n == 1), "{json}");
+        assert_eq!(closed.total(), CloseReason::ALL.len() as u64);
+    }
+
+    #[test]
+    fn reports_without_the_graceful_counters_read_and_write_as_before() {
+        let old = r#"{"idle_timeout":5,"max_requests":0,"lifetime":0,"down":0,"peer":0,"error":0,"shutdown":2}"#;
+        let closed: ClosedByReason = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (closed.shutdown_idle, closed.shutdown_after_response),
+            (0, 0)
+        );
+        assert_eq!(serde_json::to_string(&closed).unwrap(), old);
+        let graceful = ClosedByReason {
+            shutdown_idle: 1,
+            shutdown_after_response: 2,
+            ..closed
+        };
+        let json = serde_json::to_string(&graceful).unwrap();
+        assert!(
+            json.ends_with(r#""shutdown":2,"shutdown_idle":1,"shutdown_after_response":2}"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<ClosedByReason>(&json).unwrap(),
+            graceful
+        );
     }
 
     #[test]

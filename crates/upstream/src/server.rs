@@ -1,4 +1,5 @@
-//! The listener: accepts connections, runs the down/up schedule, and stops on request.
+//! The listener: accepts connections, runs the down/up schedule, and stops on request: at
+//! once, or gracefully with `graceful-shutdown`.
 
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -14,7 +15,7 @@ use crate::config::UpstreamConfig;
 use crate::connection;
 use crate::error::UpstreamError;
 use crate::hook::ScheduledDown;
-use crate::policy::Policy;
+use crate::policy::{GracefulStop, Policy};
 use crate::report::{CloseReason, DownRecord, Registry, UpstreamReport};
 
 /// Pause between attempts to listen again after a down window, while the port is busy.
@@ -79,7 +80,20 @@ impl RunningUpstream {
         self.shutdown_delay
     }
 
-    /// Stop listening, close every open connection and return the final report.
+    /// What the app does on SIGTERM: keep serving for the [shutdown
+    /// delay](RunningUpstream::shutdown_delay), then [shut down](RunningUpstream::shutdown);
+    /// returns the final report.
+    pub async fn terminate(self) -> Result<UpstreamReport, UpstreamError> {
+        tokio::time::sleep(self.shutdown_delay).await;
+        self.shutdown().await
+    }
+
+    /// Stop listening, close the open connections and return the final report.
+    ///
+    /// Without `graceful-shutdown` every connection closes at once, a request in flight
+    /// unanswered. With it, idle connections close at once and the others after their
+    /// response (`Connection: close`); this returns once none is left, or after the fault's
+    /// timeout, closing what remains.
     pub async fn shutdown(mut self) -> Result<UpstreamReport, UpstreamError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -104,6 +118,11 @@ fn listen(addr: SocketAddr) -> Result<TcpListener, UpstreamError> {
             TcpSocket::new_v6()
         }?;
         socket.set_reuseaddr(true)?;
+        // A given port may be one the lab holds for the pod (bound with SO_REUSEPORT, not
+        // listening: `mesh5xx_sidecar::ReservedPort`), which the app then shares.
+        if addr.port() != 0 {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(addr)?;
         socket.listen(1024)
     };
@@ -164,7 +183,39 @@ impl Server {
             }
         }
         drop(listener);
+        if let Some(graceful) = &policy.graceful {
+            self.drain(graceful).await;
+        }
         self.close_all(CloseReason::Shutdown).await;
+    }
+
+    /// The graceful stop (the listener is already closed): tell every connection, and wait
+    /// for them to close, up to the stop's timeout.
+    async fn drain(&mut self, graceful: &GracefulStop) {
+        while self.conns.try_join_next().is_some() {}
+        let open = self.conns.len();
+        let began = Instant::now();
+        graceful.begin();
+        eprintln!(
+            "mesh5xx upstream: graceful shutdown: stopped listening on {}; waiting up to {} ms for {open} open connections",
+            self.addr,
+            graceful.timeout.as_millis()
+        );
+        let all_closed = async { while self.conns.join_next().await.is_some() {} };
+        let closed = tokio::time::timeout(graceful.timeout, all_closed)
+            .await
+            .is_ok();
+        let after_ms = began.elapsed().as_millis();
+        if closed {
+            eprintln!(
+                "mesh5xx upstream: graceful shutdown: every connection closed after {after_ms} ms"
+            );
+        } else {
+            eprintln!(
+                "mesh5xx upstream: graceful shutdown: timeout after {after_ms} ms; closing the {} connections still open",
+                self.conns.len()
+            );
+        }
     }
 
     fn spawn(&mut self, stream: tokio::net::TcpStream) {

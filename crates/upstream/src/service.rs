@@ -24,7 +24,8 @@ pub(crate) struct ConnShared {
     pub(crate) state: ConnState,
     /// This connection's copy of the response body.
     body: Bytes,
-    /// Whether every response reports its end to `state` (needed by connection hooks).
+    /// Whether every response reports its end to `state` (needed by connection hooks and a
+    /// graceful stop).
     track: bool,
 }
 
@@ -33,7 +34,7 @@ impl ConnShared {
     pub(crate) fn new(policy: Arc<Policy>, record: Arc<ConnRecord>) -> Arc<Self> {
         Arc::new(Self {
             body: policy.connection_body(),
-            track: !policy.connections.is_empty(),
+            track: !policy.connections.is_empty() || policy.graceful.is_some(),
             policy,
             record,
             state: ConnState::new(),

@@ -1,6 +1,7 @@
 //! How long an endpoint change takes to reach every sidecar: N real Envoys on loopback, each
-//! subscribed over ADS; one endpoint changes, and for each sidecar the time from the push
-//! (after the debounce) to its EDS ACK is measured. Repeated 10 times per N.
+//! subscribed over ADS as the istio-1.24 profile's pilot-agent bootstraps them (delta xDS);
+//! one endpoint changes, and for each sidecar the time from the push (after the debounce) to
+//! its EDS ACK is measured. Repeated 10 times per N.
 //!
 //! `cargo bench -p mesh5xx-xds --bench push -- 10 50 100` ends with
 //! `push to ack p50/p99 ms at 10/50/100 sidecars: a/b c/d e/f`.
@@ -10,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{profile, IstioObjects};
+use mesh5xx_scenario::{profile, Behaviour, IstioObjects};
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
 use mesh5xx_sidecar::{render, Drain, Envoy, OutboundSpec, SidecarSpec};
 use mesh5xx_xds::{
-    ads_bootstrap, ControlPlane, Debounce, Event, Recorder, Resources, Schema, Update,
+    ads_bootstrap, AdsApi, ControlPlane, Debounce, Event, Recorder, Resources, Schema, Update,
 };
 
 const CLUSTER: &str = "outbound|80||srv-a.default.svc.cluster.local";
@@ -59,6 +60,12 @@ async fn measure(n: usize) -> (f64, f64) {
     let schema = Schema::locate(None).expect("the xDS schema");
     let dir = tempfile_dir(n);
     let p = profile::by_name("istio-1.24").expect("a profile");
+    // The profile's pilot-agent bootstraps with delta xDS.
+    let api = if p.has(Behaviour::DeltaXds) {
+        AdsApi::DeltaGrpc
+    } else {
+        AdsApi::Grpc
+    };
     let istio = IstioObjects::default();
     let svc = Service {
         host: "srv-a.default.svc.cluster.local".into(),
@@ -100,7 +107,7 @@ async fn measure(n: usize) -> (f64, f64) {
         let e = Envoy::start(
             &bin,
             &format!("client-{i}"),
-            &ads_bootstrap(b, cp.addr()),
+            &ads_bootstrap(b, cp.addr(), api),
             &dir,
             Drain::default(),
         )

@@ -1,14 +1,18 @@
 //! An istiod-like control plane: the lab's sidecar configurations served over ADS.
 //!
 //! - [`resources`]: a sidecar's rendered bootstrap as the xDS resources istiod serves
-//!   (EDS clusters, RDS routes), and the ADS bootstrap pilot-agent would write;
+//!   (EDS clusters, RDS routes), and the ADS bootstrap pilot-agent would write (state of the
+//!   world or delta, [`AdsApi`]);
 //! - [`schema`]: Envoy's protobuf schema (from PyPI `xds-protos`), to encode them;
 //! - [`wire`]: the discovery messages and gRPC framing;
 //! - [`mesh`]: what is served, how updates arrive and istiod's debounce;
-//! - [`server`]: the ADS streams (subscribe, ACK/NACK, pushes in CDS → EDS → LDS → RDS order);
+//! - [`server`]: the ADS streams (subscribe, ACK/NACK, pushes in CDS → EDS → LDS → RDS order),
+//!   state of the world;
+//! - [`delta`]: incremental ADS streams (what each sidecar has, by resource version);
 //! - [`record`]: the timeline of updates, pushes, ACKs and NACKs;
 //! - [`process`]: `mesh5xx xds`, the control plane as a process of its own.
 
+pub mod delta;
 pub mod mesh;
 pub mod process;
 pub mod record;
@@ -23,7 +27,7 @@ use std::sync::Arc;
 pub use mesh::{Debounce, Update};
 pub use process::{Ready, XdsArgs};
 pub use record::{Entry, Event, Recorder};
-pub use resources::{ads_bootstrap, Resources, TypeUrl};
+pub use resources::{ads_bootstrap, AdsApi, Resources, TypeUrl};
 pub use schema::{Schema, SchemaError};
 
 /// A running control plane (in this process).

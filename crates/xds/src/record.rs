@@ -24,8 +24,12 @@ pub enum Event {
         /// From the first merged update to the push (ms).
         debounce_ms: f64,
     },
-    /// A sidecar opened an ADS stream.
-    Connected { node: String },
+    /// A sidecar opened an ADS stream (`delta`: incremental, `DeltaAggregatedResources`).
+    Connected {
+        node: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        delta: bool,
+    },
     /// Its stream ended.
     Disconnected { node: String, reason: String },
     /// A response went out.
@@ -36,6 +40,9 @@ pub enum Event {
         version: String,
         nonce: String,
         resources: usize,
+        /// Delta: the names it said were removed.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        removed: usize,
     },
     /// The sidecar accepted a response.
     Ack {
@@ -55,6 +62,10 @@ pub enum Event {
     },
     /// Something the control plane could not use (a bad request or update), and why.
     Rejected { what: String, reason: String },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One line of the record.

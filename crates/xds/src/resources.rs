@@ -171,12 +171,34 @@ pub fn load_assignment(cluster: &str, addrs: &[SocketAddr]) -> Value {
     json!({"cluster_name": cluster, "endpoints": [{"lb_endpoints": eps}]})
 }
 
+/// How a sidecar's ADS stream speaks: state of the world (`GRPC`) or incremental
+/// (`DELTA_GRPC`). pilot-agent writes `DELTA_GRPC` when `ISTIO_DELTA_XDS` is on, by default
+/// from 1.22 (istio/istio `pkg/bootstrap/config.go@1.22.0` L95-98,
+/// `pilot/pkg/features/experimental.go@1.22.0` L168-170).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdsApi {
+    /// `StreamAggregatedResources`.
+    Grpc,
+    /// `DeltaAggregatedResources`.
+    DeltaGrpc,
+}
+
+impl AdsApi {
+    /// `ads_config.api_type`.
+    pub fn api_type(self) -> &'static str {
+        match self {
+            AdsApi::Grpc => "GRPC",
+            AdsApi::DeltaGrpc => "DELTA_GRPC",
+        }
+    }
+}
+
 /// The bootstrap pilot-agent would give the sidecar of `bootstrap`: its node, admin and
-/// runtime, and instead of the static resources an ADS subscription to the control plane at
-/// `xds` over a cluster named `xds-grpc` (istio/istio
-/// `tools/packaging/common/envoy_bootstrap.json@1.24.0`: `ads_config` GRPC V3,
-/// `cds_config`/`lds_config` from ADS).
-pub fn ads_bootstrap(bootstrap: &Value, xds: SocketAddr) -> Value {
+/// runtime, and instead of the static resources an ADS subscription over `api` to the
+/// control plane at `xds` over a cluster named `xds-grpc` (istio/istio
+/// `tools/packaging/common/envoy_bootstrap.json@1.22.0` L204-225: `ads_config.api_type`
+/// `{{ .xds_type }}`, V3; `cds_config`/`lds_config` from ADS).
+pub fn ads_bootstrap(bootstrap: &Value, xds: SocketAddr, api: AdsApi) -> Value {
     let mut b = bootstrap.clone();
     b["static_resources"] = json!({"clusters": [{
         "name": "xds-grpc",
@@ -190,7 +212,7 @@ pub fn ads_bootstrap(bootstrap: &Value, xds: SocketAddr) -> Value {
     }]});
     b["dynamic_resources"] = json!({
         "ads_config": {
-            "api_type": "GRPC",
+            "api_type": api.api_type(),
             "transport_api_version": "V3",
             "set_node_on_first_message_only": true,
             "grpc_services": [{"envoy_grpc": {"cluster_name": "xds-grpc"}}]
@@ -292,10 +314,16 @@ mod tests {
 
     #[test]
     fn the_ads_bootstrap_keeps_the_node_and_subscribes_over_ads() {
-        let b = ads_bootstrap(&bootstrap(), "127.0.0.1:15010".parse().unwrap());
+        let xds = "127.0.0.1:15010".parse().unwrap();
+        let b = ads_bootstrap(&bootstrap(), xds, AdsApi::Grpc);
         assert_eq!(b["node"], bootstrap()["node"]);
         assert_eq!(b["static_resources"]["clusters"][0]["name"], "xds-grpc");
         assert!(b["static_resources"].get("listeners").is_none());
         assert_eq!(b["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
+        let d = ads_bootstrap(&bootstrap(), xds, AdsApi::DeltaGrpc);
+        assert_eq!(
+            d["dynamic_resources"]["ads_config"]["api_type"],
+            "DELTA_GRPC"
+        );
     }
 }

@@ -280,6 +280,65 @@ mod tests {
             v,
             json!({"versionInfo": "v1", "typeUrl": "t", "nonce": "n"})
         );
+
+        let req = crate::wire::DeltaDiscoveryRequest {
+            node: Some(Node {
+                id: "sidecar~a".into(),
+                cluster: "a".into(),
+            }),
+            type_url: "t".into(),
+            resource_names_subscribe: vec!["s".into()],
+            resource_names_unsubscribe: vec!["u".into()],
+            initial_resource_versions: [("r".to_string(), "1".to_string())].into(),
+            response_nonce: "n".into(),
+            error_detail: Some(Status {
+                code: 3,
+                message: "bad".into(),
+            }),
+        };
+        let v = decode(
+            &s,
+            "envoy.service.discovery.v3.DeltaDiscoveryRequest",
+            &req.encode_to_vec(),
+        );
+        assert_eq!(
+            v,
+            json!({"node": {"id": "sidecar~a", "cluster": "a"}, "typeUrl": "t",
+                   "resourceNamesSubscribe": ["s"], "resourceNamesUnsubscribe": ["u"],
+                   "initialResourceVersions": {"r": "1"}, "responseNonce": "n",
+                   "errorDetail": {"code": 3, "message": "bad"}})
+        );
+        let cluster = s
+            .encode(
+                "envoy.config.cluster.v3.Cluster",
+                "c",
+                &json!({"name": "c", "connect_timeout": "1s"}),
+            )
+            .unwrap();
+        let resp = crate::wire::DeltaDiscoveryResponse {
+            system_version_info: "v2".into(),
+            resources: vec![crate::wire::Resource {
+                version: "h".into(),
+                resource: Some(cluster),
+                name: "c".into(),
+            }],
+            type_url: "t".into(),
+            nonce: "n".into(),
+            removed_resources: vec!["gone".into()],
+        };
+        let v = decode(
+            &s,
+            "envoy.service.discovery.v3.DeltaDiscoveryResponse",
+            &resp.encode_to_vec(),
+        );
+        assert_eq!(
+            v,
+            json!({"systemVersionInfo": "v2", "typeUrl": "t", "nonce": "n",
+                   "removedResources": ["gone"],
+                   "resources": [{"version": "h", "name": "c", "resource": {
+                       "@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+                       "name": "c", "connectTimeout": "1s"}}]})
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! The ADS server: gRPC over HTTP/2 (hyper), one task per sidecar stream, state of the world.
+//! The ADS server: gRPC over HTTP/2 (hyper), one task per sidecar stream. A stream is state
+//! of the world (`StreamAggregatedResources`, here) or incremental
+//! (`DeltaAggregatedResources`, [`crate::delta`]); both share the connection's bookkeeping
+//! ([`Conn`]) and the loop that reads requests and wakes on pushes ([`run`]).
 //!
-//! Per stream, as istiod's `StreamAggregatedResources` (istio/istio
+//! State of the world, per stream, as istiod's `StreamAggregatedResources` (istio/istio
 //! `pilot/pkg/xds/ads.go@1.24.0`, `pilot/pkg/xds/xdsgen.go@1.24.0`):
 //! - a request without a nonce subscribes (or re-subscribes) to a type and is answered with
 //!   the current resources;
@@ -29,15 +32,20 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Semaphore};
 
+use crate::delta::DeltaStream;
 use crate::mesh::Mesh;
 use crate::record::{Event, Recorder};
 use crate::resources::TypeUrl;
 use crate::schema::Schema;
-use crate::wire::{frame, Deframer, DiscoveryRequest, DiscoveryResponse};
+use crate::wire::{frame, Deframer, DiscoveryRequest, DiscoveryResponse, Node};
 
-/// The one gRPC method served.
+/// The state-of-the-world gRPC method.
 pub const ADS_PATH: &str =
     "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources";
+
+/// The incremental gRPC method (`envoy/service/discovery/v3/ads.proto`).
+pub const DELTA_ADS_PATH: &str =
+    "/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources";
 
 /// What every stream shares.
 pub struct Shared {
@@ -99,17 +107,25 @@ async fn handle(req: Request<Incoming>, shared: Arc<Shared>) -> Result<Response<
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/grpc"));
-    if req.uri().path() != ADS_PATH || !grpc {
-        let what = format!("{} {}", req.method(), req.uri().path());
+    let path = req.uri().path();
+    if !grpc || (path != ADS_PATH && path != DELTA_ADS_PATH) {
+        let what = format!("{} {}", req.method(), path);
         shared.recorder.record(Event::Rejected {
             what: what.clone(),
-            reason: "not the ADS gRPC method".into(),
+            reason: "not an ADS gRPC method".into(),
         });
         tokio::spawn(finish(tx, 12, format!("unimplemented: {what}")));
         return Ok(grpc_response(body));
     }
+    let delta = path == DELTA_ADS_PATH;
     tokio::spawn(async move {
-        let (code, message) = Stream::new(shared, tx.clone()).run(req.into_body()).await;
+        let conn = Conn::new(shared, tx.clone(), delta);
+        let body = req.into_body();
+        let (code, message) = if delta {
+            run(DeltaStream::new(conn), body).await
+        } else {
+            run(Stream::new(conn), body).await
+        };
         finish(tx, code, message).await;
     });
     Ok(grpc_response(body))
@@ -135,6 +151,172 @@ async fn finish(tx: Tx, code: u32, message: String) {
     let _ = tx.send(Frame::trailers(t)).await;
 }
 
+/// A gRPC status to end a stream with: code and message.
+pub(crate) type End = (u32, String);
+
+/// One sidecar's stream, whichever its protocol: who it is, where responses go, which push
+/// it saw last, and its nonces.
+pub(crate) struct Conn {
+    pub shared: Arc<Shared>,
+    tx: Tx,
+    delta: bool,
+    node: Option<String>,
+    /// The last full push this stream sent.
+    full_seen: u64,
+    nonces: u64,
+}
+
+impl Conn {
+    fn new(shared: Arc<Shared>, tx: Tx, delta: bool) -> Self {
+        let full_seen = shared.mesh.pushed().full_seq;
+        Self {
+            shared,
+            tx,
+            delta,
+            node: None,
+            full_seen,
+            nonces: 0,
+        }
+    }
+
+    /// A request's sidecar and type. The node id is taken from the first request (recorded
+    /// as connected), which must name it, else the stream ends; a type this control plane
+    /// does not serve is recorded as rejected and gives `None`.
+    pub fn identify(
+        &mut self,
+        node: Option<&Node>,
+        type_url: &str,
+        what: &str,
+    ) -> Result<Option<(String, TypeUrl)>, End> {
+        let node = self.node_of(node, what)?;
+        match TypeUrl::parse(type_url) {
+            Some(t) => Ok(Some((node, t))),
+            None => {
+                self.reject(what, format!("{node}: unknown type {type_url:?}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The stream's sidecar, named by its first request.
+    fn node_of(&mut self, node: Option<&Node>, what: &str) -> Result<String, End> {
+        if let Some(n) = &self.node {
+            return Ok(n.clone());
+        }
+        let Some(id) = node.map(|n| n.id.clone()).filter(|id| !id.is_empty()) else {
+            let why = "the first request of a stream names no node".to_string();
+            self.reject(what, why.clone());
+            return Err((3, why));
+        };
+        self.record(Event::Connected {
+            node: id.clone(),
+            delta: self.delta,
+        });
+        self.node = Some(id.clone());
+        Ok(id)
+    }
+
+    /// The node id, once the first request named it.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    pub fn record(&self, event: Event) {
+        self.shared.recorder.record(event);
+    }
+
+    pub fn reject(&self, what: &str, reason: String) {
+        self.record(Event::Rejected {
+            what: what.to_string(),
+            reason,
+        });
+    }
+
+    /// Whether the push just signalled is a full one (else endpoints only).
+    fn take_push(&mut self) -> bool {
+        let full_seq = self.shared.mesh.pushed().full_seq;
+        let full = full_seq > self.full_seen;
+        self.full_seen = full_seq;
+        full
+    }
+
+    /// A fresh nonce for a response of type `t` at mesh version `version`.
+    pub fn nonce(&mut self, version: &str, t: TypeUrl) -> String {
+        self.nonces += 1;
+        format!("{version}-{}-{}", t.short(), self.nonces)
+    }
+
+    /// Send one message; false if the sidecar is gone.
+    pub async fn send(&self, message: &impl prost::Message) -> bool {
+        self.tx.send(Frame::data(frame(message))).await.is_ok()
+    }
+}
+
+/// What a stream does with a request and with a push.
+pub(crate) trait Protocol {
+    type Request: prost::Message + Default;
+    /// The request message's name, for errors.
+    const REQUEST: &'static str;
+    fn conn(&mut self) -> &mut Conn;
+    /// Handle one request; an error ends the stream with that gRPC status.
+    async fn on_request(&mut self, req: Self::Request) -> Result<(), End>;
+    /// A push (`full`: everything recomputed; else endpoints only).
+    async fn on_push(&mut self, full: bool);
+}
+
+/// Serve a stream: requests as they arrive, pushes as the mesh signals them; returns the gRPC
+/// status to end it with.
+async fn run<P: Protocol>(mut p: P, mut body: Incoming) -> End {
+    let mut deframer = Deframer::default();
+    let mut signal = p.conn().shared.mesh.signal.clone();
+    let end = loop {
+        tokio::select! {
+            frame = body.frame() => match frame {
+                None => break (0, "stream closed by the sidecar".to_string()),
+                Some(Err(e)) => break (14, format!("stream broken: {e}")),
+                Some(Ok(f)) => {
+                    let Ok(data) = f.into_data() else { continue };
+                    deframer.push(&data);
+                    loop {
+                        match deframer.next::<P::Request>(P::REQUEST) {
+                            Ok(Some(req)) => {
+                                if let Err(end) = p.on_request(req).await {
+                                    return end;
+                                }
+                            }
+                            Ok(None) => break,
+                            Err(e) => {
+                                p.conn().reject("ADS stream", e.to_string());
+                                return (3, e.to_string());
+                            }
+                        }
+                    }
+                    if p.conn().tx.is_closed() {
+                        break (1, "the response stream is gone".to_string());
+                    }
+                }
+            },
+            changed = signal.changed() => {
+                if changed.is_err() {
+                    break (14, "control plane stopping".to_string());
+                }
+                let full = p.conn().take_push();
+                let shared = p.conn().shared.clone();
+                let _permit = shared.throttle.acquire().await;
+                p.on_push(full).await;
+            }
+        }
+    };
+    let conn = p.conn();
+    if let Some(node) = conn.node.clone() {
+        conn.record(Event::Disconnected {
+            node,
+            reason: end.1.clone(),
+        });
+    }
+    end
+}
+
 /// What one sidecar subscribed to, and what it was last sent, per type.
 #[derive(Debug, Default)]
 struct Subscription {
@@ -146,108 +328,25 @@ struct Subscription {
     sent: BTreeMap<String, Value>,
 }
 
+/// A state-of-the-world stream.
 struct Stream {
-    shared: Arc<Shared>,
-    tx: Tx,
-    node: Option<String>,
+    conn: Conn,
     subs: HashMap<TypeUrl, Subscription>,
-    /// The last full push this stream sent.
-    full_seen: u64,
-    nonces: u64,
 }
 
-impl Stream {
-    fn new(shared: Arc<Shared>, tx: Tx) -> Self {
-        Self {
-            shared,
-            tx,
-            node: None,
-            subs: HashMap::new(),
-            full_seen: 0,
-            nonces: 0,
-        }
+impl Protocol for Stream {
+    type Request = DiscoveryRequest;
+    const REQUEST: &'static str = "DiscoveryRequest";
+
+    fn conn(&mut self) -> &mut Conn {
+        &mut self.conn
     }
 
-    /// Serve the stream; returns the gRPC status to end it with.
-    async fn run(mut self, mut body: Incoming) -> (u32, String) {
-        let mut deframer = Deframer::default();
-        let mut signal = self.shared.mesh.signal.clone();
-        self.full_seen = self.shared.mesh.pushed().full_seq;
-        let end = loop {
-            tokio::select! {
-                frame = body.frame() => match frame {
-                    None => break (0, "stream closed by the sidecar".to_string()),
-                    Some(Err(e)) => break (14, format!("stream broken: {e}")),
-                    Some(Ok(f)) => {
-                        let Ok(data) = f.into_data() else { continue };
-                        deframer.push(&data);
-                        loop {
-                            match deframer.next::<DiscoveryRequest>("DiscoveryRequest") {
-                                Ok(Some(req)) => {
-                                    if let Err(end) = self.on_request(req).await {
-                                        return end;
-                                    }
-                                }
-                                Ok(None) => break,
-                                Err(e) => {
-                                    self.reject("ADS stream", e.to_string());
-                                    return (3, e.to_string());
-                                }
-                            }
-                        }
-                        if self.tx.is_closed() {
-                            break (1, "the response stream is gone".to_string());
-                        }
-                    }
-                },
-                changed = signal.changed() => {
-                    if changed.is_err() {
-                        break (14, "control plane stopping".to_string());
-                    }
-                    self.on_push().await;
-                }
-            }
-        };
-        if let Some(node) = &self.node {
-            self.shared.recorder.record(Event::Disconnected {
-                node: node.clone(),
-                reason: end.1.clone(),
-            });
-        }
-        end
-    }
-
-    fn reject(&self, what: &str, reason: String) {
-        self.shared.recorder.record(Event::Rejected {
-            what: what.to_string(),
-            reason,
-        });
-    }
-
-    /// Handle one request; an error ends the stream with that gRPC status.
-    async fn on_request(&mut self, req: DiscoveryRequest) -> Result<(), (u32, String)> {
-        if self.node.is_none() {
-            let Some(node) = req
-                .node
-                .as_ref()
-                .map(|n| n.id.clone())
-                .filter(|id| !id.is_empty())
-            else {
-                let why = "the first request of a stream names no node".to_string();
-                self.reject("DiscoveryRequest", why.clone());
-                return Err((3, why));
-            };
-            self.shared
-                .recorder
-                .record(Event::Connected { node: node.clone() });
-            self.node = Some(node);
-        }
-        let node = self.node.clone().expect("set above");
-        let Some(t) = TypeUrl::parse(&req.type_url) else {
-            self.reject(
-                "DiscoveryRequest",
-                format!("{node}: unknown type {:?}", req.type_url),
-            );
+    async fn on_request(&mut self, req: DiscoveryRequest) -> Result<(), End> {
+        let Some((node, t)) =
+            self.conn
+                .identify(req.node.as_ref(), &req.type_url, Self::REQUEST)?
+        else {
             return Ok(());
         };
         let sub = self.subs.entry(t).or_default();
@@ -256,7 +355,7 @@ impl Stream {
                 return Ok(()); // stale: an answer to an older response
             }
             if let Some(err) = &req.error_detail {
-                self.shared.recorder.record(Event::Nack {
+                self.conn.record(Event::Nack {
                     node,
                     type_url: t.short().into(),
                     nonce: req.response_nonce.clone(),
@@ -264,7 +363,7 @@ impl Stream {
                 });
                 return Ok(());
             }
-            self.shared.recorder.record(Event::Ack {
+            self.conn.record(Event::Ack {
                 node,
                 type_url: t.short().into(),
                 version: req.version_info.clone(),
@@ -293,13 +392,8 @@ impl Stream {
         Ok(())
     }
 
-    /// A push: everything subscribed after a full push; the changed endpoints after an EDS one.
-    async fn on_push(&mut self) {
-        let full_seq = self.shared.mesh.pushed().full_seq;
-        let full = full_seq > self.full_seen;
-        self.full_seen = full_seq;
-        let shared = self.shared.clone();
-        let _permit = shared.throttle.acquire().await;
+    /// Everything subscribed after a full push; the changed endpoints after an EDS one.
+    async fn on_push(&mut self, full: bool) {
         for t in TypeUrl::ALL {
             if !self.subs.contains_key(&t) {
                 continue;
@@ -311,11 +405,20 @@ impl Stream {
             }
         }
     }
+}
+
+impl Stream {
+    fn new(conn: Conn) -> Self {
+        Self {
+            conn,
+            subs: HashMap::new(),
+        }
+    }
 
     /// The resources of type `t` this sidecar should see (`only`: just these names).
     fn current(&self, t: TypeUrl, only: Option<&[String]>) -> Option<BTreeMap<String, Value>> {
-        let node = self.node.as_ref()?;
-        let p = self.shared.mesh.pushed();
+        let node = self.conn.node()?;
+        let p = self.conn.shared.mesh.pushed();
         let all = p.proxies.get(node)?.of(t);
         let sub = self.subs.get(&t)?;
         let wanted = |name: &String| {
@@ -351,20 +454,20 @@ impl Stream {
         let Some(resources) = self.current(t, only) else {
             return;
         };
-        let node = self.node.clone().expect("a stream with a node");
-        let version = self.shared.mesh.pushed().version();
+        let node = self.conn.node().expect("a stream with a node").to_string();
+        let version = self.conn.shared.mesh.pushed().version();
         let mut encoded = Vec::with_capacity(resources.len());
         for (name, r) in &resources {
-            match self.shared.schema.encode(t.message(), name, r) {
+            match self.conn.shared.schema.encode(t.message(), name, r) {
                 Ok(any) => encoded.push(any),
                 Err(e) => {
-                    self.reject(&format!("{node} {}", t.short()), e.to_string());
+                    self.conn
+                        .reject(&format!("{node} {}", t.short()), e.to_string());
                     return;
                 }
             }
         }
-        self.nonces += 1;
-        let nonce = format!("{version}-{}-{}", t.short(), self.nonces);
+        let nonce = self.conn.nonce(&version, t);
         let resp = DiscoveryResponse {
             version_info: version.clone(),
             resources: encoded,
@@ -372,18 +475,19 @@ impl Stream {
             nonce: nonce.clone(),
         };
         let count = resp.resources.len();
-        if self.tx.send(Frame::data(frame(&resp))).await.is_err() {
+        if !self.conn.send(&resp).await {
             return;
         }
         let sub = self.subs.entry(t).or_default();
         sub.nonce = nonce.clone();
         sub.sent.extend(resources);
-        self.shared.recorder.record(Event::Sent {
+        self.conn.record(Event::Sent {
             node,
             type_url: t.short().into(),
             version,
             nonce,
             resources: count,
+            removed: 0,
         });
     }
 }

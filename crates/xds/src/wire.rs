@@ -68,6 +68,59 @@ pub struct DiscoveryResponse {
     pub nonce: String,
 }
 
+/// `envoy.service.discovery.v3.DeltaDiscoveryRequest`: incremental ADS.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeltaDiscoveryRequest {
+    /// Set on the first request of a stream.
+    #[prost(message, optional, tag = "1")]
+    pub node: Option<Node>,
+    #[prost(string, tag = "2")]
+    pub type_url: String,
+    /// Names added to the subscription (CDS/LDS: empty or `*`, everything).
+    #[prost(string, repeated, tag = "3")]
+    pub resource_names_subscribe: Vec<String>,
+    /// Names dropped from it.
+    #[prost(string, repeated, tag = "4")]
+    pub resource_names_unsubscribe: Vec<String>,
+    /// On a new stream: the resources Envoy already has, by name, at the version it was sent.
+    #[prost(map = "string, string", tag = "5")]
+    pub initial_resource_versions: std::collections::HashMap<String, String>,
+    /// The nonce of the response this request answers (empty: a change of subscription).
+    #[prost(string, tag = "6")]
+    pub response_nonce: String,
+    /// Set when Envoy rejected that response.
+    #[prost(message, optional, tag = "7")]
+    pub error_detail: Option<Status>,
+}
+
+/// `envoy.service.discovery.v3.Resource`: one resource of a delta response.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Resource {
+    /// Its version, which Envoy hands back in `initial_resource_versions` on a new stream.
+    #[prost(string, tag = "1")]
+    pub version: String,
+    #[prost(message, optional, tag = "2")]
+    pub resource: Option<Any>,
+    #[prost(string, tag = "3")]
+    pub name: String,
+}
+
+/// `envoy.service.discovery.v3.DeltaDiscoveryResponse`: the resources added or changed, and
+/// the names of those removed.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeltaDiscoveryResponse {
+    #[prost(string, tag = "1")]
+    pub system_version_info: String,
+    #[prost(message, repeated, tag = "2")]
+    pub resources: Vec<Resource>,
+    #[prost(string, tag = "4")]
+    pub type_url: String,
+    #[prost(string, tag = "5")]
+    pub nonce: String,
+    #[prost(string, repeated, tag = "6")]
+    pub removed_resources: Vec<String>,
+}
+
 /// A gRPC message frame that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {

@@ -769,3 +769,78 @@ fn a_sidecar_that_exits_before_its_app_fails_the_apps_last_calls() {
     );
     assert!(stopped >= 10_000, "stopped at {stopped} ms");
 }
+
+/// A Deployment scaled up while the load runs: without an app readiness probe each new pod
+/// is published once its sidecar is ready, before its app listens, and its sidecar answers
+/// 503 UF until then; with the probe it is published only once its app listens. Scaled down
+/// (the same scenario from 3 pods to 1, with a preStop sleep), the newest pods go and the
+/// first one stays.
+#[test]
+fn a_scale_up_publishes_pods_before_their_app_listens_unless_probed_and_a_scale_down_takes_the_newest(
+) {
+    let scratch = Scratch::new("scale");
+    let s = run_checked("scale-up-app-not-ready", &[], &scratch);
+    let steps = |name: &str| {
+        mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl")).unwrap()
+    };
+    let when = |steps: &[mesh5xx_lab::lifecycle::Step], pod: &str, step: &str| {
+        steps
+            .iter()
+            .find(|s| s.pod == pod && s.step == step)
+            .unwrap_or_else(|| panic!("no {pod} {step} in {steps:?}"))
+            .t_ms
+    };
+    let base = variant(&s, "baseline");
+    assert!(with_flag(&base["flags"], "UF") > 0, "{}", base["flags"]);
+    let unprobed = steps("baseline");
+    for pod in ["srv-a-1", "srv-a-2"] {
+        assert!(
+            when(&unprobed, pod, "endpoint-added") < when(&unprobed, pod, "app-listening"),
+            "{unprobed:?}"
+        );
+        assert!(
+            with_flag(&sidecar(base, pod)["flags"], "UF") > 0,
+            "{}",
+            base["sidecars"]
+        );
+    }
+    assert_eq!(with_flag(&sidecar(base, "srv-a-0")["flags"], "UF"), 0);
+    assert_eq!(variant(&s, "readiness-probe")["errors"], 0);
+    let probed = steps("readiness-probe");
+    for pod in ["srv-a-1", "srv-a-2"] {
+        assert!(
+            !probed.iter().any(|s| s.step == "app-listening"),
+            "{probed:?}"
+        );
+        assert!(
+            when(&probed, pod, "endpoint-added") > when(&probed, pod, "ready"),
+            "{probed:?}"
+        );
+    }
+
+    // Scale down from 3 to 1: the newest pods terminate, their endpoints removed.
+    let down = Scratch::new("scale-down");
+    let text =
+        std::fs::read_to_string(scenarios_dir().join("scale-up-app-not-ready.yaml")).unwrap();
+    let mut file: yaml_serde::Value = yaml_serde::from_str(&text).unwrap();
+    let topology = &mut file["defaults"]["topology"];
+    topology["replicas"] = 3.into();
+    topology["scale"]["replicas"] = 1.into();
+    topology["pod"] = yaml_serde::from_str("{pre_stop_ms: 2000}").unwrap();
+    file["fixes"] = yaml_serde::from_str("[{fix: a preStop sleep}]").unwrap();
+    file["variants"] = yaml_serde::from_str(
+        "[{name: baseline, description: scale down, expect: {min_requests: 3500, max_errors: 0}}]",
+    )
+    .unwrap();
+    let path = down.path().join("scale-down.yaml");
+    std::fs::write(&path, yaml_serde::to_string(&file).unwrap()).unwrap();
+    let s = run_checked(path.to_str().unwrap(), &[], &down);
+    assert_eq!(variant(&s, "baseline")["errors"], 0);
+    let steps =
+        mesh5xx_lab::lifecycle::read(&down.path().join("baseline/lifecycle.jsonl")).unwrap();
+    for pod in ["srv-a-1", "srv-a-2"] {
+        when(&steps, pod, "endpoint-removed");
+        when(&steps, pod, "sidecar-stopped");
+    }
+    assert!(!steps.iter().any(|s| s.pod == "srv-a-0"), "{steps:?}");
+}

@@ -385,6 +385,17 @@ fn pod_changes_render_as_pod_spec_deployment_strategy_and_a_header() {
         Some(1)
     );
     assert_eq!(d["spec"]["minReadySeconds"].as_u64(), Some(2));
+    // A scale: kind-run.sh's header, and an app without its readiness probe where the
+    // variant has none.
+    let (d, text) = deployment("scale-up-app-not-ready", "baseline");
+    assert!(
+        text.contains("\n# mesh5xx-scale: 2000\n# mesh5xx-scale-replicas: 3\n"),
+        "{text}"
+    );
+    assert_eq!(d["spec"]["replicas"].as_u64(), Some(1));
+    assert!(d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"].is_null());
+    let (d, _) = deployment("scale-up-app-not-ready", "readiness-probe");
+    assert!(d["spec"]["template"]["spec"]["containers"][0]["readinessProbe"].is_mapping());
     // Without a change of the pods, the defaults of the cluster stay.
     let (d, text) = deployment("inbound-keepalive-uc", "baseline");
     assert!(d["spec"]["strategy"].is_null());

@@ -115,3 +115,19 @@ fn every_scenario_has_a_fix_measured_by_one_of_its_variants() {
         );
     }
 }
+
+/// The same refused connects, but at the start of the pod's log, its successes after them:
+/// a new pod published before its app listened.
+#[test]
+fn a_new_pod_fails_before_it_ever_answered() {
+    let d = fixture("scale_up_app_not_ready.log");
+    assert_eq!(scenarios(&d), [Some("scale-up-app-not-ready")]);
+    assert!(
+        d.groups[0]
+            .evidence
+            .contains("had answered nothing before its first error"),
+        "{}",
+        d.groups[0].evidence
+    );
+    assert!(d.groups[0].mitigations[0].fix.contains("readiness probe"));
+}

@@ -335,6 +335,13 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             let p = Profile::at("test", version, "");
             text(&route::retry_policy(&p, None).unwrap()["retriable_status_codes"])
         }
+        // Not rendered here: the lab's control plane picks the ADS API off the profile
+        // (crates/lab/src/control_plane.rs, tested there; the delta stream against a real Envoy in
+        // crates/xds/tests/it).
+        Behaviour::DeltaXds => {
+            let p = Profile::at("test", version, "");
+            format!("delta: {}", p.has(Behaviour::DeltaXds))
+        }
     }
 }
 
@@ -377,6 +384,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::UpstreamClusterRaw => ("raw: false", "raw: true"),
         Behaviour::InboundRetryResetBeforeRequest => ("null", "\"reset-before-request\""),
         Behaviour::Default503NotRetried => ("[503]", "null"),
+        Behaviour::DeltaXds => ("delta: false", "delta: true"),
     }
 }
 

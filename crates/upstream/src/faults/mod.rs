@@ -4,7 +4,8 @@
 //! A fault module holds its parameters (serde, field names carrying their unit), their
 //! validation, the real server behaviour it models, and its behaviour as a hook the server
 //! core calls (per request: answer, delay, close with or after the response, drop; per
-//! connection: deadlines; at start: the close path's lag, the listener's outages). The registry below lists them, one line each; it generates
+//! connection: deadlines; at start: the close path's lag, the listener's outages, how the app
+//! stops on SIGTERM). The registry below lists them, one line each; it generates
 //! [`AppFault`] (one fault with its parameters), [`FaultKind`] (the names) and the code behind
 //! [`AppFaults`], the set of faults of one server, written in scenario files as a map from
 //! name to parameters:
@@ -174,6 +175,7 @@ registry! {
     Status = "status" in status;
     Down = "down" in down;
     ShutdownDelay = "shutdown-delay" in shutdown_delay;
+    GracefulShutdown = "graceful-shutdown" in graceful_shutdown;
 }
 
 pub use down::DownWindow;
@@ -499,6 +501,8 @@ mod tests {
             "delay",
             "status",
             "down",
+            "shutdown-delay",
+            "graceful-shutdown",
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
@@ -559,6 +563,7 @@ mod tests {
             status-window: {at_ms: 2000, for_ms: 1000, code: 503}
             down: {windows: [{at_ms: 2000, for_ms: 2000}], after_first_request: false}
             shutdown-delay: {ms: 2000}
+            graceful-shutdown: {timeout_ms: 30000}
             "#,
         )
         .unwrap();

@@ -7,6 +7,8 @@
 //! that keeps serving a while after SIGTERM (a sleep in the SIGTERM handler, Spring Boot's
 //! `server.shutdown=graceful` with `spring.lifecycle.timeout-per-shutdown-phase`, Go's
 //! `Shutdown` after a delay) answers them. Without this fault the app stops on SIGTERM at once.
+//! The stop after the delay closes every connection at once, or with `graceful-shutdown`
+//! finishes the requests in flight first (see [`super::GracefulShutdown`]).
 
 use std::sync::Arc;
 use std::time::Duration;

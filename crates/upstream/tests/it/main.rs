@@ -6,3 +6,4 @@ mod down;
 mod keepalive;
 mod report;
 mod responses;
+mod shutdown;

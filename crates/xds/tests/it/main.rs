@@ -1,3 +1,5 @@
 //! Integration tests of the control plane.
 
 mod ads;
+mod delta;
+mod support;
