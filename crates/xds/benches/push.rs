@@ -1,10 +1,11 @@
 //! How long an endpoint change takes to reach every sidecar: N real Envoys on loopback, each
-//! subscribed over ADS as the istio-1.24 profile's pilot-agent bootstraps them (delta xDS);
-//! one endpoint changes, and for each sidecar the time from the push (after the debounce) to
-//! its EDS ACK is measured. Repeated 10 times per N.
+//! subscribed over ADS; one endpoint changes, and for each sidecar the time from the push
+//! (after the debounce) to its EDS ACK is measured. Repeated 10 times per N, over
+//! state-of-the-world ADS (the profiles before Istio 1.22) and over delta ADS (the
+//! istio-1.24 profile's pilot-agent bootstrap), side by side.
 //!
-//! `cargo bench -p mesh5xx-xds --bench push -- 10 50 100` ends with
-//! `push to ack p50/p99 ms at 10/50/100 sidecars: a/b c/d e/f`.
+//! `cargo bench -p mesh5xx-xds --bench push -- 10 50 100` prints a line per API and ends
+//! with the istio-1.24 profile's: `push to ack p50/p99 ms at 10/50/100 sidecars: a/b c/d e/f`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,33 +40,49 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    let mut cells = Vec::new();
-    for n in &counts {
-        let (p50, p99) = rt.block_on(measure(*n));
-        eprintln!(
-            "{n} sidecars: push to ack p50 {p50:.1} ms, p99 {p99:.1} ms over {ROUNDS} pushes"
-        );
-        cells.push(format!("{p50:.1}/{p99:.1}"));
-    }
+    // The istio-1.24 profile's pilot-agent bootstraps with delta xDS: its line comes last.
+    let current = profile::by_name("istio-1.24").expect("a profile");
+    let apis = if current.has(Behaviour::DeltaXds) {
+        [AdsApi::Grpc, AdsApi::DeltaGrpc]
+    } else {
+        [AdsApi::DeltaGrpc, AdsApi::Grpc]
+    };
     let ns: Vec<String> = counts.iter().map(ToString::to_string).collect();
+    let mut lines = Vec::new();
+    for api in apis {
+        let mut cells = Vec::new();
+        for n in &counts {
+            let (p50, p99) = rt.block_on(measure(*n, api));
+            eprintln!(
+                "{api:?}, {n} sidecars: push to ack p50 {p50:.1} ms, p99 {p99:.1} ms over {ROUNDS} pushes"
+            );
+            cells.push(format!("{p50:.1}/{p99:.1}"));
+        }
+        lines.push((api, cells.join(" ")));
+    }
+    for (api, cells) in &lines {
+        let label = match api {
+            AdsApi::Grpc => "state of the world (GRPC)",
+            AdsApi::DeltaGrpc => "delta (DELTA_GRPC)",
+        };
+        println!(
+            "{label}: push to ack p50/p99 ms at {} sidecars: {cells}",
+            ns.join("/")
+        );
+    }
+    // The profile's own API, in the line scripts/bench-control-plane.sh ends with.
     println!(
         "push to ack p50/p99 ms at {} sidecars: {}",
         ns.join("/"),
-        cells.join(" ")
+        lines[1].1
     );
 }
 
-async fn measure(n: usize) -> (f64, f64) {
+async fn measure(n: usize, api: AdsApi) -> (f64, f64) {
     let bin = locate(None, DEFAULT_ENVOY_VERSION).expect("an Envoy binary");
     let schema = Schema::locate(None).expect("the xDS schema");
     let dir = tempfile_dir(n);
     let p = profile::by_name("istio-1.24").expect("a profile");
-    // The profile's pilot-agent bootstraps with delta xDS.
-    let api = if p.has(Behaviour::DeltaXds) {
-        AdsApi::DeltaGrpc
-    } else {
-        AdsApi::Grpc
-    };
     let istio = IstioObjects::default();
     let svc = Service {
         host: "srv-a.default.svc.cluster.local".into(),

@@ -827,6 +827,7 @@ fn a_scale_up_publishes_pods_before_their_app_listens_unless_probed_and_a_scale_
     topology["replicas"] = 3.into();
     topology["scale"]["replicas"] = 1.into();
     topology["pod"] = yaml_serde::from_str("{pre_stop_ms: 2000}").unwrap();
+    file["name"] = "scale-down".into();
     file["fixes"] = yaml_serde::from_str("[{fix: a preStop sleep}]").unwrap();
     file["variants"] = yaml_serde::from_str(
         "[{name: baseline, description: scale down, expect: {min_requests: 3500, max_errors: 0}}]",
