@@ -355,9 +355,9 @@ pub struct Rollout {
 
 /// The server Deployment scaled to `replicas` pods at `at_ms` (an autoscaler's decision,
 /// `kubectl scale`). New pods start as a rollout's do and are published once ready; scaling
-/// down terminates the newest pods first, as the ReplicaSet controller ranks them (pods
-/// ready for the shortest time go first: kubernetes `pkg/controller/controller_utils.go`,
-/// `ActivePods.Less`).
+/// down terminates the newest pods first, as the ReplicaSet controller ranks them ("Been
+/// ready for empty time < less time < more time": the pod ready most recently goes first,
+/// kubernetes `pkg/controller/controller_utils.go`, `ActivePodsWithRanks.Less`).
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
