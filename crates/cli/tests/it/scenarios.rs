@@ -39,15 +39,23 @@ fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
         .unwrap()
 }
 
-/// When (ms into the load) the client pod of `variant` took `step` (`lifecycle.jsonl`).
-fn client_step(scratch: &Scratch, variant: &str, step: &str) -> u64 {
-    let path = scratch.path().join(variant).join("lifecycle.jsonl");
-    let steps = mesh5xx_lab::lifecycle::read(&path).unwrap();
+/// The steps of `variant`'s pods (`lifecycle.jsonl`).
+fn lifecycle(scratch: &Scratch, variant: &str) -> Vec<mesh5xx_lab::lifecycle::Step> {
+    mesh5xx_lab::lifecycle::read(&scratch.path().join(variant).join("lifecycle.jsonl")).unwrap()
+}
+
+/// When (ms into the load) pod `pod` took `step`.
+fn when(steps: &[mesh5xx_lab::lifecycle::Step], pod: &str, step: &str) -> u64 {
     steps
         .iter()
-        .find(|s| s.pod == "client" && s.step == step)
-        .unwrap_or_else(|| panic!("no client {step} in {steps:?}"))
+        .find(|s| s.pod == pod && s.step == step)
+        .unwrap_or_else(|| panic!("no {pod} {step} in {steps:?}"))
         .t_ms
+}
+
+/// When (ms into the load) the client pod of `variant` took `step`.
+fn client_step(scratch: &Scratch, variant: &str, step: &str) -> u64 {
+    when(&lifecycle(scratch, variant), "client", step)
 }
 
 /// The sidecar of pod `pod` in variant `v`'s summary.
@@ -502,9 +510,7 @@ fn pod_shutdown_answers_503_until_the_push_and_every_fix_holds() {
     // second later, the app's SIGTERM at once (baseline) or after the preStop sleep, the
     // sidecar stopped after pilot-agent's 5 s drain wait.
     for (name, sigterm_after) in [("baseline", 0), ("pre-stop-sleep", 2000)] {
-        let steps =
-            mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl"))
-                .unwrap();
+        let steps = lifecycle(&scratch, name);
         let at = |step: &str| {
             steps
                 .iter()
@@ -577,16 +583,7 @@ fn a_recreate_rollout_leaves_no_healthy_upstream_and_a_rolling_update_with_pre_s
         "{:#}",
         d["groups"]
     );
-    let steps = |name: &str| {
-        mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl")).unwrap()
-    };
-    let when = |steps: &[mesh5xx_lab::lifecycle::Step], pod: &str, step: &str| {
-        steps
-            .iter()
-            .find(|s| s.pod == pod && s.step == step)
-            .unwrap_or_else(|| panic!("no {pod} {step} in {steps:?}"))
-            .t_ms
-    };
+    let steps = |name: &str| lifecycle(&scratch, name);
     // Recreate: both old pods go at once, the new ones are created when both are gone.
     let recreate = steps("baseline");
     let gone = when(&recreate, "srv-a-0", "sidecar-stopped").max(when(
@@ -780,16 +777,7 @@ fn a_scale_up_publishes_pods_before_their_app_listens_unless_probed_and_a_scale_
 ) {
     let scratch = Scratch::new("scale");
     let s = run_checked("scale-up-app-not-ready", &[], &scratch);
-    let steps = |name: &str| {
-        mesh5xx_lab::lifecycle::read(&scratch.path().join(name).join("lifecycle.jsonl")).unwrap()
-    };
-    let when = |steps: &[mesh5xx_lab::lifecycle::Step], pod: &str, step: &str| {
-        steps
-            .iter()
-            .find(|s| s.pod == pod && s.step == step)
-            .unwrap_or_else(|| panic!("no {pod} {step} in {steps:?}"))
-            .t_ms
-    };
+    let steps = |name: &str| lifecycle(&scratch, name);
     let base = variant(&s, "baseline");
     assert!(with_flag(&base["flags"], "UF") > 0, "{}", base["flags"]);
     let unprobed = steps("baseline");
@@ -837,8 +825,7 @@ fn a_scale_up_publishes_pods_before_their_app_listens_unless_probed_and_a_scale_
     std::fs::write(&path, yaml_serde::to_string(&file).unwrap()).unwrap();
     let s = run_checked(path.to_str().unwrap(), &[], &down);
     assert_eq!(variant(&s, "baseline")["errors"], 0);
-    let steps =
-        mesh5xx_lab::lifecycle::read(&down.path().join("baseline/lifecycle.jsonl")).unwrap();
+    let steps = lifecycle(&down, "baseline");
     for pod in ["srv-a-1", "srv-a-2"] {
         when(&steps, pod, "endpoint-removed");
         when(&steps, pod, "sidecar-stopped");
