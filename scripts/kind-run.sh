@@ -179,21 +179,11 @@ run_variant() {
     # A change while the load runs: one app pod deleted, the Deployment restarted (its
     # strategy replaces every pod) or scaled, or Istio objects applied, that many ms after
     # the load starts.
-    local change_ms change
-    change_ms=$(header "$dir/manifests.yaml" terminate)
-    change=terminate
-    if [[ -z "$change_ms" ]]; then
-        change_ms=$(header "$dir/manifests.yaml" rollout)
-        change=rollout
-    fi
-    if [[ -z "$change_ms" ]]; then
-        change_ms=$(header "$dir/manifests.yaml" scale)
-        change=scale
-    fi
-    if [[ -z "$change_ms" ]]; then
-        change_ms=$(header "$dir/manifests.yaml" config-change)
-        change=config-change
-    fi
+    local change_ms="" change
+    for change in terminate rollout scale config-change; do
+        change_ms=$(header "$dir/manifests.yaml" "$change")
+        [[ -n "$change_ms" ]] && break
+    done
     if [[ -n "$change_ms" ]]; then
         (
             "${KC[@]}" -n "$ns" wait --for=condition=Ready pod -l job-name=loadgen --timeout=120s >/dev/null 2>&1 || exit 0

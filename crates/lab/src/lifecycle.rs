@@ -1,10 +1,9 @@
 //! Pods that change while the load runs, as Kubernetes and pilot-agent change them: one
 //! server pod terminating (`topology.terminate`), the server Deployment rolling out
 //! (`topology.rollout`: the deployment controller's RollingUpdate or Recreate) or scaled
-//! (`topology.scale`). How a pod
-//! starts and stops is the variant's `topology.pod`. Each step is recorded in
-//! `lifecycle.jsonl` (ms from the start of the load), to be read next to the errors per
-//! second and the control plane's record.
+//! (`topology.scale`). How a pod starts and stops is the variant's `topology.pod`. Each step
+//! is recorded in `lifecycle.jsonl` (ms from the start of the load), to be read next to the
+//! errors per second and the control plane's record.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -197,17 +196,15 @@ pub async fn run(
         if let Some(c) = client_start {
             configure_client(c, sidecar, &endpoints, load_start).await?;
         }
-        match t.client_pod.as_ref() {
-            Some(pod) => match pod.terminate_at_ms {
-                Some(at_ms) => {
-                    let at = load_start + Duration::from_millis(at_ms);
-                    let native = pod.native_sidecar;
-                    terminate_client(sidecar, at, native, &life, drain, &endpoints.steps).await
-                }
-                None => Ok(()),
-            },
-            None => Ok(()),
-        }
+        let Some(pod) = t.client_pod.as_ref() else {
+            return Ok(());
+        };
+        let Some(at_ms) = pod.terminate_at_ms else {
+            return Ok(());
+        };
+        let at = load_start + Duration::from_millis(at_ms);
+        let native = pod.native_sidecar;
+        terminate_client(sidecar, at, native, &life, drain, &endpoints.steps).await
     };
     let (a, b) = tokio::join!(change, client);
     a.and(b)?;
@@ -330,9 +327,7 @@ async fn pilot_agent_stop(
 ) -> Result<(), LabError> {
     let kill_at = t0 + Duration::from_millis(life.grace_period_ms);
     // pilot-agent logs a failed drain and goes on (agent.go@1.24.0 L159-162).
-    let _ = envoy
-        .drain_listeners(drain.inbound_only, drain.graceful)
-        .await;
+    let _ = envoy.drain_listeners(drain).await;
     if life.exit_on_zero_active_connections {
         let first_check = t0 + Duration::from_millis(life.minimum_drain_ms);
         tokio::time::sleep_until(kill_at.min(first_check)).await;
@@ -415,7 +410,10 @@ async fn rollout(
                 created += 1;
                 changed = true;
                 let ctx = ctx.clone();
-                tasks.spawn(async move { start(&ctx, index, Publish::ByCaller).await });
+                tasks.spawn(async move {
+                    let (pod, ready) = start(&ctx, index, Publish::ByCaller).await?;
+                    Ok(Done::Ready(pod, ready))
+                });
             }
             // Scale the old pods down while replicas - maxUnavailable stay available.
             let can_go = (alive.len() + available.len()).saturating_sub(replicas - unavailable);
@@ -477,15 +475,10 @@ async fn scale(
     if replicas > servers.len() {
         for index in servers.len()..replicas {
             let ctx = ctx.clone();
-            tasks.spawn(async move {
-                let Done::Ready(pod, _) = start(&ctx, index, Publish::Now).await? else {
-                    unreachable!("a pod's start ends ready");
-                };
-                Ok(pod)
-            });
+            tasks.spawn(async move { Ok(start(&ctx, index, Publish::Now).await?.0) });
         }
     } else {
-        for mut pod in servers.split_off(replicas).into_iter().rev() {
+        for mut pod in servers.split_off(replicas) {
             let ctx = ctx.clone();
             tasks.spawn(async move {
                 shutdown(&mut pod, &ctx.life, ctx.drain, &ctx.endpoints).await?;
@@ -514,7 +507,11 @@ enum Publish {
 /// app's port (reserved, refusing connections), and the pod ready with it, its endpoint
 /// published from then on while the app takes the port `start_ms` after creation. Returns
 /// the pod and when it became ready.
-async fn start(ctx: &Rollouts, index: usize, publish: Publish) -> Result<Done, LabError> {
+async fn start(
+    ctx: &Rollouts,
+    index: usize,
+    publish: Publish,
+) -> Result<(ServerPod, Instant), LabError> {
     let t = &ctx.template;
     let name = t.pod_name(index);
     let created = Instant::now();
@@ -531,7 +528,7 @@ async fn start(ctx: &Rollouts, index: usize, publish: Publish) -> Result<Done, L
         if publish == Publish::Now {
             ctx.endpoints.change(&name, Some(pod.endpoint)).await?;
         }
-        return Ok(Done::Ready(pod, ready));
+        return Ok((pod, ready));
     }
     let port = ReservedPort::new().map_err(|e| LabError::Lifecycle(format!("{name}: {e}")))?;
     let (bootstrap, access_log) = t.sidecar_config(index, port.addr());
@@ -554,7 +551,7 @@ async fn start(ctx: &Rollouts, index: usize, publish: Publish) -> Result<Done, L
         sidecar,
         endpoint,
     };
-    Ok(Done::Ready(pod, ready))
+    Ok((pod, ready))
 }
 
 /// The variant's marks for its timeline: each lifecycle step (`lifecycle.jsonl`) and each

@@ -16,16 +16,8 @@ pub async fn get(
     request(addr, "GET", path, timeout).await
 }
 
-/// POST `path` (no body) to the admin server at `addr`; returns (status, body).
-pub async fn post(
-    addr: SocketAddr,
-    path: &str,
-    timeout: Duration,
-) -> std::io::Result<(u16, String)> {
-    request(addr, "POST", path, timeout).await
-}
-
-async fn request(
+/// `method` `path` (no body) to the admin server at `addr`; returns (status, body).
+pub async fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,

@@ -237,11 +237,7 @@ impl Envoy {
 
     /// Envoy's `/stats` text.
     pub async fn stats(&self) -> Result<String, EnvoyError> {
-        match admin::get(self.admin, "/stats", Duration::from_secs(5)).await {
-            Ok((200, body)) => Ok(body),
-            Ok((code, _)) => Err(self.admin_error(format!("/stats answered {code}"))),
-            Err(e) => Err(self.admin_error(e.to_string())),
-        }
+        self.admin_ok("GET", "/stats", Duration::from_secs(5)).await
     }
 
     /// Its listeners' open downstream connections, as pilot-agent counts them for
@@ -249,11 +245,7 @@ impl Envoy {
     /// per worker, not the admin listener's (`pkg/envoy/agent.go@1.24.0` L43-48, L232-270).
     pub async fn active_connections(&self) -> Result<u64, EnvoyError> {
         let path = "/stats?usedonly&filter=downstream_cx_active$";
-        let body = match admin::get(self.admin, path, Duration::from_secs(2)).await {
-            Ok((200, body)) => body,
-            Ok((code, _)) => return Err(self.admin_error(format!("{path} answered {code}"))),
-            Err(e) => return Err(self.admin_error(e.to_string())),
-        };
+        let body = self.admin_ok("GET", path, Duration::from_secs(2)).await?;
         Ok(body
             .lines()
             .filter_map(|l| l.split_once(':'))
@@ -266,30 +258,37 @@ impl Envoy {
             .sum())
     }
 
-    /// Drain its listeners as pilot-agent does when the pod terminates: every listener, which
-    /// stops accepting at once (`inbound_only` false: Istio before 1.5 hot-restarted Envoy
-    /// into an empty configuration), or the inbound ones only, still accepting while they
-    /// drain when `graceful` (`POST /drain_listeners?inboundonly[&graceful]`).
-    pub async fn drain_listeners(
-        &self,
-        inbound_only: bool,
-        graceful: bool,
-    ) -> Result<(), EnvoyError> {
-        let mut params = Vec::new();
-        if inbound_only {
-            params.push("inboundonly");
-        }
-        if graceful {
-            params.push("graceful");
-        }
+    /// Drain its listeners as pilot-agent does when the pod terminates (`drain`): every
+    /// listener, which stops accepting at once (Istio before 1.5 hot-restarted Envoy into an
+    /// empty configuration), or the inbound ones only, still accepting while they drain when
+    /// graceful (`POST /drain_listeners?inboundonly[&graceful]`).
+    pub async fn drain_listeners(&self, drain: TerminationDrain) -> Result<(), EnvoyError> {
+        let params: Vec<&str> = [
+            ("inboundonly", drain.inbound_only),
+            ("graceful", drain.graceful),
+        ]
+        .into_iter()
+        .filter_map(|(param, on)| on.then_some(param))
+        .collect();
         let path = if params.is_empty() {
             "/drain_listeners".to_string()
         } else {
             format!("/drain_listeners?{}", params.join("&"))
         };
-        match admin::post(self.admin, &path, Duration::from_secs(2)).await {
-            Ok((200, _)) => Ok(()),
-            Ok((code, body)) => Err(self.admin_error(format!("{path} answered {code}: {body}"))),
+        self.admin_ok("POST", &path, Duration::from_secs(2)).await?;
+        Ok(())
+    }
+
+    /// `method` `path` on its admin server: the body of a 200 answer, else an error.
+    async fn admin_ok(
+        &self,
+        method: &str,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<String, EnvoyError> {
+        match admin::request(self.admin, method, path, timeout).await {
+            Ok((200, body)) => Ok(body),
+            Ok((code, _)) => Err(self.admin_error(format!("{method} {path} answered {code}"))),
             Err(e) => Err(self.admin_error(e.to_string())),
         }
     }
