@@ -25,7 +25,7 @@ usage() { printf 'usage: %s SCENARIO [VARIANT]\n' "$0" >&2; exit 2; }
 SCENARIO=$1
 ONLY=${2:-}
 
-require kubectl kind
+require kubectl kind docker
 MESH5XX_BIN=$(find_mesh5xx)
 require_cluster
 KC=(kubectl --context "$CONTEXT")
@@ -51,6 +51,27 @@ stop_streams() {
     for p in "${STREAMS[@]}"; do wait "$p" 2>/dev/null || true; done
     STREAMS=()
     STREAMED=()
+}
+
+# kill_app NS POD TIMES AGAIN_MS VARIANT: SIGKILL the app container's process from the kind
+# node (as the OOM killer does; a container's own PID 1 ignores a kill from inside), TIMES
+# times, the next one AGAIN_MS after the kubelet has restarted it.
+kill_app() {
+    local ns=$1 pod=$2 times=$3 again_ms=$4 v=$5 node cid pid k restarts
+    node=$("${KC[@]}" -n "$ns" get pod "$pod" -o jsonpath='{.spec.nodeName}')
+    for ((k = 1; k <= times; k++)); do
+        cid=$("${KC[@]}" -n "$ns" get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="app")].containerID}')
+        pid=$(docker exec "$node" crictl inspect --output go-template --template '{{.info.pid}}' "${cid#*://}")
+        docker exec "$node" kill -9 "$pid" || return 0
+        log "$v: killed the app container of $pod ($k of $times)"
+        ((k < times)) || break
+        restarts=""
+        until [[ "${restarts:-0}" -ge "$k" ]]; do
+            sleep 0.2
+            restarts=$("${KC[@]}" -n "$ns" get pod "$pod" -o jsonpath='{.status.containerStatuses[?(@.name=="app")].restartCount}')
+        done
+        sleep "$(awk -v ms="$again_ms" 'BEGIN { printf "%.3f", ms / 1000 }')"
+    done
 }
 
 # Which variants, which profile, which namespace.
@@ -177,11 +198,12 @@ run_variant() {
     step "$v: apply the load generator Job" \
         "${KC[@]}" apply -f "$dir/manifests.yaml" -l 'mesh5xx/stage=load' >&2
     # A change while the load runs: one app pod deleted, the Deployment restarted (its
-    # strategy replaces every pod) or scaled, or Istio objects applied, that many ms after
-    # the load starts.
+    # strategy replaces every pod) or scaled, one app container killed, or Istio objects
+    # applied, that many ms after the load starts.
     local change_ms="" change
-    for change in terminate rollout scale config-change; do
+    for change in terminate rollout scale crash config-change; do
         change_ms=$(header "$dir/manifests.yaml" "$change")
+        change_ms=${change_ms%% *}
         [[ -n "$change_ms" ]] && break
     done
     if [[ -n "$change_ms" ]]; then
@@ -196,6 +218,10 @@ run_variant() {
                 replicas=$(header "$dir/manifests.yaml" scale-replicas)
                 deployments "$sel,app.kubernetes.io/component=app" scale --replicas "$replicas" &&
                     log "$v: scaled the app Deployment to $replicas replicas ${change_ms} ms into the load"
+            elif [[ "$change" == crash ]]; then
+                read -r _ times again_ms <<<"$(header "$dir/manifests.yaml" crash)"
+                victim=$(pods "$ns" "$sel,app.kubernetes.io/component=app" | head -n1)
+                [[ -n "$victim" ]] && kill_app "$ns" "$victim" "$times" "$again_ms" "$v"
             elif [[ "$change" == config-change ]]; then
                 header "$dir/manifests.yaml" config-change-objects | "${KC[@]}" apply -f - >&2 &&
                     log "$v: applied the configuration change ${change_ms} ms into the load"

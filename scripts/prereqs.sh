@@ -14,6 +14,8 @@ for extra in "$@"; do
     wrk) command -v wrk >/dev/null 2>&1 || need_apt+=(wrk) ;;
     shellcheck) command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck) ;;
     nft) command -v nft >/dev/null 2>&1 || need_apt+=(nftables) ;;
+    # iptables-legacy-restore/-save (the backend Istio's images select; crates/iptables).
+    iptables) command -v iptables-legacy-restore >/dev/null 2>&1 || need_apt+=(iptables) ;;
     *) echo "prereqs.sh: unknown extra '$extra'" >&2; exit 2 ;;
   esac
 done

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 # shellcheck source=lib-procs.sh
 source scripts/lib-procs.sh
 procs_init test.sh
-procs_run scripts/prereqs.sh dig shellcheck nft || exit 1
+procs_run scripts/prereqs.sh dig shellcheck nft iptables || exit 1
 procs_run cargo build --release --quiet -p mesh5xx || exit 1
 # Install Envoy once, before tests run in parallel, and hand its path to every test.
 envoy_line=$(target/release/mesh5xx envoy) || exit 1

@@ -12,27 +12,45 @@ pub enum Format {
     IstioCurrent,
     /// Istio's JSON encoding.
     IstioJson,
-    /// Envoy's default format ([`crate::ENVOY_DEFAULT_FORMAT`]).
+    /// Envoy's default format ([`crate::ENVOY_DEFAULT_FORMAT`]), which Istio 0.8–1.0 wrote
+    /// too: no cluster or address fields.
     EnvoyDefault,
+    /// `key=value` pairs (an Envoy custom format or logfmt), keys as in Istio's JSON or
+    /// renamed ([`crate::ISTIO_JSON_FIELDS`] lists the canonical ones).
+    KeyValue,
+    /// A TEXT line whose fields after `%RESPONSE_FLAGS%` fit none of the formats above (a
+    /// custom format, or a line cut too short to tell): only the start time, the request,
+    /// the code and the flags are read.
+    CustomText,
 }
 
 impl Format {
     /// Every format, in a stable order.
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 6] = [
         Format::IstioLegacy,
         Format::IstioCurrent,
         Format::IstioJson,
         Format::EnvoyDefault,
+        Format::KeyValue,
+        Format::CustomText,
     ];
 
-    /// A short kebab-case name: `istio-legacy`, `istio-current`, `istio-json`, `envoy-default`.
+    /// A short kebab-case name: `istio-legacy`, `istio-current`, `istio-json`,
+    /// `envoy-default`, `key-value`, `custom-text`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::IstioLegacy => "istio-legacy",
             Format::IstioCurrent => "istio-current",
             Format::IstioJson => "istio-json",
             Format::EnvoyDefault => "envoy-default",
+            Format::KeyValue => "key-value",
+            Format::CustomText => "custom-text",
         }
+    }
+
+    /// The position of the format in [`Format::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -47,11 +65,16 @@ impl fmt::Display for Format {
 /// Fields that Envoy prints as `-` (or JSON `null`) are `None`. `method`, `path` and
 /// `protocol` keep Envoy's `-` (TCP connections log `"- - -"`). Strings from JSON lines
 /// are the raw text between the quotes: escape sequences are not decoded.
+///
+/// A line that lacks fields of its format (no timestamp, cut at its start or end: see
+/// [`Entry::partial`]) leaves them at their empty values: `start_time` empty, `-`
+/// strings, zero counts, `None`s. The code and the flags are always read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry<'a> {
     /// The format the line was written in.
     pub format: Format,
-    /// `%START_TIME%` as printed, e.g. `2022-04-18T09:29:59.633Z`.
+    /// `%START_TIME%` as printed, e.g. `2022-04-18T09:29:59.633Z`; empty when the line
+    /// holds none (pasted without it, or cut).
     pub start_time: &'a str,
     /// `%REQ(:METHOD)%`.
     pub method: &'a str,
@@ -100,6 +123,10 @@ pub struct Entry<'a> {
     pub requested_server_name: Option<&'a str>,
     /// `%ROUTE_NAME%`.
     pub route_name: Option<&'a str>,
+    /// The line lacked fields its format prints: it had no timestamp, or was cut at its
+    /// start or end. The fields it did not hold have their empty values, so a count of 0
+    /// or a `None` may stand for "not in the line".
+    pub partial: bool,
 }
 
 impl<'a> Entry<'a> {
@@ -131,6 +158,7 @@ impl<'a> Entry<'a> {
             downstream_remote_address: None,
             requested_server_name: None,
             route_name: None,
+            partial: false,
         }
     }
 

@@ -1,136 +1,104 @@
-//! Istio's JSON encoding (`accessLogEncoding: JSON`): one flat object per line.
+//! Istio's JSON encoding (`accessLogEncoding: JSON`) and Envoy `json_format` logs: one flat
+//! object per line, Istio's keys or renamed ones (see `fields`), in any order, values as
+//! strings, numbers or `null`.
 //!
 //! A small zero-copy scanner rather than a JSON library: values are borrowed slices,
 //! unknown keys (and any nested values) are skipped.
 
-use crate::entry::{dash_none, Entry, Format};
-use crate::tokenizer::parse_u64;
+use crate::entry::{Entry, Format};
+use crate::fields::{Named, Value};
 use crate::ParseError;
 
-/// A scanned JSON value.
-enum Value<'a> {
-    /// The raw text between the quotes.
-    Str(&'a str),
-    /// The raw text of a number.
-    Num(&'a str),
-    /// `null`.
-    Null,
-    /// `true`, `false`, an object or an array.
-    Other,
+/// How much of an object a JSON line holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Json {
+    /// `{…}`: the whole object, nothing after it.
+    Whole,
+    /// `{…` cut at its end: the keys up to the cut (a value the cut went through is
+    /// dropped).
+    CutEnd,
+    /// `…e_code": 503, "key": value, …}` cut at its start: the line starts inside the
+    /// object (and may be cut at its end too).
+    CutStart,
 }
 
-/// Parses a line that starts with `{`.
-pub(crate) fn parse_json(line: &str) -> Result<Entry<'_>, ParseError> {
+/// Parses a line that starts with `{` (or, [`Json::CutStart`], with a key).
+pub(crate) fn parse_json(line: &str, shape: Json) -> Result<Entry<'_>, ParseError> {
     let mut s = Scanner { line, pos: 0 };
-    let mut e = Entry::empty(Format::IstioJson);
-    let mut has_start = false;
-    let mut has_code = false;
+    let mut named = Named::new(Format::IstioJson);
+    let mut cut = shape == Json::CutStart;
+    let lenient_end = shape != Json::Whole;
 
-    s.expect(b'{', "object")?;
-    if s.peek() == Some(b'}') {
-        return Err(s.error("start_time"));
+    if shape != Json::CutStart {
+        s.expect(b'{', "object")?;
+        if s.peek() == Some(b'}') {
+            return Err(s.error("start_time"));
+        }
+    } else if s.cut_key(&mut named)? {
+        // The object ended with the value of the key the cut shortened.
+        return finish(named, true);
     }
     loop {
-        let key = s.string("key")?;
-        s.expect(b':', "colon")?;
         let at = s.pos;
-        let value = s.value()?;
-        let field_error = || ParseError::Field {
-            field: "value",
-            offset: at,
+        let key = match s.string("key") {
+            Ok(key) => key,
+            Err(_) if lenient_end && s.rest_is_cut_from(at) => {
+                cut = true;
+                break;
+            }
+            Err(e) => return Err(e),
         };
-        match key {
-            "start_time" => {
-                e.start_time = string(&value).ok_or_else(field_error)?;
-                has_start = true;
+        if let Err(e) = s.expect(b':', "colon") {
+            if lenient_end && s.rest_is_cut_from(s.pos) {
+                cut = true;
+                break;
             }
-            "method" => e.method = string(&value).unwrap_or("-"),
-            "path" => e.path = string(&value).unwrap_or("-"),
-            "protocol" => e.protocol = string(&value).unwrap_or("-"),
-            "response_code" => {
-                e.response_code = number(&value)
-                    .map(|n| n.unwrap_or(0))
-                    .and_then(|n| u16::try_from(n).ok().filter(|&c| c <= 999))
-                    .ok_or_else(field_error)?;
-                has_code = true;
-            }
-            "response_flags" => e.response_flags = string(&value).unwrap_or("-"),
-            "response_code_details" => e.response_code_details = opt_string(&value),
-            "connection_termination_details" => {
-                e.connection_termination_details = opt_string(&value)
-            }
-            "upstream_transport_failure_reason" => {
-                e.upstream_transport_failure_reason = opt_string(&value)
-            }
-            "bytes_received" => {
-                e.bytes_received = number(&value).ok_or_else(field_error)?.unwrap_or(0)
-            }
-            "bytes_sent" => e.bytes_sent = number(&value).ok_or_else(field_error)?.unwrap_or(0),
-            "duration" => e.duration_ms = number(&value).ok_or_else(field_error)?,
-            "upstream_service_time" => e.upstream_service_time = number(&value).flatten(),
-            "x_forwarded_for" => e.x_forwarded_for = opt_string(&value),
-            "user_agent" => e.user_agent = opt_string(&value),
-            "request_id" => e.request_id = opt_string(&value),
-            "authority" => e.authority = opt_string(&value),
-            "upstream_host" => e.upstream_host = opt_string(&value),
-            "upstream_cluster" => {
-                e.upstream_cluster = opt_string(&value)
-                    .map(crate::cluster_name)
-                    .and_then(dash_none)
-            }
-            "upstream_local_address" => e.upstream_local_address = opt_string(&value),
-            "downstream_local_address" => e.downstream_local_address = opt_string(&value),
-            "downstream_remote_address" => e.downstream_remote_address = opt_string(&value),
-            "requested_server_name" => e.requested_server_name = opt_string(&value),
-            "route_name" => e.route_name = opt_string(&value),
-            _ => {}
+            return Err(e);
         }
+        let at = s.pos;
+        let value = match s.value() {
+            Ok(value) => value,
+            Err(_) if lenient_end && s.rest_is_cut_from(at) => {
+                cut = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         s.skip_ws();
-        match s.bump() {
+        let next = s.bump();
+        // A number or bare word the cut ends may itself be cut short.
+        if next.is_none() && lenient_end && !matches!(value, Value::Str(_)) {
+            cut = true;
+            break;
+        }
+        named
+            .set(key, value)
+            .map_err(|field| ParseError::Field { field, offset: at })?;
+        match next {
             Some(b',') => continue,
             Some(b'}') => break,
+            None if lenient_end => {
+                cut = true;
+                break;
+            }
             _ => return Err(s.error("object")),
         }
     }
     s.skip_ws();
-    if s.pos != line.len() {
+    if !cut && s.pos != line.len() {
         return Err(ParseError::TrailingData { offset: s.pos });
     }
-    if !has_start || e.start_time.is_empty() {
-        return Err(ParseError::Field {
-            field: "start_time",
-            offset: 0,
-        });
+    finish(named, cut)
+}
+
+/// The entry the keys make, if they make one.
+fn finish(named: Named<'_>, cut: bool) -> Result<Entry<'_>, ParseError> {
+    if !named.is_entry(cut) {
+        return Err(named.not_entry(cut));
     }
-    if !has_code {
-        return Err(ParseError::Field {
-            field: "response_code",
-            offset: 0,
-        });
-    }
+    let mut e = named.entry;
+    e.partial = cut;
     Ok(e)
-}
-
-/// A string value (`null` and non-strings: `None`).
-fn string<'a>(value: &Value<'a>) -> Option<&'a str> {
-    match value {
-        Value::Str(s) => Some(s),
-        _ => None,
-    }
-}
-
-/// A string value with `-`, `""` and `null` as `None`.
-fn opt_string<'a>(value: &Value<'a>) -> Option<&'a str> {
-    string(value).and_then(dash_none)
-}
-
-/// A count: a number, a numeric string, or `-`/`null` (`Some(None)`); `None` if invalid.
-fn number(value: &Value<'_>) -> Option<Option<u64>> {
-    match value {
-        Value::Null | Value::Str("-") | Value::Str("") => Some(None),
-        Value::Num(n) | Value::Str(n) => parse_u64(n).map(Some),
-        Value::Other => None,
-    }
 }
 
 /// Cursor over the bytes of one JSON line.
@@ -140,6 +108,56 @@ struct Scanner<'a> {
 }
 
 impl<'a> Scanner<'a> {
+    /// Whether what is left from `at` on could be the start of a key or value the line's
+    /// end cut off: nothing, or an unterminated string, number or word.
+    fn rest_is_cut_from(&self, at: usize) -> bool {
+        let rest = self.line[at.min(self.line.len())..].trim_start();
+        rest.is_empty()
+            || (rest.starts_with('"') && !rest[1..].contains('"'))
+            || rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-+.".contains(&b))
+            || rest.starts_with(['{', '['])
+    }
+
+    /// Starts a line cut at its start: reads the key the cut shortened (`e_code": 503`,
+    /// when one Istio key ends so) and its value, or skips to the first `,` before a key.
+    /// `Ok(true)` when the object ended with that value.
+    fn cut_key(&mut self, named: &mut Named<'a>) -> Result<bool, ParseError> {
+        let line = self.line;
+        if let Some(colon) = line.find("\":") {
+            let fragment = &line[..colon];
+            let mut keys = crate::ISTIO_JSON_FIELDS
+                .iter()
+                .map(|&(key, _)| key)
+                .filter(|key| key.ends_with(fragment));
+            let valid = !fragment.is_empty()
+                && fragment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if let (true, Some(key), None) = (valid, keys.next(), keys.next()) {
+                self.pos = colon + 2;
+                let at = self.pos;
+                let value = self.value()?;
+                named
+                    .set(key, value)
+                    .map_err(|field| ParseError::Field { field, offset: at })?;
+                return match self.bump() {
+                    Some(b',') => Ok(false),
+                    Some(b'}') | None => Ok(true),
+                    _ => Err(self.error("object")),
+                };
+            }
+        }
+        let bytes = line.as_bytes();
+        let key = (0..bytes.len())
+            .filter(|&i| bytes[i] == b',')
+            .find(|&i| bytes[i + 1..].iter().find(|&&b| b != b' ') == Some(&b'"'))
+            .ok_or(ParseError::UnknownFormat)?;
+        self.pos = key + 1;
+        Ok(false)
+    }
+
     fn error(&self, field: &'static str) -> ParseError {
         ParseError::Field {
             field,

@@ -1,4 +1,5 @@
-//! Parser for istio-proxy and Envoy access logs: Istio TEXT before and after 1.9, Istio JSON, Envoy default.
+//! Parser for istio-proxy and Envoy access logs: Istio TEXT of every generation, Istio
+//! JSON (and JSON with renamed keys), Envoy's default, `key=value` and custom formats.
 //!
 //! [`parse_line`] detects the format of each line on its own, so files mixing formats,
 //! `kubectl logs --timestamps`/`--prefix` prefixes and unrelated output parse line by
@@ -11,29 +12,53 @@
 //! assert!(entry.has_flag("UC"));
 //! assert_eq!(entry.bytes_sent, 95);
 //! ```
+//!
+//! Lines as people paste them go through a tolerant path, tried only when a line is not a
+//! whole entry in a known format (so a normal line pays nothing for it): prefixes of any
+//! tool (stern, docker compose, colours), TUI and Markdown table borders, no timestamp,
+//! cut at either end (an [`Entry::partial`] entry holds what the line held, as long as it
+//! has the response code and flags), custom TEXT formats (read around the response code),
+//! `key=value` pairs. Markdown-escaped (`\|`) and CSV-quoted (`""`) lines must be
+//! rewritten first: [`Parser`] does that in a buffer it reuses; [`parse_line`] refuses
+//! them ([`ParseError::Escaped`]).
+//!
+//! ```
+//! let mut parser = mesh5xx_accesslog::Parser::default();
+//! let pasted = r#"| `"GET /a HTTP/1.1" 503 UF "-" "-" 0 91 0 - "-" "-" "x" "a" "1.2.3.4:80" outbound\|80\|\|a.default.svc.cluster.local - 10.96.0.1:80 10.244.0.9:5000 - default` |"#;
+//! let entry = parser.parse(pasted).unwrap();
+//! assert_eq!((entry.response_code, entry.response_flags), (503, "UF"));
+//! assert_eq!(entry.upstream_cluster, Some("outbound|80||a.default.svc.cluster.local"));
+//! assert!(entry.partial); // no timestamp
+//! ```
 
 mod entry;
+mod fields;
 mod formats;
 mod json;
+mod kv;
 mod text;
 mod tokenizer;
+mod tolerant;
+
+use std::fmt;
 
 pub use entry::{Entry, Flags, Format, RESPONSE_FLAGS};
 pub use formats::{
-    ENVOY_DEFAULT_FORMAT, ISTIO_1_2_TEXT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT,
-    ISTIO_JSON_FIELDS, ISTIO_LEGACY_TEXT_FORMAT,
+    ENVOY_DEFAULT_FORMAT, ISTIO_1_1_TEXT_FORMAT, ISTIO_1_2_TEXT_FORMAT, ISTIO_1_8_TEXT_FORMAT,
+    ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT, ISTIO_JSON_FIELDS, ISTIO_LEGACY_TEXT_FORMAT,
 };
 
 /// How far into a line an access log entry may start (after a `kubectl logs` prefix).
 const MAX_PREFIX: usize = 256;
 
 /// Why a line is not an access log entry.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
     /// The line is empty or blank.
     #[error("empty line")]
     Empty,
-    /// Neither `[<digit>` nor `{"` starts an entry near the beginning of the line.
+    /// No access log entry in any known format: no `[<digit>` or `{"` near the start, no
+    /// response code and flags after a request, no `key=value` code and flags.
     #[error("not an access log line")]
     UnknownFormat,
     /// A field is missing or malformed (`offset` is a byte offset into the line).
@@ -50,6 +75,15 @@ pub enum ParseError {
         /// Byte offset in the line.
         offset: usize,
     },
+    /// The line starts like an entry but ends before the field that matters.
+    #[error("cut before the {before}")]
+    Cut {
+        /// The first field the line lacks: `response_code` or `response_flags`.
+        before: &'static str,
+    },
+    /// The line is Markdown-escaped (`\|`) or CSV-quoted (`""`); [`Parser`] reads it.
+    #[error("escaped (Markdown \\| or CSV \"\"): read with Parser")]
+    Escaped,
 }
 
 impl ParseError {
@@ -66,34 +100,147 @@ impl ParseError {
             other => other,
         }
     }
+
+    /// Why, without where: equal for lines that failed the same way, to count them by.
+    pub fn reason(&self) -> Reason {
+        match *self {
+            ParseError::Empty => Reason::Empty,
+            ParseError::UnknownFormat => Reason::UnknownFormat,
+            ParseError::Field { field, .. } => Reason::Field(field),
+            ParseError::TrailingData { .. } => Reason::TrailingData,
+            ParseError::Cut { before } => Reason::Cut(before),
+            ParseError::Escaped => Reason::Escaped,
+        }
+    }
+}
+
+/// A [`ParseError`] without its byte offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// [`ParseError::Empty`].
+    Empty,
+    /// [`ParseError::UnknownFormat`].
+    UnknownFormat,
+    /// [`ParseError::Field`], naming the field.
+    Field(&'static str),
+    /// [`ParseError::TrailingData`].
+    TrailingData,
+    /// [`ParseError::Cut`], naming the first field missing.
+    Cut(&'static str),
+    /// [`ParseError::Escaped`].
+    Escaped,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Empty => f.write_str("empty line"),
+            Reason::UnknownFormat => f.write_str("not an access log line"),
+            Reason::Field(field) => write!(f, "bad or missing {field}"),
+            Reason::TrailingData => f.write_str("unexpected data after the last field"),
+            Reason::Cut(field) => write!(f, "cut before the {field}"),
+            Reason::Escaped => f.write_str("escaped (Markdown or CSV)"),
+        }
+    }
 }
 
 /// Parses one access log line in any supported [`Format`].
 ///
 /// The line ending (`\n`, `\r\n`) is ignored. A prefix of up to 256 bytes before the
-/// entry (`kubectl logs --timestamps`, `--prefix`, CRI log prefixes) is skipped.
+/// entry (`kubectl logs --timestamps`, `--prefix`, CRI log prefixes) is skipped; longer
+/// prefixes, borders, missing timestamps and cuts go through the tolerant path (see the
+/// crate documentation). Lines that need unescaping yield [`ParseError::Escaped`]; use
+/// [`Parser`] for them.
 pub fn parse_line(line: &str) -> Result<Entry<'_>, ParseError> {
+    parse(line, true)
+}
+
+/// Reads pasted access log lines, escaped ones included, reusing one buffer for the lines
+/// it must rewrite: the same entries as [`parse_line`], plus Markdown-escaped (`\|`) and
+/// CSV-quoted (`""`) lines. Entries of those borrow from the parser until its next line.
+#[derive(Debug, Default)]
+pub struct Parser {
+    buffer: String,
+}
+
+impl Parser {
+    /// A parser with an empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses `line` like [`parse_line`], undoing Markdown and CSV escaping first when
+    /// the line has it.
+    pub fn parse<'a>(&'a mut self, line: &'a str) -> Result<Entry<'a>, ParseError> {
+        match parse(line, true) {
+            Err(ParseError::Escaped) => {}
+            other => return other,
+        }
+        let buffer: &'a mut String = &mut self.buffer;
+        if !tolerant::unescape(line, buffer) {
+            return Err(ParseError::Escaped);
+        }
+        let unescaped: &'a str = buffer;
+        parse(unescaped, false).map_err(|e| match e {
+            // Offsets into the rewritten line mean nothing to the caller.
+            ParseError::Field { field, .. } => ParseError::Field { field, offset: 0 },
+            ParseError::TrailingData { .. } => ParseError::TrailingData { offset: 0 },
+            other => other,
+        })
+    }
+}
+
+/// The fast path, then (when it fails) the tolerant one. With `escapes`, lines that need
+/// unescaping are refused.
+#[inline(always)]
+fn parse(line: &str, escapes: bool) -> Result<Entry<'_>, ParseError> {
     let line = line.trim_end_matches(['\n', '\r', ' ', '\t']);
     if line.trim_start().is_empty() {
         return Err(ParseError::Empty);
     }
+    match fast(line) {
+        Ok(e) if !escapes || !has_escape(&e) => Ok(e),
+        Ok(_) => tolerant::parse(line, ParseError::Escaped, escapes),
+        Err(fast) => tolerant::parse(line, fast, escapes),
+    }
+}
+
+/// A whole line in a known format, after a prefix of at most [`MAX_PREFIX`] bytes.
+#[inline(always)]
+fn fast(line: &str) -> Result<Entry<'_>, ParseError> {
+    if tolerant::ends_oddly(line) {
+        return Err(ParseError::UnknownFormat);
+    }
     let start = entry_start(line).ok_or(ParseError::UnknownFormat)?;
     let body = &line[start..];
     let parsed = if body.starts_with('{') {
-        json::parse_json(body)
+        json::parse_json(body, json::Json::Whole)
     } else {
         text::parse_text(body)
     };
     parsed.map_err(|e| e.shifted(start))
 }
 
-/// Where the entry starts: the first `[` followed by a digit or `{` followed by `"`
+/// Whether a field that holds `|` in every real line (the cluster) holds Markdown's `\|`.
+#[inline(always)]
+fn has_escape(e: &Entry<'_>) -> bool {
+    e.upstream_cluster
+        .is_some_and(|c| c.as_bytes().contains(&b'\\'))
+}
+
+/// Where the entry starts: the first `[` followed by a digit (not after an escape) or `{`
+/// followed by `"`
 /// (JSON may put a space first) within [`MAX_PREFIX`] bytes.
 fn entry_start(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     let window = &bytes[..bytes.len().min(MAX_PREFIX)];
     window.iter().enumerate().find_map(|(i, &b)| match b {
-        b'[' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => Some(i),
+        // Not a terminal colour code (`ESC[32m`, stern's prefixes).
+        b'[' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit)
+            && (i == 0 || bytes[i - 1] != 0x1b) =>
+        {
+            Some(i)
+        }
         b'{' if bytes[i + 1..].iter().find(|&&n| n != b' ') == Some(&b'"') => Some(i),
         _ => None,
     })

@@ -24,6 +24,11 @@ impl<'a> Cursor<'a> {
         self.line.as_bytes()[self.pos..].iter().all(|&b| b == b' ')
     }
 
+    /// What is left from byte `at` on, after the spaces that separate fields.
+    pub(crate) fn rest_from(&self, at: usize) -> &'a str {
+        self.line[at.min(self.line.len())..].trim_start_matches(' ')
+    }
+
     /// The first byte of the next token (after the separating spaces), if any.
     pub(crate) fn next_byte(&self) -> Option<u8> {
         self.nth_byte(0)
@@ -115,17 +120,6 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         let word = self.word(field)?;
         parse_u64(word).ok_or(ParseError::Field { field, offset: at })
-    }
-
-    /// The next word as a decimal number, `-` meaning `None`.
-    pub(crate) fn opt_number(&mut self, field: &'static str) -> Result<Option<u64>, ParseError> {
-        let at = self.pos;
-        match self.word(field)? {
-            "-" => Ok(None),
-            word => parse_u64(word)
-                .map(Some)
-                .ok_or(ParseError::Field { field, offset: at }),
-        }
     }
 }
 

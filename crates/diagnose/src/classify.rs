@@ -112,6 +112,12 @@ pub fn classify(
                 .to_owned(),
         );
     }
+    if observed.recurs == Some(true) {
+        evidence.push(
+            "the failing upstream answered again between its errors and then failed again (an app that crashes and restarts?)"
+                .to_owned(),
+        );
+    }
     if let Some(b) = bursts {
         if b.bursts > 1 {
             let period = b

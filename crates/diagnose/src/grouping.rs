@@ -224,7 +224,10 @@ impl GroupStats {
                     .map_or((d, d), |(lo, hi)| (lo.min(d), hi.max(d))),
             );
         }
-        self.bytes_sent.add(&e.bytes_sent.to_string());
+        // A cut line's missing size reads 0: no body size to go by.
+        if !(e.partial && e.bytes_sent == 0) {
+            self.bytes_sent.add(&e.bytes_sent.to_string());
+        }
         e.response_code_details.inspect(|v| self.details.add(v));
         e.upstream_transport_failure_reason
             .inspect(|v| self.failure_reasons.add(v));
@@ -304,9 +307,23 @@ pub struct Groups {
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
-    /// Per source (see [`source_id`]), the earliest and the latest start times of a
-    /// response below 500, as printed.
-    answered: BySource<(String, String)>,
+    /// Per source (see [`source_id`]), its answers and errors in the log's order.
+    seen: BySource<SourceSeen>,
+    /// Whether any line answered below 500.
+    any_answered: bool,
+}
+
+/// What one source (see [`source_id`]) did, in the log's order.
+#[derive(Debug, Default)]
+struct SourceSeen {
+    /// The earliest and the latest start times of a response below 500, as printed.
+    answered: Option<(String, String)>,
+    /// It answered 5xx.
+    failed: bool,
+    /// It answered below 500 after its latest 5xx.
+    answered_since_error: bool,
+    /// It answered 5xx, then below 500, then 5xx again.
+    recurred: bool,
 }
 
 /// Where a line's request went: the input it was read from, its upstream cluster and its
@@ -354,12 +371,11 @@ impl Groups {
     /// Whether every source of `stats`'s errors answered below 500 after its last error;
     /// `None` when the log has no response below 500 at all (only errors were pasted).
     pub fn recovered(&self, stats: &GroupStats) -> Option<bool> {
-        if self.answered.is_empty() || stats.sources.is_empty() {
+        if !self.any_answered || stats.sources.is_empty() {
             return None;
         }
         Some(stats.sources.iter().all(|(source, (_, last_error))| {
-            self.answered
-                .get(source)
+            self.answered(*source)
                 .and_then(|(_, latest)| parse_timestamp(latest))
                 .is_some_and(|t| t > *last_error)
         }))
@@ -369,31 +385,63 @@ impl Groups {
     /// (a new upstream: a pod whose app was not listening yet); `None` when the log has no
     /// response below 500 at all.
     pub fn new_upstreams(&self, stats: &GroupStats) -> Option<bool> {
-        if self.answered.is_empty() || stats.sources.is_empty() {
+        if !self.any_answered || stats.sources.is_empty() {
             return None;
         }
         Some(stats.sources.iter().all(|(source, (first_error, _))| {
-            self.answered
-                .get(source)
+            self.answered(*source)
                 .and_then(|(earliest, _)| parse_timestamp(earliest))
                 .is_none_or(|t| t > *first_error)
         }))
     }
 
-    /// Notes a response below 500 from `source` at `start_time`. Times of one format
-    /// compare as text, so the earliest and the latest are kept without parsing every line.
-    fn answered_at(&mut self, source: u64, start_time: &str) {
-        if let Some((earliest, latest)) = self.answered.get_mut(&source) {
-            if start_time > latest.as_str() {
-                latest.clear();
-                latest.push_str(start_time);
-            } else if start_time < earliest.as_str() {
-                earliest.clear();
-                earliest.push_str(start_time);
+    /// Whether a source of `stats`'s errors failed, answered below 500, and failed again,
+    /// in the log's order (an app that crashes over and over); `None` when the log has no
+    /// response below 500 at all.
+    pub fn recurs(&self, stats: &GroupStats) -> Option<bool> {
+        if !self.any_answered || stats.sources.is_empty() {
+            return None;
+        }
+        Some(
+            stats
+                .sources
+                .keys()
+                .any(|source| self.seen.get(source).is_some_and(|s| s.recurred)),
+        )
+    }
+
+    /// The earliest and the latest answer below 500 of `source`.
+    fn answered(&self, source: u64) -> Option<&(String, String)> {
+        self.seen.get(&source).and_then(|s| s.answered.as_ref())
+    }
+
+    /// Notes a response from `source` at `start_time`, below 500 or not (`ok`). Times of
+    /// one format compare as text, so the earliest and the latest answers are kept without
+    /// parsing every line.
+    fn saw(&mut self, source: u64, start_time: &str, ok: bool) {
+        self.any_answered |= ok;
+        if self.seen.len() >= HOST_CAP && !self.seen.contains_key(&source) {
+            return;
+        }
+        let seen = self.seen.entry(source).or_default();
+        if !ok {
+            seen.recurred |= seen.answered_since_error;
+            seen.failed = true;
+            seen.answered_since_error = false;
+            return;
+        }
+        seen.answered_since_error |= seen.failed;
+        match &mut seen.answered {
+            Some((earliest, latest)) => {
+                if start_time > latest.as_str() {
+                    latest.clear();
+                    latest.push_str(start_time);
+                } else if start_time < earliest.as_str() {
+                    earliest.clear();
+                    earliest.push_str(start_time);
+                }
             }
-        } else if self.answered.len() < HOST_CAP {
-            self.answered
-                .insert(source, (start_time.to_owned(), start_time.to_owned()));
+            None => seen.answered = Some((start_time.to_owned(), start_time.to_owned())),
         }
     }
 
@@ -410,8 +458,12 @@ impl Groups {
             self.hosts.add(name, e);
         }
         let source = source_id(input, e);
+        // Only a response is an answer: `0` (a TCP entry, a client gone before the
+        // response) says nothing of the upstream, nor does a line without its time.
+        if (100..600).contains(&e.response_code) && !e.start_time.is_empty() {
+            self.saw(source, e.start_time, !is_5xx);
+        }
         if !is_5xx {
-            self.answered_at(source, e.start_time);
             return;
         }
         let key = GroupKey {

@@ -18,7 +18,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mesh5xx_accesslog::{parse_line, Format};
+use mesh5xx_accesslog::{Format, Parser, Reason};
 use serde::Serialize;
 
 pub use classify::{classify, flag_meaning, Verdict};
@@ -32,6 +32,8 @@ pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
 const DEFAULT_SAMPLES: usize = 5;
 /// Unparsed sample lines are cut to this many characters.
 const SAMPLE_CHARS: usize = 200;
+/// The example line of each reason lines were not read for is cut to this many characters.
+const EXCERPT_CHARS: usize = 120;
 
 /// Command-line arguments of `mesh5xx diagnose`.
 #[derive(Debug, Clone, clap::Args)]
@@ -111,6 +113,17 @@ pub struct Sample {
     pub reason: String,
 }
 
+/// The lines not read for one reason.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Unread {
+    /// Why, e.g. `not an access log line`, `cut before the response_flags`.
+    pub reason: String,
+    /// How many lines.
+    pub lines: u64,
+    /// The first of them (its text cut to 120 characters).
+    pub first: Sample,
+}
+
 /// Min, median and max `%DURATION%` of a group, in milliseconds.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Durations {
@@ -170,6 +183,9 @@ pub struct Diagnosis {
     pub parsed: u64,
     /// Lines that were not access log entries.
     pub unparsed: u64,
+    /// Entries read from lines that lacked some of their format's fields (no timestamp,
+    /// cut at either end): their code and flags count, their missing fields do not.
+    pub partial: u64,
     /// Entries per format.
     pub formats: BTreeMap<&'static str, u64>,
     /// The inputs.
@@ -180,6 +196,8 @@ pub struct Diagnosis {
     pub ungrouped: u64,
     /// The first unparsed lines.
     pub unparsed_samples: Vec<Sample>,
+    /// The unparsed lines by why they were not read, most first.
+    pub unread: Vec<Unread>,
     /// The catalog's causes whose errors no access log shows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_in_log: Vec<Unlogged>,
@@ -197,7 +215,10 @@ impl Diagnosis {
 pub struct Diagnoser {
     lines: u64,
     parsed: u64,
-    formats: [u64; 4],
+    partial: u64,
+    formats: [u64; Format::ALL.len()],
+    parser: Parser,
+    unread: Vec<(Reason, Unread)>,
     inputs: Vec<InputReport>,
     groups: Groups,
     samples: Vec<Sample>,
@@ -211,7 +232,10 @@ impl Diagnoser {
         Diagnoser {
             lines: 0,
             parsed: 0,
-            formats: [0; 4],
+            partial: 0,
+            formats: [0; Format::ALL.len()],
+            parser: Parser::new(),
+            unread: Vec::new(),
             inputs: Vec::new(),
             groups: Groups::default(),
             samples: Vec::new(),
@@ -260,22 +284,39 @@ impl Diagnoser {
     pub fn line(&mut self, name: &str, number: u64, bytes: &[u8]) {
         self.lines += 1;
         let text = String::from_utf8_lossy(bytes);
-        match parse_line(&text) {
+        match self.parser.parse(&text) {
             Ok(entry) => {
                 self.parsed += 1;
-                self.formats[format_index(entry.format)] += 1;
+                self.partial += u64::from(entry.partial);
+                self.formats[entry.format.index()] += 1;
                 self.groups.add(&entry, self.inputs.len());
             }
-            Err(e) if self.samples.len() < self.max_samples => {
-                let trimmed = text.trim_end_matches(['\n', '\r']);
-                self.samples.push(Sample {
-                    input: name.to_owned(),
-                    line: number,
-                    text: trimmed.chars().take(SAMPLE_CHARS).collect(),
-                    reason: e.to_string(),
-                });
+            Err(e) => {
+                let sample = |chars| {
+                    let trimmed = text.trim_end_matches(['\n', '\r']);
+                    Sample {
+                        input: name.to_owned(),
+                        line: number,
+                        text: trimmed.chars().take(chars).collect(),
+                        reason: e.to_string(),
+                    }
+                };
+                let reason = e.reason();
+                match self.unread.iter_mut().find(|(r, _)| *r == reason) {
+                    Some((_, unread)) => unread.lines += 1,
+                    None => self.unread.push((
+                        reason,
+                        Unread {
+                            reason: reason.to_string(),
+                            lines: 1,
+                            first: sample(EXCERPT_CHARS),
+                        },
+                    )),
+                }
+                if self.samples.len() < self.max_samples {
+                    self.samples.push(sample(SAMPLE_CHARS));
+                }
             }
-            Err(_) => {}
         }
     }
 
@@ -301,30 +342,25 @@ impl Diagnoser {
                 ))
             })
         });
+        let mut unread: Vec<Unread> = self.unread.into_iter().map(|(_, u)| u).collect();
+        unread.sort_by(|a, b| b.lines.cmp(&a.lines).then_with(|| a.reason.cmp(&b.reason)));
         Diagnosis {
             lines: self.lines,
             parsed: self.parsed,
             unparsed: self.lines - self.parsed,
+            partial: self.partial,
             formats: Format::ALL
                 .iter()
-                .map(|&f| (f.as_str(), self.formats[format_index(f)]))
+                .map(|&f| (f.as_str(), self.formats[f.index()]))
                 .filter(|&(_, n)| n > 0)
                 .collect(),
             inputs: self.inputs,
             groups,
             ungrouped: self.groups.dropped,
             unparsed_samples: self.samples,
+            unread,
             not_in_log: Vec::new(),
         }
-    }
-}
-
-fn format_index(format: Format) -> usize {
-    match format {
-        Format::IstioLegacy => 0,
-        Format::IstioCurrent => 1,
-        Format::IstioJson => 2,
-        Format::EnvoyDefault => 3,
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::{Diagnosis, GroupReport};
+use crate::{Diagnosis, GroupReport, Sample};
 
 /// Renders `d` as a table followed by one section per group.
 pub fn render_table(d: &Diagnosis) -> String {
@@ -20,6 +20,13 @@ pub fn render_table(d: &Diagnosis) -> String {
         },
         d.unparsed
     );
+    if d.partial > 0 {
+        let _ = writeln!(
+            out,
+            "{} entries from lines without a timestamp or cut short: their code and flags count, not the fields they lack",
+            d.partial
+        );
+    }
     for input in &d.inputs {
         if let Some(error) = &input.error {
             let _ = writeln!(out, "warning: {}: {error}", input.name);
@@ -45,16 +52,7 @@ pub fn render_table(d: &Diagnosis) -> String {
             d.ungrouped
         );
     }
-    if !d.unparsed_samples.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nLines that are not access log entries (first {}):",
-            d.unparsed_samples.len()
-        );
-        for s in &d.unparsed_samples {
-            let _ = writeln!(out, "  {}:{}: {} [{}]", s.input, s.line, s.text, s.reason);
-        }
-    }
+    unread(&mut out, d);
     if !d.not_in_log.is_empty() {
         let _ = writeln!(
             out,
@@ -69,6 +67,43 @@ pub fn render_table(d: &Diagnosis) -> String {
         }
     }
     out
+}
+
+/// The lines not read, by reason (how many, the first one), then the sampled lines the
+/// reasons' examples do not already show.
+fn unread(out: &mut String, d: &Diagnosis) {
+    if d.unread.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{} lines not read:", d.unparsed);
+    let width = d.unread.iter().map(|u| u.lines.to_string().len()).max();
+    let reason_width = d.unread.iter().map(|u| u.reason.chars().count()).max();
+    for u in &d.unread {
+        let (w, rw) = (width.unwrap_or(1), reason_width.unwrap_or(0));
+        let first = &u.first;
+        let excerpt = if first.text.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", first.text)
+        };
+        let _ = writeln!(
+            out,
+            "  {:>w$}  {:<rw$}  first {}:{}{excerpt}",
+            u.lines, u.reason, first.input, first.line
+        );
+    }
+    let shown = |s: &&Sample| {
+        !d.unread
+            .iter()
+            .any(|u| u.first.input == s.input && u.first.line == s.line)
+    };
+    let more: Vec<&Sample> = d.unparsed_samples.iter().filter(shown).collect();
+    if !more.is_empty() {
+        let _ = writeln!(out, "More of them:");
+        for s in more {
+            let _ = writeln!(out, "  {}:{}: {} [{}]", s.input, s.line, s.text, s.reason);
+        }
+    }
 }
 
 fn table(out: &mut String, groups: &[GroupReport]) {

@@ -97,6 +97,11 @@ pub struct Signature {
     /// scored when the log has successes with times.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_upstream: Option<bool>,
+    /// `true`: a failing upstream fails again after answering in between (an app that
+    /// crashes over and over); `false`: none does; absent: either. A hint, scored when the
+    /// log has successes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurs: Option<bool>,
 }
 
 impl Signature {
@@ -192,6 +197,9 @@ pub struct Observed<'a> {
     /// Whether the upstreams that failed had answered nothing below 500 before their first
     /// error, when the log says.
     pub(crate) new_upstream: Option<bool>,
+    /// Whether an upstream that failed answered below 500 and then failed again, when the
+    /// log says.
+    pub(crate) recurs: Option<bool>,
 }
 
 impl<'a> Observed<'a> {
@@ -218,6 +226,7 @@ impl<'a> Observed<'a> {
                 .then(|| stats.durations.value_at_quantile(0.5)),
             recovered: groups.recovered(stats),
             new_upstream: groups.new_upstreams(stats),
+            recurs: groups.recurs(stats),
         }
     }
 
@@ -284,6 +293,7 @@ impl Signature {
             self.recovers.is_some_and(|want| o.recovered == Some(want)),
             self.new_upstream
                 .is_some_and(|want| o.new_upstream == Some(want)),
+            self.recurs.is_some_and(|want| o.recurs == Some(want)),
         ];
         Some(soft.iter().filter(|s| **s).count() as u32)
     }

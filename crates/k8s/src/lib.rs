@@ -71,6 +71,10 @@ pub const ROLLOUT_COMMENT: &str = "# mesh5xx-rollout: ";
 /// kind-run.sh).
 pub const SCALE_COMMENT: &str = "# mesh5xx-scale: ";
 pub const SCALE_REPLICAS_COMMENT: &str = "# mesh5xx-scale-replicas: ";
+/// Header comment of variants whose app container is killed while the load runs: the
+/// milliseconds from the load's start to the first kill, the number of kills, and the
+/// milliseconds from each restart to the next kill (read by kind-run.sh).
+pub const CRASH_COMMENT: &str = "# mesh5xx-crash: ";
 /// Header comments of variants whose Istio configuration changes while the load runs: the
 /// milliseconds from the load's start to `kubectl apply`, and the objects applied then, as
 /// one line of JSON (read by kind-run.sh).
@@ -344,6 +348,18 @@ pub fn render_text(
             sc.at_ms, sc.replicas, sc.replicas, sc.at_ms, variant.topology.pod.start_ms
         ));
     }
+    if let Some(c) = &variant.topology.crash {
+        text.push_str(&format!(
+            "{CRASH_COMMENT}{} {} {}\n# Crash: kind-run.sh kills the app container of one app pod {} ms after the load starts (SIGKILL from the kind node, as the OOM killer's), {} time(s), {} ms after each restart; the kubelet's relist, restart back-off (crash_backoff_ms {} locally) and readiness probe are the cluster's own\n",
+            c.at_ms,
+            c.times,
+            c.again_after_ms.unwrap_or(0),
+            c.at_ms,
+            c.times,
+            c.again_after_ms.unwrap_or(0),
+            variant.topology.pod.crash_backoff_ms,
+        ));
+    }
     if let Some(c) = &variant.topology.config_change {
         let objects =
             serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": c.istio}))?;
@@ -479,6 +495,10 @@ fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
                 whole_seconds(life.termination_drain_ms)
             ));
         }
+    }
+    if life.probe_period_ms != defaults.probe_period_ms {
+        template["spec"]["containers"][0]["readinessProbe"]["periodSeconds"] =
+            json!(whole_seconds(life.probe_period_ms));
     }
     if !life.readiness_probe {
         // The kubelet then counts the app ready once its container runs.

@@ -1,7 +1,8 @@
 //! Pods that change while the load runs, as Kubernetes and pilot-agent change them: one
 //! server pod terminating (`topology.terminate`), the server Deployment rolling out
 //! (`topology.rollout`: the deployment controller's RollingUpdate or Recreate) or scaled
-//! (`topology.scale`). How a pod starts and stops is the variant's `topology.pod`. Each step
+//! (`topology.scale`), or one server pod's app container killed and restarted by the kubelet
+//! (`topology.crash`). How a pod starts and stops is the variant's `topology.pod`. Each step
 //! is recorded in `lifecycle.jsonl` (ms from the start of the load), to be read next to the
 //! errors per second and the control plane's record.
 
@@ -27,6 +28,8 @@ use crate::control_plane::ControlPlane;
 use crate::topology::{any_port, ClientStart, PodTemplate, Pods, ServerPod, Sidecar};
 use crate::LabError;
 
+mod crash;
+
 /// One step of a pod's life, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
@@ -35,7 +38,9 @@ pub struct Step {
     pub pod: String,
     /// Stopping: `terminating`, `endpoint-removed` (sent to the control plane),
     /// `app-sigterm`, `app-exited` (or `app-killed` at the end of the grace period),
-    /// `sidecar-stopped`. Starting: `created`, `ready` (app and sidecar; without an app
+    /// `sidecar-stopped`. A crash: `app-oom-killed`, `not-ready` (the kubelet saw it),
+    /// `app-restarted` (the container), `app-listening`, `ready`, with the endpoint's
+    /// `endpoint-removed` and `endpoint-added`. Starting: `created`, `ready` (app and sidecar; without an app
     /// readiness probe, the sidecar, then `app-listening`), `available` (after
     /// `minReadySeconds`), `endpoint-added`. A client pod starting with
     /// the load: `config-sent` (its sidecar's configuration, to the control plane), `ready`.
@@ -182,6 +187,11 @@ pub async fn run(
         } else if let Some(s) = &t.scale {
             tokio::time::sleep_until(load_start + Duration::from_millis(s.at_ms)).await;
             scale(servers, s.replicas as usize, ctx).await
+        } else if let Some(c) = &t.crash {
+            // The catalog checked that `c.pod` is a replica.
+            let index = c.pod as usize;
+            let app = v.app_for_replica(index);
+            crash::crash_loop(&mut servers[index], index, &app, c, &ctx, load_start).await
         } else if let Some(c) = &t.config_change {
             tokio::time::sleep_until(load_start + Duration::from_millis(c.at_ms)).await;
             apply(servers, &template, c, &endpoints).await

@@ -215,6 +215,13 @@ impl Supervised {
             .map_err(|source| self.wait_error(source))
     }
 
+    /// SIGKILL the child now, as the kernel's OOM killer does, and reap it.
+    pub async fn kill(&mut self) -> Result<std::process::ExitStatus, ProcessError> {
+        // An error means it has exited already; `wait` reaps it either way.
+        let _ = self.child.start_kill();
+        self.wait().await
+    }
+
     /// Wait for the child to exit on its own, at most `timeout`; SIGKILL it after that.
     pub async fn wait_or_kill(
         &mut self,

@@ -229,6 +229,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ("topology.terminate", topology.terminate.is_some()),
             ("topology.rollout", topology.rollout.is_some()),
             ("topology.scale", topology.scale.is_some()),
+            ("topology.crash", topology.crash.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, set)| set.then_some(field))
@@ -262,7 +263,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 return Err(ScenarioError::invalid(
                     path,
                     at_change(""),
-                    "one change per variant: the pods change too (topology.terminate, rollout or scale)",
+                    "one change per variant: the pods change too (topology.terminate, rollout, scale or crash)",
                 ));
             }
             let objects = IstioObjects::parse(&c.istio)
@@ -330,11 +331,54 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 ));
             }
         }
-        if !topology.pod.readiness_probe && topology.scale.is_none() {
+        if let Some(c) = &topology.crash {
+            if c.pod >= topology.replicas {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.crash.pod"),
+                    format!(
+                        "{} is not a replica (0 to {})",
+                        c.pod,
+                        topology.replicas - 1
+                    ),
+                ));
+            }
+            if c.times == 0 {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.crash.times"),
+                    "0 kills: give 1 or more, or leave topology.crash out",
+                ));
+            }
+            if c.times > 1 && c.again_after_ms.is_none() {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at("topology.crash.again_after_ms"),
+                    format!(
+                        "{} kills need again_after_ms: how long a restarted app listens before the next kill",
+                        c.times
+                    ),
+                ));
+            }
+        }
+        for (field, ms) in [
+            ("probe_period_ms", topology.pod.probe_period_ms),
+            ("crash_backoff_ms", topology.pod.crash_backoff_ms),
+            ("relist_ms", topology.pod.relist_ms),
+        ] {
+            if ms == 0 {
+                return Err(ScenarioError::invalid(
+                    path,
+                    at(&format!("topology.pod.{field}")),
+                    "0 is not a positive number of milliseconds",
+                ));
+            }
+        }
+        if !topology.pod.readiness_probe && topology.scale.is_none() && topology.crash.is_none() {
             return Err(ScenarioError::invalid(
                 path,
                 at("topology.pod.readiness_probe"),
-                "only the pods a scale creates while the load runs start without an app readiness probe: add topology.scale",
+                "only the pods a scale creates and the app containers a crash restarts while the load runs start without an app readiness probe: add topology.scale or topology.crash",
             ));
         }
         if let Some(r) = &topology.rollout {
@@ -678,8 +722,9 @@ variants:
     }
 
     /// Pods that change need the control plane; a terminating pod must be a replica; a
-    /// rollout must be able to replace a pod; a scale must change the replicas; pods without
-    /// an app readiness probe must be ones a scale creates.
+    /// rollout must be able to replace a pod; a scale must change the replicas; a crash needs
+    /// a replica, a number of kills and the time between them; pods without an app readiness
+    /// probe must be ones a scale creates or a crash restarts.
     #[test]
     fn pod_changes_are_checked() {
         let p = Path::new("scenarios/demo.yaml");
@@ -723,6 +768,24 @@ variants:
         assert_eq!(
             (r.strategy, r.max_surge, r.max_unavailable),
             (Strategy::Recreate, 1, 0)
+        );
+        let ok = parse(
+            p,
+            &with(&format!(
+                "{{{cp}, crash: {{pod: 1, at_ms: 100, times: 2, again_after_ms: 500}}, pod: {{readiness_probe: false}}}}"
+            )),
+        )
+        .unwrap();
+        let c = ok
+            .variant("unbounded")
+            .unwrap()
+            .topology
+            .crash
+            .clone()
+            .unwrap();
+        assert_eq!(
+            (c.pod, c.at_ms, c.times, c.again_after_ms),
+            (1, 100, 2, Some(500))
         );
         let bad = [
             (
@@ -770,6 +833,31 @@ variants:
                 format!("{{{cp}, pod: {{readiness_probe: false}}}}"),
                 "topology.pod.readiness_probe",
                 "add topology.scale",
+            ),
+            (
+                format!("{{{cp}, crash: {{pod: 2, at_ms: 1}}}}"),
+                "topology.crash.pod",
+                "2 is not a replica (0 to 1)",
+            ),
+            (
+                format!("{{{cp}, crash: {{at_ms: 1, times: 0}}}}"),
+                "topology.crash.times",
+                "0 kills",
+            ),
+            (
+                format!("{{{cp}, crash: {{at_ms: 1, times: 3}}}}"),
+                "topology.crash.again_after_ms",
+                "3 kills need again_after_ms",
+            ),
+            (
+                format!("{{{cp}, crash: {{at_ms: 1}}, scale: {{at_ms: 1, replicas: 3}}}}"),
+                "topology.crash",
+                "topology.scale is set too",
+            ),
+            (
+                format!("{{{cp}, crash: {{at_ms: 1}}, pod: {{probe_period_ms: 0}}}}"),
+                "topology.pod.probe_period_ms",
+                "0 is not a positive",
             ),
             (
                 "{client_sidecar: true, config_change: {at_ms: 1, istio: []}}".to_string(),

@@ -136,6 +136,10 @@ pub struct Topology {
     /// The server Deployment is scaled while the load runs (needs `control_plane`).
     #[serde(default)]
     pub scale: Option<Scale>,
+    /// A server pod's app container is killed while the load runs, and restarted by the
+    /// kubelet (needs `control_plane`).
+    #[serde(default)]
+    pub crash: Option<Crash>,
     /// The variant's Istio configuration changes while the load runs (needs
     /// `control_plane`, which pushes the change).
     #[serde(default)]
@@ -149,9 +153,12 @@ pub struct Topology {
 
 impl Topology {
     /// Whether the server pods change while the load runs (one terminates, a rollout, a
-    /// scale).
+    /// scale, a crash).
     pub fn pods_change(&self) -> bool {
-        self.terminate.is_some() || self.rollout.is_some() || self.scale.is_some()
+        self.terminate.is_some()
+            || self.rollout.is_some()
+            || self.scale.is_some()
+            || self.crash.is_some()
     }
 
     /// Whether anything of the variant changes while the load runs: its server pods, its
@@ -278,7 +285,8 @@ pub struct PodLifecycle {
     pub termination_drain_ms: u64,
     /// The pod's `terminationGracePeriodSeconds` (ms): SIGKILL for what is still running.
     pub grace_period_ms: u64,
-    /// From a new pod's creation to its app starting (ms).
+    /// From a new pod's creation, or its app container's restart after a crash, to its app
+    /// starting (ms).
     pub start_ms: u64,
     /// pilot-agent's `EXIT_ON_ZERO_ACTIVE_CONNECTIONS`: on termination, wait
     /// `minimum_drain_ms`, then stop Envoy once its listeners have no open connection (checked
@@ -291,10 +299,22 @@ pub struct PodLifecycle {
     pub drain_duration_ms: u64,
     /// Whether the app container has a readiness probe. With one (the default), a new pod
     /// is ready once its app listens, and only then published. Without (for the pods a
-    /// `topology.scale` creates), the kubelet counts the app ready once it runs: the pod is
-    /// ready when its sidecar is (pilot-agent's own probe), and published while its app may
-    /// still be starting (`start_ms`), its port refusing connections.
+    /// `topology.scale` creates, or an app container a `topology.crash` restarts), the
+    /// kubelet counts the app ready once it runs: the pod is ready when its sidecar is
+    /// (pilot-agent's own probe), and published while its app may still be starting
+    /// (`start_ms`), its port refusing connections.
     pub readiness_probe: bool,
+    /// The app's readiness probe's `periodSeconds` (ms; Kubernetes' default 10 s): a
+    /// restarted app container is probed at once, then this often, and ready at its first
+    /// success.
+    pub probe_period_ms: u64,
+    /// The kubelet's first CrashLoopBackOff (ms; `backOffPeriod`, 10 s): the second restart
+    /// of a container comes this long after it exited, each later one twice as long after,
+    /// up to 30 times this (`MaxContainerBackOff`, 300 s).
+    pub crash_backoff_ms: u64,
+    /// The kubelet's PLEG relist period (ms; `genericPlegRelistPeriod`, 1 s): a container's
+    /// exit is seen at the next relist, and its pod then counts as not ready.
+    pub relist_ms: u64,
 }
 
 /// A field left out of `topology.pod` takes its value here: Kubernetes' and Istio's
@@ -314,6 +334,12 @@ impl Default for PodLifecycle {
             // pkg/config/mesh/mesh.go@1.4.0 L36, @1.24.0 L44.
             drain_duration_ms: 45_000,
             readiness_probe: true,
+            // pkg/apis/core/v1/defaults.go SetDefaults_Probe: PeriodSeconds 10.
+            probe_period_ms: 10_000,
+            // pkg/kubelet/kubelet.go: backOffPeriod 10 s, MaxContainerBackOff 300 s,
+            // genericPlegRelistPeriod 1 s.
+            crash_backoff_ms: 10_000,
+            relist_ms: 1000,
         }
     }
 }
@@ -327,6 +353,33 @@ pub struct Termination {
     pub pod: u32,
     /// When, counted from the start of the load (ms).
     pub at_ms: u64,
+}
+
+/// The app container of server pod `pod` killed at `at_ms`, as the kernel's OOM killer kills
+/// it (SIGKILL), and then again each time it has listened for `again_after_ms` after a
+/// restart, `times` kills in all: a crash loop. The kubelet sees the exit at its next PLEG
+/// relist (`topology.pod.relist_ms`): the pod is not ready from then (a container not
+/// running is not ready: `pkg/kubelet/prober/prober_manager.go` `UpdatePodStatus`) and its
+/// endpoint is removed. It restarts the container (restartPolicy Always) at once the first
+/// time, and after its CrashLoopBackOff the next times (`crash_backoff_ms`, doubling: the
+/// kubelet's `doBackOff`, `IsInBackOffSince` counts from the container's exit); the pod is
+/// ready again at the restarted app's first successful readiness probe
+/// (`probe_period_ms`), or at the restart without one, and its endpoint published again.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Crash {
+    /// Which replica (0-based).
+    #[serde(default)]
+    pub pod: u32,
+    /// The first kill, counted from the start of the load (ms).
+    pub at_ms: u64,
+    /// How many kills in all.
+    #[serde(default = "one")]
+    pub times: u32,
+    /// How long a restarted app listens before it is killed again (ms; needed when `times`
+    /// is above 1).
+    #[serde(default)]
+    pub again_after_ms: Option<u64>,
 }
 
 /// A rollout of the server Deployment: from `at_ms` the deployment controller replaces every

@@ -254,9 +254,9 @@ behaviours! {
     }
     InboundOnlyTerminationDrain {
         since: 5,
-        before: "on SIGTERM pilot-agent hot-restarts Envoy into an empty configuration: every listener, inbound and outbound, stops accepting at once; Envoy is stopped after terminationDrainDuration",
+        before: "on SIGTERM pilot-agent hot-restarts Envoy into an empty configuration (epoch N+1 on envoy_bootstrap_drain.json, `{}`, with --restart-epoch N+1 and the same --drain-time-s/--parent-shutdown-time-s): the old epoch closes every listener, inbound and outbound (new connections refused), drains the open ones over drainDuration and exits at parentShutdownDuration; the admin endpoint is gone (the new epoch has none); every epoch is killed after terminationDrainDuration",
         after: "on SIGTERM pilot-agent drains the inbound listeners only (POST drain_listeners?inboundonly); outbound listeners serve until Envoy is stopped after terminationDrainDuration",
-        source: "pkg/envoy/agent.go@1.4.0 L245-251; pkg/envoy/admin.go@1.5.0 L40; pkg/envoy/admin.go@1.8.0 L42; pkg/envoy/agent.go@1.24.0 L152-162"
+        source: "pkg/envoy/agent.go@1.4.0 L124-161, L245-252, L262-271; pkg/envoy/proxy.go@1.4.0 L101-115, L142-144, L189-195; tools/packaging/common/envoy_bootstrap_drain.json@1.4.0; pkg/envoy/admin.go@1.5.0 L40; pkg/envoy/admin.go@1.8.0 L42; pkg/envoy/agent.go@1.24.0 L152-162"
     }
     GracefulTerminationDrain {
         since: 8,

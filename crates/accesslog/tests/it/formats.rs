@@ -159,8 +159,6 @@ fn noise_is_rejected() {
         r#"[2022-04-18T09:29:59.633Z] "GET / HTTP/1.1" 503"#,
         r#"[2022-04-18T09:29:59.633Z] "GET / HTTP/1.1" 503 uc "-" "-" 0 95 11 - "-" "-" "x" "a" "b" c - d e -"#,
         r#"[2022-04-18T09:29:59.633Z] "GET / HTTP/1.1" 5030 UC 0 95 11 - "-" "-" "x" "a" "b""#,
-        &SEED_UC[..SEED_UC.len() - 40],
-        &format!("{SEED_UC} extra more"),
         r#"{"level":"info","msg":"hello"}"#,
         r#"{"start_time":"2022-04-18T09:29:59.633Z","response_code":503"#,
         &long_noise,
@@ -169,4 +167,45 @@ fn noise_is_rejected() {
     }
     assert_eq!(parse_line(""), Err(ParseError::Empty));
     assert_eq!(parse_line("hello"), Err(ParseError::UnknownFormat));
+    assert_eq!(
+        parse_line(r#"[2022-04-18T09:29:59.633Z] "GET / HTTP/1.1" 503"#),
+        Err(ParseError::Cut {
+            before: "response_flags"
+        })
+    );
+}
+
+/// A whole line is read by the fast path; the same line cut anywhere after its flags, or
+/// with words added after its last field, still gives its code and flags.
+#[test]
+fn cut_and_extended_lines_keep_their_code_and_flags() {
+    let whole = parse_line(SEED_UC).unwrap();
+    assert!(!whole.partial);
+    let flags_end = SEED_UC.find(" UC ").unwrap() + 3;
+    for end in (flags_end..SEED_UC.len()).filter(|&i| SEED_UC.is_char_boundary(i)) {
+        let cut = &SEED_UC[..end];
+        let e = parse_line(cut).unwrap_or_else(|err| panic!("{err}: {cut}"));
+        assert_eq!((e.response_code, e.response_flags), (503, "UC"), "{cut}");
+        assert!(e.partial, "{cut}");
+        // Nothing the cut shortened is kept: every field read is the whole line's, or absent.
+        for (got, want) in [
+            (e.upstream_cluster, whole.upstream_cluster),
+            (e.upstream_host, whole.upstream_host),
+            (e.authority, whole.authority),
+            (e.request_id, whole.request_id),
+        ] {
+            assert!(got.is_none() || got == want, "{got:?} from {cut}");
+        }
+        assert!(
+            e.duration_ms.is_none() || e.duration_ms == whole.duration_ms,
+            "{cut}"
+        );
+    }
+    let extended = format!("{SEED_UC} extra more");
+    let e = parse_line(&extended).unwrap();
+    assert_eq!(
+        (e.response_code, e.response_flags, e.partial),
+        (503, "UC", false)
+    );
+    assert_eq!(e.upstream_cluster, whole.upstream_cluster);
 }

@@ -832,3 +832,73 @@ fn a_scale_up_publishes_pods_before_their_app_listens_unless_probed_and_a_scale_
     }
     assert!(!steps.iter().any(|s| s.pod == "srv-a-0"), "{steps:?}");
 }
+
+/// An app container killed twice while the load runs: its pod's sidecar answers 503 UF
+/// until the kubelet has seen the exit and the endpoint's removal is pushed; the kubelet
+/// restarts it at once the first time and after its back-off the second; the pod is
+/// published again once its probe succeeds, or at the restart without a probe, which costs
+/// more errors. Retries on the caller's side hide every one.
+#[test]
+fn a_crashed_app_is_restarted_by_the_kubelet_and_answers_503_until_its_endpoint_is_removed() {
+    let scratch = Scratch::new("crash");
+    let s = run_checked("app-crash-loop", &[], &scratch);
+    let base = variant(&s, "baseline");
+    assert!(
+        with_flag(&sidecar(base, "srv-a-0")["flags"], "UF") > 0,
+        "{}",
+        base["sidecars"]
+    );
+    for pod in ["srv-a-1", "srv-a-2"] {
+        assert_eq!(with_flag(&sidecar(base, pod)["flags"], "UF"), 0, "{pod}");
+    }
+    let steps = lifecycle(&scratch, "baseline");
+    let all = |step: &str| -> Vec<u64> {
+        steps
+            .iter()
+            .filter(|s| s.pod == "srv-a-0" && s.step == step)
+            .map(|s| s.t_ms)
+            .collect()
+    };
+    let (killed, seen, restarted) = (
+        all("app-oom-killed"),
+        all("not-ready"),
+        all("app-restarted"),
+    );
+    let (listening, ready, added) = (all("app-listening"), all("ready"), all("endpoint-added"));
+    assert_eq!(killed.len(), 2, "{steps:?}");
+    for k in 0..2 {
+        assert!(killed[k] < seen[k] && seen[k] <= restarted[k], "{steps:?}");
+        // The probe succeeds once the app listens, and the pod is published after.
+        assert!(
+            restarted[k] < listening[k] && listening[k] <= ready[k],
+            "{steps:?}"
+        );
+        assert!(ready[k] < added[k], "{steps:?}");
+    }
+    // CrashLoopBackOff: none before the first restart, 2 s from the exit before the second.
+    assert!(restarted[1] - killed[1] >= 2000, "{steps:?}");
+    assert!(
+        restarted[0] - killed[0] < restarted[1] - killed[1],
+        "{steps:?}"
+    );
+    assert_eq!(all("endpoint-removed").len(), 2, "{steps:?}");
+
+    // Without a probe the restarted pod is ready at once, before its app listens, and the
+    // callers meet the app's start-up too.
+    let unprobed = lifecycle(&scratch, "no-readiness-probe");
+    let first = |step: &str| when(&unprobed, "srv-a-0", step);
+    assert!(first("ready") < first("app-listening"), "{unprobed:?}");
+    let errors = |name: &str| variant(&s, name)["errors"].as_u64().unwrap();
+    assert!(
+        errors("no-readiness-probe") > errors("baseline"),
+        "{} vs {}",
+        errors("no-readiness-probe"),
+        errors("baseline")
+    );
+    let retried = variant(&s, "caller-retries");
+    assert!(
+        with_flag(&sidecar(retried, "srv-a-0")["flags"], "UF") > 0,
+        "{}",
+        retried["sidecars"]
+    );
+}

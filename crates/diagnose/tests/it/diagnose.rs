@@ -173,3 +173,48 @@ fn recovery_is_judged_per_input_and_upstream() {
     let e = diagnose_inputs(&[("errors.log", &line("02.000", 503, "UF"))]);
     assert!(!e.contains("answered"), "{e}");
 }
+
+/// An upstream that fails, answers, and fails again (a crash loop) is told from one that
+/// failed once and came back; another pod's answers in between do not count.
+#[test]
+fn a_failure_that_recurs_after_answers_is_told_from_a_single_outage() {
+    let line = |t: &str, code: u16, flags: &str| {
+        format!(
+            r#"[2022-04-18T09:00:{t}Z] "GET / HTTP/1.1" {code} {flags} "-" "-" 0 91 0 - "-" "-" "x" "srv-a" "127.0.0.1:8080" inbound|8080|http|srv-a.default.svc.cluster.local - 10.244.0.7:8080 10.244.0.9:1234 -"#
+        ) + "\n"
+    };
+    let evidence = |inputs: &[(&str, String)]| {
+        let mut d = Diagnoser::new(5, Vec::new());
+        for (name, text) in inputs {
+            d.read(name, Cursor::new(text.as_bytes().to_vec()));
+        }
+        d.finish().groups[0].evidence.clone()
+    };
+    let recurs = "failed again";
+    let once = [
+        line("01.000", 200, "-"),
+        line("02.000", 503, "UF"),
+        line("02.500", 503, "UF"),
+        line("03.000", 200, "-"),
+    ]
+    .concat();
+    let e = evidence(&[("srv-a-0.log", once.clone())]);
+    assert!(!e.contains(recurs), "{e}");
+    let twice = [
+        once.clone(),
+        line("04.000", 503, "UF"),
+        line("05.000", 200, "-"),
+    ]
+    .concat();
+    let e = evidence(&[("srv-a-0.log", twice)]);
+    assert!(e.contains(recurs), "{e}");
+    // The answer in between came from another pod's log: no recurrence.
+    let e = evidence(&[
+        (
+            "srv-a-0.log",
+            [line("02.000", 503, "UF"), line("04.000", 503, "UF")].concat(),
+        ),
+        ("srv-a-1.log", line("03.000", 200, "-")),
+    ]);
+    assert!(!e.contains(recurs), "{e}");
+}

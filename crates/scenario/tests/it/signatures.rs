@@ -131,3 +131,20 @@ fn a_new_pod_fails_before_it_ever_answered() {
     );
     assert!(d.groups[0].mitigations[0].fix.contains("readiness probe"));
 }
+
+/// The same refused connects in two bursts, the pod answering between them (a lab run's
+/// log of the crashing pod, thinned): an app container that crashes, comes back and
+/// crashes again.
+#[test]
+fn a_crash_loop_fails_again_after_answering() {
+    let d = fixture("app_crash_loop.log");
+    assert_eq!(scenarios(&d), [Some("app-crash-loop")]);
+    assert!(
+        d.groups[0].evidence.contains("then failed again"),
+        "{}",
+        d.groups[0].evidence
+    );
+    // One outage that ends: still the app that went down once.
+    let d = fixture("inbound_app_down_uf.log");
+    assert_eq!(scenarios(&d)[0], Some("inbound-app-down-uf"));
+}

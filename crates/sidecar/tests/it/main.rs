@@ -1,3 +1,6 @@
-//! Integration tests of the sidecar rendering: every profile's configuration validated by a real Envoy.
+//! Integration tests of the sidecar: every profile's configuration validated by a real
+//! Envoy, and real Envoys run, drained and stopped.
 
+mod hot_restart;
+mod support;
 mod validate;
