@@ -913,3 +913,32 @@ fn a_crashed_app_is_restarted_by_the_kubelet_and_answers_503_until_its_endpoint_
         retried["sidecars"]
     );
 }
+
+/// A DestinationRule connection pool smaller than the calls in flight: the caller's sidecar
+/// answers the surplus 503 UO itself, and the server never sees it; Istio's defaults or a
+/// pool sized to the load leave no error.
+#[test]
+fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
+    let scratch = Scratch::new("circuit-breaker");
+    let s = run_checked("circuit-breaker-uo", &[], &scratch);
+    for name in ["baseline", "max-requests"] {
+        let v = variant(&s, name);
+        let uo = with_flag(&sidecar(v, "client")["flags"], "UO");
+        assert!(uo > 0, "{name}: {}", v["sidecars"]);
+        // The overflowed requests never reach the server's sidecar.
+        let served: u64 = sidecar(v, "srv-a-0")["flags"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        let requests = v["requests"].as_u64().unwrap();
+        assert!(
+            served + uo <= requests,
+            "{name}: {served} + {uo} > {requests}"
+        );
+    }
+    for name in ["istio-defaults", "pool-sized-to-load"] {
+        assert_eq!(variant(&s, name)["errors"], 0, "{name}");
+    }
+}
