@@ -172,34 +172,7 @@ fn script(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
         b.insert(NAT, "PREROUTING", 1, format!("-i {iface} -j RETURN"));
     }
     // sh@1.2.10 L462-480, sh@1.4.0 L441-459.
-    match &cfg.outbound_ip_ranges {
-        IpRanges::All => {
-            b.append(NAT, "ISTIO_OUTPUT", "-j ISTIO_REDIRECT");
-            for iface in &cfg.kubevirt_interfaces {
-                b.insert(
-                    NAT,
-                    "PREROUTING",
-                    1,
-                    format!("-i {iface} -j ISTIO_REDIRECT"),
-                );
-            }
-        }
-        IpRanges::Only(cidrs) if !cidrs.is_empty() => {
-            for cidr in cidrs {
-                for iface in &cfg.kubevirt_interfaces {
-                    b.insert(
-                        NAT,
-                        "PREROUTING",
-                        1,
-                        format!("-i {iface} -d {cidr} -j ISTIO_REDIRECT"),
-                    );
-                }
-                b.append(NAT, "ISTIO_OUTPUT", format!("-d {cidr} -j ISTIO_REDIRECT"));
-            }
-            b.append(NAT, "ISTIO_OUTPUT", "-j RETURN");
-        }
-        IpRanges::Only(_) => {}
-    }
+    redirect_outbound_ranges(&mut b, cfg, crate::Cidr::to_string, true);
     // An IPv4 pod: inbound IPv6 dropped but for established connections and loopback
     // (sh@1.2.10 L604-610, sh@1.4.0 L568-574), `ip6tables` without `-t`.
     let mut ops = b.ops;
@@ -388,6 +361,22 @@ fn go(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
     }
     // run.go@1.13.0 L209-234 (a closing RETURN after listed ranges); run.go@1.24.0 L194-218
     // (none).
+    redirect_outbound_ranges(&mut b, cfg, cidr, !v124);
+    if let Some(dns) = dns {
+        dns_udp(&mut b, cfg, dns, v124);
+    }
+    declare_chains(b.ops, v124)
+}
+
+/// The outbound traffic sent to the proxy: everything, or only the listed ranges (as
+/// `format` prints them), then, with `closing_return`, nothing else; the kubevirt interfaces
+/// likewise from PREROUTING.
+fn redirect_outbound_ranges<F: Fn(&crate::Cidr) -> String>(
+    b: &mut Ops,
+    cfg: &CaptureConfig,
+    format: F,
+    closing_return: bool,
+) {
     match &cfg.outbound_ip_ranges {
         IpRanges::All => {
             b.append(NAT, "ISTIO_OUTPUT", "-j ISTIO_REDIRECT");
@@ -402,30 +391,19 @@ fn go(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
         }
         IpRanges::Only(cidrs) if !cidrs.is_empty() => {
             for c in cidrs {
+                let c = format(c);
                 for iface in &cfg.kubevirt_interfaces {
-                    b.insert(
-                        NAT,
-                        "PREROUTING",
-                        1,
-                        format!("-i {iface} -d {} -j ISTIO_REDIRECT", cidr(c)),
-                    );
+                    let spec = format!("-i {iface} -d {c} -j ISTIO_REDIRECT");
+                    b.insert(NAT, "PREROUTING", 1, spec);
                 }
-                b.append(
-                    NAT,
-                    "ISTIO_OUTPUT",
-                    format!("-d {} -j ISTIO_REDIRECT", cidr(c)),
-                );
+                b.append(NAT, "ISTIO_OUTPUT", format!("-d {c} -j ISTIO_REDIRECT"));
             }
-            if !v124 {
+            if closing_return {
                 b.append(NAT, "ISTIO_OUTPUT", "-j RETURN");
             }
         }
         IpRanges::Only(_) => {}
     }
-    if let Some(dns) = dns {
-        dns_udp(&mut b, cfg, dns, v124);
-    }
-    declare_chains(b.ops, v124)
 }
 
 /// UDP DNS: returned for the proxy, redirected to the agent, and split into two conntrack
