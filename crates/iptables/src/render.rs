@@ -97,29 +97,7 @@ fn script(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
     if cfg.inbound_ports != InboundPorts::Only(Vec::new()) {
         b.new_chain(NAT, "ISTIO_INBOUND");
         b.append(NAT, "PREROUTING", "-p tcp -j ISTIO_INBOUND");
-        match &cfg.inbound_ports {
-            InboundPorts::All => {
-                // "Makes sure SSH is not redirected" (sh@1.4.0 L354-355; gone by run.go@1.13.0).
-                b.append(NAT, "ISTIO_INBOUND", "-p tcp --dport 22 -j RETURN");
-                for port in &cfg.inbound_ports_exclude {
-                    b.append(
-                        NAT,
-                        "ISTIO_INBOUND",
-                        format!("-p tcp --dport {port} -j RETURN"),
-                    );
-                }
-                b.append(NAT, "ISTIO_INBOUND", "-p tcp -j ISTIO_IN_REDIRECT");
-            }
-            InboundPorts::Only(ports) => {
-                for port in ports {
-                    b.append(
-                        NAT,
-                        "ISTIO_INBOUND",
-                        format!("-p tcp --dport {port} -j ISTIO_IN_REDIRECT"),
-                    );
-                }
-            }
-        }
+        inbound_ports(&mut b, cfg, true);
     }
     // sh@1.2.10 L414-425, sh@1.4.0 L390-401.
     b.new_chain(NAT, "ISTIO_OUTPUT");
@@ -250,27 +228,7 @@ fn go(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
     // run.go@1.13.0 L140-207; run.go@1.24.0 L125-192 (REDIRECT: nat; no SSH exception).
     if cfg.inbound_ports != InboundPorts::Only(Vec::new()) {
         b.append(NAT, "PREROUTING", "-p tcp -j ISTIO_INBOUND");
-        match &cfg.inbound_ports {
-            InboundPorts::All => {
-                for port in &cfg.inbound_ports_exclude {
-                    b.append(
-                        NAT,
-                        "ISTIO_INBOUND",
-                        format!("-p tcp --dport {port} -j RETURN"),
-                    );
-                }
-                b.append(NAT, "ISTIO_INBOUND", "-p tcp -j ISTIO_IN_REDIRECT");
-            }
-            InboundPorts::Only(ports) => {
-                for port in ports {
-                    b.append(
-                        NAT,
-                        "ISTIO_INBOUND",
-                        format!("-p tcp --dport {port} -j ISTIO_IN_REDIRECT"),
-                    );
-                }
-            }
-        }
+        inbound_ports(&mut b, cfg, false);
     }
     // run.go@1.13.0 L387-398; run.go@1.24.0 L352-363.
     b.append(NAT, "OUTPUT", "-p tcp -j ISTIO_OUTPUT");
@@ -366,6 +324,30 @@ fn go(cfg: &CaptureConfig, era: Era) -> Vec<Op> {
         dns_udp(&mut b, cfg, dns, v124);
     }
     declare_chains(b.ops, v124)
+}
+
+/// The inbound ports sent to ISTIO_IN_REDIRECT: every port but the excluded ones (and, with
+/// `ssh_exempt`, port 22: "Makes sure SSH is not redirected", sh@1.4.0 L354-355, gone by
+/// run.go@1.13.0), or only the listed ones.
+fn inbound_ports(b: &mut Ops, cfg: &CaptureConfig, ssh_exempt: bool) {
+    match &cfg.inbound_ports {
+        InboundPorts::All => {
+            if ssh_exempt {
+                b.append(NAT, "ISTIO_INBOUND", "-p tcp --dport 22 -j RETURN");
+            }
+            for port in &cfg.inbound_ports_exclude {
+                let spec = format!("-p tcp --dport {port} -j RETURN");
+                b.append(NAT, "ISTIO_INBOUND", spec);
+            }
+            b.append(NAT, "ISTIO_INBOUND", "-p tcp -j ISTIO_IN_REDIRECT");
+        }
+        InboundPorts::Only(ports) => {
+            for port in ports {
+                let spec = format!("-p tcp --dport {port} -j ISTIO_IN_REDIRECT");
+                b.append(NAT, "ISTIO_INBOUND", spec);
+            }
+        }
+    }
 }
 
 /// The outbound traffic sent to the proxy: everything, or only the listed ranges (as
