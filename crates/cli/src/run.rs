@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
-use mesh5xx_lab::{run_scenario, LabConfig, LabError};
+use mesh5xx_lab::{run_scenario, LabConfig, LabError, Network};
 use mesh5xx_results::{NotApplicable, Summary};
 use mesh5xx_scenario::{profile, Catalog, Profile, Scenario, Variant};
 use mesh5xx_sidecar::EnvoyBinary;
@@ -41,6 +41,11 @@ pub struct RunArgs {
     /// Exit 1 when any variant misses its expectations.
     #[arg(long)]
     pub check: bool,
+    /// How pods are networked: `local` (every process on loopback, the app naming its
+    /// sidecar) or `netns` (each pod a network namespace on a bridge with the iptables rules
+    /// Istio's istio-iptables writes for the profile's era; needs root).
+    #[arg(long, value_name = "MODE", default_value = "local", value_parser = parse_network)]
+    pub network: Network,
     #[command(flatten)]
     pub envoy: EnvoyArgs,
 }
@@ -54,6 +59,10 @@ fn parse_secs(s: &str) -> Result<f64, String> {
     } else {
         Err(format!("{v} is not between 0.5 and 600 seconds"))
     }
+}
+
+fn parse_network(s: &str) -> Result<Network, String> {
+    s.parse()
 }
 
 fn parse_repeat(s: &str) -> Result<u32, String> {
@@ -142,6 +151,14 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
 /// run shares it. Without `nft` or root, naming such a variant with --variant is an error;
 /// otherwise those variants are left out, saying so.
 fn enter_private_network(plans: &mut [Plan<'_>], args: &RunArgs) -> anyhow::Result<()> {
+    if args.network == Network::Netns {
+        // The pods' bridge and veths go into the run's own namespace, gone with the run.
+        return mesh5xx_process::netns::enter_private().map_err(|e| {
+            anyhow::anyhow!(
+                "--network netns needs a private network namespace ({e}): run as root, or use --network local"
+            )
+        });
+    }
     let needing: Vec<String> = plans
         .iter()
         .flat_map(|p| {
@@ -200,6 +217,13 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
         let mut variants = Vec::new();
         let mut not_applicable = Vec::new();
         for v in named {
+            if let Some(why) = args.network.refuses(v) {
+                if !args.variants.is_empty() {
+                    anyhow::bail!("{} / {}: {why}", scenario.name, v.name);
+                }
+                eprintln!("mesh5xx: {}: leaving out {}: {why}", scenario.name, v.name);
+                continue;
+            }
             let v = v.for_profile(&profile);
             let Some(why) = v.not_applicable(&profile) else {
                 variants.push(v);
@@ -222,6 +246,13 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
             (Some(d), true) => d.join(&scenario.name),
             (None, _) => PathBuf::new(),
         };
+        if variants.is_empty() && not_applicable.is_empty() {
+            anyhow::bail!(
+                "{}: no variant runs with --network {}",
+                scenario.name,
+                args.network
+            );
+        }
         plans.push(Plan {
             scenario,
             variants,
@@ -277,6 +308,7 @@ async fn run_one(
         progress: true,
         live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         not_applicable: p.not_applicable.clone(),
+        network: args.network,
     };
     let variants: Vec<&Variant> = p.variants.iter().collect();
     match run_scenario(&cfg, p.scenario, &variants, stop).await {

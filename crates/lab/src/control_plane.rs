@@ -3,7 +3,7 @@
 //! the world, or delta from the profiles whose pilot-agent defaulted to it
 //! ([`Behaviour::DeltaXds`]).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -28,12 +28,18 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
-    /// Start `mesh5xx xds` recording to `dir/xds.jsonl`, with istiod's default debounce, for
-    /// the sidecars of `profile`.
-    pub async fn start(exe: &Path, dir: &Path, profile: &Profile) -> Result<Self, LabError> {
+    /// Start `mesh5xx xds` on `ip` (any free port) recording to `dir/xds.jsonl`, with
+    /// istiod's default debounce, for the sidecars of `profile`.
+    pub async fn start(
+        exe: &Path,
+        dir: &Path,
+        profile: &Profile,
+        ip: IpAddr,
+    ) -> Result<Self, LabError> {
         let schema = Schema::file(None).map_err(|e| LabError::ControlPlane(e.to_string()))?;
         let record = dir.join("xds.jsonl");
-        let args = XdsArgs::new(record.clone(), schema);
+        let mut args = XdsArgs::new(record.clone(), schema);
+        args.listen = SocketAddr::new(ip, 0);
         let mut cmd = Command::new(exe);
         cmd.arg("xds").args(args.to_argv());
         let (mut child, input) =

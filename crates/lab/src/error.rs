@@ -24,6 +24,8 @@ pub enum LabError {
     ControlPlane(String),
     #[error("pods changing while the load runs: {0}")]
     Lifecycle(String),
+    #[error("pod network: {0}")]
+    Network(String),
     #[error("interrupted")]
     Interrupted,
 }

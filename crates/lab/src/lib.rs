@@ -11,9 +11,11 @@
 pub mod control_plane;
 pub mod error;
 pub mod lifecycle;
+pub mod network;
 pub mod other_app;
 pub mod runner;
 pub mod topology;
 
 pub use error::LabError;
+pub use network::Network;
 pub use runner::{run_scenario, LabConfig};

@@ -560,6 +560,7 @@ async fn start(
         app: app?,
         sidecar,
         endpoint,
+        sandbox: None,
     };
     Ok((pod, ready))
 }

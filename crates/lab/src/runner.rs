@@ -21,8 +21,9 @@ use mesh5xx_plan::processes::{load_args, Resolve};
 use mesh5xx_plan::read_report;
 use mesh5xx_upstream::UpstreamReport;
 
-use crate::{lifecycle, other_app};
+use crate::{lifecycle, other_app, Network};
 use crate::{topology, LabError};
+use mesh5xx_podnet::PodNetwork;
 
 /// Everything a run needs besides the scenario.
 #[derive(Debug, Clone)]
@@ -45,6 +46,8 @@ pub struct LabConfig {
     /// The scenario's variants left out because the profile's istiod could not express them;
     /// recorded in `summary.json` from its first write.
     pub not_applicable: Vec<NotApplicable>,
+    /// How the pods are networked (the netns mode needs the run in a private namespace).
+    pub network: Network,
 }
 
 /// Run `variants` of `scenario`, each `cfg.repeat` times round by round; `stop` turning true
@@ -64,7 +67,7 @@ pub async fn run_scenario(
         title: scenario.title.clone(),
         envoy_version: cfg.envoy.version.clone(),
         istio_profile: cfg.profile.name.to_string(),
-        mode: "local".into(),
+        mode: cfg.network.to_string(),
         started_at: rfc3339(SystemTime::now()),
         finished_at: None,
         machine: Machine::this(),
@@ -74,6 +77,14 @@ pub async fn run_scenario(
         not_applicable: cfg.not_applicable.clone(),
     };
     write_summary(&cfg.run_dir, &summary)?;
+    let net = match cfg.network {
+        Network::Local => None,
+        Network::Netns => Some(Arc::new(
+            PodNetwork::create()
+                .await
+                .map_err(|e| LabError::Network(e.to_string()))?,
+        )),
+    };
     let repeat = cfg.repeat.max(1);
     let repeated = repeat > 1;
     // Each variant's runs so far, with their round.
@@ -95,6 +106,7 @@ pub async fn run_scenario(
                 v,
                 cfg.run_dir.join(&dir),
                 duration_ms,
+                net.as_ref(),
                 &mut stop,
             )
             .await;
@@ -187,6 +199,7 @@ async fn run_variant(
     v: &Variant,
     dir: PathBuf,
     duration_ms: u64,
+    net: Option<&Arc<PodNetwork>>,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<VariantResult, LabError> {
     if dir.exists() {
@@ -194,7 +207,8 @@ async fn run_variant(
         std::fs::remove_dir_all(&dir).map_err(LabError::io(&dir))?;
     }
     std::fs::create_dir_all(&dir).map_err(LabError::io(&dir))?;
-    let mut pods = topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir).await?;
+    let mut pods =
+        topology::start(&cfg.exe, &cfg.envoy, &cfg.profile, scenario, v, &dir, net).await?;
 
     let resolve = pods.egress.as_ref().map(|e| Resolve {
         name: scenario.service.host.clone(),
@@ -225,6 +239,9 @@ async fn run_variant(
     }
     let mut cmd = Command::new(&cfg.exe);
     cmd.arg("loadgen").args(load.to_argv());
+    if let Some(ns) = pods.client_netns() {
+        ns.enter_on_spawn(&mut cmd);
+    }
     let log = dir.join("loadgen.out");
     let mut loadgen = if cfg.live {
         Supervised::spawn_showing_stderr("loadgen", cmd, Some(&log))?

@@ -1,16 +1,19 @@
 //! Starting a variant's pods: app servers, their sidecars, and the client's sidecar.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use mesh5xx_podnet::{PodNetwork, PodSandbox};
+use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::Supervised;
 use mesh5xx_scenario::istio::IstioObjects;
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
-    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, ReservedPort,
-    SidecarSpec,
+    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, PodCapture,
+    ReservedPort, SidecarSpec,
 };
 use mesh5xx_upstream::AppFaults;
 use serde_json::Value;
@@ -20,6 +23,7 @@ use mesh5xx_egress::EgressArgs;
 use mesh5xx_plan::egress::egress_config;
 
 use crate::control_plane::ControlPlane;
+use crate::network::capture_rules;
 use crate::LabError;
 use mesh5xx_plan::processes::{app_args, AppHost};
 
@@ -45,8 +49,11 @@ pub struct App {
 pub struct ServerPod {
     pub app: App,
     pub sidecar: Sidecar,
-    /// The sidecar's inbound listener: the pod's endpoint in the service.
+    /// The pod's endpoint in the service: its sidecar's inbound listener, or, in a network
+    /// namespace, the pod's address and the app's port (captured to the sidecar).
     pub endpoint: SocketAddr,
+    /// The pod's network namespace (the netns mode).
+    pub sandbox: Option<PodSandbox>,
 }
 
 /// What a server pod is made of: the service's app and a sidecar as istiod renders it for
@@ -63,6 +70,8 @@ pub struct PodTemplate {
     pub drain: Drain,
     /// The variant's directory: logs, reports, configurations.
     pub dir: PathBuf,
+    /// The pod network, in the netns mode.
+    pub net: Option<Arc<PodNetwork>>,
 }
 
 impl PodTemplate {
@@ -80,25 +89,36 @@ impl PodTemplate {
         faults: &AppFaults,
         listen: SocketAddr,
     ) -> Result<App, LabError> {
-        start_app(&self.exe, faults, index, listen, &self.dir).await
+        start_app(&self.exe, faults, index, listen, &self.dir, None).await
     }
 
     /// The sidecar of replica `index` in front of `app`, as rendered: its bootstrap and its
     /// access log.
     pub fn sidecar_config(&self, index: usize, app: SocketAddr) -> (Value, PathBuf) {
+        self.sidecar_config_in(index, app, None)
+    }
+
+    /// Like [`PodTemplate::sidecar_config`], for a pod whose traffic is captured.
+    fn sidecar_config_in(
+        &self,
+        index: usize,
+        app: SocketAddr,
+        capture: Option<PodCapture>,
+    ) -> (Value, PathBuf) {
         let pod = self.pod_name(index);
         let access_log = self.dir.join(format!("access-{pod}.log"));
         let inbound = InboundSpec {
             service: &self.service,
             app,
         };
-        let spec = SidecarSpec::server(
+        let mut spec = SidecarSpec::server(
             &pod,
             &self.profile,
             &self.istio,
             access_log.clone(),
             inbound,
         );
+        spec.capture = capture;
         (render(&spec), access_log)
     }
 
@@ -116,6 +136,7 @@ impl PodTemplate {
             sidecar,
             app,
             endpoint,
+            sandbox: None,
         })
     }
 
@@ -149,10 +170,70 @@ impl PodTemplate {
         faults: &AppFaults,
         cp: Option<&mut ControlPlane>,
     ) -> Result<ServerPod, LabError> {
+        if let Some(net) = &self.net {
+            return self.start_in_pod(net, index, faults, cp).await;
+        }
         let app = self.start_app(index, faults, any_port()).await?;
         let (bootstrap, access_log) = self.sidecar_config(index, app.addr);
         let config = through(cp, bootstrap).await?;
         self.start_sidecar(index, app, &config, access_log).await
+    }
+}
+
+impl PodTemplate {
+    /// Replica `index` in a network namespace of its own: the pod's namespace with the
+    /// capture rules for the app's port, the app listening on every address of the pod on
+    /// the service's target port, and its sidecar in front of it as group 1337.
+    async fn start_in_pod(
+        &self,
+        net: &PodNetwork,
+        index: usize,
+        faults: &AppFaults,
+        cp: Option<&mut ControlPlane>,
+    ) -> Result<ServerPod, LabError> {
+        let name = self.pod_name(index);
+        let port = self.service.target_port;
+        let rules = capture_rules(&self.profile, &[port])?;
+        let sandbox = net
+            .pod(&name, Some(&rules))
+            .await
+            .map_err(|e| LabError::Network(e.to_string()))?;
+        let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+        let app = start_app(
+            &self.exe,
+            faults,
+            index,
+            listen,
+            &self.dir,
+            Some(sandbox.netns()),
+        )
+        .await?;
+        let capture = PodCapture {
+            pod_ip: sandbox.ip(),
+        };
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let (bootstrap, access_log) = self.sidecar_config_in(index, loopback, Some(capture));
+        let config = through(cp, bootstrap).await?;
+        let envoy = Envoy::start_in(
+            Some(sandbox.netns()),
+            &self.envoy,
+            &name,
+            &config,
+            &self.dir,
+            self.drain,
+        )
+        .await?;
+        Ok(ServerPod {
+            app,
+            sidecar: Sidecar {
+                pod: name,
+                role: "server",
+                envoy,
+                access_log,
+            },
+            endpoint: SocketAddr::from((sandbox.ip(), port)),
+            sandbox: Some(sandbox),
+        })
     }
 }
 
@@ -181,6 +262,8 @@ pub struct Pods {
     pub egress: Option<EgressProc>,
     /// The control plane the sidecars take their configuration from, if the topology has one.
     pub control_plane: Option<ControlPlane>,
+    /// The client pod's network namespace (the netns mode), where the load generator runs.
+    pub client_sandbox: Option<PodSandbox>,
 }
 
 impl Pods {
@@ -190,6 +273,11 @@ impl Pods {
             .iter()
             .map(|p| &p.sidecar)
             .chain(self.client.iter())
+    }
+
+    /// The client's network namespace, in the netns mode: where the app (the load) runs.
+    pub fn client_netns(&self) -> Option<&NetNs> {
+        self.client_sandbox.as_ref().map(|s| s.netns())
     }
 
     /// Every app: the server pods', then the external one.
@@ -243,9 +331,12 @@ pub async fn start(
     scenario: &Scenario,
     variant: &Variant,
     dir: &Path,
+    net: Option<&Arc<PodNetwork>>,
 ) -> Result<Pods, LabError> {
     let mut cp = if variant.topology.control_plane {
-        Some(ControlPlane::start(exe, dir, profile).await?)
+        // In the netns mode the pods reach it at the node's address, as istiod's service.
+        let at = net.map_or(Ipv4Addr::LOCALHOST, |_| mesh5xx_podnet::GATEWAY);
+        Some(ControlPlane::start(exe, dir, profile, at.into()).await?)
     } else {
         None
     };
@@ -260,6 +351,7 @@ pub async fn start(
         istio: variant.istio.clone(),
         drain: drain(profile, variant),
         dir: dir.to_path_buf(),
+        net: net.cloned(),
     };
     let mut servers = Vec::new();
     for i in 0..variant.topology.replicas as usize {
@@ -269,6 +361,21 @@ pub async fn start(
                 .await?,
         );
     }
+    let client_sandbox = match net {
+        Some(net) => {
+            // The client pod's containers declare no port; without a sidecar it has no rules.
+            let rules = match variant.topology.client_sidecar {
+                true => Some(capture_rules(profile, &[])?),
+                false => None,
+            };
+            let sandbox = net
+                .pod("client", rules.as_ref())
+                .await
+                .map_err(|e| LabError::Network(e.to_string()))?;
+            Some(sandbox)
+        }
+        None => None,
+    };
     let (client, target, client_start) = if variant.topology.client_sidecar {
         let outbound = OutboundSpec {
             service: Some((
@@ -277,8 +384,22 @@ pub async fn start(
             )),
             external: vec![],
         };
-        let (client, target, client_start) =
-            start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
+        let in_pod = client_sandbox.as_ref().zip(net);
+        let (client, mut target, client_start) = start_client(
+            envoy,
+            profile,
+            variant,
+            outbound,
+            cp.as_mut(),
+            dir,
+            in_pod.map(|(s, _)| s),
+        )
+        .await?;
+        if let Some((_, net)) = in_pod {
+            // The app calls the service's virtual IP; its sidecar gets the connection by
+            // the capture rules.
+            target = SocketAddr::from((net.service_ip(), scenario.service.port));
+        }
         (Some(client), target, client_start)
     } else {
         (None, servers[0].endpoint, None)
@@ -292,6 +413,7 @@ pub async fn start(
         target,
         egress: None,
         control_plane: cp,
+        client_sandbox,
     })
 }
 
@@ -325,11 +447,15 @@ async fn start_app(
     index: usize,
     listen: SocketAddr,
     dir: &Path,
+    pod: Option<&NetNs>,
 ) -> Result<App, LabError> {
     let report = dir.join(format!("app-{index}.json"));
     let mut cmd = Command::new(exe);
     let args = app_args(faults, AppHost::Local, listen, &report);
     cmd.arg("upstream").args(args.to_argv());
+    if let Some(ns) = pod {
+        ns.enter_on_spawn(&mut cmd);
+    }
     let mut child = Supervised::spawn(
         &format!("app {index}"),
         cmd,
@@ -359,7 +485,7 @@ async fn start_outbound(
         .external
         .as_ref()
         .expect("an outbound variant has an external host");
-    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, any_port(), dir).await?];
+    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, any_port(), dir, None).await?];
     let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
     let config_path = dir.join("egress-config.json");
     let text = serde_json::to_string_pretty(&config).expect("serializable");
@@ -386,7 +512,7 @@ async fn start_outbound(
         }],
     };
     let (client, target, client_start) =
-        start_client(envoy, profile, variant, outbound, cp.as_mut(), dir).await?;
+        start_client(envoy, profile, variant, outbound, cp.as_mut(), dir, None).await?;
     Ok(Pods {
         servers: Vec::new(),
         template: None,
@@ -400,6 +526,7 @@ async fn start_outbound(
             report,
         }),
         control_plane: cp,
+        client_sandbox: None,
     })
 }
 
@@ -419,9 +546,12 @@ async fn start_client(
     outbound: OutboundSpec<'_>,
     cp: Option<&mut ControlPlane>,
     dir: &Path,
+    pod: Option<&PodSandbox>,
 ) -> Result<(Sidecar, SocketAddr, Option<ClientStart>), LabError> {
     let access_log = dir.join("access-client.log");
-    let spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
+    let mut spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
+    spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
+    let pod_ns = pod.map(|p| p.netns().clone());
     let pod = spec.pod.clone();
     let mut bootstrap = render(&spec);
     let sidecar = |envoy| Sidecar {
@@ -438,7 +568,9 @@ async fn start_client(
         (Some(start), Some(cp)) => (start, cp),
         (_, cp) => {
             let config = through(cp, bootstrap).await?;
-            let envoy = Envoy::start(envoy, &pod, &config, dir, drain(profile, variant)).await?;
+            let netns = pod_ns.as_ref();
+            let envoy =
+                Envoy::start_in(netns, envoy, &pod, &config, dir, drain(profile, variant)).await?;
             let target = envoy
                 .listener(OUTBOUND_LISTENER)
                 .expect("the outbound listener is rendered");

@@ -11,9 +11,11 @@
 //! for the line with a timeout, keeps the rest of its output in a log file,
 //! stops it with SIGTERM (then SIGKILL) and kills it on `Drop`. Children also
 //! receive SIGKILL when the process that spawned them dies, even by `kill -9`
-//! (Linux parent-death signal). [`netns`] gives a run a private network namespace.
+//! (Linux parent-death signal). [`netns`] gives a run a private network namespace and enters
+//! pods' namespaces; [`identity`] sets the group a child runs as.
 
 mod cache;
+pub mod identity;
 pub mod netns;
 mod ready;
 mod signal;

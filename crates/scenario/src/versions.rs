@@ -240,6 +240,12 @@ behaviours! {
         after: "the inbound listener has traffic_direction INBOUND, the outbound ones OUTBOUND (what Envoy's drain_listeners?inboundonly selects)",
         source: "v1alpha3/listener.go@1.2.10 (none); v1alpha3/listener.go@1.3.0 L625, L1316; v1alpha3/listener.go@1.4.0 L637, L1343; core/listener_inbound.go@1.24.0 L156; core/listener.go@1.24.0 L559"
     }
+    VirtualInboundListener {
+        since: 3,
+        before: "captured inbound traffic reaches the `virtual` listener on 15001, which hands it to the POD_IP_PORT inbound listener (not bound)",
+        after: "captured inbound traffic reaches `virtualInbound` on 15006 (filter chains by destination port; the outbound one is `virtualOutbound`)",
+        source: "v1alpha3/listener.go@1.2.10 L57-58, L276-290; v1alpha3/listener.go@1.3.0 L90, L133; v1alpha3/listener_builder.go@1.4.0 L135-175, L311-335; core/listener_inbound.go@1.24.0 L196, L270"
+    }
     AuthorizationPolicy {
         since: 4,
         before: "authorization by the v1alpha1 RBAC objects (ClusterRbacConfig, ServiceRole): no AuthorizationPolicy",

@@ -1,30 +1,46 @@
 //! A minimal HTTP/1.1 client (one request, then close) for Envoy's admin endpoint (loopback
-//! only).
+//! only: the lab's own, or a pod's).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use mesh5xx_process::netns::NetNs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// GET `path` from the admin server at `addr`; returns (status, body).
-pub async fn get(
-    addr: SocketAddr,
-    path: &str,
-    timeout: Duration,
-) -> std::io::Result<(u16, String)> {
-    request(addr, "GET", path, timeout).await
+/// Where an Envoy's admin server listens: an address on the loopback of the lab's network
+/// namespace, or of a pod's.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    pub addr: SocketAddr,
+    /// The pod's namespace, if the Envoy runs in one.
+    pub netns: Option<NetNs>,
 }
 
-/// `method` `path` (no body) to the admin server at `addr`; returns (status, body).
+impl Admin {
+    async fn connect(&self) -> std::io::Result<TcpStream> {
+        match &self.netns {
+            Some(ns) => ns.connect(self.addr).await,
+            None => TcpStream::connect(self.addr).await,
+        }
+    }
+}
+
+/// GET `path` from the admin server `at`; returns (status, body).
+pub async fn get(at: &Admin, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+    request(at, "GET", path, timeout).await
+}
+
+/// `method` `path` (no body) to the admin server `at`; returns (status, body).
 pub async fn request(
-    addr: SocketAddr,
+    at: &Admin,
     method: &str,
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<(u16, String)> {
+    let addr = at.addr;
     let fut = async {
-        let mut s = TcpStream::connect(addr).await?;
+        let mut s = at.connect().await?;
         s.write_all(
             format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 .as_bytes(),

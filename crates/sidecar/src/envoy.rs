@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::{ProcessError, Supervised};
 use serde_json::Value;
 use tokio::process::Command;
 
 use mesh5xx_scenario::{Behaviour, Profile};
 
-use crate::admin;
+use crate::admin::{self, Admin};
 use crate::hot_restart::HotRestart;
 use crate::provision::EnvoyBinary;
 
@@ -52,7 +53,7 @@ pub struct Envoy {
     name: String,
     /// Epoch 0: the Envoy started on `config_path`.
     child: Supervised,
-    admin: SocketAddr,
+    admin: Admin,
     listeners: BTreeMap<String, SocketAddr>,
     config_path: PathBuf,
     /// Its stdout and stderr.
@@ -64,6 +65,20 @@ pub struct Envoy {
     /// Set when started with hot restart enabled (`drain.hot_restart`).
     hot_restart: Option<HotRestart>,
 }
+
+/// Start `cmd` in the network namespace `pod` (if any), as group [`PROXY_GID`].
+pub(crate) fn in_pod(cmd: &mut Command, pod: Option<&NetNs>) {
+    if let Some(ns) = pod {
+        ns.enter_on_spawn(cmd);
+        mesh5xx_process::identity::with_group(cmd, PROXY_GID);
+    }
+}
+
+/// The group a sidecar runs as in a pod (the injector's `runAsGroup: 1337`), whose
+/// traffic the capture rules leave alone (`-m owner --gid-owner 1337 -j RETURN`, every era:
+/// crates/iptables). Its user stays the lab's, so it reads the lab's files and Envoy binary;
+/// the rules' uid match is therefore not what exempts it.
+pub const PROXY_GID: u32 = 1337;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -169,7 +184,20 @@ impl Envoy {
         dir: &Path,
         drain: Drain,
     ) -> Result<Self, EnvoyError> {
-        let mut envoy = Self::spawn(bin, name, config, dir, drain).await?;
+        Self::start_in(None, bin, name, config, dir, drain).await
+    }
+
+    /// Like [`Envoy::start`], in the network namespace `pod` (if any), as group
+    /// [`PROXY_GID`]: a sidecar in a pod whose traffic is captured.
+    pub async fn start_in(
+        pod: Option<&NetNs>,
+        bin: &EnvoyBinary,
+        name: &str,
+        config: &Value,
+        dir: &Path,
+        drain: Drain,
+    ) -> Result<Self, EnvoyError> {
+        let mut envoy = Self::spawn_in(pod, bin, name, config, dir, drain).await?;
         envoy.wait_ready().await?;
         Ok(envoy)
     }
@@ -178,6 +206,19 @@ impl Envoy {
     /// waiting for its configuration, with no listener yet. [`Envoy::wait_ready`] waits for
     /// the rest.
     pub async fn spawn(
+        bin: &EnvoyBinary,
+        name: &str,
+        config: &Value,
+        dir: &Path,
+        drain: Drain,
+    ) -> Result<Self, EnvoyError> {
+        Self::spawn_in(None, bin, name, config, dir, drain).await
+    }
+
+    /// Like [`Envoy::spawn`], in the network namespace `pod` (if any), as group
+    /// [`PROXY_GID`].
+    pub async fn spawn_in(
+        pod: Option<&NetNs>,
         bin: &EnvoyBinary,
         name: &str,
         config: &Value,
@@ -203,6 +244,7 @@ impl Envoy {
         cmd.arg("--admin-address-path")
             .arg(&admin_path)
             .args(drain.args());
+        in_pod(&mut cmd, pod);
         let mut child = Supervised::spawn(&format!("envoy {name}"), cmd, Some(&log))?;
         let deadline = Instant::now() + READY_TIMEOUT;
         let (admin, hot_restart) = loop {
@@ -245,7 +287,10 @@ impl Envoy {
         Ok(Envoy {
             name: name.to_string(),
             child,
-            admin,
+            admin: Admin {
+                addr: admin,
+                netns: pod.cloned(),
+            },
             listeners: BTreeMap::new(),
             config_path,
             log,
@@ -261,7 +306,7 @@ impl Envoy {
     pub async fn wait_ready(&mut self) -> Result<(), EnvoyError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Ok((200, _)) = admin::get(self.admin, "/ready", Duration::from_secs(2)).await {
+            if let Ok((200, _)) = admin::get(&self.admin, "/ready", Duration::from_secs(2)).await {
                 break;
             }
             if Instant::now() > deadline {
@@ -273,7 +318,7 @@ impl Envoy {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.listeners = read_listeners(self.admin)
+        self.listeners = read_listeners(&self.admin)
             .await
             .map_err(|reason| self.admin_error(reason))?;
         Ok(())
@@ -287,7 +332,7 @@ impl Envoy {
     /// The admin address (nothing answers there after a hot restart into the empty
     /// configuration).
     pub fn admin(&self) -> SocketAddr {
-        self.admin
+        self.admin.addr
     }
 
     /// The bound address of listener `name` (e.g. `virtualInbound`, `0.0.0.0_80`).
@@ -354,7 +399,7 @@ impl Envoy {
                 });
             };
             return hot_restart
-                .start_drain_epoch(&self.bin, &self.name, &self.dir, self.admin, self.drain)
+                .start_drain_epoch(&self.bin, &self.name, &self.dir, &self.admin, self.drain)
                 .await;
         }
         let params: Vec<&str> = [
@@ -385,7 +430,7 @@ impl Envoy {
                 "{method} {path}: no admin since the hot restart into the empty configuration"
             )));
         }
-        match admin::request(self.admin, method, path, timeout).await {
+        match admin::request(&self.admin, method, path, timeout).await {
             Ok((200, body)) => Ok(body),
             Ok((code, _)) => Err(self.admin_error(format!("{method} {path} answered {code}"))),
             Err(e) => Err(self.admin_error(e.to_string())),
@@ -501,7 +546,7 @@ pub(crate) async fn child_exited(
     }
 }
 
-async fn read_listeners(admin: SocketAddr) -> Result<BTreeMap<String, SocketAddr>, String> {
+async fn read_listeners(admin: &Admin) -> Result<BTreeMap<String, SocketAddr>, String> {
     let (code, body) = admin::get(admin, "/listeners?format=json", Duration::from_secs(5))
         .await
         .map_err(|e| e.to_string())?;

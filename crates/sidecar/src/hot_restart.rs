@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use mesh5xx_process::{ProcessError, Supervised};
 use tokio::process::Command;
 
-use crate::admin;
+use crate::admin::{self, Admin};
 use crate::envoy::{child_exited, Drain, EnvoyError};
 
 /// How long epoch 1 may take to take over (epoch 0's admin gone).
@@ -96,7 +96,7 @@ impl HotRestart {
         envoy: &Path,
         name: &str,
         dir: &Path,
-        admin: std::net::SocketAddr,
+        admin: &Admin,
         drain: Drain,
     ) -> Result<(), EnvoyError> {
         if self.drain_epoch.is_some() {
@@ -119,6 +119,8 @@ impl HotRestart {
                 "1",
             ])
             .args(drain.args());
+        // Its domain socket with epoch 0 is an abstract one, local to the pod's namespace.
+        crate::envoy::in_pod(&mut cmd, admin.netns.as_ref());
         let child = Supervised::spawn(&format!("envoy {name} epoch 1"), cmd, Some(&log))?;
         let child = self.drain_epoch.insert(child);
         let failed = |reason: String| EnvoyError::HotRestart {

@@ -18,7 +18,10 @@ pub mod port;
 pub mod provision;
 pub mod render;
 
-pub use envoy::{Drain, Envoy, EnvoyError, TerminationDrain};
+pub use envoy::{Drain, Envoy, EnvoyError, TerminationDrain, PROXY_GID};
 pub use port::ReservedPort;
 pub use provision::{EnvoyBinary, ProvisionError, DEFAULT_ENVOY_VERSION};
-pub use render::{render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec, FLAGS_HEADER};
+pub use render::{
+    render, ExternalService, InboundSpec, OutboundSpec, PodCapture, SidecarSpec, FLAGS_HEADER,
+    INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT,
+};

@@ -10,13 +10,15 @@
 //! destination in `x-envoy-original-dst-host`.
 
 mod authz;
+mod capture;
 mod cluster;
 mod listener;
 mod route;
 
+pub use capture::{PodCapture, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
 pub use cluster::outbound_name;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use mesh5xx_scenario::istio::Resolution;
@@ -48,6 +50,9 @@ pub struct SidecarSpec<'a> {
     pub outbound: Option<OutboundSpec<'a>>,
     /// Override Envoy runtime keys (e.g. the classic LOGICAL_DNS implementation).
     pub runtime: serde_json::Map<String, Value>,
+    /// Present when the sidecar runs in a pod whose traffic istio-iptables captures (the
+    /// netns run mode): listeners on the capture ports, found by original destination.
+    pub capture: Option<PodCapture>,
 }
 
 impl<'a> SidecarSpec<'a> {
@@ -67,6 +72,7 @@ impl<'a> SidecarSpec<'a> {
             inbound: Some(inbound),
             outbound: None,
             runtime: Default::default(),
+            capture: None,
         }
     }
 
@@ -85,6 +91,7 @@ impl<'a> SidecarSpec<'a> {
             inbound: None,
             outbound: Some(outbound),
             runtime: Default::default(),
+            capture: None,
         }
     }
 }
@@ -126,8 +133,16 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
     let mut clusters = Vec::new();
     if let Some(inb) = &spec.inbound {
         let name = cluster::inbound_name(spec.profile, inb.service);
-        clusters.push(cluster::inbound(spec, inb, &name));
-        listeners.push(listener::inbound(spec, inb, &name));
+        let mut c = cluster::inbound(spec, inb, &name);
+        let mut l = listener::inbound(spec, inb, &name);
+        if let Some(pod) = spec.capture {
+            if let Some(c) = c.as_object_mut() {
+                capture::inbound_cluster(c, spec);
+            }
+            capture::inbound(&mut l, spec, pod, inb.app.port());
+        }
+        clusters.push(c);
+        listeners.push(l);
     }
     if let Some(out) = &spec.outbound {
         let mut vhosts = Vec::new();
@@ -150,8 +165,24 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             }
         }
         vhosts.push(route::allow_any_vhost(spec));
-        clusters.push(cluster::passthrough(spec));
-        listeners.push(listener::outbound(spec, vhosts));
+        let mut l = listener::outbound(spec, vhosts);
+        if spec.capture.is_some() {
+            let port = out.service.as_ref().map_or(80, |(svc, _)| svc.port);
+            capture::outbound_service(&mut l, port);
+        }
+        listeners.push(l);
+    }
+    if spec.outbound.is_some() || spec.capture.is_some() {
+        let mut c = cluster::passthrough(spec);
+        if spec.capture.is_some() {
+            capture::passthrough(&mut c);
+        }
+        clusters.push(c);
+    }
+    if spec.capture.is_some() {
+        // Every captured pod has the virtual outbound listener (before 1.3 inbound comes
+        // through it too).
+        listeners.push(capture::virtual_outbound(spec));
     }
     let mut runtime = serde_json::Map::new();
     if clusters.iter().any(|c| c["type"] == "LOGICAL_DNS") {
@@ -163,7 +194,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
     let mut layers = vec![json!({"name": "static", "static_layer": Value::Object(runtime)})];
     layers.push(json!({"name": "admin", "admin_layer": {}}));
     json!({
-        "node": {"id": format!("sidecar~127.0.0.1~{}.default~default.svc.cluster.local", spec.pod), "cluster": spec.pod},
+        "node": {"id": format!("sidecar~{}~{}.default~default.svc.cluster.local", spec.capture.map_or(Ipv4Addr::LOCALHOST, |c| c.pod_ip), spec.pod), "cluster": spec.pod},
         "admin": {"address": socket("127.0.0.1".parse().expect("ip"), 0)},
         "layered_runtime": {"layers": layers},
         "static_resources": {"listeners": listeners, "clusters": clusters},

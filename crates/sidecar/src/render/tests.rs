@@ -29,6 +29,7 @@ fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
         }),
         outbound: None,
         runtime: Default::default(),
+        capture: None,
     })
 }
 
@@ -124,6 +125,7 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
                 external: vec![],
             }),
             runtime: Default::default(),
+            capture: None,
         });
         let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"];
@@ -142,6 +144,8 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
 struct Both {
     server: Value,
     client: Value,
+    /// The server in a pod whose traffic is captured (the netns mode).
+    captured: Value,
 }
 
 const ALL_OBJECTS: &str = r#"
@@ -184,8 +188,27 @@ fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
             }],
         }),
         runtime: Default::default(),
+        capture: None,
     });
-    Both { server, client }
+    let mut captured = SidecarSpec::server(
+        "srv-a-0",
+        &p,
+        objs,
+        PathBuf::from("/tmp/x.log"),
+        InboundSpec {
+            service: &s,
+            app: "127.0.0.1:8080".parse().unwrap(),
+        },
+    );
+    captured.capture = Some(PodCapture {
+        pod_ip: "10.44.0.2".parse().unwrap(),
+    });
+    let captured = render(&captured);
+    Both {
+        server,
+        client,
+        captured,
+    }
 }
 
 fn cluster<'a>(cfg: &'a Value, name: &str) -> &'a Value {
@@ -251,7 +274,14 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             &cluster(&r.client, svc_cluster)["circuit_breakers"]["thresholds"][0]
                 ["track_remaining"],
         ),
-        Behaviour::InboundPassthrough => text(&cluster(&r.server, "inbound")["type"]),
+        Behaviour::InboundPassthrough => text(&cluster(&r.captured, "inbound")["type"]),
+        Behaviour::VirtualInboundListener => {
+            let l = &r.captured["static_resources"]["listeners"];
+            format!(
+                "{} {} {}",
+                l[0]["name"], l[0]["address"]["socket_address"]["port_value"], l[1]["name"]
+            )
+        }
         Behaviour::VsRetryAddsRetriableStatusCodes => text(
             &vhost(&r.client, "srv-a.default.svc.cluster.local:80")["routes"][0]["route"]
                 ["retry_policy"]["retry_on"],
@@ -366,7 +396,11 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::OutlierSuccessRateOff => ("null", "0"),
         Behaviour::InboundTargetPortNames => ("\"inbound|80|http|srv-a.default.svc.cluster.local\"", "\"inbound|8080||\""),
         Behaviour::TrackRemaining => ("null", "true"),
-        Behaviour::InboundPassthrough => ("\"STATIC\"", "\"STATIC\""),
+        Behaviour::InboundPassthrough => ("\"STATIC\"", "\"ORIGINAL_DST\""),
+        Behaviour::VirtualInboundListener => (
+            "\"10.44.0.2_8080\" 8080 \"virtual\"",
+            "\"virtualInbound\" 15006 \"virtualOutbound\"",
+        ),
         Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
         Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
         Behaviour::AuthorizationPolicy => ("translated: false", "translated: true"),

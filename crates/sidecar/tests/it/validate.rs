@@ -4,7 +4,9 @@ use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{profile, IstioObjects};
 use mesh5xx_sidecar::envoy::validate;
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
-use mesh5xx_sidecar::{render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec};
+use mesh5xx_sidecar::{
+    render, ExternalService, InboundSpec, OutboundSpec, PodCapture, SidecarSpec,
+};
 
 const ALL_FIELDS: &str = r#"
 - apiVersion: networking.istio.io/v1beta1
@@ -81,11 +83,13 @@ async fn rendered_configs_pass_envoy_validate() {
         },
     ];
     for p in profile::all() {
-        for (role, with_objects) in [
-            ("server", true),
-            ("server-bare", false),
-            ("client", true),
-            ("client-bare", false),
+        for (role, with_objects, captured) in [
+            ("server", true, false),
+            ("server-bare", false, false),
+            ("client", true, false),
+            ("client-bare", false, false),
+            ("server-in-pod", true, true),
+            ("client-in-pod", true, true),
         ] {
             let none = IstioObjects::default();
             let istio = if with_objects { &objs } else { &none };
@@ -110,6 +114,9 @@ async fn rendered_configs_pass_envoy_validate() {
                     external: external.clone(),
                 }),
                 runtime: Default::default(),
+                capture: captured.then(|| PodCapture {
+                    pod_ip: "10.44.0.2".parse().unwrap(),
+                }),
             };
             let cfg = render(&spec);
             let path = dir.join(format!("{}-{role}.yaml", p.name));

@@ -1,0 +1,114 @@
+//! How a run networks its pods.
+//!
+//! - [`Network::Local`]: every process on the runner's loopback; the app names its sidecar
+//!   directly, a sidecar names the app's port, a pod that is gone is a refused port.
+//! - [`Network::Netns`]: each pod a network namespace of its own on a bridge
+//!   (`mesh5xx-podnet`), with the capture rules istio-iptables writes for the profile's era
+//!   (`mesh5xx-iptables`): the app calls the service's virtual IP and its sidecar gets the
+//!   connection by iptables, the server's sidecar gets inbound traffic to the pod's address
+//!   the same way, Envoy runs as the proxy's group, and the control plane listens on the
+//!   node's address. Needs root and the run in a private namespace of its own.
+
+use std::fmt;
+use std::str::FromStr;
+
+use mesh5xx_iptables::{render, CaptureConfig, Era, Rules};
+use mesh5xx_scenario::{Profile, Variant};
+
+use crate::LabError;
+
+/// How a run networks its pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Network {
+    /// Every process on the runner's loopback.
+    #[default]
+    Local,
+    /// Each pod a network namespace with Istio's capture rules.
+    Netns,
+}
+
+impl Network {
+    /// Every mode, as named on the command line.
+    pub const ALL: [Network; 2] = [Network::Local, Network::Netns];
+
+    /// Why `variant` cannot run in this mode yet, if it cannot.
+    pub fn refuses(self, variant: &Variant) -> Option<String> {
+        if self == Network::Local {
+            return None;
+        }
+        let t = &variant.topology;
+        let unsupported = [
+            ("topology.external (an external host)", t.external.is_some()),
+            ("topology.terminate", t.terminate.is_some()),
+            ("topology.rollout", t.rollout.is_some()),
+            ("topology.scale", t.scale.is_some()),
+            ("topology.crash", t.crash.is_some()),
+            ("topology.config_change", t.config_change.is_some()),
+            ("topology.client_pod", t.client_pod.is_some()),
+        ];
+        let found: Vec<&str> = unsupported
+            .iter()
+            .filter(|(_, has)| *has)
+            .map(|(what, _)| *what)
+            .collect();
+        (!found.is_empty()).then(|| {
+            format!(
+                "the netns network mode does not run {} yet (run it with --network local)",
+                found.join(", ")
+            )
+        })
+    }
+}
+
+impl fmt::Display for Network {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Network::Local => "local",
+            Network::Netns => "netns",
+        })
+    }
+}
+
+impl FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Network::ALL
+            .into_iter()
+            .find(|n| n.to_string() == s)
+            .ok_or_else(|| format!("unknown network mode {s:?} (known: local, netns)"))
+    }
+}
+
+/// The capture rules the sidecar injector of `profile`'s era has istio-iptables write for a
+/// pod whose containers declare `ports`.
+pub fn capture_rules(profile: &Profile, ports: &[u16]) -> Result<Rules, LabError> {
+    let era = Era::for_profile(profile).map_err(|e| LabError::Network(e.to_string()))?;
+    render(&CaptureConfig::injected(era, ports), era).map_err(|e| LabError::Network(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_read_back_from_their_names() {
+        for n in Network::ALL {
+            assert_eq!(n.to_string().parse::<Network>().unwrap(), n);
+        }
+        assert_eq!(
+            "host".parse::<Network>().unwrap_err(),
+            "unknown network mode \"host\" (known: local, netns)"
+        );
+    }
+
+    #[test]
+    fn every_profile_has_capture_rules_for_its_era() {
+        for p in mesh5xx_scenario::profile::all() {
+            let rules = capture_rules(&p, &[8080]).unwrap();
+            assert!(rules
+                .restore(mesh5xx_iptables::Family::V4)
+                .contains("ISTIO_REDIRECT"));
+        }
+    }
+}
