@@ -237,7 +237,7 @@ async fn apply(
     };
     let mut state = endpoints.state.lock().await;
     for (index, pod) in servers.iter().enumerate() {
-        let (bootstrap, _) = changed.sidecar_config(index, pod.app.addr);
+        let (bootstrap, _) = changed.sidecar_config(index, pod.app.addr, pod.sandbox.as_ref());
         state.0.declare(&bootstrap).await?;
         endpoints.steps.record(pod.name(), "config-changed");
     }
@@ -321,7 +321,17 @@ async fn shutdown(
         Ok::<_, LabError>(())
     };
     let (a, b, c) = tokio::join!(endpoints.change(name, None), app_stop, sidecar_stop);
-    a.and(b).and(c)
+    a.and(b).and(c)?;
+    // Its containers gone, the pod's network goes (the runtime's sandbox and CNI DEL): its
+    // address stops answering.
+    if let Some(sandbox) = pod.sandbox.take() {
+        sandbox
+            .remove()
+            .await
+            .map_err(|e| LabError::Network(e.to_string()))?;
+        steps.record(name, "network-removed");
+    }
+    Ok(())
 }
 
 /// pilot-agent on SIGTERM at `t0` (`pkg/envoy/agent.go` terminate(), by era): drain Envoy's
@@ -527,12 +537,20 @@ async fn start(
     let created = Instant::now();
     ctx.endpoints.steps.record(&name, "created");
     let app_starts = created + Duration::from_millis(ctx.life.start_ms);
+    let sandbox = t.sandbox(index).await?;
+    let pod_net = sandbox.as_ref();
     if ctx.life.readiness_probe {
         tokio::time::sleep_until(app_starts).await;
-        let app = t.start_app(index, &ctx.app, any_port()).await?;
-        let (bootstrap, access_log) = t.sidecar_config(index, app.addr);
+        let app = t.start_app(index, &ctx.app, pod_net, any_port()).await?;
+        let (bootstrap, access_log) = t.sidecar_config(index, app.addr, pod_net);
         let config = ctx.endpoints.adopt(&bootstrap).await?;
-        let pod = t.start_sidecar(index, app, &config, access_log).await?;
+        let (sidecar, endpoint) = t.start_envoy(index, &config, access_log, pod_net).await?;
+        let pod = ServerPod {
+            app,
+            sidecar,
+            endpoint,
+            sandbox,
+        };
         let ready = Instant::now();
         ctx.endpoints.steps.record(&name, "ready");
         if publish == Publish::Now {
@@ -540,16 +558,22 @@ async fn start(
         }
         return Ok((pod, ready));
     }
-    let port = ReservedPort::new().map_err(|e| LabError::Lifecycle(format!("{name}: {e}")))?;
-    let (bootstrap, access_log) = t.sidecar_config(index, port.addr());
+    // Until the app listens, its port refuses connections: locally a port reserved for it,
+    // in a pod a port of the pod's own that nothing else listens on.
+    let port = match pod_net {
+        Some(_) => None,
+        None => Some(ReservedPort::new().map_err(|e| LabError::Lifecycle(format!("{name}: {e}")))?),
+    };
+    let app_addr = port.as_ref().map_or(any_port(), |p| p.addr());
+    let (bootstrap, access_log) = t.sidecar_config(index, app_addr, pod_net);
     let config = ctx.endpoints.adopt(&bootstrap).await?;
-    let (sidecar, endpoint) = t.start_envoy(index, &config, access_log).await?;
+    let (sidecar, endpoint) = t.start_envoy(index, &config, access_log, pod_net).await?;
     let ready = Instant::now();
     ctx.endpoints.steps.record(&name, "ready");
     let published = ctx.endpoints.change_since(ready, &name, Some(endpoint));
     let app = async {
         tokio::time::sleep_until(app_starts).await;
-        let app = t.start_app(index, &ctx.app, port.addr()).await?;
+        let app = t.start_app(index, &ctx.app, pod_net, app_addr).await?;
         ctx.endpoints.steps.record(&name, "app-listening");
         Ok::<_, LabError>(app)
     };
@@ -560,7 +584,7 @@ async fn start(
         app: app?,
         sidecar,
         endpoint,
-        sandbox: None,
+        sandbox,
     };
     Ok((pod, ready))
 }

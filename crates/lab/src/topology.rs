@@ -81,78 +81,86 @@ impl PodTemplate {
         format!("{host}-{index}")
     }
 
-    /// Start the app of replica `index` with `faults` on `listen` (port 0: any free port);
-    /// returns once it listens.
+    /// The network of new replica `index`, in the netns mode: its namespace on the bridge,
+    /// with the capture rules for the app's port (`None` locally).
+    pub async fn sandbox(&self, index: usize) -> Result<Option<PodSandbox>, LabError> {
+        let Some(net) = &self.net else {
+            return Ok(None);
+        };
+        let rules = capture_rules(&self.profile, &[self.service.target_port])?;
+        net.pod(&self.pod_name(index), Some(&rules))
+            .await
+            .map(Some)
+            .map_err(|e| LabError::Network(e.to_string()))
+    }
+
+    /// Start the app of replica `index` with `faults`; returns once it listens. Locally on
+    /// `listen` (port 0: any free port); in `pod`, on every address of the pod on the
+    /// service's target port.
     pub async fn start_app(
         &self,
         index: usize,
         faults: &AppFaults,
+        pod: Option<&PodSandbox>,
         listen: SocketAddr,
     ) -> Result<App, LabError> {
-        start_app(&self.exe, faults, index, listen, &self.dir, None).await
+        let listen = match pod {
+            Some(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.service.target_port)),
+            None => listen,
+        };
+        let ns = pod.map(|p| p.netns());
+        start_app(&self.exe, faults, index, listen, &self.dir, ns).await
     }
 
-    /// The sidecar of replica `index` in front of `app`, as rendered: its bootstrap and its
+    /// The sidecar of replica `index` in front of the app on `app` (in `pod`, the app's
+    /// port on the pod's loopback, its traffic captured), as rendered: its bootstrap and its
     /// access log.
-    pub fn sidecar_config(&self, index: usize, app: SocketAddr) -> (Value, PathBuf) {
-        self.sidecar_config_in(index, app, None)
-    }
-
-    /// Like [`PodTemplate::sidecar_config`], for a pod whose traffic is captured.
-    fn sidecar_config_in(
+    pub fn sidecar_config(
         &self,
         index: usize,
         app: SocketAddr,
-        capture: Option<PodCapture>,
+        pod: Option<&PodSandbox>,
     ) -> (Value, PathBuf) {
-        let pod = self.pod_name(index);
-        let access_log = self.dir.join(format!("access-{pod}.log"));
+        let name = self.pod_name(index);
+        let access_log = self.dir.join(format!("access-{name}.log"));
+        let app = match pod {
+            Some(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, self.service.target_port)),
+            None => app,
+        };
         let inbound = InboundSpec {
             service: &self.service,
             app,
         };
         let mut spec = SidecarSpec::server(
-            &pod,
+            &name,
             &self.profile,
             &self.istio,
             access_log.clone(),
             inbound,
         );
-        spec.capture = capture;
+        spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
         (render(&spec), access_log)
     }
 
-    /// Run the sidecar of replica `index` (in front of `app`) on `config`; returns the pod
-    /// once Envoy is ready.
-    pub async fn start_sidecar(
-        &self,
-        index: usize,
-        app: App,
-        config: &Value,
-        access_log: PathBuf,
-    ) -> Result<ServerPod, LabError> {
-        let (sidecar, endpoint) = self.start_envoy(index, config, access_log).await?;
-        Ok(ServerPod {
-            sidecar,
-            app,
-            endpoint,
-            sandbox: None,
-        })
-    }
-
-    /// Run the sidecar of replica `index` on `config`; returns it and its inbound listener
-    /// (the pod's endpoint) once Envoy is ready.
+    /// Run the sidecar of replica `index` on `config` (in `pod`, if any); returns it and
+    /// the pod's endpoint once Envoy is ready: its inbound listener, or in a pod the pod's
+    /// address and the app's port.
     pub async fn start_envoy(
         &self,
         index: usize,
         config: &Value,
         access_log: PathBuf,
+        pod: Option<&PodSandbox>,
     ) -> Result<(Sidecar, SocketAddr), LabError> {
         let name = self.pod_name(index);
-        let envoy = Envoy::start(&self.envoy, &name, config, &self.dir, self.drain).await?;
-        let endpoint = envoy
-            .listener("virtualInbound")
-            .expect("the inbound listener is rendered");
+        let ns = pod.map(|p| p.netns());
+        let envoy = Envoy::start_in(ns, &self.envoy, &name, config, &self.dir, self.drain).await?;
+        let endpoint = match pod {
+            Some(p) => SocketAddr::from((p.ip(), self.service.target_port)),
+            None => envoy
+                .listener("virtualInbound")
+                .expect("the inbound listener is rendered"),
+        };
         let sidecar = Sidecar {
             pod: name,
             role: "server",
@@ -162,77 +170,29 @@ impl PodTemplate {
         Ok((sidecar, endpoint))
     }
 
-    /// Start replica `index` with `faults`: the app, then its sidecar (through `cp`, which
-    /// learns its configuration first, or from a static file).
+    /// Start replica `index` with `faults`: its network (in the netns mode), the app, then
+    /// its sidecar (through `cp`, which learns its configuration first, or from a static
+    /// file).
     pub async fn start(
         &self,
         index: usize,
         faults: &AppFaults,
         cp: Option<&mut ControlPlane>,
     ) -> Result<ServerPod, LabError> {
-        if let Some(net) = &self.net {
-            return self.start_in_pod(net, index, faults, cp).await;
-        }
-        let app = self.start_app(index, faults, any_port()).await?;
-        let (bootstrap, access_log) = self.sidecar_config(index, app.addr);
+        let sandbox = self.sandbox(index).await?;
+        let app = self
+            .start_app(index, faults, sandbox.as_ref(), any_port())
+            .await?;
+        let (bootstrap, access_log) = self.sidecar_config(index, app.addr, sandbox.as_ref());
         let config = through(cp, bootstrap).await?;
-        self.start_sidecar(index, app, &config, access_log).await
-    }
-}
-
-impl PodTemplate {
-    /// Replica `index` in a network namespace of its own: the pod's namespace with the
-    /// capture rules for the app's port, the app listening on every address of the pod on
-    /// the service's target port, and its sidecar in front of it as group 1337.
-    async fn start_in_pod(
-        &self,
-        net: &PodNetwork,
-        index: usize,
-        faults: &AppFaults,
-        cp: Option<&mut ControlPlane>,
-    ) -> Result<ServerPod, LabError> {
-        let name = self.pod_name(index);
-        let port = self.service.target_port;
-        let rules = capture_rules(&self.profile, &[port])?;
-        let sandbox = net
-            .pod(&name, Some(&rules))
-            .await
-            .map_err(|e| LabError::Network(e.to_string()))?;
-        let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
-        let app = start_app(
-            &self.exe,
-            faults,
-            index,
-            listen,
-            &self.dir,
-            Some(sandbox.netns()),
-        )
-        .await?;
-        let capture = PodCapture {
-            pod_ip: sandbox.ip(),
-        };
-        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let (bootstrap, access_log) = self.sidecar_config_in(index, loopback, Some(capture));
-        let config = through(cp, bootstrap).await?;
-        let envoy = Envoy::start_in(
-            Some(sandbox.netns()),
-            &self.envoy,
-            &name,
-            &config,
-            &self.dir,
-            self.drain,
-        )
-        .await?;
+        let (sidecar, endpoint) = self
+            .start_envoy(index, &config, access_log, sandbox.as_ref())
+            .await?;
         Ok(ServerPod {
             app,
-            sidecar: Sidecar {
-                pod: name,
-                role: "server",
-                envoy,
-                access_log,
-            },
-            endpoint: SocketAddr::from((sandbox.ip(), port)),
-            sandbox: Some(sandbox),
+            sidecar,
+            endpoint,
+            sandbox,
         })
     }
 }
@@ -293,7 +253,8 @@ pub struct ClientStart {
     /// Its rendered configuration, the outbound listener pinned to `port`.
     pub bootstrap: Value,
     pub delay: Duration,
-    pub port: ReservedPort,
+    /// Locally, the outbound listener's port, reserved until Envoy listens on it.
+    pub port: Option<ReservedPort>,
 }
 
 /// The running egress process (fake DNS + firewall).
@@ -571,22 +532,39 @@ async fn start_client(
             let netns = pod_ns.as_ref();
             let envoy =
                 Envoy::start_in(netns, envoy, &pod, &config, dir, drain(profile, variant)).await?;
+            // In a pod the caller names the service's virtual IP instead.
             let target = envoy
                 .listener(OUTBOUND_LISTENER)
                 .expect("the outbound listener is rendered");
             return Ok((sidecar(envoy), target, None));
         }
     };
-    let port = ReservedPort::new().map_err(|e| {
-        LabError::Lifecycle(format!("reserving a port for the client's sidecar: {e}"))
-    })?;
-    assert!(
-        port.pin(&mut bootstrap, OUTBOUND_LISTENER),
-        "the outbound listener is rendered"
-    );
-    let target = port.addr();
+    // Until its listener is configured, the sidecar's port refuses connections: locally a
+    // port reserved for it, in a pod 15001, where the capture rules send the app's calls.
+    let (port, target) = match pod_ns {
+        Some(_) => (None, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+        None => {
+            let port = ReservedPort::new().map_err(|e| {
+                LabError::Lifecycle(format!("reserving a port for the client's sidecar: {e}"))
+            })?;
+            assert!(
+                port.pin(&mut bootstrap, OUTBOUND_LISTENER),
+                "the outbound listener is rendered"
+            );
+            let target = port.addr();
+            (Some(port), target)
+        }
+    };
     let config = cp.bootstrap_for(&bootstrap);
-    let mut running = Envoy::spawn(envoy, &pod, &config, dir, drain(profile, variant)).await?;
+    let mut running = Envoy::spawn_in(
+        pod_ns.as_ref(),
+        envoy,
+        &pod,
+        &config,
+        dir,
+        drain(profile, variant),
+    )
+    .await?;
     if app_waits {
         tokio::time::sleep(delay).await;
         cp.declare(&bootstrap).await?;

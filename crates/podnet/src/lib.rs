@@ -10,6 +10,7 @@
 //! - [`PodSandbox`]: one pod's namespace: start processes in it, connect into it, apply
 //!   rules, and remove it (its address stops answering at once, as a deleted pod's does).
 //!
+//! Interfaces are named with the run's prefix (`m5br0`, `m5pN`: `netns::RUN_INTERFACE_PREFIX`).
 //! Nothing outlives the run: the bridge and the host ends of the veths live in the run's
 //! private namespace, which the kernel frees with the run's last process; a pod's namespace
 //! goes with its sandbox process and the processes in it, which all die with the runner

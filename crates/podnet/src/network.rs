@@ -13,7 +13,8 @@ use crate::{ip, PodNetError};
 pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 44, 0, 1);
 /// The pods' prefix length (`10.44.0.0/16`).
 pub const POD_PREFIX: u8 = 16;
-const BRIDGE: &str = "mesh5xx0";
+/// The bridge (the node's `cni0`); it and the veths carry the run's interface prefix.
+const BRIDGE: &str = "m5br0";
 /// The first service virtual IP (`10.96.0.0/12` is Kubernetes' default service range).
 const FIRST_VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 

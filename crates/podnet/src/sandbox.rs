@@ -43,7 +43,7 @@ impl PodSandbox {
             what: format!("pod {name} namespace"),
             source,
         })?;
-        let veth = format!("m5p{index}");
+        let veth = format!("{}p{index}", mesh5xx_process::netns::RUN_INTERFACE_PREFIX);
         ip::batch(
             None,
             "the node",

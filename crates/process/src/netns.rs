@@ -129,11 +129,18 @@ fn inode(fd: &OwnedFd) -> io::Result<(u64, u64)> {
     }
 }
 
+/// The prefix of the names of the interfaces a run makes in its private namespace (the pod
+/// network's bridge and veths).
+pub const RUN_INTERFACE_PREFIX: &str = "m5";
+
 /// Whether the calling thread's network namespace is private the way [`enter_private`] makes
-/// one: no interface but loopback, so nothing done in it reaches another machine (the
-/// machine's own namespace always has one more, e.g. `eth0`).
+/// one: no interface but loopback and the run's own ([`RUN_INTERFACE_PREFIX`]), so nothing
+/// done in it reaches another machine (the machine's own namespace always has one more,
+/// e.g. `eth0`).
 pub fn is_private() -> io::Result<bool> {
-    Ok(interfaces()?.iter().all(|name| name == "lo"))
+    Ok(interfaces()?
+        .iter()
+        .all(|name| name == "lo" || name.starts_with(RUN_INTERFACE_PREFIX)))
 }
 
 /// The names of the interfaces in the calling thread's network namespace.
@@ -227,6 +234,7 @@ mod tests {
         });
         let (ns, addr) = rx.recv().unwrap();
         assert!(!ns.same_as(&here).unwrap());
+        assert!(ns.run(is_private).unwrap().unwrap());
         assert!(ns
             .run(|| NetNs::current().unwrap())
             .unwrap()

@@ -17,7 +17,8 @@ use crate::{ControlPlane, Debounce, Event, Recorder, Schema, Update};
 /// Arguments of `mesh5xx xds`.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct XdsArgs {
-    /// Address to serve ADS on (loopback); port 0 picks a free port, printed on the READY line.
+    /// Address to serve ADS on (loopback, or any address in a network namespace of the run's
+    /// own); port 0 picks a free port, printed on the READY line.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// Write the record (one JSON object per update, push, response, ACK, NACK) to FILE.
@@ -113,9 +114,10 @@ impl XdsArgs {
 /// Entry point of `mesh5xx xds`: serves until SIGTERM/SIGINT; a bad update line ends it with
 /// exit code 2 after recording why (what was recorded before stays).
 pub fn main(args: XdsArgs) -> anyhow::Result<ExitCode> {
-    if !args.listen.ip().is_loopback() {
+    // In a network namespace of the run's own (the netns mode), its addresses are the run's.
+    if !args.listen.ip().is_loopback() && !mesh5xx_process::netns::is_private()? {
         bail!(
-            "--listen {}: the control plane serves only on loopback (127.0.0.0/8 or ::1)",
+            "--listen {}: the control plane serves only on loopback (127.0.0.0/8 or ::1), or in a network namespace of the run's own",
             args.listen
         );
     }

@@ -3,7 +3,10 @@
 //! kernel's OOM killer sends; the restart runs the same app on the same port, its report and
 //! log continued by the new process.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
+
+use mesh5xx_process::netns::NetNs;
 
 use mesh5xx_scenario::model::Crash;
 use mesh5xx_sidecar::ReservedPort;
@@ -70,6 +73,15 @@ pub(super) async fn crash_loop(
     let name = pod.name().to_string();
     let endpoint = pod.endpoint;
     let addr = pod.app.addr;
+    let sandbox = pod.sandbox.as_ref();
+    // The probe connects to the app's port from inside the pod, as pilot-agent's does.
+    let probe = Probe {
+        addr: match sandbox {
+            Some(_) => SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port())),
+            None => addr,
+        },
+        netns: sandbox.map(|s| s.netns().clone()),
+    };
     let mut backoff = CrashLoopBackOff::new(ms(life.crash_backoff_ms));
     // The pod's endpoint changes, each from the moment of its cause, sent in their order
     // (two may fall on the same moment: a restart seen with the exit).
@@ -87,9 +99,15 @@ pub(super) async fn crash_loop(
             tokio::time::sleep_until(kill_at).await;
             pod.app.child.kill().await?;
             let exited = Instant::now();
-            // Nothing holds the port until the app is back: keep it from being handed out.
-            let port = ReservedPort::at(addr)
-                .map_err(|e| LabError::Lifecycle(format!("{name}: reserving {addr}: {e}")))?;
+            // Nothing holds the port until the app is back: keep it from being handed out
+            // (a pod's own port is handed to nobody else).
+            let port =
+                match pod.sandbox {
+                    Some(_) => None,
+                    None => Some(ReservedPort::at(addr).map_err(|e| {
+                        LabError::Lifecycle(format!("{name}: reserving {addr}: {e}"))
+                    })?),
+                };
             steps.record(&name, "app-oom-killed");
             // The exit is seen at the next PLEG relist: half a period later on average,
             // which the lab takes so that the relist's phase does not move the result.
@@ -102,13 +120,13 @@ pub(super) async fn crash_loop(
             steps.record(&name, "app-restarted");
             let starting = async {
                 tokio::time::sleep_until(restart + ms(life.start_ms)).await;
-                let app = ctx.template.start_app(index, app, addr).await?;
+                let app = ctx.template.start_app(index, app, sandbox, addr).await?;
                 steps.record(&name, "app-listening");
                 Ok::<_, LabError>((app, Instant::now()))
             };
             let ready = async {
                 let ready = if life.readiness_probe {
-                    probe_until_ready(addr, restart, ms(life.probe_period_ms)).await
+                    probe_until_ready(&probe, restart, ms(life.probe_period_ms)).await
                 } else {
                     // A container without a readiness probe is ready once it runs.
                     restart
@@ -133,20 +151,27 @@ pub(super) async fn crash_loop(
 /// pilot-agent's rewritten probe does for a `tcpSocket` probe): at once when the container
 /// starts (`prober_manager.go` `UpdatePodStatus` triggers a run for a container not yet
 /// probed), then every `period`; returns the moment of the first success.
-async fn probe_until_ready(
-    addr: std::net::SocketAddr,
-    started: Instant,
-    period: Duration,
-) -> Instant {
+async fn probe_until_ready(probe: &Probe, started: Instant, period: Duration) -> Instant {
     let mut at = started;
     loop {
         tokio::time::sleep_until(at).await;
-        let connect = tokio::net::TcpStream::connect(addr);
+        let connect = async {
+            match &probe.netns {
+                Some(ns) => ns.connect(probe.addr).await,
+                None => tokio::net::TcpStream::connect(probe.addr).await,
+            }
+        };
         if let Ok(Ok(_)) = tokio::time::timeout(PROBE_TIMEOUT, connect).await {
             return Instant::now();
         }
         at += period;
     }
+}
+
+/// Where a TCP readiness probe connects: the app's address, in the pod's namespace if any.
+struct Probe {
+    addr: SocketAddr,
+    netns: Option<NetNs>,
 }
 
 fn ms(n: u64) -> Duration {
