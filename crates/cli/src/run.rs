@@ -42,10 +42,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub check: bool,
     /// How pods are networked: `local` (every process on loopback, the app naming its
-    /// sidecar) or `netns` (each pod a network namespace on a bridge with the iptables rules
+    /// sidecar; the default) or `netns` (each pod a network namespace on a bridge with the iptables rules
     /// Istio's istio-iptables writes for the profile's era; needs root).
-    #[arg(long, value_name = "MODE", default_value = "local", value_parser = parse_network)]
-    pub network: Network,
+    /// A scenario that only `netns` can show (an app on the pod's loopback) runs there
+    /// unless named otherwise.
+    #[arg(long, value_name = "MODE", value_parser = parse_network)]
+    pub network: Option<Network>,
     #[command(flatten)]
     pub envoy: EnvoyArgs,
 }
@@ -85,6 +87,8 @@ struct Plan<'a> {
     not_applicable: Vec<NotApplicable>,
     profile: Profile,
     run_dir: PathBuf,
+    /// How its pods are networked.
+    network: Network,
 }
 
 /// Run the command; `scenarios` is the `--scenarios` directory, if given.
@@ -151,11 +155,18 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
 /// run shares it. Without `nft` or root, naming such a variant with --variant is an error;
 /// otherwise those variants are left out, saying so.
 fn enter_private_network(plans: &mut [Plan<'_>], args: &RunArgs) -> anyhow::Result<()> {
-    if args.network == Network::Netns {
-        // The pods' bridge and veths go into the run's own namespace, gone with the run.
+    if plans.iter().any(|p| p.network == Network::Netns) {
+        // The pods' bridge and veths go into the run's own namespace, gone with the run (the
+        // local mode's loopback works the same in it).
         return mesh5xx_process::netns::enter_private().map_err(|e| {
+            let names: Vec<&str> = plans
+                .iter()
+                .filter(|p| p.network == Network::Netns)
+                .map(|p| p.scenario.name.as_str())
+                .collect();
             anyhow::anyhow!(
-                "--network netns needs a private network namespace ({e}): run as root, or use --network local"
+                "{} runs with --network netns, which needs a private network namespace ({e}): run as root",
+                names.join(", ")
             )
         });
     }
@@ -205,6 +216,9 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
     };
     let mut plans = Vec::new();
     for scenario in scenarios {
+        let network = args
+            .network
+            .unwrap_or_else(|| Network::for_scenario(scenario));
         let named: Vec<&Variant> = if args.variants.is_empty() {
             scenario.variants.iter().collect()
         } else {
@@ -217,7 +231,7 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
         let mut variants = Vec::new();
         let mut not_applicable = Vec::new();
         for v in named {
-            if let Some(why) = args.network.refuses(v) {
+            if let Some(why) = network.refuses(v) {
                 if !args.variants.is_empty() {
                     anyhow::bail!("{} / {}: {why}", scenario.name, v.name);
                 }
@@ -247,13 +261,20 @@ fn plan<'a>(args: &RunArgs, catalog: &'a Catalog) -> anyhow::Result<Vec<Plan<'a>
             (None, _) => PathBuf::new(),
         };
         if variants.is_empty() && not_applicable.is_empty() {
+            if args.all {
+                eprintln!(
+                    "mesh5xx: leaving out {}: no variant runs with --network {network}",
+                    scenario.name
+                );
+                continue;
+            }
             anyhow::bail!(
-                "{}: no variant runs with --network {}",
-                scenario.name,
-                args.network
+                "{}: no variant runs with --network {network}",
+                scenario.name
             );
         }
         plans.push(Plan {
+            network,
             scenario,
             variants,
             not_applicable,
@@ -308,7 +329,7 @@ async fn run_one(
         progress: true,
         live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         not_applicable: p.not_applicable.clone(),
-        network: args.network,
+        network: p.network,
     };
     let variants: Vec<&Variant> = p.variants.iter().collect();
     match run_scenario(&cfg, p.scenario, &variants, stop).await {

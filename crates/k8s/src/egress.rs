@@ -28,6 +28,7 @@ use mesh5xx_egress::config::{
     EgressConfig, FirewallBackend, GatewayConfig, Network, ScheduleChange, ZoneRecord,
 };
 use mesh5xx_plan::egress::egress_config;
+use mesh5xx_scenario::model::AppBind;
 use mesh5xx_scenario::{Scenario, Variant};
 use serde_json::{json, Value};
 
@@ -268,7 +269,7 @@ pub fn objects(r: &Render<'_>, cfg: &EgressConfig) -> anyhow::Result<Vec<Value>>
     }
     for i in 0..cfg.gateways.len() {
         let name = backend_name(i);
-        let app = crate::upstream_command(&r.variant.app, APP_PORT);
+        let app = crate::upstream_command(&r.variant.app, APP_PORT, AppBind::Any);
         out.push(json!({
             "apiVersion": "apps/v1",
             "kind": "Deployment",

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
 use mesh5xx_plan::processes::{app_args, load_args, AppHost, Resolve};
-use mesh5xx_scenario::model::{ClientPod, OtherApp, PodLifecycle, Strategy};
+use mesh5xx_scenario::model::{AppBind, ClientPod, OtherApp, PodLifecycle, Strategy};
 use mesh5xx_scenario::{Catalog, Profile, Scenario, Variant};
 use mesh5xx_upstream::AppFaults;
 use serde_json::{json, Value};
@@ -429,11 +429,16 @@ pub(crate) fn labels(r: &Render<'_>, component: &str, extra: &[(&str, &str)]) ->
     Value::Object(m)
 }
 
-/// `mesh5xx upstream …` with `faults`, listening on the pod's `port` and printing its
-/// report on stdout at SIGTERM (collected from the container log). Outages count from the
-/// first request: the pod starts long before the load generator.
-pub fn upstream_command(faults: &AppFaults, port: u16) -> Vec<String> {
-    let listen = SocketAddr::from(([0, 0, 0, 0], port));
+/// `mesh5xx upstream …` with `faults`, listening on the pod's `port` (on every address, or
+/// the loopback only: `bind`) and printing its report on stdout at SIGTERM (collected from
+/// the container log). Outages count from the first request: the pod starts long before
+/// the load generator.
+pub fn upstream_command(faults: &AppFaults, port: u16, bind: AppBind) -> Vec<String> {
+    let ip = match bind {
+        AppBind::Any => [0, 0, 0, 0],
+        AppBind::Localhost => [127, 0, 0, 1],
+    };
+    let listen = SocketAddr::from((ip, port));
     let args = app_args(faults, AppHost::Pod, listen, Path::new("/dev/stdout"));
     std::iter::once("upstream".to_string())
         .chain(args.to_argv())
@@ -565,7 +570,7 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
                 "selector": {"matchLabels": {"app": svc, "mesh5xx/group": group}},
                 "template": {
                     "metadata": {"labels": labels(r, "app", &[("app", svc), ("mesh5xx/group", &group)])},
-                    "spec": app_pod_spec(r, upstream_command(app, port), port),
+                    "spec": app_pod_spec(r, upstream_command(app, port, r.variant.topology.pod.app_bind), port),
                 },
             },
         });

@@ -11,9 +11,13 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+
+use mesh5xx_podnet::PodNetwork;
 
 use mesh5xx_iptables::{render, CaptureConfig, Era, Rules};
-use mesh5xx_scenario::{Profile, Variant};
+use mesh5xx_scenario::model::AppBind;
+use mesh5xx_scenario::{Profile, Scenario, Variant};
 
 use crate::LabError;
 
@@ -31,10 +35,24 @@ impl Network {
     /// Every mode, as named on the command line.
     pub const ALL: [Network; 2] = [Network::Local, Network::Netns];
 
+    /// The mode `scenario` runs in unless told: netns when a variant needs it (an app on
+    /// the pod's loopback), else local.
+    pub fn for_scenario(scenario: &Scenario) -> Network {
+        let needs = |v: &Variant| v.topology.pod.app_bind != AppBind::Any;
+        match scenario.variants.iter().any(needs) {
+            true => Network::Netns,
+            false => Network::Local,
+        }
+    }
+
     /// Why `variant` cannot run in this mode yet, if it cannot.
     pub fn refuses(self, variant: &Variant) -> Option<String> {
         if self == Network::Local {
-            return None;
+            return (variant.topology.pod.app_bind != AppBind::Any).then(|| {
+                "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
+                 local network mode cannot tell from any address: run it with --network netns"
+                    .to_string()
+            });
         }
         variant.topology.external.as_ref().map(|_| {
             "the netns network mode does not run topology.external (an external host) yet \
@@ -62,6 +80,21 @@ impl FromStr for Network {
             .find(|n| n.to_string() == s)
             .ok_or_else(|| format!("unknown network mode {s:?} (known: local, netns)"))
     }
+}
+
+/// The pod network of the run's namespace: its bridge made on first use and shared by every
+/// scenario the process runs (one bridge per namespace, addresses never handed out twice).
+pub async fn pod_network() -> Result<Arc<PodNetwork>, LabError> {
+    static NETWORK: tokio::sync::OnceCell<Arc<PodNetwork>> = tokio::sync::OnceCell::const_new();
+    NETWORK
+        .get_or_try_init(|| async {
+            PodNetwork::create()
+                .await
+                .map(Arc::new)
+                .map_err(|e| LabError::Network(e.to_string()))
+        })
+        .await
+        .cloned()
 }
 
 /// The capture rules the sidecar injector of `profile`'s era has istio-iptables write for a

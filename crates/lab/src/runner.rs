@@ -79,11 +79,7 @@ pub async fn run_scenario(
     write_summary(&cfg.run_dir, &summary)?;
     let net = match cfg.network {
         Network::Local => None,
-        Network::Netns => Some(Arc::new(
-            PodNetwork::create()
-                .await
-                .map_err(|e| LabError::Network(e.to_string()))?,
-        )),
+        Network::Netns => Some(crate::network::pod_network().await?),
     };
     let repeat = cfg.repeat.max(1);
     let repeated = repeat > 1;

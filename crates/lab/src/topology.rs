@@ -9,7 +9,7 @@ use mesh5xx_podnet::{PodNetwork, PodSandbox};
 use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::Supervised;
 use mesh5xx_scenario::istio::IstioObjects;
-use mesh5xx_scenario::model::Service;
+use mesh5xx_scenario::model::{AppBind, Service};
 use mesh5xx_scenario::{Profile, Scenario, Variant};
 use mesh5xx_sidecar::{
     render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, PodCapture,
@@ -72,6 +72,8 @@ pub struct PodTemplate {
     pub dir: PathBuf,
     /// The pod network, in the netns mode.
     pub net: Option<Arc<PodNetwork>>,
+    /// Where the app listens in a pod (`topology.pod.app_bind`).
+    pub app_bind: AppBind,
 }
 
 impl PodTemplate {
@@ -104,9 +106,14 @@ impl PodTemplate {
         pod: Option<&PodSandbox>,
         listen: SocketAddr,
     ) -> Result<App, LabError> {
-        let listen = match pod {
-            Some(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.service.target_port)),
-            None => listen,
+        let listen = match (pod, self.app_bind) {
+            (Some(_), AppBind::Any) => {
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, self.service.target_port))
+            }
+            (Some(_), AppBind::Localhost) => {
+                SocketAddr::from((Ipv4Addr::LOCALHOST, self.service.target_port))
+            }
+            (None, _) => listen,
         };
         let ns = pod.map(|p| p.netns());
         start_app(&self.exe, faults, index, listen, &self.dir, ns).await
@@ -313,6 +320,7 @@ pub async fn start(
         drain: drain(profile, variant),
         dir: dir.to_path_buf(),
         net: net.cloned(),
+        app_bind: variant.topology.pod.app_bind,
     };
     let mut servers = Vec::new();
     for i in 0..variant.topology.replicas as usize {

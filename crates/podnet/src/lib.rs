@@ -21,7 +21,7 @@ mod network;
 mod sandbox;
 
 pub use network::{PodNetwork, GATEWAY, POD_PREFIX};
-pub use sandbox::PodSandbox;
+pub use sandbox::{PodSandbox, SANDBOX_ARGV0};
 
 /// What can go wrong building the pod network.
 #[derive(Debug, thiserror::Error)]

@@ -10,6 +10,9 @@ use tokio::process::Command;
 use crate::network::{GATEWAY, POD_PREFIX};
 use crate::{ip, PodNetError};
 
+/// How a sandbox process shows in the process list (`mesh5xx-pod-sandbox NAME infinity`).
+pub const SANDBOX_ARGV0: &str = "mesh5xx-pod-sandbox";
+
 /// A pod's network namespace: `eth0` with the pod's address on the node's bridge, loopback,
 /// a default route through the node, and (with a sidecar) the capture rules. Held by a
 /// sandbox process, as a pod's namespace is by its pause container; dropped, the sandbox is
@@ -32,7 +35,8 @@ impl PodSandbox {
         rules: Option<&Rules>,
     ) -> Result<Self, PodNetError> {
         let mut cmd = Command::new("sleep");
-        cmd.arg("infinity");
+        // Named in the process list as what it is, and for which pod.
+        cmd.arg0(format!("{SANDBOX_ARGV0} {name}")).arg("infinity");
         NetNs::new_on_spawn(&mut cmd);
         let holder = Supervised::spawn(&format!("pod {name} sandbox"), cmd, None)?;
         let pid = holder.pid().ok_or_else(|| PodNetError::Io {

@@ -315,6 +315,22 @@ pub struct PodLifecycle {
     /// The kubelet's PLEG relist period (ms; `genericPlegRelistPeriod`, 1 s): a container's
     /// exit is seen at the next relist, and its pod then counts as not ready.
     pub relist_ms: u64,
+    /// The address the server pods' app listens on: every address of the pod (`any`, the
+    /// default) or its loopback only (`localhost`). The local network mode runs every app
+    /// on the runner's loopback and cannot tell them apart: `localhost` needs
+    /// `--network netns`.
+    pub app_bind: AppBind,
+}
+
+/// The address an app container listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppBind {
+    /// `0.0.0.0`: every address of the pod.
+    #[default]
+    Any,
+    /// `127.0.0.1` only, as many apps and frameworks bind by default.
+    Localhost,
 }
 
 /// A field left out of `topology.pod` takes its value here: Kubernetes' and Istio's
@@ -340,6 +356,7 @@ impl Default for PodLifecycle {
             // genericPlegRelistPeriod 1 s.
             crash_backoff_ms: 10_000,
             relist_ms: 1000,
+            app_bind: AppBind::Any,
         }
     }
 }

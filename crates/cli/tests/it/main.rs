@@ -3,6 +3,7 @@
 mod catalog;
 mod contracts;
 mod hygiene;
+mod netns;
 mod repeats;
 mod scenarios;
 mod support;

@@ -1,0 +1,337 @@
+//! The netns network mode: pods in network namespaces with Istio's capture rules, the same
+//! scenario files reaching the same conclusions, the scenario only it can show, and nothing
+//! left behind whatever ends the run.
+
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use mesh5xx_scenario::Catalog;
+use mesh5xx_testkit::{needs, Requirement};
+
+use crate::support::*;
+
+fn root_and_ip() -> bool {
+    needs(Requirement::Root)
+        && needs(Requirement::Tool {
+            name: "ip",
+            package: "iproute2",
+        })
+        && needs(Requirement::Tool {
+            name: "iptables-legacy-restore",
+            package: "iptables",
+        })
+}
+
+fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    s["variants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no variant {name}"))
+}
+
+/// Each scenario whose topology the netns mode runs, its baseline and its first fix, with
+/// `--check`: the expectations measured in the local mode hold with pods in namespaces and
+/// Istio's capture rules (the same conclusion: the failure, and the fix that removes it).
+#[test]
+fn every_scenario_reaches_its_local_conclusion_with_pods_in_namespaces_needs_root() {
+    if !root_and_ip() {
+        return;
+    }
+    let catalog = Catalog::load(&scenarios_dir()).unwrap();
+    let mut ran = Vec::new();
+    for scenario in &catalog.scenarios {
+        if scenario
+            .variants
+            .iter()
+            .any(|v| v.topology.external.is_some())
+        {
+            continue;
+        }
+        let fix = scenario
+            .fixes
+            .iter()
+            .find_map(|f| f.variant.clone())
+            .unwrap_or_else(|| panic!("{} names no fix variant", scenario.name));
+        let out = Scratch::new(&format!("netns-{}", scenario.name));
+        let started = Instant::now();
+        let o = run(&[
+            "run",
+            &scenario.name,
+            "--network",
+            "netns",
+            "--check",
+            "--variant",
+            "baseline",
+            "--variant",
+            &fix,
+            "--out",
+            out.arg(),
+        ]);
+        println!(
+            "{}\n{}: {:.1} s wall",
+            stdout(&o),
+            scenario.name,
+            started.elapsed().as_secs_f64()
+        );
+        assert!(
+            o.status.success(),
+            "{} / baseline, {fix} with --network netns missed the local expectations:\n{}\n{}",
+            scenario.name,
+            stdout(&o),
+            stderr(&o)
+        );
+        let s = summary(out.path());
+        assert_eq!(s["mode"], "netns");
+        assert!(variant(&s, "baseline")["errors"].as_u64().unwrap() > 0);
+        assert!(
+            wait_no_processes(out.arg(), 5).is_empty(),
+            "processes left behind"
+        );
+        ran.push(scenario.name.clone());
+    }
+    assert!(ran.len() >= 8, "scenarios run in netns mode: {ran:?}");
+}
+
+/// An app listening on 127.0.0.1 only: from Istio 1.10 the sidecar connects to the pod's
+/// address and is refused (503 UF, the app sees nothing); before, it reached 127.0.0.1.
+#[test]
+fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
+    if !root_and_ip() {
+        return;
+    }
+    let out = Scratch::new("localhost-app");
+    let o = run(&[
+        "run",
+        "inbound-localhost-vs-pod-ip",
+        "--check",
+        "--out",
+        out.arg(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let s = summary(out.path());
+    assert_eq!(
+        s["mode"], "netns",
+        "the scenario picks the netns mode itself"
+    );
+    let baseline = variant(&s, "baseline");
+    assert_eq!(baseline["errors"], baseline["requests"]);
+    let log = std::fs::read_to_string(out.path().join("baseline/access-srv-a-0.log")).unwrap();
+    let first = log.lines().next().unwrap();
+    assert!(first.contains(" 503 URX,UF "), "{first}");
+    assert!(first.contains("inbound|8080||"), "{first}");
+    assert!(
+        first.contains("\"10.44."),
+        "the pod's own address as upstream: {first}"
+    );
+    assert!(first.contains("Connection_refused"), "{first}");
+    let app: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("baseline/app-0.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(app["requests"], 0, "the app saw nothing: {app}");
+    assert_eq!(
+        app["connections_opened"], 0,
+        "nothing reached the app: {app}"
+    );
+    assert_eq!(variant(&s, "bind-any")["errors"], 0);
+
+    let old = Scratch::new("localhost-app-1.4");
+    let o = run(&[
+        "run",
+        "inbound-localhost-vs-pod-ip",
+        "--profile",
+        "istio-1.4",
+        "--variant",
+        "baseline",
+        "--check",
+        "--out",
+        old.arg(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let s = summary(old.path());
+    assert_eq!(variant(&s, "baseline")["errors"], 0);
+    assert!(variant(&s, "baseline")["requests"].as_u64().unwrap() >= 1000);
+
+    let local = run(&[
+        "run",
+        "inbound-localhost-vs-pod-ip",
+        "--network",
+        "local",
+        "--variant",
+        "baseline",
+    ]);
+    assert!(!local.status.success());
+    assert!(
+        stderr(&local).contains("run it with --network netns"),
+        "{}",
+        stderr(&local)
+    );
+}
+
+/// The pods of a running netns-mode run: the sandbox processes, and the network namespaces
+/// of every process of the run.
+struct Pods {
+    sandboxes: Vec<u32>,
+    namespaces: BTreeSet<String>,
+}
+
+fn pods_of(runner: u32, out: &Scratch) -> Pods {
+    let sandboxes: Vec<u32> = processes_mentioning(mesh5xx_podnet::SANDBOX_ARGV0)
+        .into_iter()
+        .filter(|pid| parent(*pid) == Some(runner))
+        .collect();
+    let namespaces = sandboxes
+        .iter()
+        .copied()
+        .chain(processes_mentioning(out.arg()))
+        .filter_map(netns_of)
+        .collect();
+    Pods {
+        sandboxes,
+        namespaces,
+    }
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn netns_of(pid: u32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/net"))
+        .ok()
+        .map(|l| l.display().to_string())
+}
+
+/// No process is left in any of `namespaces`, no sandbox process lives, no interface of the
+/// run is in this (the machine's) namespace and no capture rule either.
+fn nothing_left(pods: &Pods, out: &Scratch, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let alive: Vec<u32> = pods
+            .sandboxes
+            .iter()
+            .copied()
+            .filter(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            .collect();
+        let in_pods: Vec<u32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| netns_of(*pid).is_some_and(|ns| pods.namespaces.contains(&ns)))
+            .collect();
+        let left = wait_no_processes(out.arg(), 0);
+        if alive.is_empty() && in_pods.is_empty() && left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: sandboxes {alive:?}, processes in the pods' namespaces {in_pods:?}, processes of the run {left:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let interfaces: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str().map(String::from))
+        .filter(|n| n.starts_with(mesh5xx_process::netns::RUN_INTERFACE_PREFIX))
+        .collect();
+    assert!(interfaces.is_empty(), "{what}: interfaces {interfaces:?}");
+    let rules = std::process::Command::new("iptables-legacy-save")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&rules.stdout).contains("ISTIO"),
+        "{what}: capture rules in the machine's namespace"
+    );
+}
+
+fn spawn_netns_run(out: &Scratch) -> Child {
+    mesh5xx()
+        .args([
+            "run",
+            "inbound-app-down-uf",
+            "--network",
+            "netns",
+            "--duration",
+            "5",
+            "--out",
+            out.arg(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Wait until the run's first variant has its pods and load running; returns them.
+fn running_pods(child: &Child, out: &Scratch) -> Pods {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pods = pods_of(child.id(), out);
+        // Server and client sandboxes, and the load generator in the client's.
+        let loadgen = processes_mentioning(out.arg()).into_iter().any(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.contains("loadgen"))
+        });
+        if pods.sandboxes.len() >= 2 && loadgen {
+            assert!(
+                pods.namespaces.len() >= 2,
+                "pods in namespaces of their own"
+            );
+            return pods;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for the pods");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+#[test]
+fn kill_9_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_root() {
+    if !root_and_ip() {
+        return;
+    }
+    let out = Scratch::new("netns-kill9");
+    let mut child = spawn_netns_run(&out);
+    let pods = running_pods(&child, &out);
+    signal(&child, libc::SIGKILL);
+    let _ = child.wait();
+    nothing_left(&pods, &out, "after kill -9");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_of_a_netns_run_keep_results_and_leave_nothing_needs_root() {
+    if !root_and_ip() {
+        return;
+    }
+    for (sig, name) in [(libc::SIGINT, "Ctrl-C"), (libc::SIGTERM, "SIGTERM")] {
+        let out = Scratch::new("netns-stop");
+        let mut child = spawn_netns_run(&out);
+        let pods = running_pods(&child, &out);
+        signal(&child, sig);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "{name}: the run did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(130), "{name}");
+        assert_eq!(summary(out.path())["interrupted"], true, "{name}");
+        nothing_left(&pods, &out, name);
+    }
+}
