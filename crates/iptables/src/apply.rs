@@ -44,14 +44,15 @@ impl Backend {
 /// Apply `rules` in the calling thread's network namespace as istio-iptables does:
 /// `iptables-restore --noflush` with the IPv4 rules, and `ip6tables-restore --noflush` if the
 /// era writes IPv6 rules for the pod (the scripts' IPv6 INPUT filter). Waits up to 5 s for
-/// the xtables lock other namespaces' restores hold.
+/// the xtables lock other namespaces' restores hold, trying every 10 ms (iptables' default
+/// interval, 1 s, would make pods started together wait for each other by whole seconds).
 pub fn apply(rules: &Rules) -> Result<(), IptablesError> {
     for family in [Family::V4, Family::V6] {
         if rules.writes(family) {
             let program = Backend::Legacy.restore(family);
             run(
                 program,
-                &["--noflush", "--wait=5"],
+                &["--noflush", "--wait=5", "--wait-interval=10000"],
                 Some(&rules.restore(family)),
             )?;
         }
