@@ -197,6 +197,9 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.24", "scale-up-app-not-ready", "istio-current"),
         ("istio-1.24", "circuit-breaker-uo", "istio-current"),
     ] {
+        // Not inbound-localhost-vs-pod-ip: its lines are pod-shutdown's, line for line (a
+        // refused connect to the pod's own address); what tells them apart is an upstream that
+        // never answered, which its sample (503s only) cannot show.
         // Repeated runs keep their samples per run, a single run in the variant's directory.
         let variant = root.join(profile).join(scenario).join("baseline");
         let log = [

@@ -148,3 +148,18 @@ fn a_crash_loop_fails_again_after_answering() {
     let d = fixture("inbound_app_down_uf.log");
     assert_eq!(scenarios(&d)[0], Some("inbound-app-down-uf"));
 }
+
+/// An app on the pod's loopback behind a sidecar from Istio 1.10: every request to the pod's
+/// own address is refused, and that upstream never answered, while another pod's did.
+#[test]
+fn an_upstream_that_never_answered_is_an_app_on_localhost() {
+    let d = fixture("inbound_localhost_app.log");
+    assert_eq!(scenarios(&d), [Some("inbound-localhost-vs-pod-ip")]);
+    assert!(
+        d.groups[0]
+            .evidence
+            .contains("answered nothing before its first error"),
+        "{}",
+        d.groups[0].evidence
+    );
+}
