@@ -16,6 +16,7 @@ mod figures;
 mod load;
 mod markdown;
 mod matrix;
+mod modes;
 mod rates;
 mod sections;
 

@@ -64,6 +64,10 @@ pub fn render(sections: &[Section<'_>], files: &BTreeSet<String>) -> String {
             }
             run_section(&mut out, entry, files);
         }
+        if !crate::modes::pairs(section).is_empty() {
+            out.push_str("### Local and netns network modes\n\n");
+            out.push_str(&crate::modes::modes_table(section));
+        }
         if has_matrix(section) {
             out.push_str("### Across Istio versions\n\n");
             out.push_str(&matrix_table(section));

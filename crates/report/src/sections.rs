@@ -17,8 +17,8 @@ pub struct RunEntry<'a> {
     /// Prefix of this run's files: the scenario, plus the profile (and a number)
     /// when the section holds several runs.
     pub stem: String,
-    /// How the run is named beside the others of its section: its profile,
-    /// plus ` #2`, ` #3`… when a profile repeats.
+    /// How the run is named beside the others of its section: its profile (and its
+    /// network mode when not `local`), plus ` #2`, ` #3`… when that repeats.
     pub label: String,
 }
 
@@ -119,16 +119,21 @@ fn name_runs(section: &mut Section<'_>) {
     let single = section.runs.len() == 1;
     let mut seen: Vec<String> = Vec::new();
     for entry in &mut section.runs {
-        let profile = entry.run.summary.istio_profile.clone();
+        let s = &entry.run.summary;
+        let profile = match s.mode.as_str() {
+            "local" => s.istio_profile.clone(),
+            mode => format!("{} {mode}", s.istio_profile),
+        };
         let n = seen.iter().filter(|p| **p == profile).count() + 1;
         entry.label = match n {
             1 => profile.clone(),
             n => format!("{profile} #{n}"),
         };
+        let key = profile.replace(' ', "-");
         entry.stem = match (single, n) {
             (true, _) => file_name(section.scenario),
-            (false, 1) => file_name(&format!("{}-{profile}", section.scenario)),
-            (false, n) => file_name(&format!("{}-{profile}-{n}", section.scenario)),
+            (false, 1) => file_name(&format!("{}-{key}", section.scenario)),
+            (false, n) => file_name(&format!("{}-{key}-{n}", section.scenario)),
         };
         seen.push(profile);
     }

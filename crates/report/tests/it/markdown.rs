@@ -167,3 +167,54 @@ fn scenarios_get_one_section_each() {
     );
     assert!(out.join("inbound-app-down-uf-timeline.svg").is_file());
 }
+
+/// The same scenario under one profile, locally and with pods in namespaces: each variant
+/// side by side, and whether the two modes reach the same conclusion.
+#[test]
+fn local_and_netns_runs_are_compared_variant_by_variant() {
+    let dir = scratch("modes");
+    let (local_dir, netns_dir) = (dir.join("local"), dir.join("netns"));
+    let local = keepalive("istio-1.4", &local_dir);
+    let mut netns = keepalive("istio-1.4", &netns_dir);
+    netns.summary.mode = "netns".into();
+
+    let files = report(&[local.clone(), netns.clone()], &dir.join("same")).unwrap();
+    let md = read(&files.readme);
+    let modes = &md[md
+        .find("### Local and netns network modes")
+        .expect("modes section")..];
+    let rows = variant_rows(modes);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0][3], "yes");
+    assert!(modes.contains("The conclusion is the same in both modes."));
+    assert!(md.contains("### Istio profile `istio-1.4 netns`"));
+    assert!(dir
+        .join("same/inbound-keepalive-uc-istio-1.4-netns-timeline.svg")
+        .is_file());
+
+    // A fix that works locally but not with pods in namespaces: a finding.
+    let fix = netns
+        .summary
+        .variants
+        .iter_mut()
+        .find(|v| v.name == "app-unbounded-keepalive")
+        .unwrap();
+    fix.errors = 12;
+    fix.passed = false;
+    let files = report(&[local, netns], &dir.join("differ")).unwrap();
+    let md = read(&files.readme);
+    assert!(
+        md.contains("The conclusion differs for `app-unbounded-keepalive`"),
+        "{md}"
+    );
+    assert!(md
+        .contains("**no**: local 0 errors, as expected, netns 12 errors, missed its expectations"));
+
+    // Runs of one mode only: no comparison.
+    let md = read(
+        &report(&[keepalive("istio-1.4", &local_dir)], &dir.join("one"))
+            .unwrap()
+            .readme,
+    );
+    assert!(!md.contains("network modes"));
+}
