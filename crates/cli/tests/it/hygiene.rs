@@ -28,13 +28,6 @@ fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     }
 }
 
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as i32, sig);
-    }
-}
-
 #[test]
 fn sigterm_stops_every_child_and_keeps_recorded_variants() {
     let out = Scratch::new("sigterm");

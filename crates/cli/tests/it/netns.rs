@@ -23,15 +23,6 @@ fn root_and_ip() -> bool {
         })
 }
 
-fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    s["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name)
-        .unwrap_or_else(|| panic!("no variant {name}"))
-}
-
 /// Each scenario whose topology the netns mode runs, its baseline and its first fix, with
 /// `--check`: the expectations measured in the local mode hold with pods in namespaces and
 /// Istio's capture rules (the same conclusion: the failure, and the fix that removes it).
@@ -289,13 +280,6 @@ fn running_pods(child: &Child, out: &Scratch) -> Pods {
         }
         assert!(Instant::now() < deadline, "timed out waiting for the pods");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as i32, sig);
     }
 }
 

@@ -30,15 +30,6 @@ fn run_checked(scenario: &str, extra: &[&str], scratch: &Scratch) -> serde_json:
     s
 }
 
-fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    s["variants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == name)
-        .unwrap()
-}
-
 /// The steps of `variant`'s pods (`lifecycle.jsonl`).
 fn lifecycle(scratch: &Scratch, variant: &str) -> Vec<mesh5xx_lab::lifecycle::Step> {
     mesh5xx_lab::lifecycle::read(&scratch.path().join(variant).join("lifecycle.jsonl")).unwrap()
