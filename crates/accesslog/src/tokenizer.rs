@@ -1,5 +1,7 @@
 //! A byte cursor over one line: words, quoted fields, bracketed fields, numbers.
 
+use memchr::memchr;
+
 use crate::ParseError;
 
 /// Reads the space-separated tokens of one access log line, left to right.
@@ -37,8 +39,13 @@ impl<'a> Cursor<'a> {
     /// The first byte of the `n`th token ahead (0 is the next one), splitting on spaces
     /// only: enough to look past unquoted words.
     pub(crate) fn nth_byte(&self, n: usize) -> Option<u8> {
-        let mut tokens = self.line[self.pos..].split(' ').filter(|t| !t.is_empty());
-        tokens.nth(n).map(|t| t.as_bytes()[0])
+        let bytes = self.line.as_bytes();
+        let mut at = self.pos;
+        for _ in 0..n {
+            at = skip_spaces(bytes, at);
+            at = memchr(b' ', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        }
+        bytes.get(skip_spaces(bytes, at)).copied()
     }
 
     /// An error naming `field` at the cursor.
@@ -68,7 +75,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
-        let len = rest.find(' ').unwrap_or(rest.len());
+        let len = memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error(field));
         }
@@ -86,7 +93,7 @@ impl<'a> Cursor<'a> {
         }
         let start = self.pos + 1;
         let mut from = start;
-        while let Some(i) = self.line[from..].find('"') {
+        while let Some(i) = memchr(b'"', &bytes[from..]) {
             let end = from + i;
             match bytes.get(end + 1) {
                 None | Some(b' ') => {
@@ -106,7 +113,7 @@ impl<'a> Cursor<'a> {
         if !rest.starts_with('[') {
             return Err(self.error(field));
         }
-        match rest.find(']') {
+        match memchr(b']', rest.as_bytes()) {
             Some(end) if end > 1 => {
                 self.pos += end + 1;
                 Ok(&rest[1..end])
@@ -121,6 +128,14 @@ impl<'a> Cursor<'a> {
         let word = self.word(field)?;
         parse_u64(word).ok_or(ParseError::Field { field, offset: at })
     }
+}
+
+/// The first byte at or after `at` that is not a space.
+fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    at
 }
 
 /// Parses a non-empty string of ASCII digits; `None` on anything else or on overflow.

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grouping::{Direction, GroupKey, GroupStats, Groups, HostTracker};
+use crate::grouping::{Direction, GroupKey, GroupStats, Groups};
+use crate::hosts::HostTracker;
 use crate::timeline::BurstSummary;
 
 /// Which way the failing call goes through the sidecar that logs it.

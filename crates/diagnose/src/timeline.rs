@@ -153,6 +153,25 @@ impl Timeline {
         }
     }
 
+    /// Adds `other`'s counts, kept in the coarser of the two intervals (coarsened further
+    /// when they hold too many).
+    pub(crate) fn merge(&mut self, mut other: Timeline) {
+        let step = self.bucket_secs.max(other.bucket_secs);
+        if self.bucket_secs < step {
+            self.coarsen(step);
+        }
+        if other.bucket_secs < step {
+            other.coarsen(step);
+        }
+        for (start, n) in other.counts {
+            *self.counts.entry(start).or_default() += n;
+        }
+        while self.counts.len() > MAX_INTERVALS && self.bucket_secs < 3600 {
+            let next = if self.bucket_secs == 1 { 60 } else { 3600 };
+            self.coarsen(next);
+        }
+    }
+
     fn coarsen(&mut self, bucket_secs: i64) {
         let mut counts = BTreeMap::new();
         for (&start, &n) in &self.counts {
