@@ -1,4 +1,4 @@
-//! Grouping 5xx entries by code × flags × direction × cluster, with what each source did
+//! Grouping failed entries (5xx, and code 0 with flags) by code × flags × direction × cluster, with what each source did
 //! and which upstream IPs each external host was reached at.
 //!
 //! A chunk of lines is grouped on its own ([`Groups::add`]), then merged into the whole
@@ -96,6 +96,13 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
     let in_mesh =
         name.ends_with(".svc.cluster.local") || name.ends_with(".svc") || !name.contains('.');
     (!in_mesh && !name.is_empty()).then_some(host)
+}
+
+/// Whether `e` is a failure worth a group: a 5xx, or no response at all (code 0: a TCP
+/// connection, or a request whose connection closed first) with flags that say why
+/// (`0 DC`, `0 UF,URX`, `0 NR`).
+pub fn is_failure(e: &Entry<'_>) -> bool {
+    (500..600).contains(&e.response_code) || (e.response_code == 0 && e.flags().next().is_some())
 }
 
 /// Identifies a group.
@@ -237,13 +244,13 @@ impl GroupStats {
     }
 }
 
-/// The groups of 5xx entries, what each source did, and the external hosts: of one chunk of
+/// The groups of failed entries, what each source did, and the external hosts: of one chunk of
 /// lines (everything in it), or of the whole log (merged, the first of each to appear).
 #[derive(Debug, Default)]
 pub struct Groups {
     /// The groups, in order of first appearance.
     pub groups: IndexMap<GroupKey, GroupStats>,
-    /// 5xx entries whose group was not kept (beyond 10 000 groups).
+    /// Failed entries whose group was not kept (beyond 10 000 groups).
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
@@ -301,7 +308,8 @@ impl Groups {
         self.seen.get(&source).and_then(|s| s.answered.as_ref())
     }
 
-    /// Accounts for one parsed entry of input number `input` (only 5xx entries form groups).
+    /// Accounts for one parsed entry of input number `input` (only failures form groups:
+    /// 5xx, and entries with no response whose flags say why, see [`is_failure`]).
     pub fn add(&mut self, e: &Entry<'_>, input: usize) {
         let is_5xx = (500..600).contains(&e.response_code);
         let dir = direction(e);
@@ -323,7 +331,7 @@ impl Groups {
                 .or_default()
                 .saw(e.start_time, !is_5xx);
         }
-        if !is_5xx {
+        if !is_5xx && !is_failure(e) {
             return;
         }
         let key = GroupKey {

@@ -1,15 +1,20 @@
-//! Reads istio-proxy access logs, groups the 5xx and names the scenario and the fix.
+//! Reads istio-proxy access logs, groups the 5xx (and the connections closed with no
+//! response) and names the scenario and the fix.
 //!
 //! [`Diagnoser`] takes lines (or whole readers) in any format
 //! [`mesh5xx_accesslog::parse_line`] knows, and [`Diagnoser::finish`] returns a
-//! [`Diagnosis`]: the 5xx grouped by code × flags × direction × cluster, each mapped to
-//! the scenario whose [`Signature`] fits it best (the [`Rule`]s come from the scenario
-//! catalog), with evidence, the scenario's fixes and the reproducing command.
+//! [`Diagnosis`]: the failures ([`is_failure`]) grouped by code × flags × direction ×
+//! cluster, each mapped to the scenario whose [`Signature`] fits it best (the [`Rule`]s come
+//! from the scenario catalog), with evidence, the scenario's fixes and the reproducing
+//! command; a group no scenario fits may be a [`KnownCause`] that is no fault of the mesh.
+//! Lines are read in chunks, on as many threads as asked ([`Diagnoser::threads`]): the
+//! diagnosis is the same for any number.
 
 mod classify;
 mod grouping;
 mod hosts;
 mod input;
+mod known;
 mod parallel;
 mod part;
 mod render;
@@ -28,9 +33,10 @@ use mesh5xx_accesslog::{Format, Parser};
 use serde::Serialize;
 
 pub use classify::{classify, flag_meaning, Verdict};
-pub use grouping::{direction, Direction, GroupKey, GroupStats, Groups};
+pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Groups};
 pub use hosts::{HostSeen, HostTracker};
 pub use input::{lines, maybe_gunzip, open, Chunks, ReadError, CHUNK, MAX_LINE};
+pub use known::{known_causes, KnownCause};
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use tally::Tally;
@@ -152,7 +158,7 @@ pub struct Durations {
     pub max: u64,
 }
 
-/// One group of 5xx entries and what it most likely is.
+/// One group of failed entries (5xx, or code 0 with flags) and what it most likely is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GroupReport {
     /// HTTP status.
@@ -179,6 +185,10 @@ pub struct GroupReport {
     pub details: Vec<(String, u64)>,
     /// The scenario it maps to, if any.
     pub scenario: Option<String>,
+    /// When no scenario fits: a cause that is no fault of the mesh (a client that went
+    /// away), with its explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_cause: Option<KnownCause>,
     /// Why.
     pub evidence: String,
     /// Remarks on flag combinations.
@@ -207,9 +217,9 @@ pub struct Diagnosis {
     pub formats: BTreeMap<&'static str, u64>,
     /// The inputs.
     pub inputs: Vec<InputReport>,
-    /// 5xx groups, largest first.
+    /// Groups of failed entries, largest first.
     pub groups: Vec<GroupReport>,
-    /// 5xx entries not grouped (beyond 10 000 groups).
+    /// Failed entries not grouped (beyond 10 000 groups).
     pub ungrouped: u64,
     /// The first unparsed lines.
     pub unparsed_samples: Vec<Sample>,
@@ -387,6 +397,7 @@ fn report(
         upstream_hosts: stats.upstream_hosts.top(3),
         details: stats.details.top(3),
         scenario: verdict.scenario,
+        known_cause: verdict.known_cause,
         evidence: verdict.evidence,
         notes: verdict.notes,
         mitigations: verdict.mitigations,
