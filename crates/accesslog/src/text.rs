@@ -418,7 +418,7 @@ pub(crate) fn find_code(text: &str) -> Option<usize> {
 /// Splits `METHOD PATH PROTOCOL`; the path may itself hold spaces.
 fn split_request(request: &str) -> Option<(&str, &str, &str)> {
     let bytes = request.as_bytes();
-    let first = memchr::memchr(b' ', bytes)?;
+    let first = crate::tokenizer::find_byte(b' ', bytes)?;
     let last = memchr::memrchr(b' ', bytes)?;
     if first == last {
         return None;
@@ -428,7 +428,9 @@ fn split_request(request: &str) -> Option<(&str, &str, &str)> {
         &request[first + 1..last],
         &request[last + 1..],
     );
-    if method.is_empty() || protocol.is_empty() || memchr::memchr(b'"', method.as_bytes()).is_some()
+    if method.is_empty()
+        || protocol.is_empty()
+        || crate::tokenizer::find_byte(b'"', method.as_bytes()).is_some()
     {
         return None;
     }

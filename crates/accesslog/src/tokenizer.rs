@@ -1,7 +1,5 @@
 //! A byte cursor over one line: words, quoted fields, bracketed fields, numbers.
 
-use memchr::memchr;
-
 use crate::ParseError;
 
 /// Reads the space-separated tokens of one access log line, left to right.
@@ -43,7 +41,7 @@ impl<'a> Cursor<'a> {
         let mut at = self.pos;
         for _ in 0..n {
             at = skip_spaces(bytes, at);
-            at = memchr(b' ', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+            at = find_byte(b' ', &bytes[at..]).map_or(bytes.len(), |i| at + i);
         }
         bytes.get(skip_spaces(bytes, at)).copied()
     }
@@ -75,7 +73,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
-        let len = memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
+        let len = find_byte(b' ', rest.as_bytes()).unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error(field));
         }
@@ -93,7 +91,7 @@ impl<'a> Cursor<'a> {
         }
         let start = self.pos + 1;
         let mut from = start;
-        while let Some(i) = memchr(b'"', &bytes[from..]) {
+        while let Some(i) = find_byte(b'"', &bytes[from..]) {
             let end = from + i;
             match bytes.get(end + 1) {
                 None | Some(b' ') => {
@@ -113,7 +111,7 @@ impl<'a> Cursor<'a> {
         if !rest.starts_with('[') {
             return Err(self.error(field));
         }
-        match memchr(b']', rest.as_bytes()) {
+        match find_byte(b']', rest.as_bytes()) {
             Some(end) if end > 1 => {
                 self.pos += end + 1;
                 Ok(&rest[1..end])
@@ -127,6 +125,19 @@ impl<'a> Cursor<'a> {
         let at = self.pos;
         let word = self.word(field)?;
         parse_u64(word).ok_or(ParseError::Field { field, offset: at })
+    }
+}
+
+/// Where `needle` first is in `hay`: the first bytes one by one (most fields are short, and
+/// a SIMD search costs more to start than they take), the rest with `memchr`.
+#[inline(always)]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &hay[..hay.len().min(SHORT)];
+    match head.iter().position(|&b| b == needle) {
+        Some(i) => Some(i),
+        None if hay.len() > SHORT => memchr::memchr(needle, &hay[SHORT..]).map(|i| SHORT + i),
+        None => None,
     }
 }
 

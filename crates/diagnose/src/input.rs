@@ -9,11 +9,13 @@ use std::path::Path;
 use flate2::bufread::MultiGzDecoder;
 use memchr::{memchr, memrchr};
 
-/// Read buffer size for files and the decompressor.
-const BUFFER: usize = 256 * 1024;
+/// Read buffer size for files and the decompressor: smaller than a chunk, so that a chunk
+/// is read into its own buffer, not copied through this one.
+const BUFFER: usize = 64 * 1024;
 /// Longer lines are cut here (the rest is skipped); no access log line comes close.
 pub const MAX_LINE: usize = 64 * 1024;
-/// Bytes per chunk of lines: a thread's unit of work.
+/// Bytes per chunk of lines: a thread's unit of work (small enough to be parsed while the
+/// read left it in the CPU's cache).
 pub const CHUNK: usize = 256 * 1024;
 /// The two bytes every gzip member starts with.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
@@ -159,27 +161,26 @@ impl<R: Read> Chunks<R> {
         }
     }
 
-    /// Reads until `buf` holds a chunk's bytes or the input ends.
+    /// Reads until `buf` holds a chunk's bytes or the input ends (into its spare capacity,
+    /// which is not zeroed first).
     fn fill(&mut self, buf: &mut Vec<u8>) {
+        buf.reserve(self.size.saturating_sub(buf.len()));
         while buf.len() < self.size {
             let len = buf.len();
-            buf.resize(self.size, 0);
-            match self.reader.read(&mut buf[len..]) {
-                Ok(0) => {
-                    buf.truncate(len);
+            let want = (self.size - len) as u64;
+            let read = (&mut self.reader).take(want).read_to_end(buf);
+            let got = buf.len() - len;
+            self.read += got as u64;
+            if self.skipping {
+                self.skip(buf, len);
+            }
+            match read {
+                Ok(_) if (got as u64) < want => {
                     self.end = Some(None);
                     return;
                 }
-                Ok(n) => {
-                    buf.truncate(len + n);
-                    self.read += n as u64;
-                    if self.skipping {
-                        self.skip(buf, len);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
+                Ok(_) => {}
                 Err(e) => {
-                    buf.truncate(len);
                     self.end = Some(Some(ReadError {
                         byte: 0,
                         message: e.to_string(),
