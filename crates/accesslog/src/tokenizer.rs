@@ -20,6 +20,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Whether nothing but spaces is left.
+    #[inline(always)]
     pub(crate) fn at_end(&self) -> bool {
         self.line.as_bytes()[self.pos..].iter().all(|&b| b == b' ')
     }
@@ -36,6 +37,7 @@ impl<'a> Cursor<'a> {
 
     /// The first byte of the `n`th token ahead (0 is the next one), splitting on spaces
     /// only: enough to look past unquoted words.
+    #[inline(always)]
     pub(crate) fn nth_byte(&self, n: usize) -> Option<u8> {
         let bytes = self.line.as_bytes();
         let mut at = self.pos;
@@ -55,6 +57,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips the single space (or run of spaces) that separates two fields.
+    #[inline(always)]
     fn separator(&mut self, field: &'static str) -> Result<(), ParseError> {
         let bytes = self.line.as_bytes();
         if self.pos == 0 {
@@ -70,6 +73,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next unquoted token, up to a space or the end of the line.
+    #[inline(always)]
     pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
@@ -83,6 +87,7 @@ impl<'a> Cursor<'a> {
 
     /// The next `"…"` field. The closing quote is the first `"` followed by a space or
     /// the end of the line, so values holding quotes or spaces (user agents) survive.
+    #[inline(always)]
     pub(crate) fn quoted(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let bytes = self.line.as_bytes();
@@ -105,6 +110,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next `[…]` field (the start time).
+    #[inline(always)]
     pub(crate) fn bracketed(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
@@ -121,6 +127,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next word as a decimal number.
+    #[inline(always)]
     pub(crate) fn number(&mut self, field: &'static str) -> Result<u64, ParseError> {
         let at = self.pos;
         let word = self.word(field)?;
@@ -142,6 +149,7 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 }
 
 /// The first byte at or after `at` that is not a space.
+#[inline(always)]
 fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
     while bytes.get(at) == Some(&b' ') {
         at += 1;
@@ -150,6 +158,7 @@ fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Parses a non-empty string of ASCII digits; `None` on anything else or on overflow.
+#[inline(always)]
 pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
