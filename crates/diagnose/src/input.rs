@@ -91,11 +91,6 @@ pub struct Chunks<R> {
 }
 
 impl<R: Read> Chunks<R> {
-    /// Reads `reader` in chunks of about [`CHUNK`] bytes.
-    pub fn new(reader: R) -> Self {
-        Self::with_size(reader, CHUNK)
-    }
-
     /// Reads `reader` in chunks of about `size` bytes (at least [`MAX_LINE`]).
     pub fn with_size(reader: R, size: usize) -> Self {
         Chunks {
@@ -253,7 +248,7 @@ mod tests {
 
     #[test]
     fn an_error_keeps_the_whole_lines_before_it() {
-        let mut c = Chunks::new(Trickle(b"one\ntwo\nthr"));
+        let mut c = Chunks::with_size(Trickle(b"one\ntwo\nthr"), CHUNK);
         let mut buf = Vec::new();
         assert!(c.next_chunk(&mut buf).unwrap());
         assert_eq!(buf, b"one\ntwo\n");

@@ -34,14 +34,13 @@ use serde::Serialize;
 
 pub use classify::{classify, flag_meaning, Verdict};
 pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Groups};
-pub use hosts::{HostSeen, HostTracker};
-pub use input::{lines, maybe_gunzip, open, Chunks, ReadError, CHUNK, MAX_LINE};
+pub use input::{maybe_gunzip, open, CHUNK, MAX_LINE};
 pub use known::{known_causes, KnownCause};
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
-pub use tally::Tally;
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
 
+use crate::input::Chunks;
 use crate::parallel::Work;
 use crate::part::Part;
 
