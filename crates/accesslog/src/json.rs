@@ -199,15 +199,16 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let bytes = self.line.as_bytes();
         let mut i = start;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Ok(&self.line[start..i]);
-                }
-                b'\\' => i += 2,
-                _ => i += 1,
+        while let Some(at) = bytes
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+        {
+            i += at;
+            if bytes[i] == b'"' {
+                self.pos = i + 1;
+                return Ok(&self.line[start..i]);
             }
+            i += 2;
         }
         Err(self.error(field))
     }

@@ -417,9 +417,21 @@ pub(crate) fn find_code(text: &str) -> Option<usize> {
 
 /// Splits `METHOD PATH PROTOCOL`; the path may itself hold spaces.
 fn split_request(request: &str) -> Option<(&str, &str, &str)> {
-    let (method, rest) = request.split_once(' ')?;
-    let (path, protocol) = rest.rsplit_once(' ')?;
-    if method.is_empty() || protocol.is_empty() || method.contains('"') {
+    let bytes = request.as_bytes();
+    let first = crate::tokenizer::find_byte(b' ', bytes)?;
+    let last = memchr::memrchr(b' ', bytes)?;
+    if first == last {
+        return None;
+    }
+    let (method, path, protocol) = (
+        &request[..first],
+        &request[first + 1..last],
+        &request[last + 1..],
+    );
+    if method.is_empty()
+        || protocol.is_empty()
+        || crate::tokenizer::find_byte(b'"', method.as_bytes()).is_some()
+    {
         return None;
     }
     Some((method, path, protocol))

@@ -20,6 +20,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Whether nothing but spaces is left.
+    #[inline(always)]
     pub(crate) fn at_end(&self) -> bool {
         self.line.as_bytes()[self.pos..].iter().all(|&b| b == b' ')
     }
@@ -36,9 +37,15 @@ impl<'a> Cursor<'a> {
 
     /// The first byte of the `n`th token ahead (0 is the next one), splitting on spaces
     /// only: enough to look past unquoted words.
+    #[inline(always)]
     pub(crate) fn nth_byte(&self, n: usize) -> Option<u8> {
-        let mut tokens = self.line[self.pos..].split(' ').filter(|t| !t.is_empty());
-        tokens.nth(n).map(|t| t.as_bytes()[0])
+        let bytes = self.line.as_bytes();
+        let mut at = self.pos;
+        for _ in 0..n {
+            at = skip_spaces(bytes, at);
+            at = find_byte(b' ', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        }
+        bytes.get(skip_spaces(bytes, at)).copied()
     }
 
     /// An error naming `field` at the cursor.
@@ -50,6 +57,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Skips the single space (or run of spaces) that separates two fields.
+    #[inline(always)]
     fn separator(&mut self, field: &'static str) -> Result<(), ParseError> {
         let bytes = self.line.as_bytes();
         if self.pos == 0 {
@@ -65,10 +73,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next unquoted token, up to a space or the end of the line.
+    #[inline(always)]
     pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
-        let len = rest.find(' ').unwrap_or(rest.len());
+        let len = find_byte(b' ', rest.as_bytes()).unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error(field));
         }
@@ -78,6 +87,7 @@ impl<'a> Cursor<'a> {
 
     /// The next `"…"` field. The closing quote is the first `"` followed by a space or
     /// the end of the line, so values holding quotes or spaces (user agents) survive.
+    #[inline(always)]
     pub(crate) fn quoted(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let bytes = self.line.as_bytes();
@@ -86,7 +96,7 @@ impl<'a> Cursor<'a> {
         }
         let start = self.pos + 1;
         let mut from = start;
-        while let Some(i) = self.line[from..].find('"') {
+        while let Some(i) = find_byte(b'"', &bytes[from..]) {
             let end = from + i;
             match bytes.get(end + 1) {
                 None | Some(b' ') => {
@@ -100,13 +110,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next `[…]` field (the start time).
+    #[inline(always)]
     pub(crate) fn bracketed(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
         let rest = &self.line[self.pos..];
         if !rest.starts_with('[') {
             return Err(self.error(field));
         }
-        match rest.find(']') {
+        match find_byte(b']', rest.as_bytes()) {
             Some(end) if end > 1 => {
                 self.pos += end + 1;
                 Ok(&rest[1..end])
@@ -116,6 +127,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// The next word as a decimal number.
+    #[inline(always)]
     pub(crate) fn number(&mut self, field: &'static str) -> Result<u64, ParseError> {
         let at = self.pos;
         let word = self.word(field)?;
@@ -123,7 +135,30 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Where `needle` first is in `hay`: the first bytes one by one (most fields are short, and
+/// a SIMD search costs more to start than they take), the rest with `memchr`.
+#[inline(always)]
+pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    const SHORT: usize = 16;
+    let head = &hay[..hay.len().min(SHORT)];
+    match head.iter().position(|&b| b == needle) {
+        Some(i) => Some(i),
+        None if hay.len() > SHORT => memchr::memchr(needle, &hay[SHORT..]).map(|i| SHORT + i),
+        None => None,
+    }
+}
+
+/// The first byte at or after `at` that is not a space.
+#[inline(always)]
+fn skip_spaces(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at) == Some(&b' ') {
+        at += 1;
+    }
+    at
+}
+
 /// Parses a non-empty string of ASCII digits; `None` on anything else or on overflow.
+#[inline(always)]
 pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;

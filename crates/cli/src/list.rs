@@ -95,6 +95,7 @@ fn signature(s: &Scenario) -> String {
         match sig.direction {
             mesh5xx_diagnose::signature::SignatureDirection::Inbound => "inbound",
             mesh5xx_diagnose::signature::SignatureDirection::Outbound => "outbound",
+            mesh5xx_diagnose::signature::SignatureDirection::Any => "either side",
         }
         .to_string(),
     );

@@ -3,6 +3,7 @@
 use mesh5xx_accesslog::Flags;
 
 use crate::grouping::{GroupKey, GroupStats, Groups};
+use crate::known::{known_causes, KnownCause};
 use crate::signature::{best, Observed, Rule, RuleFix};
 use crate::timeline::BurstSummary;
 
@@ -11,6 +12,8 @@ use crate::timeline::BurstSummary;
 pub struct Verdict {
     /// The scenario whose signature fits best, or `None`.
     pub scenario: Option<String>,
+    /// When no scenario fits: a cause that is no fault of the mesh, if one fits.
+    pub known_cause: Option<KnownCause>,
     /// Why, in words, from the group's numbers.
     pub evidence: String,
     /// What to change, most effective first, from the scenario's `fixes`.
@@ -46,7 +49,8 @@ pub fn flag_meaning(flag: &str) -> &'static str {
     }
 }
 
-/// Maps a group to the scenario of `rules` whose signature fits it best.
+/// Maps a group to the scenario of `rules` whose signature fits it best, or else to the
+/// known cause (no fault of the mesh) that fits it best.
 pub fn classify(
     key: &GroupKey,
     stats: &GroupStats,
@@ -57,7 +61,11 @@ pub fn classify(
     let flags: Vec<&str> = Flags::new(&key.flags).collect();
     let has = |f: &str| flags.contains(&f);
     let observed = Observed::new(key, stats, bursts, groups);
-    let rule = best(rules, &observed);
+    let rule = best(rules, |r| &r.signature, &observed);
+    let known = match rule {
+        Some(_) => None,
+        None => best(known_causes(), |k| &k.signature, &observed),
+    };
 
     let mut evidence = vec![format!(
         "{} {} {} on {}",
@@ -159,6 +167,7 @@ pub fn classify(
 
     Verdict {
         scenario: rule.map(|r| r.scenario.clone()),
+        known_cause: known.cloned(),
         evidence: evidence.join("; "),
         mitigations: rule.map(|r| r.fixes.clone()).unwrap_or_default(),
         notes,

@@ -1,22 +1,23 @@
-//! Grouping 5xx entries by code × flags × direction × cluster, and tracking which
-//! upstream IPs each external host was reached at.
-
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+//! Grouping failed entries (5xx, and code 0 with flags) by code × flags × direction × cluster, with what each source did
+//! and which upstream IPs each external host was reached at.
+//!
+//! A chunk of lines is grouped on its own ([`Groups::add`]), then merged into the whole
+//! in input order ([`Groups::merge`]): what is kept of the first values to appear (groups,
+//! sources, hosts) and what depends on the order of lines (a source that fails again after
+//! answering) come out as reading the log line by line would give.
 
 use hdrhistogram::Histogram;
+use indexmap::IndexMap;
 use mesh5xx_accesslog::Entry;
 use serde::Serialize;
 
+use crate::hosts::{HostTracker, HOST_CAP};
+use crate::sources::{source_id, BySource, SourceSeen};
+use crate::tally::{merge_capped, Tally, TALLY_CAP};
 use crate::timeline::{parse_timestamp, Timeline};
 
-/// Distinct values kept per tally; later ones are counted as "other".
-const TALLY_CAP: usize = 32;
 /// Distinct groups kept; entries of further groups are only counted.
 const GROUP_CAP: usize = 10_000;
-/// External hosts tracked, and IPs tracked per host.
-const HOST_CAP: usize = 4_096;
-const IPS_PER_HOST: usize = 16;
 
 /// Which way the request went through the sidecar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -97,6 +98,13 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
     (!in_mesh && !name.is_empty()).then_some(host)
 }
 
+/// Whether `e` is a failure worth a group: a 5xx, or no response at all (code 0: a TCP
+/// connection, or a request whose connection closed first) with flags that say why
+/// (`0 DC`, `0 UF,URX`, `0 NR`).
+pub fn is_failure(e: &Entry<'_>) -> bool {
+    (500..600).contains(&e.response_code) || (e.response_code == 0 && e.flags().next().is_some())
+}
+
 /// Identifies a group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupKey {
@@ -108,43 +116,6 @@ pub struct GroupKey {
     pub direction: Direction,
     /// Upstream cluster, if logged.
     pub cluster: Option<String>,
-}
-
-/// Counts of distinct values, bounded.
-#[derive(Debug, Clone, Default)]
-pub struct Tally {
-    counts: BTreeMap<String, u64>,
-    other: u64,
-}
-
-impl Tally {
-    /// Counts one occurrence of `value`.
-    pub fn add(&mut self, value: &str) {
-        if let Some(n) = self.counts.get_mut(value) {
-            *n += 1;
-        } else if self.counts.len() < TALLY_CAP {
-            self.counts.insert(value.to_owned(), 1);
-        } else {
-            self.other += 1;
-        }
-    }
-
-    /// The most frequent values, most frequent first.
-    pub fn top(&self, n: usize) -> Vec<(String, u64)> {
-        let mut all: Vec<(String, u64)> =
-            self.counts.iter().map(|(k, &v)| (k.clone(), v)).collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        all.truncate(n);
-        all
-    }
-
-    /// The most frequent value.
-    pub fn most_common(&self) -> Option<&str> {
-        self.counts
-            .iter()
-            .max_by_key(|(_, &n)| n)
-            .map(|(k, _)| k.as_str())
-    }
 }
 
 /// What is known about one group.
@@ -172,8 +143,7 @@ pub struct GroupStats {
     pub external_hosts: Tally,
     /// When the errors happened.
     pub timeline: Timeline,
-    /// Per source (see [`source_id`]), the earliest and the latest error's start times
-    /// (millis).
+    /// Per source, the earliest and the latest error's start times (millis).
     sources: BySource<(i64, i64)>,
 }
 
@@ -200,12 +170,9 @@ impl GroupStats {
         if let Some(ms) = parse_timestamp(e.start_time) {
             // A request that reached no upstream (`UH`, `NR`) has no source to recover.
             if e.upstream_host.is_some() {
-                if let Some((first, last)) = self.sources.get_mut(&source) {
-                    *first = (*first).min(ms);
-                    *last = (*last).max(ms);
-                } else if self.sources.len() < TALLY_CAP {
-                    self.sources.insert(source, (ms, ms));
-                }
+                let (first, last) = self.sources.entry(source).or_insert((ms, ms));
+                *first = (*first).min(ms);
+                *last = (*last).max(ms);
             }
             if self.first.as_ref().is_none_or(|(t, _)| ms < *t) {
                 self.first = Some((ms, e.start_time.to_owned()));
@@ -234,76 +201,56 @@ impl GroupStats {
         e.upstream_host.inspect(|v| self.upstream_hosts.add(v));
         external.inspect(|v| self.external_hosts.add(v));
     }
-}
 
-/// One upstream IP an external host was reached at.
-#[derive(Debug, Clone)]
-pub struct HostSeen {
-    /// `ip:port`.
-    pub host: String,
-    /// First and last time seen (millis).
-    pub first_ms: i64,
-    /// See `first_ms`.
-    pub last_ms: i64,
-    /// Responses below 500.
-    pub ok: u64,
-    /// 5xx responses.
-    pub errors: u64,
-}
-
-/// Every upstream IP each external host was reached at, over all entries.
-#[derive(Debug, Clone, Default)]
-pub struct HostTracker {
-    hosts: HashMap<String, Vec<HostSeen>>,
-}
-
-impl HostTracker {
-    fn add(&mut self, name: &str, e: &Entry<'_>) {
-        let (Some(host), Some(ms)) = (e.upstream_host, parse_timestamp(e.start_time)) else {
-            return;
-        };
-        if !self.hosts.contains_key(name) {
-            if self.hosts.len() >= HOST_CAP {
-                return;
+    /// Adds `other`, the same group's entries later in the log.
+    fn merge(&mut self, other: GroupStats) {
+        self.count += other.count;
+        if let Some((ms, t)) = other.first {
+            if self.first.as_ref().is_none_or(|(f, _)| ms < *f) {
+                self.first = Some((ms, t));
             }
-            self.hosts.insert(name.to_owned(), Vec::new());
         }
-        let seen = self.hosts.get_mut(name).expect("inserted above");
-        let error = e.response_code >= 500;
-        if let Some(s) = seen.iter_mut().find(|s| s.host == host) {
-            s.first_ms = s.first_ms.min(ms);
-            s.last_ms = s.last_ms.max(ms);
-            s.ok += u64::from(!error);
-            s.errors += u64::from(error);
-        } else if seen.len() < IPS_PER_HOST {
-            seen.push(HostSeen {
-                host: host.to_owned(),
-                first_ms: ms,
-                last_ms: ms,
-                ok: u64::from(!error),
-                errors: u64::from(error),
-            });
+        if let Some((ms, t)) = other.last {
+            if self.last.as_ref().is_none_or(|(l, _)| ms > *l) {
+                self.last = Some((ms, t));
+            }
         }
-    }
-
-    /// The IPs `name` was reached at, in order of first appearance.
-    pub fn ips(&self, name: &str) -> Vec<&HostSeen> {
-        let mut ips: Vec<&HostSeen> = self
-            .hosts
-            .get(name)
-            .map(|v| v.iter().collect())
-            .unwrap_or_default();
-        ips.sort_by_key(|s| s.first_ms);
-        ips
+        if self.durations.add(&other.durations).is_err() {
+            for v in other.durations.iter_recorded() {
+                self.durations
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
+        }
+        self.min_max_ms = match (self.min_max_ms, other.min_max_ms) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+        self.bytes_sent.merge(other.bytes_sent);
+        self.details.merge(other.details);
+        self.failure_reasons.merge(other.failure_reasons);
+        self.upstream_hosts.merge(other.upstream_hosts);
+        self.external_hosts.merge(other.external_hosts);
+        self.timeline.merge(other.timeline);
+        merge_capped(
+            &mut self.sources,
+            other.sources,
+            TALLY_CAP,
+            |(f1, l1), (f2, l2)| {
+                *f1 = (*f1).min(f2);
+                *l1 = (*l1).max(l2);
+            },
+            |_| {},
+        );
     }
 }
 
-/// All groups of 5xx entries, and the host tracker.
+/// The groups of failed entries, what each source did, and the external hosts: of one chunk of
+/// lines (everything in it), or of the whole log (merged, the first of each to appear).
 #[derive(Debug, Default)]
 pub struct Groups {
-    /// The groups.
-    pub groups: HashMap<GroupKey, GroupStats>,
-    /// 5xx entries whose group was not kept (beyond 10 000 groups).
+    /// The groups, in order of first appearance.
+    pub groups: IndexMap<GroupKey, GroupStats>,
+    /// Failed entries whose group was not kept (beyond 10 000 groups).
     pub dropped: u64,
     /// Upstream IPs of external hosts.
     pub hosts: HostTracker,
@@ -311,60 +258,6 @@ pub struct Groups {
     seen: BySource<SourceSeen>,
     /// Whether any line answered below 500.
     any_answered: bool,
-}
-
-/// What one source (see [`source_id`]) did, in the log's order.
-#[derive(Debug, Default)]
-struct SourceSeen {
-    /// The earliest and the latest start times of a response below 500, as printed.
-    answered: Option<(String, String)>,
-    /// It answered 5xx.
-    failed: bool,
-    /// It answered below 500 after its latest 5xx.
-    answered_since_error: bool,
-    /// It answered 5xx, then below 500, then 5xx again.
-    recurred: bool,
-}
-
-/// Where a line's request went: the input it was read from, its upstream cluster and its
-/// upstream host, hashed (FNV-1a, so that a line allocates nothing and hashes once). Pods of
-/// one service share cluster names (and, before Istio 1.10, the inbound host
-/// `127.0.0.1:PORT`), so logs of several pods are told apart by their input.
-fn source_id(input: usize, e: &Entry<'_>) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts = [
-        &input.to_le_bytes()[..],
-        e.upstream_cluster.unwrap_or("").as_bytes(),
-        &[0],
-        e.upstream_host.unwrap_or("").as_bytes(),
-    ];
-    for b in parts.into_iter().flatten() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// Sources are hashes already: a map keyed by them uses the key as its hash.
-type BySource<V> = HashMap<u64, V, BuildHasherDefault<AsHash>>;
-
-/// The hasher of [`BySource`]: the `u64` written is the hash.
-#[derive(Default)]
-struct AsHash(u64);
-
-impl Hasher for AsHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 impl Groups {
@@ -415,37 +308,8 @@ impl Groups {
         self.seen.get(&source).and_then(|s| s.answered.as_ref())
     }
 
-    /// Notes a response from `source` at `start_time`, below 500 or not (`ok`). Times of
-    /// one format compare as text, so the earliest and the latest answers are kept without
-    /// parsing every line.
-    fn saw(&mut self, source: u64, start_time: &str, ok: bool) {
-        self.any_answered |= ok;
-        if self.seen.len() >= HOST_CAP && !self.seen.contains_key(&source) {
-            return;
-        }
-        let seen = self.seen.entry(source).or_default();
-        if !ok {
-            seen.recurred |= seen.answered_since_error;
-            seen.failed = true;
-            seen.answered_since_error = false;
-            return;
-        }
-        seen.answered_since_error |= seen.failed;
-        match &mut seen.answered {
-            Some((earliest, latest)) => {
-                if start_time > latest.as_str() {
-                    latest.clear();
-                    latest.push_str(start_time);
-                } else if start_time < earliest.as_str() {
-                    earliest.clear();
-                    earliest.push_str(start_time);
-                }
-            }
-            None => seen.answered = Some((start_time.to_owned(), start_time.to_owned())),
-        }
-    }
-
-    /// Accounts for one parsed entry of input number `input` (only 5xx entries form groups).
+    /// Accounts for one parsed entry of input number `input` (only failures form groups:
+    /// 5xx, and entries with no response whose flags say why, see [`is_failure`]).
     pub fn add(&mut self, e: &Entry<'_>, input: usize) {
         let is_5xx = (500..600).contains(&e.response_code);
         let dir = direction(e);
@@ -461,9 +325,13 @@ impl Groups {
         // Only a response is an answer: `0` (a TCP entry, a client gone before the
         // response) says nothing of the upstream, nor does a line without its time.
         if (100..600).contains(&e.response_code) && !e.start_time.is_empty() {
-            self.saw(source, e.start_time, !is_5xx);
+            self.any_answered |= !is_5xx;
+            self.seen
+                .entry(source)
+                .or_default()
+                .saw(e.start_time, !is_5xx);
         }
-        if !is_5xx {
+        if !is_5xx && !is_failure(e) {
             return;
         }
         let key = GroupKey {
@@ -472,15 +340,36 @@ impl Groups {
             direction: dir,
             cluster: e.upstream_cluster.map(str::to_owned),
         };
-        if let Some(stats) = self.groups.get_mut(&key) {
-            stats.add(e, external, source);
-        } else if self.groups.len() < GROUP_CAP {
-            self.groups
-                .entry(key)
-                .or_insert_with(GroupStats::new)
-                .add(e, external, source);
-        } else {
-            self.dropped += 1;
+        self.groups
+            .entry(key)
+            .or_insert_with(GroupStats::new)
+            .add(e, external, source);
+    }
+
+    /// Adds `other`, the groups of the lines that follow in the log.
+    pub fn merge(&mut self, other: Groups) {
+        self.dropped += other.dropped;
+        for (key, stats) in other.groups {
+            let at = match self.groups.get_index_of(&key) {
+                Some(at) => at,
+                None if self.groups.len() < GROUP_CAP => {
+                    self.groups.insert_full(key, GroupStats::new()).0
+                }
+                None => {
+                    self.dropped += stats.count;
+                    continue;
+                }
+            };
+            self.groups[at].merge(stats);
         }
+        self.hosts.merge(other.hosts);
+        merge_capped(
+            &mut self.seen,
+            other.seen,
+            HOST_CAP,
+            SourceSeen::merge,
+            |_| {},
+        );
+        self.any_answered |= other.any_answered;
     }
 }

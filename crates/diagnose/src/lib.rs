@@ -1,39 +1,51 @@
-//! Reads istio-proxy access logs, groups the 5xx and names the scenario and the fix.
+//! Reads istio-proxy access logs, groups the 5xx (and the connections closed with no
+//! response) and names the scenario and the fix.
 //!
 //! [`Diagnoser`] takes lines (or whole readers) in any format
 //! [`mesh5xx_accesslog::parse_line`] knows, and [`Diagnoser::finish`] returns a
-//! [`Diagnosis`]: the 5xx grouped by code × flags × direction × cluster, each mapped to
-//! the scenario whose [`Signature`] fits it best (the [`Rule`]s come from the scenario
-//! catalog), with evidence, the scenario's fixes and the reproducing command.
+//! [`Diagnosis`]: the failures ([`is_failure`]) grouped by code × flags × direction ×
+//! cluster, each mapped to the scenario whose [`Signature`] fits it best (the [`Rule`]s come
+//! from the scenario catalog), with evidence, the scenario's fixes and the reproducing
+//! command; a group no scenario fits may be a [`KnownCause`] that is no fault of the mesh.
+//! Lines are read in chunks, on as many threads as asked ([`Diagnoser::threads`]): the
+//! diagnosis is the same for any number.
 
 mod classify;
 mod grouping;
+mod hosts;
 mod input;
+mod known;
+mod parallel;
+mod part;
 mod render;
 pub mod signature;
+mod sources;
+mod tally;
 mod timeline;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::{Read, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use mesh5xx_accesslog::{Format, Parser, Reason};
+use mesh5xx_accesslog::{Format, Parser};
 use serde::Serialize;
 
 pub use classify::{classify, flag_meaning, Verdict};
-pub use grouping::{direction, Direction, GroupKey, GroupStats, Groups};
-pub use input::{maybe_gunzip, open, Lines, ReadError, MAX_LINE};
+pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Groups};
+pub use input::{maybe_gunzip, open, CHUNK, MAX_LINE};
+pub use known::{known_causes, KnownCause};
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
 
+use crate::input::Chunks;
+use crate::parallel::Work;
+use crate::part::Part;
+
 /// Unparsed lines shown by default.
 const DEFAULT_SAMPLES: usize = 5;
-/// Unparsed sample lines are cut to this many characters.
-const SAMPLE_CHARS: usize = 200;
-/// The example line of each reason lines were not read for is cut to this many characters.
-const EXCERPT_CHARS: usize = 120;
 
 /// Command-line arguments of `mesh5xx diagnose`.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +59,10 @@ pub struct DiagnoseArgs {
     /// How many unparsed lines to show.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SAMPLES)]
     pub samples: usize,
+    /// Threads that read the lines (default: the cores available). The output is the same
+    /// for every number of threads.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<NonZeroUsize>,
 }
 
 /// Entry point of `mesh5xx diagnose`, naming the scenarios of `rules` (and, as causes no
@@ -56,7 +72,8 @@ pub fn main(
     rules: Vec<Rule>,
     unlogged: Vec<Unlogged>,
 ) -> anyhow::Result<ExitCode> {
-    let mut diagnoser = Diagnoser::new(args.samples, rules);
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let mut diagnoser = Diagnoser::new(args.samples, rules).threads(threads);
     for path in &args.files {
         let name = path.display().to_string();
         match open(path) {
@@ -81,9 +98,14 @@ pub fn main(
     })
 }
 
+/// The cores available to the process (1 when that cannot be told).
+pub fn default_threads() -> NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
+}
+
 /// Diagnoses everything `reader` holds (plain text; see [`maybe_gunzip`] for gzip) against
 /// the scenarios of `rules`.
-pub fn diagnose<R: BufRead>(reader: R, rules: Vec<Rule>) -> Diagnosis {
+pub fn diagnose<R: Read>(reader: R, rules: Vec<Rule>) -> Diagnosis {
     let mut d = Diagnoser::new(DEFAULT_SAMPLES, rules);
     d.read("-", reader);
     d.finish()
@@ -135,7 +157,7 @@ pub struct Durations {
     pub max: u64,
 }
 
-/// One group of 5xx entries and what it most likely is.
+/// One group of failed entries (5xx, or code 0 with flags) and what it most likely is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GroupReport {
     /// HTTP status.
@@ -162,6 +184,10 @@ pub struct GroupReport {
     pub details: Vec<(String, u64)>,
     /// The scenario it maps to, if any.
     pub scenario: Option<String>,
+    /// When no scenario fits: a cause that is no fault of the mesh (a client that went
+    /// away), with its explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known_cause: Option<KnownCause>,
     /// Why.
     pub evidence: String,
     /// Remarks on flag combinations.
@@ -190,9 +216,9 @@ pub struct Diagnosis {
     pub formats: BTreeMap<&'static str, u64>,
     /// The inputs.
     pub inputs: Vec<InputReport>,
-    /// 5xx groups, largest first.
+    /// Groups of failed entries, largest first.
     pub groups: Vec<GroupReport>,
-    /// 5xx entries not grouped (beyond 10 000 groups).
+    /// Failed entries not grouped (beyond 10 000 groups).
     pub ungrouped: u64,
     /// The first unparsed lines.
     pub unparsed_samples: Vec<Sample>,
@@ -213,62 +239,68 @@ impl Diagnosis {
 /// Accumulates lines from any number of inputs.
 #[derive(Debug)]
 pub struct Diagnoser {
-    lines: u64,
-    parsed: u64,
-    partial: u64,
-    formats: [u64; Format::ALL.len()],
-    parser: Parser,
-    unread: Vec<(Reason, Unread)>,
+    total: Part,
     inputs: Vec<InputReport>,
-    groups: Groups,
-    samples: Vec<Sample>,
     max_samples: usize,
     rules: Vec<Rule>,
+    threads: NonZeroUsize,
+    chunk: usize,
 }
 
 impl Diagnoser {
-    /// A diagnoser naming the scenarios of `rules`, keeping up to `max_samples` unparsed lines.
+    /// A diagnoser naming the scenarios of `rules`, keeping up to `max_samples` unparsed
+    /// lines, reading on one thread.
     pub fn new(max_samples: usize, rules: Vec<Rule>) -> Self {
         Diagnoser {
-            lines: 0,
-            parsed: 0,
-            partial: 0,
-            formats: [0; Format::ALL.len()],
-            parser: Parser::new(),
-            unread: Vec::new(),
+            total: Part::new(max_samples),
             inputs: Vec::new(),
-            groups: Groups::default(),
-            samples: Vec::new(),
             max_samples,
             rules,
+            threads: NonZeroUsize::MIN,
+            chunk: CHUNK,
         }
     }
 
+    /// Reads on `threads` threads (the diagnosis is the same for any number).
+    pub fn threads(mut self, threads: NonZeroUsize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Reads in chunks of about `bytes` (at least [`MAX_LINE`]) rather than [`CHUNK`]: the
+    /// diagnosis is the same for any size.
+    pub fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk = bytes;
+        self
+    }
+
     /// Reads `reader` to its end (or its first read error, which is recorded).
-    pub fn read<R: BufRead>(&mut self, name: &str, reader: R) {
-        let mut lines = Lines::new(reader);
-        let mut report = InputReport {
-            name: name.to_owned(),
-            lines: 0,
-            error: None,
+    pub fn read<R: Read>(&mut self, name: &str, reader: R) {
+        let mut chunks = Chunks::with_size(reader, self.chunk);
+        let work = ReadChunk {
+            max_samples: self.max_samples,
+            name,
+            input: self.inputs.len(),
         };
-        loop {
-            match lines.next_line() {
-                Ok(Some((number, bytes))) => {
-                    report.lines += 1;
-                    self.line(name, number, bytes);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    report.error = Some(format!(
-                        "stopped at line {} (byte {}): {}; kept {} lines",
-                        e.line, e.byte, e.message, report.lines
-                    ));
-                    break;
-                }
-            }
-        }
-        self.inputs.push(report);
+        let mut lines = 0;
+        let total = &mut self.total;
+        let outcome = parallel::in_order(&mut chunks, self.threads, &work, |part: Part| {
+            let base = lines;
+            lines += part.lines;
+            total.merge(part, base);
+        });
+        self.inputs.push(InputReport {
+            name: name.to_owned(),
+            lines,
+            error: outcome.err().map(|e| {
+                format!(
+                    "stopped at line {} (byte {}): {}; kept {lines} lines",
+                    lines + 1,
+                    e.byte,
+                    e.message
+                )
+            }),
+        });
     }
 
     /// Records an input that could not be opened.
@@ -280,55 +312,16 @@ impl Diagnoser {
         });
     }
 
-    /// Accounts for one line of input `name`.
-    pub fn line(&mut self, name: &str, number: u64, bytes: &[u8]) {
-        self.lines += 1;
-        let text = String::from_utf8_lossy(bytes);
-        match self.parser.parse(&text) {
-            Ok(entry) => {
-                self.parsed += 1;
-                self.partial += u64::from(entry.partial);
-                self.formats[entry.format.index()] += 1;
-                self.groups.add(&entry, self.inputs.len());
-            }
-            Err(e) => {
-                let sample = |chars| {
-                    let trimmed = text.trim_end_matches(['\n', '\r']);
-                    Sample {
-                        input: name.to_owned(),
-                        line: number,
-                        text: trimmed.chars().take(chars).collect(),
-                        reason: e.to_string(),
-                    }
-                };
-                let reason = e.reason();
-                match self.unread.iter_mut().find(|(r, _)| *r == reason) {
-                    Some((_, unread)) => unread.lines += 1,
-                    None => self.unread.push((
-                        reason,
-                        Unread {
-                            reason: reason.to_string(),
-                            lines: 1,
-                            first: sample(EXCERPT_CHARS),
-                        },
-                    )),
-                }
-                if self.samples.len() < self.max_samples {
-                    self.samples.push(sample(SAMPLE_CHARS));
-                }
-            }
-        }
-    }
-
     /// Groups, classifies and summarises everything read.
     pub fn finish(self) -> Diagnosis {
-        let mut groups: Vec<GroupReport> = self
+        let total = self.total;
+        let mut groups: Vec<GroupReport> = total
             .groups
             .groups
             .iter()
             .map(|(key, stats)| {
                 let bursts = stats.timeline.clone().summary();
-                let verdict = classify(key, stats, bursts.as_ref(), &self.groups, &self.rules);
+                let verdict = classify(key, stats, bursts.as_ref(), &total.groups, &self.rules);
                 report(key, stats, verdict, bursts)
             })
             .collect();
@@ -342,25 +335,41 @@ impl Diagnoser {
                 ))
             })
         });
-        let mut unread: Vec<Unread> = self.unread.into_iter().map(|(_, u)| u).collect();
+        let mut unread: Vec<Unread> = total.unread.into_iter().map(|(_, u)| u).collect();
         unread.sort_by(|a, b| b.lines.cmp(&a.lines).then_with(|| a.reason.cmp(&b.reason)));
         Diagnosis {
-            lines: self.lines,
-            parsed: self.parsed,
-            unparsed: self.lines - self.parsed,
-            partial: self.partial,
+            lines: total.lines,
+            parsed: total.parsed,
+            unparsed: total.lines - total.parsed,
+            partial: total.partial,
             formats: Format::ALL
                 .iter()
-                .map(|&f| (f.as_str(), self.formats[f.index()]))
+                .map(|&f| (f.as_str(), total.formats[f.index()]))
                 .filter(|&(_, n)| n > 0)
                 .collect(),
             inputs: self.inputs,
             groups,
-            ungrouped: self.groups.dropped,
-            unparsed_samples: self.samples,
+            ungrouped: total.groups.dropped,
+            unparsed_samples: total.samples,
             unread,
             not_in_log: Vec::new(),
         }
+    }
+}
+
+/// A thread's work on one chunk of an input: its [`Part`].
+struct ReadChunk<'a> {
+    max_samples: usize,
+    name: &'a str,
+    input: usize,
+}
+
+impl Work for ReadChunk<'_> {
+    type State = Parser;
+    type Output = Part;
+
+    fn run(&self, parser: &mut Parser, chunk: &[u8]) -> Part {
+        Part::of_chunk(chunk, parser, self.max_samples, self.name, self.input)
     }
 }
 
@@ -387,6 +396,7 @@ fn report(
         upstream_hosts: stats.upstream_hosts.top(3),
         details: stats.details.top(3),
         scenario: verdict.scenario,
+        known_cause: verdict.known_cause,
         evidence: verdict.evidence,
         notes: verdict.notes,
         mitigations: verdict.mitigations,

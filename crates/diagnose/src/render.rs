@@ -37,7 +37,10 @@ pub fn render_table(d: &Diagnosis) -> String {
         return out;
     }
     if d.groups.is_empty() {
-        let _ = writeln!(out, "\nNo 5xx responses.");
+        let _ = writeln!(
+            out,
+            "\nNo 5xx responses, and no connection closed without a response."
+        );
     } else {
         out.push('\n');
         table(&mut out, &d.groups);
@@ -48,7 +51,7 @@ pub fn render_table(d: &Diagnosis) -> String {
     if d.ungrouped > 0 {
         let _ = writeln!(
             out,
-            "\n{} more 5xx entries in groups beyond the first 10000",
+            "\n{} more failed entries in groups beyond the first 10000",
             d.ungrouped
         );
     }
@@ -131,7 +134,7 @@ fn table(out: &mut String, groups: &[GroupReport]) {
                 g.first.clone().unwrap_or_else(|| "-".into()),
                 g.last.clone().unwrap_or_else(|| "-".into()),
                 g.cluster.clone().unwrap_or_else(|| "-".into()),
-                g.scenario.clone().unwrap_or_else(|| "-".into()),
+                scenario_cell(g),
             ]
         })
         .collect();
@@ -155,16 +158,32 @@ fn table(out: &mut String, groups: &[GroupReport]) {
     }
 }
 
+/// The scenario, or the known cause in parentheses.
+fn scenario_cell(g: &GroupReport) -> String {
+    match (&g.scenario, &g.known_cause) {
+        (Some(scenario), _) => scenario.clone(),
+        (None, Some(known)) => format!("({})", known.cause),
+        (None, None) => "-".into(),
+    }
+}
+
 fn group(out: &mut String, n: usize, g: &GroupReport) {
+    let named = match (&g.scenario, &g.known_cause) {
+        (Some(scenario), _) => scenario.clone(),
+        (None, Some(known)) => format!("{}, not a fault of the mesh", known.cause),
+        (None, None) => "no lab scenario".into(),
+    };
     let _ = writeln!(
         out,
-        "\n[{n}] {} {} {} ×{} → {}",
+        "\n[{n}] {} {} {} ×{} → {named}",
         g.direction.as_str(),
         g.code,
         g.flags,
         g.count,
-        g.scenario.as_deref().unwrap_or("no lab scenario")
     );
+    if let Some(known) = &g.known_cause {
+        let _ = writeln!(out, "  cause: {}", known.explanation);
+    }
     let _ = writeln!(out, "  evidence: {}", g.evidence);
     if let Some(b) = &g.bursts {
         let period = b

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::grouping::{Direction, GroupKey, GroupStats, Groups, HostTracker};
+use crate::grouping::{Direction, GroupKey, GroupStats, Groups};
+use crate::hosts::HostTracker;
 use crate::timeline::BurstSummary;
 
 /// Which way the failing call goes through the sidecar that logs it.
@@ -21,6 +22,8 @@ pub enum SignatureDirection {
     /// The app's own sidecar calling out (`outbound|…`, PassthroughCluster), or a line that
     /// does not say.
     Outbound,
+    /// Either sidecar.
+    Any,
 }
 
 impl SignatureDirection {
@@ -28,6 +31,7 @@ impl SignatureDirection {
         match self {
             SignatureDirection::Inbound => d == Direction::Inbound,
             SignatureDirection::Outbound => d != Direction::Inbound,
+            SignatureDirection::Any => true,
         }
     }
 }
@@ -59,7 +63,8 @@ pub enum TimeShape {
 pub struct Signature {
     /// Which sidecar logs them.
     pub direction: SignatureDirection,
-    /// The HTTP status codes it answers.
+    /// The HTTP status codes it answers; `0` when no response was sent (a TCP connection,
+    /// a request whose connection was closed first).
     pub codes: Vec<u16>,
     /// The response flags (a line matches with any of them; `URX,UC` carries `UC`).
     pub flags: Vec<String>,
@@ -73,6 +78,10 @@ pub struct Signature {
     /// The `%RESPONSE_CODE_DETAILS%` values it logs (a prefix ending in `*` matches more).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// `true`: the lines must log one of `details` (the flags alone do not tell this cause
+    /// from another); absent or `false`: the details are a hint.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_details: bool,
     /// How long the failing requests take.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<DurationShape>,
@@ -102,6 +111,10 @@ pub struct Signature {
     /// log has successes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurs: Option<bool>,
+    /// The same cause as other sidecars log it (the server's side of a caller's error),
+    /// each matched like this signature; they have no `also` of their own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<Signature>,
 }
 
 impl Signature {
@@ -110,8 +123,15 @@ impl Signature {
         if self.codes.is_empty() {
             return Err(("codes".into(), "list at least one status code".into()));
         }
-        if let Some(c) = self.codes.iter().find(|c| !(100..=599).contains(*c)) {
-            return Err(("codes".into(), format!("{c} is not an HTTP status code")));
+        if let Some(c) = self
+            .codes
+            .iter()
+            .find(|&&c| c != 0 && !(100..=599).contains(&c))
+        {
+            return Err((
+                "codes".into(),
+                format!("{c} is not an HTTP status code (or 0, no response)"),
+            ));
         }
         if self.flags.is_empty() {
             return Err(("flags".into(), "list at least one response flag".into()));
@@ -131,6 +151,20 @@ impl Signature {
                 "ip_change".into(),
                 "an IP change needs `external: true` (it is seen on an external host)".into(),
             ));
+        }
+        if self.require_details && self.details.is_empty() {
+            return Err((
+                "require_details".into(),
+                "list the details the lines must log in `details`".into(),
+            ));
+        }
+        for (i, other) in self.also.iter().enumerate() {
+            if !other.also.is_empty() {
+                return Err((format!("also[{i}].also"), "one level of `also` only".into()));
+            }
+            other
+                .validate()
+                .map_err(|(field, why)| (format!("also[{i}].{field}"), why))?;
         }
         Ok(())
     }
@@ -257,9 +291,13 @@ impl Signature {
     /// host, IP change) is missing, else the number of hints (cluster, body, details,
     /// duration, time shape, recovery) that agree: more is a closer fit.
     pub(crate) fn score(&self, o: &Observed<'_>) -> Option<u32> {
+        let detail = o.stats.details.most_common();
+        let detail_matches =
+            detail.is_some_and(|d| self.details.iter().any(|p| pattern_matches(p, d)));
         let required = self.direction.admits(o.key.direction)
             && self.codes.contains(&o.key.code)
             && o.has_flag(&self.flags)
+            && (!self.require_details || detail_matches)
             && self
                 .external
                 .is_none_or(|want| want == o.external.is_some())
@@ -274,14 +312,13 @@ impl Signature {
             .bytes_sent
             .most_common()
             .and_then(|b| b.parse::<u64>().ok());
-        let detail = o.stats.details.most_common();
         let soft = [
             self.cluster
                 .as_deref()
                 .zip(o.key.cluster.as_deref())
                 .is_some_and(|(p, c)| pattern_matches(p, c)),
             body.is_some_and(|b| self.bodies.contains_key(&b)),
-            detail.is_some_and(|d| self.details.iter().any(|p| pattern_matches(p, d))),
+            detail_matches,
             match self.duration {
                 Some(DurationShape::Instant) => o.median_ms.is_some_and(|m| m < 100),
                 Some(DurationShape::AtTimeout) => o.at_timeout(),
@@ -299,17 +336,31 @@ impl Signature {
     }
 }
 
-/// The rule that fits `o` best (the first of equals, in catalog order), if any fits.
-pub(crate) fn best<'r>(rules: &'r [Rule], o: &Observed<'_>) -> Option<&'r Rule> {
-    let mut best: Option<(&Rule, u32)> = None;
-    for rule in rules {
-        if let Some(score) = rule.signature.score(o) {
+impl Signature {
+    /// How well `o` fits this signature or the best fitting of its `also`s.
+    pub(crate) fn best_score(&self, o: &Observed<'_>) -> Option<u32> {
+        std::iter::once(self)
+            .chain(&self.also)
+            .filter_map(|s| s.score(o))
+            .max()
+    }
+}
+
+/// Of `candidates`, the one whose signature fits `o` best (the first of equals), if any fits.
+pub(crate) fn best<'r, T>(
+    candidates: &'r [T],
+    signature: impl Fn(&T) -> &Signature,
+    o: &Observed<'_>,
+) -> Option<&'r T> {
+    let mut best: Option<(&T, u32)> = None;
+    for candidate in candidates {
+        if let Some(score) = signature(candidate).best_score(o) {
             if best.is_none_or(|(_, s)| score > s) {
-                best = Some((rule, score));
+                best = Some((candidate, score));
             }
         }
     }
-    best.map(|(rule, _)| rule)
+    best.map(|(candidate, _)| candidate)
 }
 
 /// Describes an IP change of `name`: an older IP that failed while a newer one appeared.
@@ -358,6 +409,18 @@ mod tests {
             serde_json::json!({"direction": "outbound", "codes": [503], "flags": ["UF"], "ip_change": true}),
         );
         assert_eq!(s.validate().unwrap_err().0, "ip_change");
+        // No response at all is a code: a connection closed before one.
+        let s = signature(serde_json::json!({"direction": "any", "codes": [0], "flags": ["DC"]}));
+        assert_eq!(s.validate(), Ok(()));
+        let s = signature(
+            serde_json::json!({"direction": "inbound", "codes": [0], "flags": ["NR"], "require_details": true}),
+        );
+        assert_eq!(s.validate().unwrap_err().0, "require_details");
+        let s = signature(serde_json::json!({
+            "direction": "outbound", "codes": [503], "flags": ["UC"],
+            "also": [{"direction": "inbound", "codes": [1000], "flags": ["DC"]}]
+        }));
+        assert_eq!(s.validate().unwrap_err().0, "also[0].codes");
     }
 
     #[test]

@@ -74,13 +74,33 @@ fn num_str(s: &str) -> Option<i64> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date; `None` for a day the month lacks.
+/// (Howard Hinnant's `days_from_civil`: arithmetic only, as it runs for most lines.)
 fn days_from_civil(y: i64, m: i64, d: i64) -> Option<i64> {
-    let month = time::Month::try_from(u8::try_from(m).ok()?).ok()?;
-    let date = time::Date::from_calendar_date(i32::try_from(y).ok()?, month, u8::try_from(d).ok()?)
-        .ok()?;
-    Some(i64::from(
-        date.to_julian_day() - time::OffsetDateTime::UNIX_EPOCH.date().to_julian_day(),
-    ))
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let last = *month_days.get(usize::try_from(m - 1).ok()?)?;
+    if !(1..=last).contains(&d) {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// Formats epoch seconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -148,6 +168,25 @@ impl Timeline {
         let bucket = millis.div_euclid(1000).div_euclid(self.bucket_secs) * self.bucket_secs;
         *self.counts.entry(bucket).or_default() += 1;
         if self.counts.len() > MAX_INTERVALS {
+            let next = if self.bucket_secs == 1 { 60 } else { 3600 };
+            self.coarsen(next);
+        }
+    }
+
+    /// Adds `other`'s counts, kept in the coarser of the two intervals (coarsened further
+    /// when they hold too many).
+    pub(crate) fn merge(&mut self, mut other: Timeline) {
+        let step = self.bucket_secs.max(other.bucket_secs);
+        if self.bucket_secs < step {
+            self.coarsen(step);
+        }
+        if other.bucket_secs < step {
+            other.coarsen(step);
+        }
+        for (start, n) in other.counts {
+            *self.counts.entry(start).or_default() += n;
+        }
+        while self.counts.len() > MAX_INTERVALS && self.bucket_secs < 3600 {
             let next = if self.bucket_secs == 1 { 60 } else { 3600 };
             self.coarsen(next);
         }
@@ -241,6 +280,16 @@ mod tests {
             Some(951_782_400_000)
         );
         assert_eq!(parse_timestamp("yesterday"), None);
+        assert_eq!(parse_timestamp("1900-02-29T00:00:00Z"), None);
+        assert_eq!(
+            parse_timestamp("1969-12-31T23:59:59Z"),
+            Some(-1000),
+            "before the epoch"
+        );
+        assert_eq!(
+            parse_timestamp("2026-11-30T03:57:49.430Z"),
+            Some(1_796_011_069_430)
+        );
         assert_eq!(format_epoch(1_650_274_199), "2022-04-18T09:29:59Z");
     }
 

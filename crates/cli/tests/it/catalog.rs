@@ -359,3 +359,27 @@ fn diagnose_names_the_causes_no_access_log_shows() {
         d["not_in_log"]
     );
 }
+
+/// `--threads` changes nothing in the output, for a file and for stdin (`-`); a thread
+/// count of 0 is refused.
+#[test]
+fn diagnose_prints_the_same_on_any_number_of_threads_from_a_file_or_stdin() {
+    let log = scenarios_dir().join("../crates/diagnose/tests/data/app_crash_loop.log");
+    let one = run(&["diagnose", "--threads", "1", log.to_str().unwrap()]);
+    assert!(one.status.success(), "{}", stderr(&one));
+    assert!(stdout(&one).contains("app-crash-loop"), "{}", stdout(&one));
+    let three = run(&["diagnose", "--threads", "3", log.to_str().unwrap()]);
+    assert_eq!(stdout(&three), stdout(&one));
+    let piped = mesh5xx()
+        .args(["diagnose", "--threads", "2", "-"])
+        .stdin(std::fs::File::open(&log).unwrap())
+        .output()
+        .unwrap();
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert_eq!(
+        stdout(&piped),
+        stdout(&one).replace(log.to_str().unwrap(), "-")
+    );
+    let zero = run(&["diagnose", "--threads", "0", log.to_str().unwrap()]);
+    assert_eq!(zero.status.code(), Some(2), "{}", stdout(&zero));
+}

@@ -48,6 +48,14 @@ fn a_pasted_issue_comment_is_read_and_what_is_not_is_explained() {
         [
             (503, "UC".into(), "inbound".into(), inbound, 4),
             (503, "URX,UF".into(), "outbound".into(), outbound, 2),
+            // The server's side of a drained filter chain: a request cut with no response.
+            (
+                0,
+                "DC".into(),
+                "inbound".into(),
+                Some("inbound|8080||".into()),
+                1
+            ),
             (
                 504,
                 "UT".into(),

@@ -163,3 +163,30 @@ fn an_upstream_that_never_answered_is_an_app_on_localhost() {
         d.groups[0].evidence
     );
 }
+
+/// The server's side of a config push: the drained filter chain's connections closed under
+/// requests in flight, `0 DC downstream_local_disconnect(filter_chain_is_being_removed)`.
+/// Without those details, `0 DC` is a client that went away, no scenario's.
+#[test]
+fn a_drained_filter_chain_at_the_server_is_a_config_push() {
+    let d = fixture("config_push_drain_server.log");
+    assert_eq!(scenarios(&d), [Some("config-push-drain")]);
+    let g = &d.groups[0];
+    assert_eq!((g.code, g.flags.as_str(), g.count), (0, "DC", 6));
+    assert_eq!(g.known_cause, None);
+    assert!(g.mitigations[0].fix.contains("drainDuration"), "{g:?}");
+
+    let log = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../diagnose/tests/data/config_push_drain_server.log"),
+    )
+    .unwrap()
+    .replace(
+        "downstream_local_disconnect(filter_chain_is_being_removed)",
+        "downstream_remote_disconnect",
+    );
+    let d = diagnose(log.as_bytes(), rules());
+    assert_eq!(scenarios(&d), [None]);
+    let known = d.groups[0].known_cause.as_ref().expect("a known cause");
+    assert_eq!(known.cause, "client-disconnect");
+}
