@@ -196,6 +196,7 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.24", "pod-shutdown", "istio-current"),
         ("istio-1.24", "scale-up-app-not-ready", "istio-current"),
         ("istio-1.24", "circuit-breaker-uo", "istio-current"),
+        ("istio-1.24", "per-try-timeout", "istio-current"),
     ] {
         // Repeated runs keep their samples per run, a single run in the variant's directory.
         let variant = root.join(profile).join(scenario).join("baseline");

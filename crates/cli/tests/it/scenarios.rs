@@ -942,3 +942,84 @@ fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
         assert_eq!(variant(&s, name)["errors"], 0, "{name}");
     }
 }
+
+/// The access-log lines of `pod`'s sidecar in `variant`.
+fn access_log(scratch: &Scratch, variant: &str, pod: &str) -> Vec<String> {
+    let path = scratch
+        .path()
+        .join(variant)
+        .join(format!("access-{pod}.log"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A per-try timeout below the app's slow tail: every attempt of a slow request is cut, and
+/// the caller's sidecar answers 504 UT,URX once the retries are used up; a route timeout
+/// shorter than the attempts ends the request first (UT, response_timeout); with Istio's
+/// default retryOn a per-try timeout is not retried. A per-try timeout above the slow tail, or
+/// retries on failures only, leave no error.
+#[test]
+fn a_per_try_timeout_below_the_slow_tail_fails_every_attempt() {
+    let scratch = Scratch::new("per-try-timeout");
+    let s = run_checked("per-try-timeout", &[], &scratch);
+    // (variant, flags, details, attempts the app served per failed request, duration in ms;
+    // the logged duration can be a few milliseconds short of the timeouts it adds up)
+    for (name, flags, details, attempts, took) in [
+        (
+            "baseline",
+            "URX,UT",
+            "upstream_per_try_timeout",
+            3,
+            740..1500,
+        ),
+        (
+            "default-retry-on",
+            "UT",
+            "upstream_per_try_timeout",
+            1,
+            240..500,
+        ),
+        (
+            "route-timeout-below-attempts",
+            "UT",
+            "response_timeout",
+            2,
+            590..800,
+        ),
+    ] {
+        let v = variant(&s, name);
+        let client = &sidecar(v, "client")["flags"];
+        let failed = client[flags].as_u64().unwrap_or(0);
+        assert_eq!(failed, v["errors"].as_u64().unwrap(), "{name}: {client}");
+        let lines = access_log(&scratch, name, "client");
+        for line in lines.iter().filter(|l| l.contains(" 504 ")) {
+            let e = mesh5xx_accesslog::parse_line(line).unwrap();
+            assert_eq!(
+                (e.response_flags, e.response_code_details, e.bytes_sent),
+                (flags, Some(details), 24),
+                "{name}: {line}"
+            );
+            let ms = e.duration_ms.unwrap();
+            assert!(took.contains(&ms), "{name}: {ms} ms: {line}");
+        }
+        // Each failed request reached the app `attempts` times or more (the route timeout
+        // cuts the third attempt of some); the cut attempts are the server sidecar's 0 DC.
+        let cut = with_flag(&sidecar(v, "srv-a-0")["flags"], "DC");
+        assert!(
+            cut >= failed * attempts && cut <= failed * 3,
+            "{name}: {cut} cut attempts for {failed} failed requests"
+        );
+    }
+    for name in ["per-try-above-slow-tail", "retry-failures-not-slowness"] {
+        let v = variant(&s, name);
+        assert_eq!(v["errors"], 0, "{name}");
+        assert_eq!(
+            with_flag(&sidecar(v, "srv-a-0")["flags"], "DC"),
+            0,
+            "{name}"
+        );
+    }
+}
