@@ -28,6 +28,19 @@ pub struct DestinationRule {
     pub host: String,
     #[serde(default)]
     pub traffic_policy: Option<TrafficPolicy>,
+    /// Named subsets of the service's endpoints, each a cluster `outbound|PORT|NAME|HOST`.
+    #[serde(default)]
+    pub subsets: Vec<Subset>,
+}
+
+/// DestinationRule `subsets[]`. The lab renders a subset's cluster with every endpoint of the
+/// service: scenarios name subsets by labels every server pod carries (`app: srv-a`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subset {
+    pub name: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// DestinationRule `trafficPolicy`.
@@ -115,12 +128,32 @@ pub struct HttpRoute {
     /// The route's name: Envoy's route name (`%ROUTE_NAME%`) from Istio 1.3.
     #[serde(default)]
     pub name: Option<String>,
+    /// The requests it takes (any of them); none: every request.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<HttpMatchRequest>,
     #[serde(default)]
     pub route: Vec<RouteDestination>,
     #[serde(default)]
     pub timeout: Option<String>,
     #[serde(default)]
     pub retries: Option<HttpRetry>,
+}
+
+/// VirtualService `http[].match[]`, as far as the lab translates it: the request's path.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpMatchRequest {
+    pub uri: UriMatch,
+}
+
+/// `match[].uri`: an exact path or a prefix (one of them, checked when read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UriMatch {
+    #[serde(default)]
+    pub exact: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 /// VirtualService `http[].route[]`.
@@ -137,6 +170,10 @@ pub struct RouteDestination {
 #[serde(deny_unknown_fields)]
 pub struct Destination {
     pub host: String,
+    /// A subset a DestinationRule names: the route goes to its cluster
+    /// (`outbound|PORT|SUBSET|HOST`), which exists only when the DestinationRule defines it.
+    #[serde(default)]
+    pub subset: Option<String>,
     #[serde(default)]
     pub port: Option<PortSelector>,
 }
@@ -294,7 +331,7 @@ impl IstioObjects {
                 }
                 "VirtualService" => {
                     let vs: VirtualService = yaml_serde::from_value(env.spec).map_err(spec)?;
-                    check_durations_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
+                    check_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
                     IstioObject::VirtualService(env.metadata, vs)
                 }
                 "ServiceEntry" => {
@@ -343,13 +380,13 @@ impl IstioObjects {
         })
     }
 
-    /// The first VirtualService http route for `host`, if any.
-    pub fn http_route(&self, host: &str) -> Option<&HttpRoute> {
+    /// The http routes of the VirtualService for `host`, in order, if there is one.
+    pub fn http_routes(&self, host: &str) -> Option<&[HttpRoute]> {
         self.objects.iter().find_map(|o| match o {
             IstioObject::VirtualService(_, vs)
                 if vs.hosts.iter().any(|h| host_matches(h, host)) =>
             {
-                vs.http.first()
+                Some(vs.http.as_slice())
             }
             _ => None,
         })
@@ -473,8 +510,16 @@ fn check_durations_dr(dr: &DestinationRule) -> Result<(), (String, String)> {
     Ok(())
 }
 
-fn check_durations_vs(vs: &VirtualService) -> Result<(), (String, String)> {
+fn check_vs(vs: &VirtualService) -> Result<(), (String, String)> {
     for (i, r) in vs.http.iter().enumerate() {
+        for (j, m) in r.matches.iter().enumerate() {
+            if m.uri.exact.is_some() == m.uri.prefix.is_some() {
+                return Err((
+                    format!("http[{i}].match[{j}].uri"),
+                    "give one of exact or prefix".into(),
+                ));
+            }
+        }
         check(&format!("http[{i}].timeout"), &r.timeout)?;
         if let Some(retry) = &r.retries {
             check(
@@ -512,7 +557,8 @@ mod tests {
   spec:
     hosts: [srv-a]
     http:
-    - route: [{destination: {host: srv-a}}]
+    - match: [{uri: {prefix: /api}}, {uri: {exact: /health}}]
+      route: [{destination: {host: srv-a}}]
       retries: {attempts: 3, retryOn: reset}
 "#,
         ))
@@ -531,10 +577,23 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(http.max_requests_per_connection, Some(10));
-        let route = objs.http_route("srv-a.default.svc.cluster.local").unwrap();
+        let route = &objs.http_routes("srv-a.default.svc.cluster.local").unwrap()[0];
         assert_eq!(
             route.retries.as_ref().unwrap().retry_on.as_deref(),
             Some("reset")
+        );
+        assert_eq!(
+            route.matches.iter().map(|m| &m.uri).collect::<Vec<_>>(),
+            [
+                &UriMatch {
+                    exact: None,
+                    prefix: Some("/api".into())
+                },
+                &UriMatch {
+                    exact: Some("/health".into()),
+                    prefix: None
+                }
+            ]
         );
         assert_eq!(objs.raw.len(), 2);
     }

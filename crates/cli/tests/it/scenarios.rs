@@ -1023,3 +1023,44 @@ fn a_per_try_timeout_below_the_slow_tail_fails_every_attempt() {
         );
     }
 }
+
+/// A VirtualService whose routes match no request: the caller's sidecar answers 404 NR
+/// itself; a route to an undefined subset: 503 NC. The server never sees either; a default
+/// route or the subset's DestinationRule fix them.
+#[test]
+fn a_request_no_route_takes_is_answered_by_the_callers_sidecar() {
+    let scratch = Scratch::new("no-route");
+    let s = run_checked("no-route-nr", &[], &scratch);
+    for (name, code, flags, details) in [
+        ("baseline", "404", "NR", "route_not_found"),
+        ("subset-not-defined", "503", "NC", "cluster_not_found"),
+    ] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        let client = sidecar(v, "client");
+        assert_eq!(
+            client["responses"][code].as_u64(),
+            Some(requests),
+            "{name}: {client}"
+        );
+        assert_eq!(client["flags"][flags].as_u64(), Some(requests), "{name}");
+        assert_eq!(sidecar(v, "srv-a-0")["requests"], 0, "{name}");
+        let lines = access_log(&scratch, name, "client");
+        let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+        assert_eq!(
+            (e.response_code_details, e.bytes_sent, e.upstream_host),
+            (Some(details), 0, None),
+            "{name}: {}",
+            lines[0]
+        );
+    }
+    for name in ["default-route", "destination-rule-subset"] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(
+            sidecar(v, "client")["responses"]["200"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+    }
+}

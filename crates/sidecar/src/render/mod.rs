@@ -134,6 +134,15 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         if let Some((svc, endpoints)) = &out.service {
             let name = outbound_name(svc.port, &svc.host);
             clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            for subset in spec
+                .istio
+                .destination_rule(&svc.host)
+                .iter()
+                .flat_map(|d| &d.subsets)
+            {
+                let name = cluster::outbound_subset_name(svc.port, &subset.name, &svc.host);
+                clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            }
             vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
         }
         for ext in &out.external {
