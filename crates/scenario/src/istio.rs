@@ -233,6 +233,34 @@ pub enum Resolution {
     DnsRoundRobin,
 }
 
+/// `networking.istio.io` Sidecar, as far as the lab translates it: the outbound traffic policy
+/// of the namespace's sidecars, which overrides meshConfig's (`pilot/pkg/model/sidecar.go@1.4.0`
+/// L92-95, L186-190; the lab has one namespace and reads no workload selector).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sidecar {
+    #[serde(default)]
+    pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+}
+
+/// Sidecar (or meshConfig) `outboundTrafficPolicy`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundTrafficPolicy {
+    pub mode: OutboundTrafficMode,
+}
+
+/// `outboundTrafficPolicy.mode`: what a sidecar does with a destination it has no service for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutboundTrafficMode {
+    /// To `PassthroughCluster`: the `allow_any` virtual host (the installs' default).
+    #[default]
+    AllowAny,
+    /// Refused: the `block_all` virtual host answers 502 itself.
+    RegistryOnly,
+}
+
 /// `security.istio.io` AuthorizationPolicy, as far as the lab translates it: ALLOW or DENY
 /// rules on the request's method, applied to the server pods' inbound listener (istiod's
 /// RBAC HTTP filter: `pilot/pkg/security/authz/builder/builder.go@1.24.0` L182-283,
@@ -285,6 +313,7 @@ pub enum IstioObject {
     VirtualService(Metadata, VirtualService),
     ServiceEntry(Metadata, ServiceEntry),
     AuthorizationPolicy(Metadata, AuthorizationPolicy),
+    Sidecar(Metadata, Sidecar),
 }
 
 /// The Istio objects of a variant: typed, plus the raw YAML for `kubectl apply`.
@@ -340,10 +369,13 @@ impl IstioObjects {
                 "AuthorizationPolicy" => {
                     IstioObject::AuthorizationPolicy(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
+                "Sidecar" => {
+                    IstioObject::Sidecar(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
+                }
                 other => {
                     return Err((
                         at(".kind"),
-                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry or AuthorizationPolicy"),
+                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry, Sidecar or AuthorizationPolicy"),
                     ))
                 }
             };
@@ -362,6 +394,19 @@ impl IstioObjects {
             IstioObject::AuthorizationPolicy(m, ap) => Some((m, ap)),
             _ => None,
         })
+    }
+
+    /// The outbound traffic policy of the client's sidecar: a Sidecar's, else the install's
+    /// meshConfig (ALLOW_ANY in every profile's install).
+    pub fn outbound_traffic_mode(&self) -> OutboundTrafficMode {
+        self.objects
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                IstioObject::Sidecar(_, sc) => sc.outbound_traffic_policy.map(|p| p.mode),
+                _ => None,
+            })
+            .unwrap_or_default()
     }
 
     /// These objects and then `more`.
@@ -434,6 +479,12 @@ impl IstioObjects {
                     out.push(Since::from(
                         "AuthorizationPolicy",
                         Behaviour::AuthorizationPolicy,
+                    ));
+                }
+                IstioObject::Sidecar(_, sc) if sc.outbound_traffic_policy.is_some() => {
+                    out.push(Since::from(
+                        "Sidecar outboundTrafficPolicy",
+                        Behaviour::SidecarOutboundTrafficPolicy,
                     ));
                 }
                 IstioObject::ServiceEntry(_, se) if se.resolution == Resolution::DnsRoundRobin => {

@@ -1064,3 +1064,38 @@ fn a_request_no_route_takes_is_answered_by_the_callers_sidecar() {
         );
     }
 }
+
+/// REGISTRY_ONLY without a ServiceEntry: the caller's sidecar answers 502 itself on the
+/// block_all route, without a flag or a cluster, and the host sees nothing; a ServiceEntry
+/// (DNS or NONE) or ALLOW_ANY leave no error.
+#[test]
+fn registry_only_blocks_an_external_host_without_a_service_entry() {
+    let scratch = Scratch::new("registry-only");
+    let s = run_checked("registry-only-blackhole", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let requests = base["requests"].as_u64().unwrap();
+    assert_eq!(base["errors"].as_u64(), Some(requests));
+    let client = sidecar(base, "client");
+    assert_eq!(
+        client["responses"]["502"].as_u64(),
+        Some(requests),
+        "{client}"
+    );
+    let lines = access_log(&scratch, "baseline", "client");
+    let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+    assert_eq!(
+        (
+            e.response_flags,
+            e.response_code_details,
+            e.bytes_sent,
+            e.upstream_cluster,
+            e.route_name
+        ),
+        ("-", Some("direct_response"), 0, None, Some("block_all")),
+        "{}",
+        lines[0]
+    );
+    for name in ["serviceentry-dns", "serviceentry-none", "allow-any"] {
+        assert_eq!(variant(&s, name)["errors"], 0, "{name}");
+    }
+}

@@ -19,7 +19,7 @@ pub use cluster::outbound_name;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use mesh5xx_scenario::istio::Resolution;
+use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{IstioObjects, Profile};
 use serde_json::{json, Value};
@@ -158,7 +158,10 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
                 vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
             }
         }
-        vhosts.push(route::allow_any_vhost(spec));
+        vhosts.push(match spec.istio.outbound_traffic_mode() {
+            OutboundTrafficMode::AllowAny => route::allow_any_vhost(spec),
+            OutboundTrafficMode::RegistryOnly => route::block_all_vhost(spec),
+        });
         clusters.push(cluster::passthrough(spec));
         listeners.push(listener::outbound(spec, vhosts));
     }

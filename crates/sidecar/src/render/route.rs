@@ -159,6 +159,25 @@ pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
     })
 }
 
+/// `block_all`, the catch-all under `outboundTrafficPolicy: REGISTRY_ONLY`: a 502 direct
+/// response for every host the sidecar has no service for, in every modelled release
+/// (v1alpha3/httproute.go@1.2.0 L232-249, @1.4.0 L204-219; core/httproute.go@1.24.0 L865-884);
+/// its route named as `allow_any`'s ([`Behaviour::AllowAnyRouteNamed`]).
+pub fn block_all_vhost(spec: &SidecarSpec<'_>) -> Value {
+    let route = named(
+        spec.profile,
+        spec.profile
+            .has(Behaviour::AllowAnyRouteNamed)
+            .then_some("block_all"),
+        json!({"match": {"prefix": "/"}, "direct_response": {"status": 502}}),
+    );
+    json!({
+        "name": "block_all",
+        "domains": ["*"],
+        "routes": [route]
+    })
+}
+
 /// Istio's `ConvertPolicy`: the profile's default policy, overridden by the VirtualService's
 /// `retries`; `attempts: 0` disables retries.
 pub fn retry_policy(profile: &Profile, vs: Option<&HttpRetry>) -> Option<Value> {

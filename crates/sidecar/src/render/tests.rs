@@ -263,6 +263,13 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 se.requires().iter().all(|s| s.holds_for(version))
             )
         }
+        Behaviour::SidecarOutboundTrafficPolicy => {
+            let sc = istio("- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}");
+            format!(
+                "translated: {}",
+                sc.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
         Behaviour::AuthorizationPolicy => {
             let ap = istio("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}");
             format!(
@@ -370,6 +377,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
         Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
         Behaviour::AuthorizationPolicy => ("translated: false", "translated: true"),
+        Behaviour::SidecarOutboundTrafficPolicy => ("translated: false", "translated: true"),
         Behaviour::ImmediateDrainStrategy => ("immediate: false", "immediate: true"),
         Behaviour::ListenerTrafficDirection => ("null null", "\"INBOUND\" \"OUTBOUND\""),
         Behaviour::InboundOnlyTerminationDrain => ("inbound only: false", "inbound only: true"),
@@ -386,6 +394,33 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::Default503NotRetried => ("[503]", "null"),
         Behaviour::DeltaXds => ("delta: false", "delta: true"),
     }
+}
+
+/// REGISTRY_ONLY replaces `allow_any` by `block_all`, a 502 direct response; a host with a
+/// ServiceEntry keeps its own virtual host in front of it.
+#[test]
+fn registry_only_blocks_what_has_no_service_entry() {
+    let sidecar = "- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}\n";
+    let objs = istio(&format!("{ALL_OBJECTS}{sidecar}"));
+    for (minor, name) in [(4, Value::Null), (6, json!("block_all"))] {
+        let r = both(IstioVersion::v1(minor), &objs);
+        let vhosts = r.client["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let names: Vec<&str> = vhosts.iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert_eq!(names.last(), Some(&"block_all"), "{names:?}");
+        assert!(names.contains(&"external.service.com:80") && !names.contains(&"allow_any"));
+        let route = &vhost(&r.client, "block_all")["routes"][0];
+        assert_eq!(route["direct_response"], json!({"status": 502}));
+        assert_eq!(route["name"], name, "1.{minor}");
+    }
+    let allow = both(IstioVersion::v1(24), &istio(ALL_OBJECTS));
+    assert_eq!(
+        vhost(&allow.client, "allow_any")["routes"][0]["route"]["cluster"],
+        "PassthroughCluster"
+    );
 }
 
 /// A VirtualService gives one route per `match`, in order, up to a route that takes every
