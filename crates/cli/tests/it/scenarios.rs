@@ -916,7 +916,8 @@ fn a_crashed_app_is_restarted_by_the_kubelet_and_answers_503_until_its_endpoint_
 
 /// A DestinationRule connection pool smaller than the calls in flight: the caller's sidecar
 /// answers the surplus 503 UO itself, and the server never sees it; Istio's defaults or a
-/// pool sized to the load leave no error.
+/// pool sized to the load leave no error. A retry over `maxRetries` is not sent: the app's
+/// own 503 goes back flagged UO; without `maxRetries` every retry is sent.
 #[test]
 fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
     let scratch = Scratch::new("circuit-breaker");
@@ -938,9 +939,38 @@ fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
             "{name}: {served} + {uo} > {requests}"
         );
     }
-    for name in ["istio-defaults", "pool-sized-to-load"] {
+    for name in [
+        "istio-defaults",
+        "pool-sized-to-load",
+        "retries-within-budget",
+    ] {
         assert_eq!(variant(&s, name)["errors"], 0, "{name}");
     }
+    // A retry over maxRetries is not sent: the app's own 503 goes back, flagged UO by the
+    // caller's sidecar, one upstream_rq_retry_overflow each.
+    let v = variant(&s, "retries-overflow");
+    let errors = v["errors"].as_u64().unwrap();
+    let log = access_log(&scratch, "retries-overflow", "client");
+    let overflowed = log
+        .iter()
+        .filter_map(|l| mesh5xx_accesslog::parse_line(l).ok())
+        .filter(|e| e.response_code == 503)
+        .inspect(|e| {
+            assert_eq!(
+                (e.response_flags, e.response_code_details),
+                ("UO", Some("via_upstream"))
+            )
+        })
+        .count() as u64;
+    assert_eq!(overflowed, errors);
+    let stats =
+        std::fs::read_to_string(scratch.path().join("retries-overflow/stats-client.txt")).unwrap();
+    let stat = "cluster.outbound|80||srv-a.default.svc.cluster.local.upstream_rq_retry_overflow: ";
+    let counted = stats
+        .lines()
+        .find_map(|l| l.strip_prefix(stat))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(counted, Some(errors), "{stats}");
 }
 
 /// The access-log lines of `pod`'s sidecar in `variant`.
