@@ -199,13 +199,24 @@ fn check_exits_1_when_an_expectation_fails() {
     assert_eq!(summary(out.path())["passed"], false);
 }
 
+/// The access-log lines of `pod`'s sidecar in `variant`.
+fn access_log(scratch: &Scratch, variant: &str, pod: &str) -> Vec<String> {
+    let path = scratch
+        .path()
+        .join(variant)
+        .join(format!("access-{pod}.log"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Lines of a variant's client-sidecar access log that carry ` CODE FLAGS `.
 fn client_log_lines(scratch: &Scratch, variant: &str, code_flags: &str) -> Vec<String> {
-    let log =
-        std::fs::read_to_string(scratch.path().join(variant).join("access-client.log")).unwrap();
-    log.lines()
+    access_log(scratch, variant, "client")
+        .into_iter()
         .filter(|l| l.contains(code_flags))
-        .map(String::from)
         .collect()
 }
 
@@ -971,19 +982,6 @@ fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
         .find_map(|l| l.strip_prefix(stat))
         .and_then(|n| n.parse::<u64>().ok());
     assert_eq!(counted, Some(errors), "{stats}");
-}
-
-/// The access-log lines of `pod`'s sidecar in `variant`.
-fn access_log(scratch: &Scratch, variant: &str, pod: &str) -> Vec<String> {
-    let path = scratch
-        .path()
-        .join(variant)
-        .join(format!("access-{pod}.log"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(str::to_string)
-        .collect()
 }
 
 /// A per-try timeout below the app's slow tail: every attempt of a slow request is cut, and
