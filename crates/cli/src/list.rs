@@ -84,6 +84,9 @@ fn markdown(catalog: &Catalog) -> String {
 
 fn signature(s: &Scenario) -> String {
     let Some(sig) = &s.signature else {
+        if let Some(line) = &s.unmatched {
+            return format!("no signature (diagnose does not name it): {}", line.trim());
+        }
         return format!(
             "none in istio-proxy's log: {}",
             s.unlogged.as_deref().unwrap_or_default().trim()

@@ -87,6 +87,8 @@ struct ScenarioFile {
     signature: Option<Signature>,
     #[serde(default)]
     unlogged: Option<String>,
+    #[serde(default)]
+    unmatched: Option<String>,
     fixes: Vec<Fix>,
     #[serde(default)]
     defaults: Defaults,
@@ -470,23 +472,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             by_profile,
         });
     }
-    match (&file.signature, &file.unlogged) {
-        (Some(sig), None) => sig.validate().map_err(|(field, why)| {
+    let texts = [("unlogged", &file.unlogged), ("unmatched", &file.unmatched)];
+    if let Some((field, _)) = texts
+        .iter()
+        .find(|(_, t)| t.as_ref().is_some_and(|t| t.trim().is_empty()))
+    {
+        return Err(ScenarioError::invalid(
+            path,
+            *field,
+            "empty: say what the errors look like",
+        ));
+    }
+    match (&file.signature, &file.unlogged, &file.unmatched) {
+        (Some(sig), None, None) => sig.validate().map_err(|(field, why)| {
             ScenarioError::invalid(path, format!("signature.{field}"), why)
         })?,
-        (None, Some(text)) if !text.trim().is_empty() => {}
-        (Some(_), Some(_)) => {
+        (None, Some(_), None) | (None, None, Some(_)) => {}
+        (Some(_), Some(_), _) => {
             return Err(ScenarioError::invalid(
                 path,
                 "unlogged",
                 "a scenario with a signature has its errors in the log: remove `unlogged`",
             ))
         }
-        _ => {
+        (Some(_), _, Some(_)) => {
+            return Err(ScenarioError::invalid(
+                path,
+                "unmatched",
+                "a scenario with a signature is matched by it: remove `unmatched`",
+            ))
+        }
+        (None, Some(_), Some(_)) => {
+            return Err(ScenarioError::invalid(
+                path,
+                "unmatched",
+                "errors never logged cannot be logged unmatched: keep one of `unlogged` and `unmatched`",
+            ))
+        }
+        (None, None, None) => {
             return Err(ScenarioError::invalid(
                 path,
                 "signature",
-                "missing: what the errors look like in istio-proxy's access log (or, for errors that never reach it, `unlogged:` saying what the app sees)",
+                "missing: what the errors look like in istio-proxy's access log (or, for errors that never reach it, `unlogged:` saying what the app sees; for lines without a response flag, `unmatched:` describing them)",
             ))
         }
     }
@@ -528,6 +555,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         service: file.service,
         signature: file.signature,
         unlogged: file.unlogged,
+        unmatched: file.unmatched,
         fixes: file.fixes,
         variants,
     })
@@ -973,6 +1001,13 @@ variants:
         let both = GOOD.replace(sig, &format!("{sig}unlogged: x\n"));
         let e = parse(p, &both).unwrap_err().to_string();
         assert!(e.contains("field `unlogged`"), "{e}");
+        // Logged, but without a flag a signature could name: the line in words, no rule.
+        let unmatched = GOOD.replace(sig, "unmatched: \"502 - direct_response\"\n");
+        let s = parse(p, &unmatched).unwrap();
+        assert!(s.rule().is_none() && s.unmatched.as_deref() == Some("502 - direct_response"));
+        let both = GOOD.replace(sig, &format!("{sig}unmatched: x\n"));
+        let e = parse(p, &both).unwrap_err().to_string();
+        assert!(e.contains("field `unmatched`"), "{e}");
         let rule = parse(p, GOOD).unwrap().rule().unwrap();
         assert_eq!(
             rule.fixes[0].measured_by.as_deref(),

@@ -28,6 +28,19 @@ pub struct DestinationRule {
     pub host: String,
     #[serde(default)]
     pub traffic_policy: Option<TrafficPolicy>,
+    /// Named subsets of the service's endpoints, each a cluster `outbound|PORT|NAME|HOST`.
+    #[serde(default)]
+    pub subsets: Vec<Subset>,
+}
+
+/// DestinationRule `subsets[]`. The lab renders a subset's cluster with every endpoint of the
+/// service: scenarios name subsets by labels every server pod carries (`app: srv-a`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subset {
+    pub name: String,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// DestinationRule `trafficPolicy`.
@@ -115,12 +128,32 @@ pub struct HttpRoute {
     /// The route's name: Envoy's route name (`%ROUTE_NAME%`) from Istio 1.3.
     #[serde(default)]
     pub name: Option<String>,
+    /// The requests it takes (any of them); none: every request.
+    #[serde(default, rename = "match")]
+    pub matches: Vec<HttpMatchRequest>,
     #[serde(default)]
     pub route: Vec<RouteDestination>,
     #[serde(default)]
     pub timeout: Option<String>,
     #[serde(default)]
     pub retries: Option<HttpRetry>,
+}
+
+/// VirtualService `http[].match[]`, as far as the lab translates it: the request's path.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpMatchRequest {
+    pub uri: UriMatch,
+}
+
+/// `match[].uri`: an exact path or a prefix (one of them, checked when read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UriMatch {
+    #[serde(default)]
+    pub exact: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
 }
 
 /// VirtualService `http[].route[]`.
@@ -137,6 +170,10 @@ pub struct RouteDestination {
 #[serde(deny_unknown_fields)]
 pub struct Destination {
     pub host: String,
+    /// A subset a DestinationRule names: the route goes to its cluster
+    /// (`outbound|PORT|SUBSET|HOST`), which exists only when the DestinationRule defines it.
+    #[serde(default)]
+    pub subset: Option<String>,
     #[serde(default)]
     pub port: Option<PortSelector>,
 }
@@ -196,6 +233,34 @@ pub enum Resolution {
     DnsRoundRobin,
 }
 
+/// `networking.istio.io` Sidecar, as far as the lab translates it: the outbound traffic policy
+/// of the namespace's sidecars, which overrides meshConfig's (`pilot/pkg/model/sidecar.go@1.4.0`
+/// L92-95, L186-190; the lab has one namespace and reads no workload selector).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sidecar {
+    #[serde(default)]
+    pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+}
+
+/// Sidecar (or meshConfig) `outboundTrafficPolicy`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundTrafficPolicy {
+    pub mode: OutboundTrafficMode,
+}
+
+/// `outboundTrafficPolicy.mode`: what a sidecar does with a destination it has no service for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OutboundTrafficMode {
+    /// To `PassthroughCluster`: the `allow_any` virtual host (the installs' default).
+    #[default]
+    AllowAny,
+    /// Refused: the `block_all` virtual host answers 502 itself.
+    RegistryOnly,
+}
+
 /// `security.istio.io` AuthorizationPolicy, as far as the lab translates it: ALLOW or DENY
 /// rules on the request's method, applied to the server pods' inbound listener (istiod's
 /// RBAC HTTP filter: `pilot/pkg/security/authz/builder/builder.go@1.24.0` L182-283,
@@ -248,6 +313,7 @@ pub enum IstioObject {
     VirtualService(Metadata, VirtualService),
     ServiceEntry(Metadata, ServiceEntry),
     AuthorizationPolicy(Metadata, AuthorizationPolicy),
+    Sidecar(Metadata, Sidecar),
 }
 
 /// The Istio objects of a variant: typed, plus the raw YAML for `kubectl apply`.
@@ -294,7 +360,7 @@ impl IstioObjects {
                 }
                 "VirtualService" => {
                     let vs: VirtualService = yaml_serde::from_value(env.spec).map_err(spec)?;
-                    check_durations_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
+                    check_vs(&vs).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
                     IstioObject::VirtualService(env.metadata, vs)
                 }
                 "ServiceEntry" => {
@@ -303,10 +369,13 @@ impl IstioObjects {
                 "AuthorizationPolicy" => {
                     IstioObject::AuthorizationPolicy(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
+                "Sidecar" => {
+                    IstioObject::Sidecar(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
+                }
                 other => {
                     return Err((
                         at(".kind"),
-                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry or AuthorizationPolicy"),
+                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry, Sidecar or AuthorizationPolicy"),
                     ))
                 }
             };
@@ -327,6 +396,19 @@ impl IstioObjects {
         })
     }
 
+    /// The outbound traffic policy of the client's sidecar: a Sidecar's, else the install's
+    /// meshConfig (ALLOW_ANY in every profile's install).
+    pub fn outbound_traffic_mode(&self) -> OutboundTrafficMode {
+        self.objects
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                IstioObject::Sidecar(_, sc) => sc.outbound_traffic_policy.map(|p| p.mode),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     /// These objects and then `more`.
     pub fn with(&self, more: &IstioObjects) -> IstioObjects {
         IstioObjects {
@@ -343,13 +425,13 @@ impl IstioObjects {
         })
     }
 
-    /// The first VirtualService http route for `host`, if any.
-    pub fn http_route(&self, host: &str) -> Option<&HttpRoute> {
+    /// The http routes of the VirtualService for `host`, in order, if there is one.
+    pub fn http_routes(&self, host: &str) -> Option<&[HttpRoute]> {
         self.objects.iter().find_map(|o| match o {
             IstioObject::VirtualService(_, vs)
                 if vs.hosts.iter().any(|h| host_matches(h, host)) =>
             {
-                vs.http.first()
+                Some(vs.http.as_slice())
             }
             _ => None,
         })
@@ -397,6 +479,12 @@ impl IstioObjects {
                     out.push(Since::from(
                         "AuthorizationPolicy",
                         Behaviour::AuthorizationPolicy,
+                    ));
+                }
+                IstioObject::Sidecar(_, sc) if sc.outbound_traffic_policy.is_some() => {
+                    out.push(Since::from(
+                        "Sidecar outboundTrafficPolicy",
+                        Behaviour::SidecarOutboundTrafficPolicy,
                     ));
                 }
                 IstioObject::ServiceEntry(_, se) if se.resolution == Resolution::DnsRoundRobin => {
@@ -473,8 +561,16 @@ fn check_durations_dr(dr: &DestinationRule) -> Result<(), (String, String)> {
     Ok(())
 }
 
-fn check_durations_vs(vs: &VirtualService) -> Result<(), (String, String)> {
+fn check_vs(vs: &VirtualService) -> Result<(), (String, String)> {
     for (i, r) in vs.http.iter().enumerate() {
+        for (j, m) in r.matches.iter().enumerate() {
+            if m.uri.exact.is_some() == m.uri.prefix.is_some() {
+                return Err((
+                    format!("http[{i}].match[{j}].uri"),
+                    "give one of exact or prefix".into(),
+                ));
+            }
+        }
         check(&format!("http[{i}].timeout"), &r.timeout)?;
         if let Some(retry) = &r.retries {
             check(
@@ -512,7 +608,8 @@ mod tests {
   spec:
     hosts: [srv-a]
     http:
-    - route: [{destination: {host: srv-a}}]
+    - match: [{uri: {prefix: /api}}, {uri: {exact: /health}}]
+      route: [{destination: {host: srv-a}}]
       retries: {attempts: 3, retryOn: reset}
 "#,
         ))
@@ -531,10 +628,23 @@ mod tests {
             .as_ref()
             .unwrap();
         assert_eq!(http.max_requests_per_connection, Some(10));
-        let route = objs.http_route("srv-a.default.svc.cluster.local").unwrap();
+        let route = &objs.http_routes("srv-a.default.svc.cluster.local").unwrap()[0];
         assert_eq!(
             route.retries.as_ref().unwrap().retry_on.as_deref(),
             Some("reset")
+        );
+        assert_eq!(
+            route.matches.iter().map(|m| &m.uri).collect::<Vec<_>>(),
+            [
+                &UriMatch {
+                    exact: None,
+                    prefix: Some("/api".into())
+                },
+                &UriMatch {
+                    exact: Some("/health".into()),
+                    prefix: None
+                }
+            ]
         );
         assert_eq!(objs.raw.len(), 2);
     }

@@ -44,6 +44,9 @@ pub struct Scenario {
     pub signature: Option<mesh5xx_diagnose::Signature>,
     /// For a scenario without a signature: what the app sees instead, in a few words.
     pub unlogged: Option<String>,
+    /// For a scenario whose lines a signature cannot describe (a 5xx without a response
+    /// flag, which `diagnose`'s signatures do not match): the line, in words.
+    pub unmatched: Option<String>,
     /// Its fixes, best first, each with the variant that measures it.
     pub fixes: Vec<mesh5xx_diagnose::Fix>,
     pub variants: Vec<Variant>,

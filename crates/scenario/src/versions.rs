@@ -146,9 +146,15 @@ behaviours! {
     }
     AllowAnyRouteNamed {
         since: 6,
-        before: "the allow_any route is unnamed (%ROUTE_NAME% logs -)",
-        after: "the allow_any route is named allow_any",
-        source: "v1alpha3/httproute.go@1.6.0 L500-504"
+        before: "the catch-all routes are unnamed (%ROUTE_NAME% logs -)",
+        after: "the catch-all routes are named allow_any (block_all under REGISTRY_ONLY)",
+        source: "v1alpha3/httproute.go@1.4.0 L185-219; v1alpha3/httproute.go@1.6.0 L500-540"
+    }
+    SidecarOutboundTrafficPolicy {
+        since: 3,
+        before: "outboundTrafficPolicy only mesh-wide, in meshConfig",
+        after: "a Sidecar's outboundTrafficPolicy sets its namespace's mode (REGISTRY_ONLY: the block_all virtual host, a 502 direct response)",
+        source: "v1alpha3/httproute.go@1.2.0 L213-250 (env.Mesh only); pilot/pkg/model/sidecar.go@1.3.0 L92-95, L186-190; pilot/pkg/networking/util/util.go@1.4.0 L586-590; core/httproute.go@1.24.0 L825-884"
     }
     RetryWithoutResourceExhausted {
         since: 6,

@@ -107,6 +107,15 @@ pub(crate) struct RequestInfo {
     pub(crate) n: u64,
     /// When the server started.
     pub(crate) started: Instant,
+    /// Its `x-request-id`, hashed ([`request_id`]): the same on every retry of one request.
+    pub(crate) id: Option<u64>,
+}
+
+/// The hash of an `x-request-id` value (FNV-1a, 64 bits).
+pub(crate) fn request_id(value: &[u8]) -> u64 {
+    value.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl RequestInfo {

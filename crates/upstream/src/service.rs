@@ -11,7 +11,7 @@ use http::{header, HeaderValue, Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::time::Sleep;
 
-use crate::hook::{ConnState, Decision, RequestInfo, StatusSlot};
+use crate::hook::{request_id, ConnState, Decision, RequestInfo, StatusSlot};
 use crate::policy::Policy;
 use crate::report::ConnRecord;
 
@@ -87,7 +87,7 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
     type Error = Dropped;
     type Future = Respond;
 
-    fn call(&self, _request: Request<Incoming>) -> Respond {
+    fn call(&self, request: Request<Incoming>) -> Respond {
         let shared = &self.shared;
         let policy = &shared.policy;
         let n = shared.record.request();
@@ -102,6 +102,10 @@ impl hyper::service::Service<Request<Incoming>> for Handler {
             let request = RequestInfo {
                 n,
                 started: policy.started,
+                id: request
+                    .headers()
+                    .get("x-request-id")
+                    .map(|v| request_id(v.as_bytes())),
             };
             for hook in &policy.requests {
                 hook.on_request(&request, &mut decision);

@@ -196,12 +196,20 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.24", "pod-shutdown", "istio-current"),
         ("istio-1.24", "scale-up-app-not-ready", "istio-current"),
         ("istio-1.24", "circuit-breaker-uo", "istio-current"),
+        ("istio-1.24", "per-try-timeout", "istio-current"),
+        // Its baseline's 404 NR is below 500: the 503 NC of a missing subset is what diagnose reads.
+        (
+            "istio-1.24",
+            "no-route-nr/subset-not-defined",
+            "istio-current",
+        ),
     ] {
         // Not inbound-localhost-vs-pod-ip: its lines are pod-shutdown's, line for line (a
         // refused connect to the pod's own address); what tells them apart is an upstream that
         // never answered, which its sample (503s only) cannot show.
+        let (scenario, variant) = scenario.split_once('/').unwrap_or((scenario, "baseline"));
         // Repeated runs keep their samples per run, a single run in the variant's directory.
-        let variant = root.join(profile).join(scenario).join("baseline");
+        let variant = root.join(profile).join(scenario).join(variant);
         let log = [
             variant.join("run-1/samples.log"),
             variant.join("samples.log"),

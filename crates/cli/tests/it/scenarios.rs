@@ -190,13 +190,24 @@ fn check_exits_1_when_an_expectation_fails() {
     assert_eq!(summary(out.path())["passed"], false);
 }
 
+/// The access-log lines of `pod`'s sidecar in `variant`.
+fn access_log(scratch: &Scratch, variant: &str, pod: &str) -> Vec<String> {
+    let path = scratch
+        .path()
+        .join(variant)
+        .join(format!("access-{pod}.log"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
 /// Lines of a variant's client-sidecar access log that carry ` CODE FLAGS `.
 fn client_log_lines(scratch: &Scratch, variant: &str, code_flags: &str) -> Vec<String> {
-    let log =
-        std::fs::read_to_string(scratch.path().join(variant).join("access-client.log")).unwrap();
-    log.lines()
+    access_log(scratch, variant, "client")
+        .into_iter()
         .filter(|l| l.contains(code_flags))
-        .map(String::from)
         .collect()
 }
 
@@ -907,7 +918,8 @@ fn a_crashed_app_is_restarted_by_the_kubelet_and_answers_503_until_its_endpoint_
 
 /// A DestinationRule connection pool smaller than the calls in flight: the caller's sidecar
 /// answers the surplus 503 UO itself, and the server never sees it; Istio's defaults or a
-/// pool sized to the load leave no error.
+/// pool sized to the load leave no error. A retry over `maxRetries` is not sent: the app's
+/// own 503 goes back flagged UO; without `maxRetries` every retry is sent.
 #[test]
 fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
     let scratch = Scratch::new("circuit-breaker");
@@ -929,7 +941,180 @@ fn a_connection_pool_below_the_calls_in_flight_overflows_at_the_caller() {
             "{name}: {served} + {uo} > {requests}"
         );
     }
-    for name in ["istio-defaults", "pool-sized-to-load"] {
+    for name in [
+        "istio-defaults",
+        "pool-sized-to-load",
+        "retries-within-budget",
+    ] {
+        assert_eq!(variant(&s, name)["errors"], 0, "{name}");
+    }
+    // A retry over maxRetries is not sent: the app's own 503 goes back, flagged UO by the
+    // caller's sidecar, one upstream_rq_retry_overflow each.
+    let v = variant(&s, "retries-overflow");
+    let errors = v["errors"].as_u64().unwrap();
+    let log = access_log(&scratch, "retries-overflow", "client");
+    let overflowed = log
+        .iter()
+        .filter_map(|l| mesh5xx_accesslog::parse_line(l).ok())
+        .filter(|e| e.response_code == 503)
+        .inspect(|e| {
+            assert_eq!(
+                (e.response_flags, e.response_code_details),
+                ("UO", Some("via_upstream"))
+            )
+        })
+        .count() as u64;
+    assert_eq!(overflowed, errors);
+    let stats =
+        std::fs::read_to_string(scratch.path().join("retries-overflow/stats-client.txt")).unwrap();
+    let stat = "cluster.outbound|80||srv-a.default.svc.cluster.local.upstream_rq_retry_overflow: ";
+    let counted = stats
+        .lines()
+        .find_map(|l| l.strip_prefix(stat))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert_eq!(counted, Some(errors), "{stats}");
+}
+
+/// A per-try timeout below the app's slow tail: every attempt of a slow request is cut, and
+/// the caller's sidecar answers 504 UT,URX once the retries are used up; a route timeout
+/// shorter than the attempts ends the request first (UT, response_timeout); with Istio's
+/// default retryOn a per-try timeout is not retried. A per-try timeout above the slow tail, or
+/// retries on failures only, leave no error.
+#[test]
+fn a_per_try_timeout_below_the_slow_tail_fails_every_attempt() {
+    let scratch = Scratch::new("per-try-timeout");
+    let s = run_checked("per-try-timeout", &[], &scratch);
+    // (variant, flags, details, attempts the app served per failed request, duration in ms;
+    // the logged duration can be a few milliseconds short of the timeouts it adds up)
+    for (name, flags, details, attempts, took) in [
+        (
+            "baseline",
+            "URX,UT",
+            "upstream_per_try_timeout",
+            3,
+            740..1500,
+        ),
+        (
+            "default-retry-on",
+            "UT",
+            "upstream_per_try_timeout",
+            1,
+            240..500,
+        ),
+        (
+            "route-timeout-below-attempts",
+            "UT",
+            "response_timeout",
+            2,
+            590..800,
+        ),
+    ] {
+        let v = variant(&s, name);
+        let client = &sidecar(v, "client")["flags"];
+        let failed = client[flags].as_u64().unwrap_or(0);
+        assert_eq!(failed, v["errors"].as_u64().unwrap(), "{name}: {client}");
+        let lines = access_log(&scratch, name, "client");
+        for line in lines.iter().filter(|l| l.contains(" 504 ")) {
+            let e = mesh5xx_accesslog::parse_line(line).unwrap();
+            assert_eq!(
+                (e.response_flags, e.response_code_details, e.bytes_sent),
+                (flags, Some(details), 24),
+                "{name}: {line}"
+            );
+            let ms = e.duration_ms.unwrap();
+            assert!(took.contains(&ms), "{name}: {ms} ms: {line}");
+        }
+        // Each failed request reached the app `attempts` times or more (the route timeout
+        // cuts the third attempt of some); the cut attempts are the server sidecar's 0 DC.
+        let cut = with_flag(&sidecar(v, "srv-a-0")["flags"], "DC");
+        assert!(
+            cut >= failed * attempts && cut <= failed * 3,
+            "{name}: {cut} cut attempts for {failed} failed requests"
+        );
+    }
+    for name in ["per-try-above-slow-tail", "retry-failures-not-slowness"] {
+        let v = variant(&s, name);
+        assert_eq!(v["errors"], 0, "{name}");
+        assert_eq!(
+            with_flag(&sidecar(v, "srv-a-0")["flags"], "DC"),
+            0,
+            "{name}"
+        );
+    }
+}
+
+/// A VirtualService whose routes match no request: the caller's sidecar answers 404 NR
+/// itself; a route to an undefined subset: 503 NC. The server never sees either; a default
+/// route or the subset's DestinationRule fix them.
+#[test]
+fn a_request_no_route_takes_is_answered_by_the_callers_sidecar() {
+    let scratch = Scratch::new("no-route");
+    let s = run_checked("no-route-nr", &[], &scratch);
+    for (name, code, flags, details) in [
+        ("baseline", "404", "NR", "route_not_found"),
+        ("subset-not-defined", "503", "NC", "cluster_not_found"),
+    ] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        let client = sidecar(v, "client");
+        assert_eq!(
+            client["responses"][code].as_u64(),
+            Some(requests),
+            "{name}: {client}"
+        );
+        assert_eq!(client["flags"][flags].as_u64(), Some(requests), "{name}");
+        assert_eq!(sidecar(v, "srv-a-0")["requests"], 0, "{name}");
+        let lines = access_log(&scratch, name, "client");
+        let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+        assert_eq!(
+            (e.response_code_details, e.bytes_sent, e.upstream_host),
+            (Some(details), 0, None),
+            "{name}: {}",
+            lines[0]
+        );
+    }
+    for name in ["default-route", "destination-rule-subset"] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(
+            sidecar(v, "client")["responses"]["200"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+    }
+}
+
+/// REGISTRY_ONLY without a ServiceEntry: the caller's sidecar answers 502 itself on the
+/// block_all route, without a flag or a cluster, and the host sees nothing; a ServiceEntry
+/// (DNS or NONE) or ALLOW_ANY leave no error.
+#[test]
+fn registry_only_blocks_an_external_host_without_a_service_entry() {
+    let scratch = Scratch::new("registry-only");
+    let s = run_checked("registry-only-blackhole", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let requests = base["requests"].as_u64().unwrap();
+    assert_eq!(base["errors"].as_u64(), Some(requests));
+    let client = sidecar(base, "client");
+    assert_eq!(
+        client["responses"]["502"].as_u64(),
+        Some(requests),
+        "{client}"
+    );
+    let lines = access_log(&scratch, "baseline", "client");
+    let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+    assert_eq!(
+        (
+            e.response_flags,
+            e.response_code_details,
+            e.bytes_sent,
+            e.upstream_cluster,
+            e.route_name
+        ),
+        ("-", Some("direct_response"), 0, None, Some("block_all")),
+        "{}",
+        lines[0]
+    );
+    for name in ["serviceentry-dns", "serviceentry-none", "allow-any"] {
         assert_eq!(variant(&s, name)["errors"], 0, "{name}");
     }
 }

@@ -28,6 +28,11 @@ pub fn outbound_name(port: u16, host: &str) -> String {
     format!("outbound|{port}||{host}")
 }
 
+/// `outbound|80|subset|host`: a DestinationRule subset's cluster.
+pub fn outbound_subset_name(port: u16, subset: &str, host: &str) -> String {
+    format!("outbound|{port}|{subset}|{host}")
+}
+
 /// The inbound cluster to the app. DestinationRule connection-pool settings apply here too.
 pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, name: &str) -> Value {
     let dr = spec.istio.destination_rule(&inb.service.host);

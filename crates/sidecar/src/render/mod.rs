@@ -21,7 +21,7 @@ pub use cluster::outbound_name;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use mesh5xx_scenario::istio::Resolution;
+use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{IstioObjects, Profile};
 use serde_json::{json, Value};
@@ -149,6 +149,15 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         if let Some((svc, endpoints)) = &out.service {
             let name = outbound_name(svc.port, &svc.host);
             clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            for subset in spec
+                .istio
+                .destination_rule(&svc.host)
+                .iter()
+                .flat_map(|d| &d.subsets)
+            {
+                let name = cluster::outbound_subset_name(svc.port, &subset.name, &svc.host);
+                clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            }
             vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
         }
         for ext in &out.external {
@@ -164,7 +173,10 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
                 vhosts.push(route::service_vhost(spec, &ext.host, ext.port, &name));
             }
         }
-        vhosts.push(route::allow_any_vhost(spec));
+        vhosts.push(match spec.istio.outbound_traffic_mode() {
+            OutboundTrafficMode::AllowAny => route::allow_any_vhost(spec),
+            OutboundTrafficMode::RegistryOnly => route::block_all_vhost(spec),
+        });
         let mut l = listener::outbound(spec, vhosts);
         if spec.capture.is_some() {
             let port = out.service.as_ref().map_or(80, |(svc, _)| svc.port);

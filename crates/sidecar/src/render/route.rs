@@ -1,7 +1,7 @@
 //! Routes: timeouts and retry policies as istiod sets them, VirtualService applied.
 
 use mesh5xx_scenario::duration::envoy as dur;
-use mesh5xx_scenario::istio::{opt_duration, HttpRetry};
+use mesh5xx_scenario::istio::{opt_duration, HttpRetry, HttpRoute, UriMatch};
 use mesh5xx_scenario::{Behaviour, Profile};
 use serde_json::{json, Map, Value};
 
@@ -38,9 +38,81 @@ fn named(profile: &Profile, name: Option<&str>, mut route: Value) -> Value {
     route
 }
 
-/// The virtual host of a service (`host:port`), VirtualService timeout and retries applied.
+/// The virtual host of a service (`host:port`): without a VirtualService one route to the
+/// service, with one a route per `match` of each http route, VirtualService timeout and retries
+/// applied. Routes are matched in order, and there is no other: a request no `match` takes
+/// has no route (404 NR). A route without `match` (or with prefix `/`) takes every request and
+/// ends the list (`BuildHTTPRoutesForVirtualService`, core/route/route.go@1.24.0 L377-427,
+/// v1alpha3/route/route.go@1.4.0 L264-281).
 pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &str) -> Value {
-    let vs = spec.istio.http_route(host);
+    let operation = format!("{host}:{port}/*");
+    let routes = match spec.istio.http_routes(host) {
+        None => vec![service_route(
+            spec,
+            None,
+            json!({"prefix": "/"}),
+            cluster.to_string(),
+            &operation,
+        )],
+        Some(http) => {
+            let mut routes = Vec::new();
+            'http: for r in http {
+                // A subset's cluster, which Envoy has only when a DestinationRule defines it.
+                let to = r
+                    .route
+                    .first()
+                    .and_then(|d| d.destination.subset.as_deref())
+                    .map_or_else(
+                        || cluster.to_string(),
+                        |s| super::cluster::outbound_subset_name(port, s, host),
+                    );
+                let paths: Vec<Value> = if r.matches.is_empty() {
+                    vec![json!({"prefix": "/"})]
+                } else {
+                    r.matches.iter().map(|m| path_match(&m.uri)).collect()
+                };
+                for path in paths {
+                    let catch_all = path == json!({"prefix": "/"});
+                    routes.push(service_route(spec, Some(r), path, to.clone(), &operation));
+                    if catch_all {
+                        break 'http;
+                    }
+                }
+            }
+            routes
+        }
+    };
+    let short = host.split('.').next().unwrap_or(host);
+    let mut domains = vec![host.to_string(), format!("{host}:{port}")];
+    if short != host {
+        domains.push(short.to_string());
+        domains.push(format!("{short}:{port}"));
+    }
+    json!({
+        "name": format!("{host}:{port}"),
+        "domains": domains,
+        "routes": routes
+    })
+}
+
+/// Envoy's path match for a VirtualService `uri` (`TranslateRouteMatch`, core/route/route.go@1.24.0
+/// L1039-1049: a sidecar's prefix stays a plain prefix).
+fn path_match(uri: &UriMatch) -> Value {
+    match (&uri.exact, &uri.prefix) {
+        (Some(p), _) => json!({"path": p}),
+        (None, p) => json!({"prefix": p.as_deref().unwrap_or("/")}),
+    }
+}
+
+/// One route to the service's `cluster`, with `vs`'s timeout and retries (istiod's defaults
+/// without one).
+fn service_route(
+    spec: &SidecarSpec<'_>,
+    vs: Option<&HttpRoute>,
+    path: Value,
+    cluster: String,
+    operation: &str,
+) -> Value {
     let timeout = vs
         .and_then(|r| opt_duration(&r.timeout))
         .map(dur)
@@ -51,22 +123,16 @@ pub fn service_vhost(spec: &SidecarSpec<'_>, host: &str, port: u16, cluster: &st
     if let Some(policy) = retry_policy(spec.profile, vs.and_then(|r| r.retries.as_ref())) {
         route.insert("retry_policy".into(), policy);
     }
-    let short = host.split('.').next().unwrap_or(host);
-    let mut domains = vec![host.to_string(), format!("{host}:{port}")];
-    if short != host {
-        domains.push(short.to_string());
-        domains.push(format!("{short}:{port}"));
-    }
     // With a VirtualService the route takes its http route's name (route.go@1.4.0 L336-342).
     let name = match vs {
         Some(r) => r.name.as_deref(),
         None => Some(DEFAULT_ROUTE),
     };
-    json!({
-        "name": format!("{host}:{port}"),
-        "domains": domains,
-        "routes": [named(spec.profile, name, json!({"match": {"prefix": "/"}, "route": route, "decorator": {"operation": format!("{host}:{port}/*")}}))]
-    })
+    named(
+        spec.profile,
+        name,
+        json!({"match": path, "route": route, "decorator": {"operation": operation}}),
+    )
 }
 
 /// `allow_any`: everything else goes to PassthroughCluster. Before Istio 1.5 the route has no
@@ -88,6 +154,25 @@ pub fn allow_any_vhost(spec: &SidecarSpec<'_>) -> Value {
     );
     json!({
         "name": "allow_any",
+        "domains": ["*"],
+        "routes": [route]
+    })
+}
+
+/// `block_all`, the catch-all under `outboundTrafficPolicy: REGISTRY_ONLY`: a 502 direct
+/// response for every host the sidecar has no service for, in every modelled release
+/// (v1alpha3/httproute.go@1.2.0 L232-249, @1.4.0 L204-219; core/httproute.go@1.24.0 L865-884);
+/// its route named as `allow_any`'s ([`Behaviour::AllowAnyRouteNamed`]).
+pub fn block_all_vhost(spec: &SidecarSpec<'_>) -> Value {
+    let route = named(
+        spec.profile,
+        spec.profile
+            .has(Behaviour::AllowAnyRouteNamed)
+            .then_some("block_all"),
+        json!({"match": {"prefix": "/"}, "direct_response": {"status": 502}}),
+    );
+    json!({
+        "name": "block_all",
         "domains": ["*"],
         "routes": [route]
     })

@@ -94,9 +94,7 @@ fn default_retry_policy_follows_the_profile_and_virtual_service() {
     let objs = istio(
         "- {apiVersion: networking.istio.io/v1beta1, kind: VirtualService, metadata: {name: a}, spec: {hosts: [srv-a], http: [{route: [{destination: {host: srv-a}}], retries: {attempts: 3, retryOn: 'reset,503'}}]}}",
     );
-    let r = objs
-        .http_route("srv-a.default.svc.cluster.local")
-        .unwrap()
+    let r = objs.http_routes("srv-a.default.svc.cluster.local").unwrap()[0]
         .retries
         .as_ref();
     let p = route::retry_policy(&p124, r).unwrap();
@@ -106,7 +104,9 @@ fn default_retry_policy_follows_the_profile_and_virtual_service() {
     let off = istio(
         "- {apiVersion: networking.istio.io/v1beta1, kind: VirtualService, metadata: {name: a}, spec: {hosts: [srv-a], http: [{route: [{destination: {host: srv-a}}], retries: {attempts: 0}}]}}",
     );
-    assert!(route::retry_policy(&p14, off.http_route("srv-a").unwrap().retries.as_ref()).is_none());
+    assert!(
+        route::retry_policy(&p14, off.http_routes("srv-a").unwrap()[0].retries.as_ref()).is_none()
+    );
 }
 
 #[test]
@@ -293,6 +293,13 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 se.requires().iter().all(|s| s.holds_for(version))
             )
         }
+        Behaviour::SidecarOutboundTrafficPolicy => {
+            let sc = istio("- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}");
+            format!(
+                "translated: {}",
+                sc.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
         Behaviour::AuthorizationPolicy => {
             let ap = istio("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}");
             format!(
@@ -404,6 +411,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
         Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
         Behaviour::AuthorizationPolicy => ("translated: false", "translated: true"),
+        Behaviour::SidecarOutboundTrafficPolicy => ("translated: false", "translated: true"),
         Behaviour::ImmediateDrainStrategy => ("immediate: false", "immediate: true"),
         Behaviour::ListenerTrafficDirection => ("null null", "\"INBOUND\" \"OUTBOUND\""),
         Behaviour::InboundOnlyTerminationDrain => ("inbound only: false", "inbound only: true"),
@@ -420,6 +428,78 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::Default503NotRetried => ("[503]", "null"),
         Behaviour::DeltaXds => ("delta: false", "delta: true"),
     }
+}
+
+/// REGISTRY_ONLY replaces `allow_any` by `block_all`, a 502 direct response; a host with a
+/// ServiceEntry keeps its own virtual host in front of it.
+#[test]
+fn registry_only_blocks_what_has_no_service_entry() {
+    let sidecar = "- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}\n";
+    let objs = istio(&format!("{ALL_OBJECTS}{sidecar}"));
+    for (minor, name) in [(4, Value::Null), (6, json!("block_all"))] {
+        let r = both(IstioVersion::v1(minor), &objs);
+        let vhosts = r.client["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            ["typed_config"]["route_config"]["virtual_hosts"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let names: Vec<&str> = vhosts.iter().map(|v| v["name"].as_str().unwrap()).collect();
+        assert_eq!(names.last(), Some(&"block_all"), "{names:?}");
+        assert!(names.contains(&"external.service.com:80") && !names.contains(&"allow_any"));
+        let route = &vhost(&r.client, "block_all")["routes"][0];
+        assert_eq!(route["direct_response"], json!({"status": 502}));
+        assert_eq!(route["name"], name, "1.{minor}");
+    }
+    let allow = both(IstioVersion::v1(24), &istio(ALL_OBJECTS));
+    assert_eq!(
+        vhost(&allow.client, "allow_any")["routes"][0]["route"]["cluster"],
+        "PassthroughCluster"
+    );
+}
+
+/// A VirtualService gives one route per `match`, in order, up to a route that takes every
+/// request; a route to a subset names the subset's cluster, which only a DestinationRule's
+/// `subsets` create.
+#[test]
+fn virtual_service_matches_and_subsets_become_routes_and_clusters() {
+    let vs = "- {apiVersion: networking.istio.io/v1alpha3, kind: VirtualService, metadata: {name: a}, spec: {hosts: [srv-a], http: [{name: v1, match: [{uri: {prefix: /v1/}}, {uri: {exact: /health}}], route: [{destination: {host: srv-a, subset: v2}}]}, {name: rest, route: [{destination: {host: srv-a}}]}, {name: never, route: [{destination: {host: srv-a}}]}]}}\n";
+    let dr = "- {apiVersion: networking.istio.io/v1alpha3, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, subsets: [{name: v2, labels: {app: srv-a}}]}}\n";
+    let svc_cluster = "outbound|80||srv-a.default.svc.cluster.local";
+    let subset_cluster = "outbound|80|v2|srv-a.default.svc.cluster.local";
+    let r = both(IstioVersion::v1(24), &istio(vs));
+    let routes = vhost(&r.client, "srv-a.default.svc.cluster.local:80")["routes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let seen: Vec<(String, String, String)> = routes
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["match"].to_string(),
+                r["route"]["cluster"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let row = |n: &str, m: &str, c: &str| (n.to_string(), m.to_string(), c.to_string());
+    assert_eq!(
+        seen,
+        [
+            row("v1", r#"{"prefix":"/v1/"}"#, subset_cluster),
+            row("v1", r#"{"path":"/health"}"#, subset_cluster),
+            row("rest", r#"{"prefix":"/"}"#, svc_cluster),
+        ]
+    );
+    let has = |cfg: &Value, name: &str| {
+        cfg["static_resources"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == name)
+    };
+    assert!(!has(&r.client, subset_cluster));
+    let with_dr = both(IstioVersion::v1(24), &istio(&format!("{vs}{dr}")));
+    assert!(has(&with_dr.client, subset_cluster) && has(&with_dr.client, svc_cluster));
 }
 
 #[test]

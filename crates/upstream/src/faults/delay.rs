@@ -105,6 +105,7 @@ mod tests {
         let request = RequestInfo {
             n: 1,
             started: Instant::now(),
+            id: None,
         };
         for _ in 0..1000 {
             let mut d = Decision::default();

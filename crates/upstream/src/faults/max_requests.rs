@@ -123,7 +123,11 @@ mod tests {
         let hook = MaxRequests { count: 3, mode }.hook(&mut Build::new());
         let mut d = Decision::default();
         let started = Instant::now();
-        hook.on_request(&RequestInfo { n, started }, &mut d);
+        hook.on_request(&RequestInfo {
+            n,
+            started,
+            id: None,
+        }, &mut d);
         d
     }
 

@@ -171,6 +171,7 @@ registry! {
     Lifetime = "lifetime" in lifetime;
     MaxRequests = "max-requests" in max_requests;
     Delay = "delay" in delay;
+    SlowRequests = "slow-requests" in slow_requests;
     StatusWindow = "status-window" in status_window;
     Status = "status" in status;
     Down = "down" in down;
@@ -559,6 +560,7 @@ mod tests {
             lifetime: {after_ms: 200}
             max-requests: {count: 10, mode: drop}
             delay: {ms: 5, jitter_ms: 1}
+            slow-requests: {percent: 10, ms: 300}
             status: {codes: {"503": 5.0, "500": 1.0}}
             status-window: {at_ms: 2000, for_ms: 1000, code: 503}
             down: {windows: [{at_ms: 2000, for_ms: 2000}], after_first_request: false}

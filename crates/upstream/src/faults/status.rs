@@ -173,6 +173,7 @@ mod tests {
         let request = RequestInfo {
             n: 1,
             started: Instant::now(),
+            id: None,
         };
         (0..n)
             .map(|_| {
@@ -208,6 +209,7 @@ mod tests {
         let request = RequestInfo {
             n: 1,
             started: Instant::now(),
+            id: None,
         };
         hook.on_request(&request, &mut d);
         assert_eq!(d.status(), Some(earlier));

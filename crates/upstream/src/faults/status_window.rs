@@ -152,6 +152,7 @@ mod tests {
         let request = RequestInfo {
             n: 1,
             started: Instant::now(),
+            id: None,
         };
         let mut d = Decision::default();
         inside.on_request(&request, &mut d);
