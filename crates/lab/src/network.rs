@@ -38,8 +38,7 @@ impl Network {
     /// The mode `scenario` runs in unless told: netns when a variant needs it (an app on
     /// the pod's loopback), else local.
     pub fn for_scenario(scenario: &Scenario) -> Network {
-        let needs = |v: &Variant| v.topology.pod.app_bind != AppBind::Any;
-        match scenario.variants.iter().any(needs) {
+        match scenario.variants.iter().any(needs_netns) {
             true => Network::Netns,
             false => Network::Local,
         }
@@ -48,7 +47,7 @@ impl Network {
     /// Why `variant` cannot run in this mode yet, if it cannot.
     pub fn refuses(self, variant: &Variant) -> Option<String> {
         if self == Network::Local {
-            return (variant.topology.pod.app_bind != AppBind::Any).then(|| {
+            return needs_netns(variant).then(|| {
                 "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
                  local network mode cannot tell from any address: run it with --network netns"
                     .to_string()
@@ -80,6 +79,12 @@ impl FromStr for Network {
             .find(|n| n.to_string() == s)
             .ok_or_else(|| format!("unknown network mode {s:?} (known: local, netns)"))
     }
+}
+
+/// Whether only the netns mode can show `variant` (an app on the pod's loopback, which the
+/// local mode cannot tell from any address).
+fn needs_netns(variant: &Variant) -> bool {
+    variant.topology.pod.app_bind != AppBind::Any
 }
 
 /// The pod network of the run's namespace: its bridge made on first use and shared by every

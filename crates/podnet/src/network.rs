@@ -42,14 +42,9 @@ impl PodNetwork {
             move |source| PodNetError::Io { what, source }
         };
         if !netns::is_private().map_err(io("listing the interfaces"))? {
-            let found = std::fs::read_dir("/sys/class/net")
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+            let found = netns::interfaces()
+                .map_err(io("listing the interfaces"))?
+                .join(", ");
             return Err(PodNetError::NotPrivate { found });
         }
         ip::batch(

@@ -100,20 +100,19 @@ impl PodSandbox {
 
     /// Apply `rules` in the pod's namespace, as istio-iptables does in its init container.
     pub async fn apply(&self, rules: &Rules) -> Result<(), PodNetError> {
-        let ns = self.ns.clone();
         let rules = rules.clone();
-        let name = self.name.clone();
-        tokio::task::spawn_blocking(move || {
-            let applied = ns
-                .run(|| mesh5xx_iptables::apply(&rules))
-                .map_err(|source| PodNetError::Io {
-                    what: format!("entering pod {name}"),
-                    source,
-                })?;
-            applied.map_err(|source| PodNetError::Rules { pod: name, source })
+        let applied = self
+            .ns
+            .run_async(move || mesh5xx_iptables::apply(&rules))
+            .await
+            .map_err(|source| PodNetError::Io {
+                what: format!("entering pod {}", self.name),
+                source,
+            })?;
+        applied.map_err(|source| PodNetError::Rules {
+            pod: self.name.clone(),
+            source,
         })
-        .await
-        .expect("the rules' task does not panic")
     }
 
     /// A TCP connection to `addr` from inside the pod (its loopback, e.g. Envoy's admin).

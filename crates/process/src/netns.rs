@@ -87,27 +87,41 @@ impl NetNs {
     pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> io::Result<T> {
         std::thread::scope(|scope| {
             scope
-                .spawn(|| {
-                    // SAFETY: setns only changes this short-lived thread's namespace.
-                    if unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                    Ok(f())
-                })
+                .spawn(|| self.enter_this_thread().map(|()| f()))
                 .join()
                 .expect("a namespace thread does not panic")
         })
     }
 
+    /// Like [`NetNs::run`], awaited without blocking the caller's runtime: `f` runs on a
+    /// new thread (never one of the runtime's, which would stay in the namespace).
+    pub async fn run_async<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> io::Result<T> {
+        let ns = self.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(ns.enter_this_thread().map(|()| f()));
+        });
+        rx.await.map_err(io::Error::other)?
+    }
+
+    /// Move the calling thread into this namespace.
+    fn enter_this_thread(&self) -> io::Result<()> {
+        // SAFETY: setns only changes the calling thread's namespace; callers use threads
+        // of their own.
+        if unsafe { libc::setns(self.fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     /// A TCP connection to `addr` made from inside this namespace (e.g. to a pod's loopback).
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<tokio::net::TcpStream> {
-        let ns = self.clone();
-        let std = tokio::task::spawn_blocking(move || {
-            ns.run(|| std::net::TcpStream::connect(addr))
-                .and_then(|r| r)
-        })
-        .await
-        .map_err(io::Error::other)??;
+        let std = self
+            .run_async(move || std::net::TcpStream::connect(addr))
+            .await??;
         std.set_nonblocking(true)?;
         tokio::net::TcpStream::from_std(std)
     }
@@ -144,7 +158,7 @@ pub fn is_private() -> io::Result<bool> {
 }
 
 /// The names of the interfaces in the calling thread's network namespace.
-fn interfaces() -> io::Result<Vec<String>> {
+pub fn interfaces() -> io::Result<Vec<String>> {
     // SAFETY: if_nameindex returns an array ended by a zero entry, freed below.
     unsafe {
         let list = libc::if_nameindex();

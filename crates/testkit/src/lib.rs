@@ -76,6 +76,25 @@ pub fn needs(requirement: Requirement) -> bool {
     false
 }
 
+/// What pods in network namespaces need (`mesh5xx-podnet`, `--network netns`): root, `ip`
+/// and the legacy iptables programs.
+pub const POD_NETWORK: [Requirement; 3] = [
+    Requirement::Root,
+    Requirement::Tool {
+        name: "ip",
+        package: "iproute2",
+    },
+    Requirement::Tool {
+        name: "iptables-legacy-restore",
+        package: "iptables",
+    },
+];
+
+/// [`needs`] each of `requirements`, in order; `true` when all are met.
+pub fn needs_all(requirements: &[Requirement]) -> bool {
+    requirements.iter().all(|r| needs(*r))
+}
+
 /// Whether `program` is an executable file in a directory of `PATH`.
 fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;

@@ -7,28 +7,16 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use mesh5xx_scenario::Catalog;
-use mesh5xx_testkit::{needs, Requirement};
+use mesh5xx_testkit::{needs_all, POD_NETWORK};
 
 use crate::support::*;
-
-fn root_and_ip() -> bool {
-    needs(Requirement::Root)
-        && needs(Requirement::Tool {
-            name: "ip",
-            package: "iproute2",
-        })
-        && needs(Requirement::Tool {
-            name: "iptables-legacy-restore",
-            package: "iptables",
-        })
-}
 
 /// Each scenario whose topology the netns mode runs, its baseline and its first fix, with
 /// `--check`: the expectations measured in the local mode hold with pods in namespaces and
 /// Istio's capture rules (the same conclusion: the failure, and the fix that removes it).
 #[test]
 fn every_scenario_reaches_its_local_conclusion_with_pods_in_namespaces_needs_root() {
-    if !root_and_ip() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     let catalog = Catalog::load(&scenarios_dir()).unwrap();
@@ -101,7 +89,7 @@ fn every_scenario_reaches_its_local_conclusion_with_pods_in_namespaces_needs_roo
 /// address and is refused (503 UF, the app sees nothing); before, it reached 127.0.0.1.
 #[test]
 fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
-    if !root_and_ip() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     let out = Scratch::new("localhost-app");
@@ -296,7 +284,7 @@ fn running_pods(child: &Child, out: &Scratch) -> Pods {
 
 #[test]
 fn kill_9_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_root() {
-    if !root_and_ip() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     let out = Scratch::new("netns-kill9");
@@ -309,7 +297,7 @@ fn kill_9_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_roo
 
 #[test]
 fn ctrl_c_and_sigterm_of_a_netns_run_keep_results_and_leave_nothing_needs_root() {
-    if !root_and_ip() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     for (sig, name) in [(libc::SIGINT, "Ctrl-C"), (libc::SIGTERM, "SIGTERM")] {

@@ -4,19 +4,7 @@ use std::time::Duration;
 
 use mesh5xx_iptables::{dump, render, CaptureConfig, Era, Family};
 use mesh5xx_podnet::{PodNetError, PodNetwork};
-use mesh5xx_testkit::{needs, Requirement};
-
-fn root_and_tools() -> bool {
-    needs(Requirement::Root)
-        && needs(Requirement::Tool {
-            name: "ip",
-            package: "iproute2",
-        })
-        && needs(Requirement::Tool {
-            name: "iptables-legacy-restore",
-            package: "iptables",
-        })
-}
+use mesh5xx_testkit::{needs_all, POD_NETWORK};
 
 /// Run `f` on a runtime of its own, on a thread in a new private network namespace.
 fn in_private_namespace<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F + Send) {
@@ -36,7 +24,7 @@ fn in_private_namespace<F: std::future::Future<Output = ()>>(f: impl FnOnce() ->
 
 #[test]
 fn pods_reach_each_other_by_address_until_one_is_removed_needs_root() {
-    if !root_and_tools() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     in_private_namespace(|| async {
@@ -86,7 +74,7 @@ fn pods_reach_each_other_by_address_until_one_is_removed_needs_root() {
 
 #[test]
 fn a_pods_capture_rules_are_the_ones_rendered_for_its_era_needs_root() {
-    if !root_and_tools() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     in_private_namespace(|| async {
@@ -109,7 +97,7 @@ fn a_pods_capture_rules_are_the_ones_rendered_for_its_era_needs_root() {
 
 #[test]
 fn the_bridge_is_refused_outside_a_private_namespace_needs_root() {
-    if !root_and_tools() {
+    if !needs_all(&POD_NETWORK) {
         return;
     }
     let err = tokio::runtime::Builder::new_current_thread()
