@@ -106,6 +106,7 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
     };
     let mut plans = plan(&args, &catalog)?;
     let envoy = args.envoy.locate()?;
+    provision_schema(&plans)?;
     enter_private_network(&mut plans, &args)?;
     let exe = std::env::current_exe().context("finding the mesh5xx binary")?;
     // One thread: the parent-death signal of every child follows the thread that spawned it.
@@ -148,6 +149,18 @@ pub fn main(args: RunArgs, scenarios: Option<&PathBuf>) -> anyhow::Result<ExitCo
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The control plane's xDS schema (from PyPI on first use), made before the run may enter a
+/// private network namespace, from which PyPI cannot be reached.
+fn provision_schema(plans: &[Plan<'_>]) -> anyhow::Result<()> {
+    let control_plane = plans
+        .iter()
+        .any(|p| p.variants.iter().any(|v| v.topology.control_plane));
+    if control_plane {
+        mesh5xx_xds::Schema::file(None).context("the control plane's xDS schema")?;
+    }
+    Ok(())
 }
 
 /// Variants whose firewall runs in the kernel (nftables) need the whole run in a private

@@ -50,6 +50,22 @@
 //!   ]
 //! }
 //! ```
+//!
+//! With pods in network namespaces (`mesh5xx run --network netns`) the process runs in the
+//! node's namespace, between the pods' bridge and the external addresses, and says
+//! `"network": "pods"`: the external addresses are the run's own (198.18.0.0/15, local to the
+//! node's namespace), each gateway listens on its address and the port the app dials, and the
+//! DNS server on the node's address, where the pods' sidecars and apps send their queries:
+//!
+//! ```json
+//! {
+//!   "network": "pods",
+//!   "dns_listen": "10.44.0.1:0",
+//!   "zones": [{"name": "external.service.com", "addresses": ["198.18.0.2"], "ttl_s": 30}],
+//!   "allow": ["external.service.com"],
+//!   "gateways": [{"ip": "198.18.0.2", "port": 80, "upstream": "10.44.0.1:8080"}]
+//! }
+//! ```
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -134,11 +150,20 @@ pub enum Network {
     /// ClusterIPs the gateways stand for) and the sockets may listen on any address,
     /// e.g. `0.0.0.0:PORT`. Never set by the local lab.
     Cluster,
+    /// The node of the lab's netns mode (`mesh5xx run --network netns`): pods are network
+    /// namespaces behind a bridge and reach the external addresses through the node's
+    /// namespace, where this process serves them. The addresses and listening sockets may be
+    /// any (the external addresses are local to the node's namespace; the DNS server listens
+    /// on the node's address), the process refuses to start outside a private network
+    /// namespace, a gateway with a `port` and no `listen` listens on its own `ip` and that
+    /// port, and the kernel firewall (`backend: nftables`) hooks `prerouting`, where the pods'
+    /// packets enter the node, instead of `output`.
+    Pods,
 }
 
 impl Network {
     fn allows(self, ip: IpAddr) -> bool {
-        self == Network::Cluster || ip.is_loopback()
+        self != Network::Loopback || ip.is_loopback()
     }
 }
 
@@ -225,7 +250,7 @@ pub enum FirewallBackend {
     /// while their entry is in the set, DNAT to the upstream, and conntrack for the
     /// established ones. Changes the firewall of the network namespace it runs in, so it
     /// refuses to run in the machine's own: `mesh5xx run` gives it a private one. Needs
-    /// `nft` (Debian `nftables`) and CAP_NET_ADMIN; `network: loopback` only.
+    /// `nft` (Debian `nftables`) and CAP_NET_ADMIN; `network: loopback` or `pods`.
     Nftables,
 }
 
@@ -400,7 +425,7 @@ impl EgressConfig {
             _ => {}
         }
         if backend == FirewallBackend::Nftables {
-            if self.network != Network::Loopback {
+            if self.network == Network::Cluster {
                 return wrong("network", "cluster", "userspace");
             }
             if let Some(i) = self.gateways.iter().position(|g| g.listen.is_some()) {
@@ -445,7 +470,7 @@ fn not_loopback(field: &str, value: impl std::fmt::Display) -> ConfigError {
     ConfigError::new(
         field,
         format!(
-            "{value} is not a 127.x.y.z address (other addresses need \"network\": \"cluster\")"
+            "{value} is not a 127.x.y.z address (other addresses need \"network\": \"cluster\" or \"pods\")"
         ),
     )
 }
@@ -691,6 +716,22 @@ mod tests {
         let back = serde_json::to_string(&c).unwrap();
         assert_eq!(EgressConfig::from_json(&back).unwrap(), c);
         assert!(back.contains(r#""network":"cluster""#), "{back}");
+    }
+
+    #[test]
+    fn a_pods_config_serves_any_address_and_takes_the_kernel_firewall() {
+        let json = r#"{"network":"pods","dns_listen":"10.44.0.1:0","backend":"nftables",
+            "zones":[{"name":"external.service.com","addresses":["198.18.0.2"]}],
+            "gateways":[{"ip":"198.18.0.2","port":80,"upstream":"10.44.0.1:8080"}]}"#;
+        let c = EgressConfig::from_json(json).unwrap();
+        assert_eq!(c.network, Network::Pods);
+        let back = serde_json::to_string(&c).unwrap();
+        assert!(back.contains(r#""network":"pods""#), "{back}");
+        let e = err(r#"{"zones":[{"name":"a.com","addresses":["198.18.0.2"]}]}"#);
+        assert!(
+            e.message.contains(r#""network": "cluster" or "pods""#),
+            "{e}"
+        );
     }
 
     #[test]

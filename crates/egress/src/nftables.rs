@@ -7,7 +7,7 @@
 //! set allow    { type ipv4_addr . inet_service; flags timeout; }  # the ipset
 //! set retired  { type ipv4_addr . inet_service; }                 # addresses the ELB dropped
 //! set cut      { type ipv4_addr; }                                # ... and whose flows it resets
-//! chain gate (filter, output, priority -150: after conntrack, before NAT)
+//! chain gate (filter, output or prerouting, priority -150: after conntrack, before NAT)
 //!     client packets of open flows to a `cut` address -> reject with tcp reset
 //!     packets of established flows               -> accept (conntrack)
 //!     NEW to gateway i                            -> jump gateway_i
@@ -15,7 +15,7 @@
 //!     retired                                     -> counter refused_i, reject with tcp reset
 //!     in @allow (or no firewall)                  -> counter forwarded_i, accept
 //!     otherwise                                   -> counter refused_i, reject with tcp reset | drop
-//! chain nat (nat, output, priority -100)
+//! chain nat (nat, output or prerouting, priority -100)
 //!     to gateway i                                -> dnat to its upstream
 //! ```
 //!
@@ -24,8 +24,9 @@
 //! live for its new time whatever the kernel held before (`ipset add … -exist`): a plain
 //! `add element` of an element the kernel holds keeps its old expiry (kernels before 6.10 never
 //! update it, later ones only for a different `timeout`), and the packets see the old element or
-//! the new one, never neither. The kernel expires elements on its own. The rules only see
-//! locally generated traffic (hook `output`), which is all the local lab has. Allow entries,
+//! the new one, never neither. The kernel expires elements on its own. The chains hook
+//! `output` in the local lab, whose clients are local processes, and `prerouting` in the
+//! netns mode, whose clients are pods behind the node's bridge ([`Hook`]). Allow entries,
 //! written while a DNS answer waits, go to the kernel over netlink from this process (the batch
 //! `nft -f` would send); everything else is done with the `nft` command. All of it happens in
 //! the network namespace of this process, which must be a private one
@@ -125,18 +126,43 @@ pub struct KernelCounts {
     pub refused: u64,
 }
 
+/// Where the table's chains see the clients' packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// Locally generated packets: clients on this machine's loopback (the local lab).
+    Output,
+    /// Packets entering the namespace: clients in pods behind the node's bridge (the netns
+    /// mode), as a node's or a NAT gateway's firewall sees them.
+    Prerouting,
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Output => "output",
+            Hook::Prerouting => "prerouting",
+        }
+    }
+}
+
 /// The table of this process.
 #[derive(Debug)]
 pub struct NftTable {
     name: String,
     gateways: Vec<KernelGateway>,
+    hook: Hook,
     /// Writes the allow entries.
     netlink: netlink::Netlink,
 }
 
 impl NftTable {
-    /// Create the table, its sets and the rules for `gateways` under `policy`.
-    pub async fn create(gateways: Vec<KernelGateway>, policy: Policy) -> Result<Self, NftError> {
+    /// Create the table, its sets and the rules for `gateways` under `policy`, its chains on
+    /// `hook`.
+    pub async fn create(
+        gateways: Vec<KernelGateway>,
+        policy: Policy,
+        hook: Hook,
+    ) -> Result<Self, NftError> {
         let netlink = netlink::Netlink::open().map_err(|source| NftError::Netlink {
             doing: "opening a socket".into(),
             source,
@@ -144,6 +170,7 @@ impl NftTable {
         let table = Self {
             name: format!("mesh5xx_egress_{}", std::process::id()),
             gateways,
+            hook,
             netlink,
         };
         // A table left by an earlier process with the same pid is replaced.
@@ -174,7 +201,11 @@ impl NftTable {
                 "  counter forwarded_{i} {{}}\n  counter refused_{i} {{}}"
             );
         }
-        s.push_str("  chain gate {\n    type filter hook output priority -150; policy accept;\n");
+        let hook = self.hook.name();
+        let _ = writeln!(
+            s,
+            "  chain gate {{\n    type filter hook {hook} priority -150; policy accept;"
+        );
         // Gateways have distinct addresses, so the address alone names the gateway of a flow.
         // Only the client's direction: the resets themselves travel the other way. NEW
         // connections go on to their gateway's chain, which counts them.
@@ -210,7 +241,10 @@ impl NftTable {
             }
             s.push_str("  }\n");
         }
-        s.push_str("  chain nat {\n    type nat hook output priority -100; policy accept;\n");
+        let _ = writeln!(
+            s,
+            "  chain nat {{\n    type nat hook {hook} priority -100; policy accept;"
+        );
         for g in &self.gateways {
             let _ = writeln!(
                 s,
@@ -380,6 +414,7 @@ mod tests {
                 KernelGateway::resolve(1, Ipv4Addr::new(127, 0, 0, 3), 4000, "127.0.0.1:8081")
                     .unwrap(),
             ],
+            hook: Hook::Output,
             netlink: netlink::Netlink::open().expect("a netlink socket"),
         }
     }
@@ -402,6 +437,22 @@ mod tests {
         ] {
             assert!(s.contains(line), "{line:?} missing from\n{s}");
         }
+        assert!(s.contains("type filter hook output priority -150;"), "{s}");
+        assert!(s.contains("type nat hook output priority -100;"), "{s}");
+        let pods = NftTable {
+            hook: Hook::Prerouting,
+            ..table()
+        }
+        .ruleset(policy);
+        assert!(
+            pods.contains("type filter hook prerouting priority -150;"),
+            "{pods}"
+        );
+        assert!(
+            pods.contains("type nat hook prerouting priority -100;"),
+            "{pods}"
+        );
+        assert!(!pods.contains("hook output"), "{pods}");
         let open = table().ruleset(Policy {
             firewall: false,
             on_expired: OnExpired::Refuse,

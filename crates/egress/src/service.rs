@@ -13,12 +13,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::allow::{AllowKey, Clock, SystemClock, UserspaceAllowSet};
-use crate::config::{ConfigError, EgressConfig, FirewallBackend};
+use crate::config::{ConfigError, EgressConfig, FirewallBackend, Network};
 use crate::control;
 use crate::dns::{self, DnsHandler, DnsSockets};
 use crate::firewall::Firewall;
 use crate::gateway::{self, Gateway, Policy};
-use crate::nftables::{KernelGateway, NftError, NftTable};
+use crate::nftables::{Hook, KernelGateway, NftError, NftTable};
 use crate::report::{Report, Sources};
 use crate::zones::Zones;
 
@@ -41,9 +41,15 @@ pub enum EgressError {
         /// The system error.
         source: io::Error,
     },
-    /// `backend: nftables` was asked for outside a private network namespace.
-    #[error("backend nftables changes the firewall of the network namespace it runs in, which must be a private one with no interface but loopback: {0}; `mesh5xx run` gives it one, by hand use `unshare -n`")]
-    HostNamespace(String),
+    /// `backend: nftables` or `network: pods` was asked for outside a private network
+    /// namespace.
+    #[error("{needs} the network namespace it runs in, which must be a private one with no interface but loopback and the run's own: {found}; `mesh5xx run` gives it one, by hand use `unshare -n`")]
+    HostNamespace {
+        /// What needs it.
+        needs: &'static str,
+        /// What is wrong with this namespace.
+        found: String,
+    },
     /// The kernel firewall failed.
     #[error(transparent)]
     Kernel(#[from] NftError),
@@ -87,6 +93,9 @@ pub struct RunningEgress {
 /// Bind everything and start serving `config`.
 pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
     config.validate()?;
+    if config.network == Network::Pods {
+        check_private("network pods serves addresses in")?;
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
     let (gateways, listeners) = bind_gateways(&config)?;
     let port = common_port(&gateways);
@@ -247,19 +256,7 @@ async fn kernel_table(
     gateways: &[Arc<Gateway>],
     policy: Policy,
 ) -> Result<NftTable, EgressError> {
-    match mesh5xx_process::netns::is_private() {
-        Ok(true) => {}
-        Ok(false) => {
-            return Err(EgressError::HostNamespace(
-                "this one has other interfaces (the machine's own?)".into(),
-            ))
-        }
-        Err(e) => {
-            return Err(EgressError::HostNamespace(format!(
-                "its interfaces cannot be listed ({e})"
-            )))
-        }
-    }
+    check_private("backend nftables changes the firewall of")?;
     let kernel_gateways = config
         .gateways
         .iter()
@@ -267,7 +264,21 @@ async fn kernel_table(
         .enumerate()
         .map(|(i, (c, g))| KernelGateway::resolve(i, g.ip(), g.port(), &c.upstream))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(NftTable::create(kernel_gateways, policy).await?)
+    let hook = match config.network {
+        Network::Pods => Hook::Prerouting,
+        Network::Loopback | Network::Cluster => Hook::Output,
+    };
+    Ok(NftTable::create(kernel_gateways, policy, hook).await?)
+}
+
+/// Whether this process runs in a private network namespace, which what `needs` requires.
+fn check_private(needs: &'static str) -> Result<(), EgressError> {
+    let found = match mesh5xx_process::netns::is_private() {
+        Ok(true) => return Ok(()),
+        Ok(false) => "this one has other interfaces (the machine's own?)".to_string(),
+        Err(e) => format!("its interfaces cannot be listed ({e})"),
+    };
+    Err(EgressError::HostNamespace { needs, found })
 }
 
 /// Keep the kernel set in step with the allow table: after every answer that added or
@@ -294,16 +305,21 @@ async fn sync_kernel_set(
     }
 }
 
-/// Bind every gateway: those without `listen` on their own address and one common port,
-/// the others on their `listen` socket. Returns the gateways and their listeners, in
-/// configuration order.
+/// Bind every gateway: those with a `listen` socket on it, with `network: pods` those with
+/// a `port` on their own address and that port, the others on their own address and one
+/// common port. Returns the gateways and their listeners, in configuration order.
 fn bind_gateways(
     config: &EgressConfig,
 ) -> Result<(Vec<Arc<Gateway>>, Vec<TcpListener>), EgressError> {
+    let listen = |g: &crate::config::GatewayConfig| match (g.listen, g.port, config.network) {
+        (Some(at), _, _) => Some(at),
+        (None, Some(port), Network::Pods) => Some(SocketAddr::from((g.ip, port))),
+        (None, _, _) => None,
+    };
     let own: Vec<Ipv4Addr> = config
         .gateways
         .iter()
-        .filter(|g| g.listen.is_none())
+        .filter(|g| listen(g).is_none())
         .map(|g| g.ip)
         .collect();
     let (common, shared) = gateway::bind_all(&own).map_err(|source| EgressError::Bind {
@@ -315,7 +331,7 @@ fn bind_gateways(
     let mut gateways = Vec::with_capacity(config.gateways.len());
     let mut listeners = Vec::with_capacity(config.gateways.len());
     for (i, g) in config.gateways.iter().enumerate() {
-        let (listener, addr) = match g.listen {
+        let (listener, addr) = match listen(g) {
             None => {
                 let l = shared
                     .next()

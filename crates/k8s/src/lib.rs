@@ -638,6 +638,7 @@ pub fn loadgen_command(
         name: name.to_string(),
         dns: None,
         port,
+        connect: true,
     });
     let mut a = vec!["loadgen".to_string()];
     a.extend(

@@ -6,15 +6,19 @@
 //!   (`mesh5xx-podnet`), with the capture rules istio-iptables writes for the profile's era
 //!   (`mesh5xx-iptables`): the app calls the service's virtual IP and its sidecar gets the
 //!   connection by iptables, the server's sidecar gets inbound traffic to the pod's address
-//!   the same way, Envoy runs as the proxy's group, and the control plane listens on the
-//!   node's address. Needs root and the run in a private namespace of its own.
+//!   the same way, Envoy runs as the proxy's user and group, and the control plane listens on
+//!   the node's address; an outbound scenario's external addresses are local to the node,
+//!   where the egress process serves them ([`external_egress`]). Needs root and the run in a
+//!   private namespace of its own.
 
 use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use mesh5xx_podnet::PodNetwork;
 
+use mesh5xx_egress::EgressConfig;
 use mesh5xx_iptables::{render, CaptureConfig, Era, Rules};
 use mesh5xx_scenario::model::AppBind;
 use mesh5xx_scenario::{Profile, Scenario, Variant};
@@ -44,18 +48,11 @@ impl Network {
         }
     }
 
-    /// Why `variant` cannot run in this mode yet, if it cannot.
+    /// Why `variant` cannot run in this mode, if it cannot.
     pub fn refuses(self, variant: &Variant) -> Option<String> {
-        if self == Network::Local {
-            return needs_netns(variant).then(|| {
-                "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
-                 local network mode cannot tell from any address: run it with --network netns"
-                    .to_string()
-            });
-        }
-        variant.topology.external.as_ref().map(|_| {
-            "the netns network mode does not run topology.external (an external host) yet \
-             (run it with --network local)"
+        (self == Network::Local && needs_netns(variant)).then(|| {
+            "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
+             local network mode cannot tell from any address: run it with --network netns"
                 .to_string()
         })
     }
@@ -102,6 +99,38 @@ pub async fn pod_network() -> Result<Arc<PodNetwork>, LabError> {
         .cloned()
 }
 
+/// `config`, the egress process of an outbound variant as the local lab has it, moved to the
+/// node of the netns mode: the external addresses from loopback to the run's external range
+/// (`127.0.b.c` → `198.18.b.c`, [`mesh5xx_podnet::EXTERNAL`]), each gateway on its address
+/// and `port` (the port the app dials), the DNS server on the node's address, where the
+/// pods' sidecars and apps query it, and the kernel firewall on the packets entering the
+/// node from the pods.
+pub fn external_egress(config: &mut EgressConfig, port: u16) {
+    config.network = mesh5xx_egress::Network::Pods;
+    config.dns_listen = SocketAddr::from((mesh5xx_podnet::GATEWAY, 0));
+    for zone in &mut config.zones {
+        zone.addresses.iter_mut().for_each(|a| *a = external_ip(*a));
+    }
+    for change in &mut config.schedule {
+        change
+            .addresses
+            .iter_mut()
+            .for_each(|a| *a = external_ip(*a));
+    }
+    for gw in &mut config.gateways {
+        gw.ip = external_ip(gw.ip);
+        gw.port = Some(port);
+    }
+}
+
+/// The external address that stands for the local lab's `ip` (in 127.0.0.0/8) in the netns
+/// mode: the same low bits in [`mesh5xx_podnet::EXTERNAL`].
+pub fn external_ip(ip: Ipv4Addr) -> Ipv4Addr {
+    let (base, prefix) = mesh5xx_podnet::EXTERNAL;
+    let host_bits = u32::MAX >> prefix;
+    Ipv4Addr::from(u32::from(base) | (u32::from(ip) & host_bits))
+}
+
 /// The capture rules the sidecar injector of `profile`'s era has istio-iptables write for a
 /// pod whose containers declare `ports`.
 pub fn capture_rules(profile: &Profile, ports: &[u16]) -> Result<Rules, LabError> {
@@ -121,6 +150,38 @@ mod tests {
         assert_eq!(
             "host".parse::<Network>().unwrap_err(),
             "unknown network mode \"host\" (known: local, netns)"
+        );
+    }
+
+    #[test]
+    fn the_external_addresses_move_to_the_external_range_and_the_gateways_to_the_port() {
+        assert_eq!(
+            external_ip(Ipv4Addr::new(127, 0, 0, 2)),
+            Ipv4Addr::new(198, 18, 0, 2)
+        );
+        assert_eq!(
+            external_ip(Ipv4Addr::new(127, 0, 1, 3)),
+            Ipv4Addr::new(198, 18, 1, 3)
+        );
+        let mut config = EgressConfig::from_json(
+            r#"{"zones":[{"name":"e.com","addresses":["127.0.0.2"]}],
+                "schedule":[{"at_ms":5,"name":"e.com","addresses":["127.0.0.3"]}],
+                "gateways":[{"ip":"127.0.0.2","upstream":"10.44.0.1:9"},{"ip":"127.0.0.3","upstream":"10.44.0.1:9"}]}"#,
+        )
+        .unwrap();
+        external_egress(&mut config, 80);
+        config.validate().unwrap();
+        assert_eq!(config.network, mesh5xx_egress::Network::Pods);
+        assert_eq!(config.dns_listen.ip(), mesh5xx_podnet::GATEWAY);
+        assert_eq!(config.zones[0].addresses, [Ipv4Addr::new(198, 18, 0, 2)]);
+        assert_eq!(config.schedule[0].addresses, [Ipv4Addr::new(198, 18, 0, 3)]);
+        let gateways: Vec<_> = config.gateways.iter().map(|g| (g.ip, g.port)).collect();
+        assert_eq!(
+            gateways,
+            [
+                (Ipv4Addr::new(198, 18, 0, 2), Some(80)),
+                (Ipv4Addr::new(198, 18, 0, 3), Some(80))
+            ]
         );
     }
 

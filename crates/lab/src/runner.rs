@@ -210,6 +210,7 @@ async fn run_variant(
         name: scenario.service.host.clone(),
         dns: Some(e.ready.dns),
         port: e.ready.gateway_port,
+        connect: pods.client_sandbox.is_some(),
     });
     let other_lookups = Arc::new(AtomicU64::new(0));
     let other_app = match (&v.topology.other_app, &pods.egress) {

@@ -309,7 +309,7 @@ pub async fn start(
         None
     };
     if variant.topology.external.is_some() {
-        return start_outbound(exe, envoy, profile, scenario, variant, dir, cp).await;
+        return start_outbound(exe, envoy, profile, scenario, variant, dir, cp, net).await;
     }
     let template = PodTemplate {
         exe: exe.to_path_buf(),
@@ -330,21 +330,7 @@ pub async fn start(
                 .await?,
         );
     }
-    let client_sandbox = match net {
-        Some(net) => {
-            // The client pod's containers declare no port; without a sidecar it has no rules.
-            let rules = match variant.topology.client_sidecar {
-                true => Some(capture_rules(profile, &[])?),
-                false => None,
-            };
-            let sandbox = net
-                .pod("client", rules.as_ref())
-                .await
-                .map_err(|e| LabError::Network(e.to_string()))?;
-            Some(sandbox)
-        }
-        None => None,
-    };
+    let client_sandbox = client_sandbox(profile, variant, net).await?;
     let (client, target, client_start) = if variant.topology.client_sidecar {
         let outbound = OutboundSpec {
             service: Some((
@@ -384,6 +370,27 @@ pub async fn start(
         control_plane: cp,
         client_sandbox,
     })
+}
+
+/// The client pod's network namespace, in the netns mode. Its containers declare no port;
+/// without a sidecar it has no rules.
+async fn client_sandbox(
+    profile: &Profile,
+    variant: &Variant,
+    net: Option<&Arc<PodNetwork>>,
+) -> Result<Option<PodSandbox>, LabError> {
+    let Some(net) = net else {
+        return Ok(None);
+    };
+    let rules = match variant.topology.client_sidecar {
+        true => Some(capture_rules(profile, &[])?),
+        false => None,
+    };
+    let sandbox = net
+        .pod("client", rules.as_ref())
+        .await
+        .map_err(|e| LabError::Network(e.to_string()))?;
+    Ok(Some(sandbox))
 }
 
 /// How the variant's sidecars drain: the profile's pilot-agent with `topology.pod`'s
@@ -440,6 +447,12 @@ async fn start_app(
 
 /// Outbound: the external app, the egress process serving its addresses through the firewall,
 /// and the client pod's sidecar (PassthroughCluster, or the ServiceEntry's cluster).
+///
+/// In the netns mode the external app and the egress process run in the node's namespace,
+/// between the pods' bridge and the external addresses (`crate::network::external_egress`);
+/// the app in the client pod resolves the host at the node's DNS server and dials the answer,
+/// and its sidecar gets the connection by the capture rules.
+#[allow(clippy::too_many_arguments)]
 async fn start_outbound(
     exe: &Path,
     envoy: &EnvoyBinary,
@@ -448,14 +461,23 @@ async fn start_outbound(
     variant: &Variant,
     dir: &Path,
     mut cp: Option<ControlPlane>,
+    net: Option<&Arc<PodNetwork>>,
 ) -> Result<Pods, LabError> {
     let ext = variant
         .topology
         .external
         .as_ref()
         .expect("an outbound variant has an external host");
-    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, any_port(), dir, None).await?];
-    let config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
+    let listen = match net {
+        Some(_) => SocketAddr::from((mesh5xx_podnet::GATEWAY, 0)),
+        None => any_port(),
+    };
+    let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, listen, dir, None).await?];
+    let mut config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
+    if net.is_some() {
+        crate::network::external_egress(&mut config, scenario.service.port);
+    }
+    let client_sandbox = client_sandbox(profile, variant, net).await?;
     let config_path = dir.join("egress-config.json");
     let text = serde_json::to_string_pretty(&config).expect("serializable");
     std::fs::write(&config_path, text).map_err(LabError::io(&config_path))?;
@@ -480,8 +502,20 @@ async fn start_outbound(
             dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
         }],
     };
-    let (client, target, client_start) =
-        start_client(envoy, profile, variant, outbound, cp.as_mut(), dir, None).await?;
+    let (client, mut target, client_start) = start_client(
+        envoy,
+        profile,
+        variant,
+        outbound,
+        cp.as_mut(),
+        dir,
+        client_sandbox.as_ref(),
+    )
+    .await?;
+    if client_sandbox.is_some() {
+        // The app dials the address it resolved; until it has one, the first external one.
+        target = SocketAddr::from((ready.gateways[0].ip, ready.gateway_port));
+    }
     Ok(Pods {
         servers: Vec::new(),
         template: None,
@@ -495,7 +529,7 @@ async fn start_outbound(
             report,
         }),
         control_plane: cp,
-        client_sandbox: None,
+        client_sandbox,
     })
 }
 

@@ -47,11 +47,13 @@ pub fn app_args(
 pub struct Resolve {
     /// The external host.
     pub name: String,
-    /// Locally the lab's DNS server, the answer announced to the sidecar in a header;
-    /// `None` in a pod: the system's resolver, and the app connects to the answer itself.
+    /// The lab's DNS server; `None`: the system's resolver (a pod in a cluster).
     pub dns: Option<SocketAddr>,
     /// The port of the resolved address.
     pub port: u16,
+    /// Whether the app connects to the answer itself (in a pod, where its sidecar gets the
+    /// connection by the capture rules), or locally names it to its sidecar in a header.
+    pub connect: bool,
 }
 
 /// The load generator of a variant: `load` sent to `target` with `Host: host` for
@@ -93,10 +95,8 @@ pub fn load_args(
         a.resolve_mode = load
             .resolve_mode
             .unwrap_or(mesh5xx_loadgen::ResolveMode::Once);
-        match r.dns {
-            Some(dns) => a.dns = Some(dns),
-            None => a.connect_resolved = true,
-        }
+        a.dns = r.dns;
+        a.connect_resolved = r.connect;
     }
     a
 }
@@ -165,6 +165,7 @@ mod tests {
             name: "external.service.com".into(),
             dns: None,
             port: 80,
+            connect: true,
         };
         let a = load_args(
             &LoadSettings::default(),

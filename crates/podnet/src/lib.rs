@@ -20,7 +20,7 @@ mod ip;
 mod network;
 mod sandbox;
 
-pub use network::{PodNetwork, GATEWAY, POD_PREFIX};
+pub use network::{PodNetwork, EXTERNAL, GATEWAY, POD_PREFIX};
 pub use sandbox::{PodSandbox, SANDBOX_ARGV0};
 
 /// What can go wrong building the pod network.

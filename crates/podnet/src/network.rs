@@ -15,6 +15,10 @@ pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 44, 0, 1);
 pub const POD_PREFIX: u8 = 16;
 /// The bridge (the node's `cni0`); it and the veths carry the run's interface prefix.
 const BRIDGE: &str = "m5br0";
+/// The addresses outside the cluster (198.18.0.0/15, RFC 2544's block for benchmark
+/// networks): local to the node's namespace, where the egress process stands in for the
+/// internet and its firewall sits between the pods and them.
+pub const EXTERNAL: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 18, 0, 0), 15);
 /// The first service virtual IP (`10.96.0.0/12` is Kubernetes' default service range).
 const FIRST_VIP: Ipv4Addr = Ipv4Addr::new(10, 96, 0, 10);
 
@@ -34,8 +38,9 @@ struct Counters {
 }
 
 impl PodNetwork {
-    /// Create the bridge, with [`GATEWAY`], in the calling thread's namespace, which must be
-    /// private (only loopback in it): see [`netns::enter_private`].
+    /// Create the bridge, with [`GATEWAY`], and make the [`EXTERNAL`] addresses local, in the
+    /// calling thread's namespace, which must be private (only loopback in it): see
+    /// [`netns::enter_private`].
     pub async fn create() -> Result<Self, PodNetError> {
         let io = |what: &str| {
             let what = what.to_string();
@@ -54,6 +59,7 @@ impl PodNetwork {
                 format!("link add {BRIDGE} type bridge"),
                 format!("addr add {GATEWAY}/{POD_PREFIX} dev {BRIDGE}"),
                 format!("link set {BRIDGE} up"),
+                format!("route add local {}/{} dev lo", EXTERNAL.0, EXTERNAL.1),
             ],
         )
         .await?;

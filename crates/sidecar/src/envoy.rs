@@ -66,18 +66,25 @@ pub struct Envoy {
     hot_restart: Option<HotRestart>,
 }
 
-/// Start `cmd` in the network namespace `pod` (if any), as group [`PROXY_GID`].
+/// Start `cmd` in the network namespace `pod` (if any), as user [`PROXY_UID`] and group
+/// [`PROXY_GID`].
 pub(crate) fn in_pod(cmd: &mut Command, pod: Option<&NetNs>) {
     if let Some(ns) = pod {
         ns.enter_on_spawn(cmd);
-        mesh5xx_process::identity::with_group(cmd, PROXY_GID);
+        mesh5xx_process::identity::as_user(cmd, PROXY_UID, PROXY_GID);
     }
 }
 
-/// The group a sidecar runs as in a pod (the injector's `runAsGroup: 1337`), whose
-/// traffic the capture rules leave alone (`-m owner --gid-owner 1337 -j RETURN`, every era:
-/// crates/iptables). Its user stays the lab's, so it reads the lab's files and Envoy binary;
-/// the rules' uid match is therefore not what exempts it.
+/// The user a sidecar runs as in a pod: the injector's `runAsUser: 1337`
+/// (`manifests/charts/istio-control/istio-discovery/files/injection-template.yaml@1.24.0`
+/// L379-386, `install/kubernetes/helm/istio/files/injection-template.yaml@1.4.0` L298), whose
+/// traffic the capture rules leave alone (`-m owner --uid-owner 1337 -j RETURN`, every era:
+/// crates/iptables), and which the rules for a sidecar's own loopback traffic match (from
+/// 1.10 `-o lo ! -d 127.0.0.1/32 -m owner --uid-owner 1337 -j ISTIO_IN_REDIRECT`).
+pub const PROXY_UID: u32 = 1337;
+
+/// The group a sidecar runs as in a pod (`runAsGroup: 1337`, same template L379-386; in 1.4
+/// only with SDS, L293-296), which the rules exempt as well (`--gid-owner 1337`).
 pub const PROXY_GID: u32 = 1337;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -188,7 +195,7 @@ impl Envoy {
     }
 
     /// Like [`Envoy::start`], in the network namespace `pod` (if any), as group
-    /// [`PROXY_GID`]: a sidecar in a pod whose traffic is captured.
+    /// [`PROXY_UID`] and [`PROXY_GID`]: a sidecar in a pod whose traffic is captured.
     pub async fn start_in(
         pod: Option<&NetNs>,
         bin: &EnvoyBinary,

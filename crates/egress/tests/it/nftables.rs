@@ -216,6 +216,22 @@ async fn the_machines_own_namespace_is_refused() {
         Err(e) => e,
         Ok(_) => panic!("started in the machine's namespace"),
     };
-    assert!(matches!(e, EgressError::HostNamespace(_)), "{e}");
+    assert!(matches!(e, EgressError::HostNamespace { .. }), "{e}");
     assert!(e.to_string().contains("unshare -n"), "{e}");
+}
+
+#[tokio::test]
+async fn the_pods_network_is_refused_in_the_machines_namespace() {
+    let json = r#"{"network":"pods","dns_listen":"127.0.0.1:0",
+        "zones":[{"name":"external.service.com","addresses":["198.18.0.2"]}],
+        "gateways":[{"ip":"198.18.0.2","port":80,"upstream":"127.0.0.1:9"}]}"#;
+    let e = match start(EgressConfig::from_json(json).unwrap()).await {
+        Err(e) => e,
+        Ok(_) => panic!("started in the machine's namespace"),
+    };
+    assert!(
+        e.to_string()
+            .starts_with("network pods serves addresses in the network namespace"),
+        "{e}"
+    );
 }

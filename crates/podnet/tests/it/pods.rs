@@ -95,6 +95,61 @@ fn a_pods_capture_rules_are_the_ones_rendered_for_its_era_needs_root() {
     });
 }
 
+/// In a pod with its era's rules, an outbound connection from the proxy's user or the
+/// proxy's group reaches its destination, and one from any other user is redirected to 15001,
+/// where the sidecar listens; the external addresses are the node's.
+#[test]
+fn the_proxys_user_and_group_are_exempt_from_capture_and_others_are_not_needs_root() {
+    if !needs_all(&POD_NETWORK) {
+        return;
+    }
+    in_private_namespace(|| async {
+        let net = PodNetwork::create().await.unwrap();
+        let (base, _) = mesh5xx_podnet::EXTERNAL;
+        let external = std::net::Ipv4Addr::from(u32::from(base) + 2);
+        let node = TcpListener::bind((external, 0)).expect("the external range is the node's");
+        let dst = node.local_addr().unwrap();
+        for era in Era::ALL {
+            let rules = render(&CaptureConfig::injected(era, &[8080]), era).unwrap();
+            let pod = net
+                .pod(&format!("u-{}", era.version()), Some(&rules))
+                .await
+                .unwrap();
+            let sidecar = pod
+                .netns()
+                .run(|| TcpListener::bind("0.0.0.0:15001").unwrap())
+                .unwrap();
+            for (uid, gid, exempt) in [(1337, 2000, true), (2000, 1337, true), (2000, 2000, false)]
+            {
+                let mut cmd = tokio::process::Command::new("bash");
+                cmd.args([
+                    "-c",
+                    &format!("exec 3<>/dev/tcp/{}/{}", dst.ip(), dst.port()),
+                ]);
+                pod.netns().enter_on_spawn(&mut cmd);
+                mesh5xx_process::identity::as_user(&mut cmd, uid, gid);
+                let status = cmd.status().await.unwrap();
+                assert!(status.success(), "{era}: uid {uid} gid {gid}: {status}");
+                let (at_node, at_sidecar) = (accepted(&node), accepted(&sidecar));
+                assert_eq!(
+                    (at_node, at_sidecar),
+                    (exempt, !exempt),
+                    "{era}: uid {uid} gid {gid}: (reached the node, captured)"
+                );
+            }
+            pod.remove().await.unwrap();
+        }
+    });
+}
+
+/// Whether `listener` has a connection waiting (taken off its queue).
+fn accepted(listener: &TcpListener) -> bool {
+    listener.set_nonblocking(true).unwrap();
+    let got = listener.accept().is_ok();
+    listener.set_nonblocking(false).unwrap();
+    got
+}
+
 #[test]
 fn the_bridge_is_refused_outside_a_private_namespace_needs_root() {
     if !needs_all(&POD_NETWORK) {
