@@ -73,6 +73,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::schedule::ScheduleStart;
+
 /// A configuration error: which field, which value, what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -112,6 +114,11 @@ pub struct EgressConfig {
     /// Changes of the A records at given times after start (load balancer IP rotation).
     #[serde(default)]
     pub schedule: Vec<ScheduleChange>,
+    /// What `schedule` and `gateways[].retired_at_ms` count from: `process` (default, the
+    /// process's start) or `command` (the control command `START`, sent by the lab as its
+    /// load starts). See [`crate::schedule`].
+    #[serde(default)]
+    pub schedule_start: ScheduleStart,
     /// Allow-listed names: every answer for one of them opens the firewall for the answered IPs.
     #[serde(default)]
     pub allow: Vec<String>,
@@ -275,6 +282,7 @@ impl Default for EgressConfig {
             control_listen: default_loopback(),
             zones: Vec::new(),
             schedule: Vec::new(),
+            schedule_start: ScheduleStart::default(),
             allow: Vec::new(),
             allow_timeout_ms: default_allow_timeout_ms(),
             firewall: true,

@@ -4,6 +4,8 @@
 //! - `LIST`: the `ipset list` lines of the live entries, then `END`;
 //! - `STATS`: the report without the timeline, as one JSON line;
 //! - `REPORT`: the report with the timeline, as one JSON line;
+//! - `START`: start the schedule (with `"schedule_start": "command"`): `OK started`, or
+//!   `OK already started`;
 //! - `QUIT`: `BYE`, then the connection closes.
 //!
 //! Anything else gets `ERR unknown command: …`.
@@ -61,6 +63,10 @@ async fn session(stream: TcpStream, sources: &Sources) -> io::Result<()> {
                 let report = sources.report(command == "REPORT").await;
                 serde_json::to_string(&report).map_err(io::Error::other)? + "\n"
             }
+            "START" => match sources.schedule.start() {
+                true => "OK started\n".to_string(),
+                false => "OK already started\n".to_string(),
+            },
             "QUIT" => {
                 write.write_all(b"BYE\n").await?;
                 return Ok(());

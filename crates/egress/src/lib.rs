@@ -23,6 +23,7 @@ pub mod firewall;
 pub mod gateway;
 pub mod nftables;
 pub mod report;
+pub mod schedule;
 mod service;
 pub mod zones;
 
@@ -36,6 +37,7 @@ pub use config::{
     ScheduleChange, ZoneRecord,
 };
 pub use report::Report;
+pub use schedule::ScheduleStart;
 pub use service::{start, EgressError, Ready, ReadyGateway, RunningEgress};
 
 /// Command-line arguments of `mesh5xx egress`.

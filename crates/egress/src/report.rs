@@ -8,6 +8,7 @@ use crate::dns::{DnsHandler, DnsReport};
 use crate::firewall::{AllowStats, Firewall, TimelineEvent};
 use crate::gateway::{Gateway, GatewayReport};
 use crate::nftables::NftTable;
+use crate::schedule::ScheduleClock;
 
 /// Everything the egress process counted, written on exit and served by `STATS`/`REPORT`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +40,8 @@ pub struct Sources {
     pub gateways: Vec<Arc<Gateway>>,
     /// The kernel table with `backend: nftables`, which counts the gateways' connections.
     pub kernel: Option<Arc<NftTable>>,
+    /// When the schedule started (the control command `START`).
+    pub schedule: Arc<ScheduleClock>,
 }
 
 impl Sources {

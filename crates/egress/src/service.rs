@@ -20,6 +20,7 @@ use crate::firewall::Firewall;
 use crate::gateway::{self, Gateway, Policy};
 use crate::nftables::{Hook, KernelGateway, NftError, NftTable};
 use crate::report::{Report, Sources};
+use crate::schedule::ScheduleClock;
 use crate::zones::Zones;
 
 /// Number of tasks reading the DNS UDP socket.
@@ -135,7 +136,8 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         firewall = firewall.with_kernel_set();
     }
     let firewall = Arc::new(firewall);
-    let zones = Arc::new(Zones::new(&config, clock.clone()));
+    let schedule = Arc::new(ScheduleClock::new(clock.clone(), config.schedule_start));
+    let zones = Arc::new(Zones::new(&config, schedule.clone()));
     let handler = Arc::new(DnsHandler::new(zones.clone(), firewall.clone()));
 
     let (shutdown, stop) = watch::channel(false);
@@ -181,11 +183,16 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         let how = config.elb_old_address;
         let clock = clock.clone();
         let kernel = kernel.clone();
+        let schedule = schedule.clone();
         let mut stop = stop.clone();
         tasks.spawn(async move {
+            let origin = tokio::select! {
+                origin = schedule.origin() => origin,
+                _ = crate::stopped(&mut stop) => return,
+            };
             for (at, gw, retire) in plan {
                 tokio::select! {
-                    _ = tokio::time::sleep(at.saturating_sub(clock.now())) => {}
+                    _ = tokio::time::sleep((origin + at).saturating_sub(clock.now())) => {}
                     _ = crate::stopped(&mut stop) => return,
                 }
                 if retire {
@@ -215,6 +222,7 @@ pub async fn start(config: EgressConfig) -> Result<RunningEgress, EgressError> {
         dns: handler,
         gateways,
         kernel,
+        schedule,
     });
     tasks.spawn(control::serve(control_listener, sources.clone(), stop));
 

@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::allow::Clock;
 use crate::config::{normalize_name, EgressConfig};
+use crate::schedule::ScheduleClock;
 
 /// The current answer for one name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +39,13 @@ struct Zone {
 
 /// All names served, with their schedule, read at the time a [`Clock`] tells.
 pub struct Zones {
-    clock: Arc<dyn Clock>,
+    schedule: Arc<ScheduleClock>,
     zones: HashMap<String, Zone>,
 }
 
 impl Zones {
     /// Build the table from a validated configuration.
-    pub fn new(config: &EgressConfig, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(config: &EgressConfig, schedule: Arc<ScheduleClock>) -> Self {
         let mut zones: HashMap<String, Zone> = config
             .zones
             .iter()
@@ -59,21 +59,21 @@ impl Zones {
                 (name, zone)
             })
             .collect();
-        let mut schedule: Vec<_> = config.schedule.iter().collect();
-        schedule.sort_by_key(|c| c.at_ms);
-        for change in schedule {
+        let mut changes: Vec<_> = config.schedule.iter().collect();
+        changes.sort_by_key(|c| c.at_ms);
+        for change in changes {
             if let Some(zone) = zones.get_mut(&normalize_name(&change.name)) {
                 let at = Duration::from_millis(change.at_ms);
                 zone.versions.push((at, change.addresses.clone()));
             }
         }
-        Self { clock, zones }
+        Self { schedule, zones }
     }
 
     /// The answer for `name` (canonical form, see [`normalize_name`]) now; `None` for unknown names.
     pub fn lookup(&self, name: &str) -> Option<Answer<'_>> {
         let zone = self.zones.get(name)?;
-        let now = self.clock.now();
+        let now = self.schedule.elapsed();
         let (_, addresses) = zone
             .versions
             .iter()
@@ -125,7 +125,8 @@ mod tests {
         )
         .unwrap();
         let clock = Arc::new(ManualClock::new());
-        (clock.clone(), Zones::new(&config, clock))
+        let schedule = ScheduleClock::new(clock.clone(), config.schedule_start);
+        (clock, Zones::new(&config, Arc::new(schedule)))
     }
 
     fn ips(last: &[u8]) -> Vec<Ipv4Addr> {

@@ -247,6 +247,11 @@ async fn run_variant(
     };
     let limit = Duration::from_millis(duration_ms) + Duration::from_secs(60);
     let load_start = tokio::time::Instant::now();
+    if let Some(e) = &pods.egress {
+        e.start_schedule().await.map_err(|e| {
+            LabError::Lifecycle(format!("starting the egress process's schedule: {e}"))
+        })?;
+    }
     let load_start_unix_ms = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);

@@ -274,18 +274,45 @@ pub struct EgressProc {
 impl EgressProc {
     /// The firewall's allow entries now, as `ipset list` prints them (control port `LIST`).
     pub async fn ipset(&self) -> std::io::Result<Vec<String>> {
+        let mut out = self.control("LIST", |line| line == "END").await?;
+        if out.last().is_some_and(|l| l == "END") {
+            out.pop();
+        }
+        Ok(out)
+    }
+
+    /// Start the schedule of the DNS answers and the addresses' retirements: the load starts
+    /// (control port `START`).
+    pub async fn start_schedule(&self) -> std::io::Result<()> {
+        let reply = self.control("START", |_| true).await?;
+        match reply.first() {
+            Some(line) if line.starts_with("OK") => Ok(()),
+            other => Err(std::io::Error::other(format!(
+                "the egress process answered START with {other:?}"
+            ))),
+        }
+    }
+
+    /// Send `command` to the control port; returns the reply's lines up to the one `last`
+    /// accepts.
+    async fn control(
+        &self,
+        command: &str,
+        last: impl Fn(&str) -> bool,
+    ) -> std::io::Result<Vec<String>> {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
         let mut s = tokio::net::TcpStream::connect(self.ready.control).await?;
-        s.write_all(b"LIST\n").await?;
+        s.write_all(format!("{command}\n").as_bytes()).await?;
         let mut lines = BufReader::new(s).lines();
         let mut out = Vec::new();
         while let Some(line) =
             tokio::time::timeout(Duration::from_secs(2), lines.next_line()).await??
         {
-            if line == "END" {
+            let done = last(&line);
+            out.push(line);
+            if done {
                 break;
             }
-            out.push(line);
         }
         Ok(out)
     }
@@ -474,6 +501,9 @@ async fn start_outbound(
     };
     let apps = vec![start_app(exe, &variant.app_for_replica(0), 0, listen, dir, None).await?];
     let mut config = egress_config(&scenario.service.host, ext, &apps[0].addr.to_string());
+    // The schedule (the load balancer's address changes) counts from the load's start,
+    // however long the processes took to start.
+    config.schedule_start = mesh5xx_egress::ScheduleStart::Command;
     if net.is_some() {
         crate::network::external_egress(&mut config, scenario.service.port);
     }

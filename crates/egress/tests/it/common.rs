@@ -118,8 +118,11 @@ pub async fn control(addr: SocketAddr, command: &str) -> Vec<String> {
     let mut lines = BufReader::new(r).lines();
     let mut out = Vec::new();
     while let Some(line) = lines.next_line().await.unwrap() {
-        let last =
-            line == "END" || line == "BYE" || line.starts_with('{') || line.starts_with("ERR");
+        let last = line == "END"
+            || line == "BYE"
+            || line.starts_with('{')
+            || line.starts_with("ERR")
+            || line.starts_with("OK");
         out.push(line);
         if last {
             break;

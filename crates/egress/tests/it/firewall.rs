@@ -332,3 +332,48 @@ async fn a_cluster_config_answers_cluster_addresses_and_keys_entries_on_them() {
     );
     egress.shutdown().await;
 }
+
+/// With `schedule_start: command` the address change and the old address's retirement wait
+/// for `START`, however long the process has run, then come at their time from it.
+#[tokio::test]
+async fn the_schedule_counts_from_the_start_command() {
+    let upstream = echo_upstream().await;
+    let json = format!(
+        r#"{{"schedule_start":"command","firewall":false,"elb_old_address":"stop_accepting",
+            "zones":[{{"name":"external.service.com","addresses":["127.0.0.2"],"ttl_s":1}}],
+            "schedule":[{{"at_ms":300,"name":"external.service.com","addresses":["127.0.0.3"]}}],
+            "gateways":[{{"ip":"127.0.0.2","upstream":"{upstream}"}},{{"ip":"127.0.0.3","upstream":"{upstream}"}}]}}"#
+    );
+    let egress = egress(&json).await;
+    let ready = egress.ready().clone();
+    let old = ready.gateways[0].addr;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let (_, ips) = resolve_a(ready.dns, "external.service.com").await;
+    assert_eq!(
+        ips,
+        ["127.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()],
+        "before START"
+    );
+    TcpStream::connect(old)
+        .await
+        .expect("not retired before START");
+
+    assert_eq!(control(ready.control, "START").await, ["OK started"]);
+    assert_eq!(
+        control(ready.control, "start").await,
+        ["OK already started"]
+    );
+    let (_, ips) = resolve_a(ready.dns, "external.service.com").await;
+    assert_eq!(
+        ips,
+        ["127.0.0.2".parse::<std::net::Ipv4Addr>().unwrap()],
+        "at 0 ms"
+    );
+    until_connect(old, refused, LIMIT).await;
+    let (_, ips) = resolve_a(ready.dns, "external.service.com").await;
+    assert_eq!(
+        ips,
+        ["127.0.0.3".parse::<std::net::Ipv4Addr>().unwrap()],
+        "after 300 ms"
+    );
+}
