@@ -194,8 +194,8 @@ impl Envoy {
         Self::start_in(None, bin, name, config, dir, drain).await
     }
 
-    /// Like [`Envoy::start`], in the network namespace `pod` (if any), as group
-    /// [`PROXY_UID`] and [`PROXY_GID`]: a sidecar in a pod whose traffic is captured.
+    /// Like [`Envoy::start`], in the network namespace `pod` (if any), as user [`PROXY_UID`]
+    /// and group [`PROXY_GID`]: a sidecar in a pod whose traffic is captured.
     pub async fn start_in(
         pod: Option<&NetNs>,
         bin: &EnvoyBinary,
@@ -222,8 +222,8 @@ impl Envoy {
         Self::spawn_in(None, bin, name, config, dir, drain).await
     }
 
-    /// Like [`Envoy::spawn`], in the network namespace `pod` (if any), as group
-    /// [`PROXY_GID`].
+    /// Like [`Envoy::spawn`], in the network namespace `pod` (if any), as user [`PROXY_UID`]
+    /// and group [`PROXY_GID`].
     pub async fn spawn_in(
         pod: Option<&NetNs>,
         bin: &EnvoyBinary,

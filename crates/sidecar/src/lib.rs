@@ -18,7 +18,7 @@ pub mod port;
 pub mod provision;
 pub mod render;
 
-pub use envoy::{Drain, Envoy, EnvoyError, TerminationDrain, PROXY_GID};
+pub use envoy::{Drain, Envoy, EnvoyError, TerminationDrain, PROXY_GID, PROXY_UID};
 pub use port::ReservedPort;
 pub use provision::{EnvoyBinary, ProvisionError, DEFAULT_ENVOY_VERSION};
 pub use render::{
