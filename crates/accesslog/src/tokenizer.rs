@@ -174,7 +174,10 @@ pub(crate) fn find_byte2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
     if hay.len() > SHORT {
         return memchr::memchr2(a, b, &hay[at..]).map(|i| at + i);
     }
-    hay[at..].iter().position(|&c| c == a || c == b).map(|i| at + i)
+    hay[at..]
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|i| at + i)
 }
 
 /// Bytes [`find_byte`] searches a word at a time before it hands over to `memchr`.
