@@ -201,7 +201,7 @@ impl<'a> Scanner<'a> {
         let mut i = start;
         while let Some(at) = bytes
             .get(i..)
-            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+            .and_then(|rest| crate::tokenizer::find_byte2(b'"', b'\\', rest))
         {
             i += at;
             if bytes[i] == b'"' {

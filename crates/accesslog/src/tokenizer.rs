@@ -135,17 +135,62 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Where `needle` first is in `hay`: the first bytes one by one (most fields are short, and
-/// a SIMD search costs more to start than they take), the rest with `memchr`.
+/// Where `needle` first is in `hay`: eight bytes at a time for the first [`SHORT`] bytes
+/// (most fields are short, and a SIMD search costs more to start than they take), the rest
+/// with `memchr`.
 #[inline(always)]
 pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    const SHORT: usize = 16;
-    let head = &hay[..hay.len().min(SHORT)];
-    match head.iter().position(|&b| b == needle) {
-        Some(i) => Some(i),
-        None if hay.len() > SHORT => memchr::memchr(needle, &hay[SHORT..]).map(|i| SHORT + i),
-        None => None,
+    let head = hay.len().min(SHORT);
+    let mut at = 0;
+    while at + 8 <= head {
+        let word = u64::from_le_bytes(hay[at..at + 8].try_into().expect("eight bytes"));
+        if let Some(i) = zero_byte(word ^ (LOW_BITS * u64::from(needle))) {
+            return Some(at + i);
+        }
+        at += 8;
     }
+    if hay.len() > SHORT {
+        return memchr::memchr(needle, &hay[at..]).map(|i| at + i);
+    }
+    hay[at..].iter().position(|&b| b == needle).map(|i| at + i)
+}
+
+/// Where the first of `a` or `b` is in `hay`, as [`find_byte`] searches.
+#[inline(always)]
+pub(crate) fn find_byte2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let head = hay.len().min(SHORT);
+    let mut at = 0;
+    while at + 8 <= head {
+        let word = u64::from_le_bytes(hay[at..at + 8].try_into().expect("eight bytes"));
+        let first = [
+            zero_byte(word ^ (LOW_BITS * u64::from(a))),
+            zero_byte(word ^ (LOW_BITS * u64::from(b))),
+        ];
+        if let Some(i) = first.into_iter().flatten().min() {
+            return Some(at + i);
+        }
+        at += 8;
+    }
+    if hay.len() > SHORT {
+        return memchr::memchr2(a, b, &hay[at..]).map(|i| at + i);
+    }
+    hay[at..]
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|i| at + i)
+}
+
+/// Bytes [`find_byte`] searches a word at a time before it hands over to `memchr`.
+const SHORT: usize = 32;
+/// `0x01` in every byte.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// The index of the first (lowest-addressed) zero byte of a little-endian word. The borrow
+/// of the subtraction may mark bytes above the first zero as well, never below it.
+#[inline(always)]
+fn zero_byte(word: u64) -> Option<usize> {
+    let marks = word.wrapping_sub(LOW_BITS) & !word & (LOW_BITS << 7);
+    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
 }
 
 /// The first byte at or after `at` that is not a space.
@@ -184,6 +229,35 @@ mod tests {
         assert_eq!(c.quoted("ua").unwrap(), r#"Mozilla/5.0 (X11; "quoted") x"#);
         assert_eq!(c.quoted("id").unwrap(), "-");
         assert!(c.at_end());
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_match_at_every_position() {
+        for len in 0..80 {
+            for at in 0..=len {
+                let mut hay = vec![b'x'; len];
+                // A byte just below and one just above the needle: no false matches.
+                hay.iter_mut().step_by(3).for_each(|b| *b = b'!');
+                hay.iter_mut().skip(1).step_by(5).for_each(|b| *b = b'#');
+                if at < len {
+                    hay[at] = b'"';
+                    hay[len - 1] = b'"';
+                }
+                let want = hay.iter().position(|&b| b == b'"');
+                assert_eq!(find_byte(b'"', &hay), want, "{len} {at}");
+            }
+        }
+        assert_eq!(find_byte(0, &[1, 0, 0, 1, 1, 1, 1, 1, 0]), Some(1));
+        for len in 0..80 {
+            for (a, b) in [(3, 50), (50, 3), (3, 3)] {
+                let mut hay = vec![b'x'; len];
+                hay.iter_mut().skip(a).take(1).for_each(|c| *c = b'"');
+                hay.iter_mut().skip(b).take(1).for_each(|c| *c = b'\\');
+                let want = hay.iter().position(|&c| c == b'"' || c == b'\\');
+                assert_eq!(find_byte2(b'"', b'\\', &hay), want, "{len} {a} {b}");
+            }
+        }
+        assert_eq!(find_byte(0x80, &[0, 0x7f, 0x81, 0x80]), Some(3));
     }
 
     #[test]

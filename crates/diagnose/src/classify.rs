@@ -158,11 +158,29 @@ pub fn classify(
             "UH: no healthy endpoint; check endpoints and outlier detection ejections".to_owned(),
         );
     }
-    if key.code == 503 && key.flags == "-" {
-        notes.push(
-            "No flag: the upstream itself answered 503; look at the app, not the sidecar"
-                .to_owned(),
-        );
+    if key.code >= 500 && key.flags == "-" {
+        let answered = stats
+            .details
+            .most_common()
+            .is_none_or(|d| d == "via_upstream");
+        notes.push(if answered {
+            format!("No flag: the upstream itself answered {}; look at the app, not the sidecar", key.code)
+        } else {
+            format!(
+                "No flag: the sidecar answered {} itself ({}), from its route configuration, without calling an upstream",
+                key.code,
+                stats.details.most_common().unwrap_or_default()
+            )
+        });
+    }
+    if key.code == 200 && has("UT") {
+        notes.push("200 UT: the route timeout expired on a gRPC call (Envoy answers gRPC with HTTP 200 and the error in grpc-status) or on a response already under way: the same timeout as 504 UT".to_owned());
+    }
+    if key.code == 404 && has("NR") {
+        notes.push("404 NR: no route matched the request's host, port or path in the caller's sidecar (`route_not_found`); istioctl proxy-config routes shows the routes it has".to_owned());
+    }
+    if key.code == 101 {
+        notes.push("101: an upgraded (WebSocket) connection, logged when it ends; its duration is the session's".to_owned());
     }
 
     Verdict {

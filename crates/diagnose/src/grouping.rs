@@ -1,4 +1,4 @@
-//! Grouping failed entries (5xx, and code 0 with flags) by code × flags × direction × cluster, with what each source did
+//! Grouping failed entries (5xx, and any code with response flags) by code × flags × direction × cluster, with what each source did
 //! and which upstream IPs each external host was reached at.
 //!
 //! A chunk of lines is grouped on its own ([`Groups::add`]), then merged into the whole
@@ -98,11 +98,13 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
     (!in_mesh && !name.is_empty()).then_some(host)
 }
 
-/// Whether `e` is a failure worth a group: a 5xx, or no response at all (code 0: a TCP
-/// connection, or a request whose connection closed first) with flags that say why
-/// (`0 DC`, `0 UF,URX`, `0 NR`).
+/// Whether `e` is a failure worth a group: a 5xx, or any line whose response flags say
+/// something went wrong, whatever its code: no response at all (code 0: a TCP connection, a
+/// request whose connection closed first: `0 DC`, `0 UF,URX`, `0 NR`), `404 NR` (no route),
+/// `200 UT` (a gRPC call's timeout, answered with HTTP 200 and the error in `grpc-status`,
+/// or a response cut by the route timeout), `101 DC` (a WebSocket the client closed).
 pub fn is_failure(e: &Entry<'_>) -> bool {
-    (500..600).contains(&e.response_code) || (e.response_code == 0 && e.flags().next().is_some())
+    (500..600).contains(&e.response_code) || e.flags().next().is_some()
 }
 
 /// Identifies a group.
@@ -168,8 +170,10 @@ impl GroupStats {
     fn add(&mut self, e: &Entry<'_>, external: Option<&str>, source: u64) {
         self.count += 1;
         if let Some(ms) = parse_timestamp(e.start_time) {
-            // A request that reached no upstream (`UH`, `NR`) has no source to recover.
-            if e.upstream_host.is_some() {
+            // A request that reached no upstream (`UH`, `NR`) has no source to recover, and
+            // an answer with flags (`200 UT`, `101 DC`) is no error of its source's.
+            let error = e.response_code == 0 || e.response_code >= 500;
+            if e.upstream_host.is_some() && error {
                 let (first, last) = self.sources.entry(source).or_insert((ms, ms));
                 *first = (*first).min(ms);
                 *last = (*last).max(ms);
@@ -309,7 +313,7 @@ impl Groups {
     }
 
     /// Accounts for one parsed entry of input number `input` (only failures form groups:
-    /// 5xx, and entries with no response whose flags say why, see [`is_failure`]).
+    /// 5xx, and entries whose response flags say why, see [`is_failure`]).
     pub fn add(&mut self, e: &Entry<'_>, input: usize) {
         let is_5xx = (500..600).contains(&e.response_code);
         let dir = direction(e);

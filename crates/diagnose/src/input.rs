@@ -156,21 +156,27 @@ impl<R: Read> Chunks<R> {
         }
     }
 
-    /// Reads until `buf` holds a chunk's bytes or the input ends (into its spare capacity,
-    /// which is not zeroed first).
+    /// Reads until `buf` holds a chunk's bytes or the input ends. Reads go straight into
+    /// `buf` (zeroed once, when it first grows): a buffered reader hands a read as large as
+    /// its buffer through without copying it.
     fn fill(&mut self, buf: &mut Vec<u8>) {
-        buf.reserve(self.size.saturating_sub(buf.len()));
         while buf.len() < self.size {
             let len = buf.len();
-            let want = (self.size - len) as u64;
-            let read = (&mut self.reader).take(want).read_to_end(buf);
-            let got = buf.len() - len;
+            buf.resize(self.size, 0);
+            let read = loop {
+                match self.reader.read(&mut buf[len..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let got = *read.as_ref().unwrap_or(&0);
+            buf.truncate(len + got);
             self.read += got as u64;
             if self.skipping {
                 self.skip(buf, len);
             }
             match read {
-                Ok(_) if (got as u64) < want => {
+                Ok(0) => {
                     self.end = Some(None);
                     return;
                 }

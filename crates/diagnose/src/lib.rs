@@ -1,5 +1,5 @@
-//! Reads istio-proxy access logs, groups the 5xx (and the connections closed with no
-//! response) and names the scenario and the fix.
+//! Reads istio-proxy access logs, groups the 5xx (and the lines whose response flags say
+//! something went wrong: `0 DC`, `404 NR`, `200 UT`…) and names the scenario and the fix.
 //!
 //! [`Diagnoser`] takes lines (or whole readers) in any format
 //! [`mesh5xx_accesslog::parse_line`] knows, and [`Diagnoser::finish`] returns a
@@ -157,7 +157,7 @@ pub struct Durations {
     pub max: u64,
 }
 
-/// One group of failed entries (5xx, or code 0 with flags) and what it most likely is.
+/// One group of failed entries (5xx, or any code with response flags) and what it most likely is.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct GroupReport {
     /// HTTP status.

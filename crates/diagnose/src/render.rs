@@ -37,10 +37,7 @@ pub fn render_table(d: &Diagnosis) -> String {
         return out;
     }
     if d.groups.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nNo 5xx responses, and no connection closed without a response."
-        );
+        let _ = writeln!(out, "\nNo 5xx responses, and no line with a response flag.");
     } else {
         out.push('\n');
         table(&mut out, &d.groups);

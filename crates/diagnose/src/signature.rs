@@ -13,6 +13,9 @@ use crate::grouping::{Direction, GroupKey, GroupStats, Groups};
 use crate::hosts::HostTracker;
 use crate::timeline::BurstSummary;
 
+/// A signature's flag for lines that log none.
+const NO_FLAG: &str = "-";
+
 /// Which way the failing call goes through the sidecar that logs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,7 +69,9 @@ pub struct Signature {
     /// The HTTP status codes it answers; `0` when no response was sent (a TCP connection,
     /// a request whose connection was closed first).
     pub codes: Vec<u16>,
-    /// The response flags (a line matches with any of them; `URX,UC` carries `UC`).
+    /// The response flags (a line matches with any of them; `URX,UC` carries `UC`); `-` is
+    /// a line without flags (a 5xx the upstream answered, or a route's direct response),
+    /// which only the details can tell apart: it needs `require_details`.
     pub flags: Vec<String>,
     /// The upstream cluster it is usually logged on: a name, or a prefix ending in `*`
     /// (`inbound|*`). A hint, like the bodies and details: lines on other clusters still match.
@@ -136,14 +141,20 @@ impl Signature {
         if self.flags.is_empty() {
             return Err(("flags".into(), "list at least one response flag".into()));
         }
-        if let Some(f) = self
-            .flags
-            .iter()
-            .find(|f| f.is_empty() || !f.bytes().all(|b| b.is_ascii_uppercase()))
-        {
+        if let Some(f) = self.flags.iter().find(|f| {
+            f.as_str() != NO_FLAG && (f.is_empty() || !f.bytes().all(|b| b.is_ascii_uppercase()))
+        }) {
             return Err((
                 "flags".into(),
-                format!("{f:?} is not a response flag (upper-case letters, e.g. UC)"),
+                format!(
+                    "{f:?} is not a response flag (upper-case letters, e.g. UC, or - for none)"
+                ),
+            ));
+        }
+        if self.flags.iter().any(|f| f == NO_FLAG) && !self.require_details {
+            return Err((
+                "flags".into(),
+                "`-` (no flag) matches every answer the upstream gave itself: name the details that tell this one (`details`, `require_details: true`)".into(),
             ));
         }
         if self.ip_change == Some(true) && self.external != Some(true) {

@@ -60,7 +60,7 @@ fn a_client_that_went_away_is_no_fault_of_the_mesh() {
 fn answered_lines_and_code_0_without_flags_form_no_group() {
     let d = diagnose(log(0, "-", "-", 3).as_bytes(), Vec::new());
     assert!(d.groups.is_empty(), "{:#?}", d.groups);
-    assert!(render_table(&d).contains("No 5xx responses, and no connection closed"));
+    assert!(render_table(&d).contains("No 5xx responses, and no line with a response flag"));
 }
 
 /// A scenario whose signature needs the details wins over the known cause for its lines,

@@ -190,3 +190,99 @@ fn a_drained_filter_chain_at_the_server_is_a_config_push() {
     let known = d.groups[0].known_cause.as_ref().expect("a known cause");
     assert_eq!(known.cause, "client-disconnect");
 }
+
+/// Istio 1.24 TEXT lines of the caller's sidecar (`code flags details`, duration, cluster
+/// or `-`, route), three of each after five answers.
+fn lines(code: u16, flags: &str, details: &str, ms: u64, cluster: &str, route: &str) -> String {
+    let line = |s: usize, code: u16, flags: &str, details: &str, ms: u64| {
+        format!(
+            r#"[2025-03-02T08:00:{s:02}.000Z] "POST /orders.v1.Orders/Get HTTP/2" {code} {flags} {details} - "-" 5 0 {ms} - "-" "grpc-go/1.60.1" "r{s}" "orders:9090" "10.244.0.12:9090" {cluster} 10.244.0.9:40100 10.96.0.30:9090 10.244.0.9:51000 - {route}"#
+        ) + "\n"
+    };
+    let mut out: String = (0..5)
+        .map(|s| line(s, 200, "-", "via_upstream", 4))
+        .collect();
+    out.extend((5..8).map(|s| line(s, code, flags, details, ms)));
+    out
+}
+
+fn only_group(log: &str) -> mesh5xx_diagnose::GroupReport {
+    let d = diagnose(log.as_bytes(), rules());
+    assert_eq!(d.groups.len(), 1, "{:#?}", d.groups);
+    d.groups[0].clone()
+}
+
+const ORDERS: &str = "outbound|9090||orders.default.svc.cluster.local";
+
+/// Lines that are no 5xx but say something went wrong, and flagless 5xx: each is grouped
+/// and named, by a scenario or as a cause that is no fault of the mesh.
+#[test]
+fn flagged_answers_and_flagless_5xx_are_named() {
+    // REGISTRY_ONLY's block_all route: `502 -` answered by the sidecar, no cluster.
+    let g = only_group(&lines(502, "-", "direct_response", 0, "-", "block_all"));
+    assert_eq!(g.scenario.as_deref(), Some("registry-only-blackhole"));
+    assert!(
+        g.notes.iter().any(|n| n.contains("direct_response")),
+        "{g:#?}"
+    );
+    // The same code and no flag answered by the app is the app's.
+    let g = only_group(&lines(502, "-", "via_upstream", 12, ORDERS, "default"));
+    assert_eq!(g.scenario, None);
+    assert_eq!(
+        g.known_cause.as_ref().map(|k| k.cause.as_str()),
+        Some("upstream-answered-5xx")
+    );
+    assert!(
+        g.notes.iter().any(|n| n.contains("look at the app")),
+        "{g:#?}"
+    );
+    // No route: the client's `404 NR`.
+    let g = only_group(&lines(404, "NR", "route_not_found", 0, "-", "-"));
+    assert_eq!(g.scenario.as_deref(), Some("no-route-nr"));
+    assert!(g.notes.iter().any(|n| n.starts_with("404 NR")), "{g:#?}");
+    // A gRPC call's timeout is named as its HTTP twin, 504 UT.
+    let grpc = only_group(&lines(
+        200,
+        "UT",
+        "response_timeout",
+        15001,
+        ORDERS,
+        "default",
+    ));
+    let http = only_group(&lines(
+        504,
+        "UT",
+        "response_timeout",
+        15001,
+        ORDERS,
+        "default",
+    ));
+    assert!(grpc.scenario.is_some(), "{grpc:#?}");
+    assert_eq!(grpc.scenario, http.scenario);
+    assert_eq!(grpc.mitigations, http.mitigations);
+    assert!(
+        grpc.notes.iter().any(|n| n.starts_with("200 UT")),
+        "{grpc:#?}"
+    );
+    // A WebSocket the client closed.
+    let g = only_group(&lines(
+        101,
+        "DC",
+        "downstream_remote_disconnect",
+        60012,
+        ORDERS,
+        "default",
+    ));
+    assert_eq!(g.scenario, None);
+    assert_eq!(
+        g.known_cause.as_ref().map(|k| k.cause.as_str()),
+        Some("websocket-closed")
+    );
+    // Answers without a flag stay out of the groups.
+    assert!(diagnose(
+        lines(404, "-", "via_upstream", 3, ORDERS, "default").as_bytes(),
+        rules()
+    )
+    .groups
+    .is_empty());
+}
