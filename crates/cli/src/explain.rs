@@ -161,6 +161,24 @@ pub fn render(s: &Scenario, reference: Option<&Summary>, style: Style) -> String
                 );
             }
         }
+        if v.topology.service_port != mesh5xx_scenario::ServicePort::default() {
+            let port = &v.topology.service_port;
+            let _ = writeln!(
+                o,
+                "    service port: named {:?}{}",
+                port.name,
+                port.app_protocol
+                    .as_deref()
+                    .map(|a| format!(", appProtocol {a:?}"))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(v) = &v.topology.proxy_metadata.http10 {
+            let _ = writeln!(o, "    proxyMetadata: ISTIO_META_HTTP10 {v:?}");
+        }
+        if v.load.http10 == Some(true) {
+            let _ = writeln!(o, "    load: HTTP/1.0 requests");
+        }
         let app = yaml_serde::to_string(&v.app).unwrap_or_default();
         if app.trim() != "{}" {
             let _ = writeln!(o, "    app server:\n{}", indent_by(&app, 6));

@@ -90,7 +90,8 @@ fn sidecars(
                 service: &scenario.service,
                 app: SocketAddr::from(([127, 0, 0, 1], 8080)),
             };
-            let spec = SidecarSpec::server(&pod, profile, &variant.istio, stdout(), app);
+            let spec = SidecarSpec::server(&pod, profile, &variant.istio, stdout(), app)
+                .in_topology(&variant.topology);
             out.push(Rendered {
                 pod,
                 role: "server",
@@ -116,7 +117,8 @@ fn sidecars(
                 external: vec![],
             },
         };
-        let spec = SidecarSpec::client(profile, &variant.istio, stdout(), outbound);
+        let spec = SidecarSpec::client(profile, &variant.istio, stdout(), outbound)
+            .in_topology(&variant.topology);
         out.push(Rendered {
             pod: "client".into(),
             role: "client",

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use mesh5xx_egress::config::EgressConfig;
 use mesh5xx_plan::processes::{app_args, load_args, AppHost, Resolve};
-use mesh5xx_scenario::model::{AppBind, ClientPod, OtherApp, PodLifecycle, Strategy};
+use mesh5xx_scenario::model::{AppBind, OtherApp, PodLifecycle, Strategy};
 use mesh5xx_scenario::{Catalog, Profile, Scenario, Variant};
 use mesh5xx_upstream::AppFaults;
 use serde_json::{json, Value};
@@ -511,16 +511,20 @@ fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
             app.remove("readinessProbe");
         }
     }
+    let mut metadata = proxy_metadata(topology);
     if life.exit_on_zero_active_connections {
         // pilot-agent reads both from its environment, set from proxyMetadata
         // (pilot/cmd/pilot-agent/options/options.go@1.24.0 L159-166).
-        proxy_config.push_str("proxyMetadata:\n  EXIT_ON_ZERO_ACTIVE_CONNECTIONS: \"true\"\n");
+        metadata.push_str("  EXIT_ON_ZERO_ACTIVE_CONNECTIONS: \"true\"\n");
         if life.minimum_drain_ms != defaults.minimum_drain_ms {
-            proxy_config.push_str(&format!(
+            metadata.push_str(&format!(
                 "  MINIMUM_DRAIN_DURATION: \"{}s\"\n",
                 whole_seconds(life.minimum_drain_ms)
             ));
         }
+    }
+    if !metadata.is_empty() {
+        proxy_config.push_str(&format!("proxyMetadata:\n{metadata}"));
     }
     if !proxy_config.is_empty() {
         template["metadata"]["annotations"] = json!({"proxy.istio.io/config": proxy_config});
@@ -534,6 +538,17 @@ fn with_pod_changes(r: &Render<'_>, mut deployment: Value) -> Value {
         deployment["spec"]["minReadySeconds"] = json!(whole_seconds(rollout.min_ready_ms));
     }
     deployment
+}
+
+/// The entries of `topology.proxy_metadata` as lines of the ProxyConfig's `proxyMetadata`
+/// map (pilot-agent exports each as an environment variable; `ISTIO_META_*` reach istiod as
+/// node metadata).
+fn proxy_metadata(topology: &mesh5xx_scenario::Topology) -> String {
+    let mut out = String::new();
+    if let Some(v) = &topology.proxy_metadata.http10 {
+        out.push_str(&format!("  ISTIO_META_HTTP10: {v:?}\n"));
+    }
+    out
 }
 
 /// Replica groups: each distinct app setting with the number of replicas that have it.
@@ -582,10 +597,20 @@ fn app_objects(r: &Render<'_>) -> Vec<Value> {
         "metadata": {"name": svc, "namespace": r.namespace, "labels": labels(r, "app", &[("app", svc)])},
         "spec": {
             "selector": {"app": svc},
-            "ports": [{"name": "http", "port": r.scenario.service.port, "targetPort": r.scenario.service.target_port, "protocol": "TCP"}],
+            "ports": [service_port(r)],
         },
     }));
     out
+}
+
+/// The app's Service port: its name and `appProtocol` as `topology.service_port` says.
+fn service_port(r: &Render<'_>) -> Value {
+    let named = &r.variant.topology.service_port;
+    let mut port = json!({"name": named.name, "port": r.scenario.service.port, "targetPort": r.scenario.service.target_port, "protocol": "TCP"});
+    if let Some(app) = &named.app_protocol {
+        port["appProtocol"] = json!(app);
+    }
+    port
 }
 
 /// The shell wrapper of the load generator: runs `mesh5xx "$@"`, then prints the results
@@ -660,23 +685,32 @@ pub fn loadgen_command(
 /// annotation from Istio 1.8: injection-template.yaml@1.8.0 L2) unless the variant's client
 /// pod races its sidecar; a native sidecar is asked for with `sidecar.istio.io/nativeSidecar`
 /// (injection-template.yaml@1.24.0 L27).
-fn client_pod_annotations(client_pod: Option<&ClientPod>) -> Value {
-    match client_pod {
-        None => json!({"proxy.istio.io/config": "holdApplicationUntilProxyStarts: true\n"}),
-        Some(c) => {
-            let mut a = serde_json::Map::new();
-            if c.hold_application_until_proxy_starts {
-                a.insert(
-                    "proxy.istio.io/config".into(),
-                    json!("holdApplicationUntilProxyStarts: true\n"),
-                );
-            }
-            if c.native_sidecar {
-                a.insert("sidecar.istio.io/nativeSidecar".into(), json!("true"));
-            }
-            Value::Object(a)
-        }
+/// The variant's `topology.proxy_metadata` joins the same annotation.
+fn client_pod_annotations(topology: &mesh5xx_scenario::Topology) -> Value {
+    let mut a = serde_json::Map::new();
+    let mut proxy_config = String::new();
+    if topology
+        .client_pod
+        .as_ref()
+        .is_none_or(|c| c.hold_application_until_proxy_starts)
+    {
+        proxy_config.push_str("holdApplicationUntilProxyStarts: true\n");
     }
+    let metadata = proxy_metadata(topology);
+    if !metadata.is_empty() {
+        proxy_config.push_str(&format!("proxyMetadata:\n{metadata}"));
+    }
+    if !proxy_config.is_empty() {
+        a.insert("proxy.istio.io/config".into(), json!(proxy_config));
+    }
+    if topology
+        .client_pod
+        .as_ref()
+        .is_some_and(|c| c.native_sidecar)
+    {
+        a.insert("sidecar.istio.io/nativeSidecar".into(), json!("true"));
+    }
+    Value::Object(a)
 }
 
 fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
@@ -705,7 +739,7 @@ fn job(r: &Render<'_>, egress_cfg: Option<&EgressConfig>) -> Value {
         }
     };
     let annotations = if sidecar {
-        client_pod_annotations(r.variant.topology.client_pod.as_ref())
+        client_pod_annotations(&r.variant.topology)
     } else {
         // No client sidecar: the load generator talks to the server sidecar directly.
         json!({"sidecar.istio.io/inject": "false"})

@@ -10,7 +10,7 @@ use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::Supervised;
 use mesh5xx_scenario::istio::IstioObjects;
 use mesh5xx_scenario::model::{AppBind, Service};
-use mesh5xx_scenario::{Profile, Scenario, Variant};
+use mesh5xx_scenario::{Profile, ProxyMetadata, Scenario, ServicePort, Variant};
 use mesh5xx_sidecar::{
     render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, PodCapture,
     ReservedPort, SidecarSpec,
@@ -74,6 +74,10 @@ pub struct PodTemplate {
     pub net: Option<Arc<PodNetwork>>,
     /// Where the app listens in a pod (`topology.pod.app_bind`).
     pub app_bind: AppBind,
+    /// The service's port name and protocol (`topology.service_port`).
+    pub service_port: ServicePort,
+    /// Its sidecar's proxy metadata (`topology.proxy_metadata`).
+    pub proxy_metadata: ProxyMetadata,
 }
 
 impl PodTemplate {
@@ -146,6 +150,8 @@ impl PodTemplate {
             inbound,
         );
         spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
+        spec.service_port = self.service_port.clone();
+        spec.proxy_metadata = self.proxy_metadata.clone();
         (render(&spec), access_log)
     }
 
@@ -348,6 +354,8 @@ pub async fn start(
         dir: dir.to_path_buf(),
         net: net.cloned(),
         app_bind: variant.topology.pod.app_bind,
+        service_port: variant.topology.service_port.clone(),
+        proxy_metadata: variant.topology.proxy_metadata.clone(),
     };
     let mut servers = Vec::new();
     for i in 0..variant.topology.replicas as usize {
@@ -582,7 +590,8 @@ async fn start_client(
     pod: Option<&PodSandbox>,
 ) -> Result<(Sidecar, SocketAddr, Option<ClientStart>), LabError> {
     let access_log = dir.join("access-client.log");
-    let mut spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
+    let mut spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound)
+        .in_topology(&variant.topology);
     spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
     let pod_ns = pod.map(|p| p.netns().clone());
     let pod = spec.pod.clone();

@@ -60,6 +60,10 @@ pub struct LoadArgs {
     /// A new connection per request (sends `Connection: close`).
     #[arg(long)]
     pub no_keepalive: bool,
+    /// Send HTTP/1.0 requests (request line `HTTP/1.0`; with keep-alive, `Connection:
+    /// keep-alive`; without, no `Connection` header, as HTTP/1.0 closes by default).
+    #[arg(long)]
+    pub http10: bool,
     /// Close a connection after this many requests.
     #[arg(long, value_name = "N")]
     pub max_requests_per_conn: Option<u64>,
@@ -213,6 +217,9 @@ impl LoadArgs {
         if self.connect_resolved {
             a.push("--connect-resolved".into());
         }
+        if self.http10 {
+            a.push("--http10".into());
+        }
         a
     }
 
@@ -267,6 +274,7 @@ impl LoadArgs {
             pacing,
             timeout: Duration::from_millis(self.timeout_ms),
             keepalive: !self.no_keepalive,
+            http10: self.http10,
             max_requests_per_conn: self.max_requests_per_conn,
             flags_header: self.flags_header.clone(),
             resolve,

@@ -31,6 +31,9 @@ pub struct LoadConfig {
     pub timeout: Duration,
     /// Reuse connections (`false`: one connection per request, `Connection: close`).
     pub keepalive: bool,
+    /// Send HTTP/1.0 requests (an old client): the request line says `HTTP/1.0`, and the
+    /// connection is kept only when `keepalive` asks for it (`Connection: keep-alive`).
+    pub http10: bool,
     /// Close a connection after this many requests.
     pub max_requests_per_conn: Option<u64>,
     /// Response header carrying Envoy's `%RESPONSE_FLAGS%`.
@@ -59,6 +62,7 @@ impl LoadConfig {
             pacing: Pacing::default(),
             timeout: Duration::from_secs(30),
             keepalive: true,
+            http10: false,
             max_requests_per_conn: None,
             flags_header: crate::DEFAULT_FLAGS_HEADER.into(),
             resolve: None,

@@ -8,7 +8,7 @@ use crate::LoadConfig;
 /// Header Envoy's `ORIGINAL_DST` cluster reads the upstream address from.
 pub(crate) const ORIGINAL_DST_HEADER: &str = "x-envoy-original-dst-host";
 
-/// Pre-rendered HTTP/1.1 request, completed with the per-connection original-dst header.
+/// Pre-rendered HTTP/1.1 (or HTTP/1.0) request, completed with the per-connection original-dst header.
 #[derive(Debug)]
 pub(crate) struct RequestTemplate {
     /// Request line and headers, without the blank line.
@@ -29,7 +29,12 @@ impl RequestTemplate {
             }
             head.extend_from_slice(b"\r\n");
         };
-        push(&[&config.method, " ", &config.path, " HTTP/1.1"]);
+        let version = if config.http10 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        };
+        push(&[&config.method, " ", &config.path, " ", version]);
         push(&["Host: ", config.host_header()]);
         let has = |name: &str| {
             config
@@ -43,8 +48,12 @@ impl RequestTemplate {
         for (name, value) in &config.headers {
             push(&[name, ": ", value]);
         }
-        if !config.keepalive {
-            push(&["Connection: close"]);
+        // Each version's default is the other way round: HTTP/1.1 keeps the connection
+        // unless told to close it, HTTP/1.0 closes it unless told to keep it (RFC 9112 §9.3).
+        match (config.http10, config.keepalive) {
+            (false, false) => push(&["Connection: close"]),
+            (true, true) => push(&["Connection: keep-alive"]),
+            _ => {}
         }
         let sends_body =
             config.body_bytes > 0 || matches!(config.method.as_str(), "POST" | "PUT" | "PATCH");
@@ -94,5 +103,18 @@ mod tests {
         let dst = template.render(Some("10.0.0.7:80".parse().unwrap()));
         let text = String::from_utf8(dst.to_vec()).unwrap();
         assert!(text.contains("\r\nx-envoy-original-dst-host: 10.0.0.7:80\r\n\r\nxxx"));
+    }
+
+    #[test]
+    fn http10_requests_ask_for_keep_alive_only_when_kept() {
+        let mut config = LoadConfig::new("127.0.0.1:80");
+        config.http10 = true;
+        config.keepalive = false;
+        let text = String::from_utf8(RequestTemplate::new(&config).render(None).to_vec()).unwrap();
+        assert!(text.starts_with("GET / HTTP/1.0\r\n"), "{text}");
+        assert!(!text.to_ascii_lowercase().contains("connection:"), "{text}");
+        config.keepalive = true;
+        let text = String::from_utf8(RequestTemplate::new(&config).render(None).to_vec()).unwrap();
+        assert!(text.contains("\r\nConnection: keep-alive\r\n"), "{text}");
     }
 }

@@ -89,6 +89,7 @@ pub fn load_args(
         a.path = path.clone();
     }
     a.no_keepalive = load.keepalive == Some(false);
+    a.http10 = load.http10 == Some(true);
     if let Some(r) = resolve {
         a.resolve = Some(r.name.clone());
         a.upstream_port = Some(r.port);

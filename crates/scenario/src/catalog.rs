@@ -194,6 +194,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         let topology: Topology = merged(&file.defaults.topology, &v.topology)
             .map_err(|e| ScenarioError::invalid(path, at("topology"), e))?;
+        topology
+            .service_port
+            .protocol()
+            .map_err(|e| ScenarioError::invalid(path, at("topology.service_port"), e))?;
         if topology.replicas == 0 || topology.replicas > 8 {
             return Err(ScenarioError::invalid(
                 path,

@@ -89,6 +89,19 @@ pub struct HttpSettings {
     pub max_retries: Option<u32>,
     #[serde(default)]
     pub idle_timeout: Option<String>,
+    /// Whether the sidecar speaks HTTP/2 to the service's HTTP port (translated from 1.6).
+    #[serde(default)]
+    pub h2_upgrade_policy: Option<H2UpgradePolicy>,
+}
+
+/// `connectionPool.http.h2UpgradePolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum H2UpgradePolicy {
+    /// meshConfig's `h2UpgradePolicy` (DO_NOT_UPGRADE in every profile's install).
+    Default,
+    DoNotUpgrade,
+    Upgrade,
 }
 
 /// DestinationRule `outlierDetection`.
@@ -448,6 +461,13 @@ impl IstioObjects {
                         continue;
                     };
                     let tcp = tp.connection_pool.as_ref().and_then(|p| p.tcp.as_ref());
+                    let http = tp.connection_pool.as_ref().and_then(|p| p.http.as_ref());
+                    if http.is_some_and(|h| h.h2_upgrade_policy.is_some()) {
+                        out.push(Since::from(
+                            "connectionPool.http.h2UpgradePolicy",
+                            Behaviour::H2UpgradePolicy,
+                        ));
+                    }
                     if tcp.is_some_and(|t| t.max_connection_duration.is_some()) {
                         out.push(Since::from(
                             "connectionPool.tcp.maxConnectionDuration",

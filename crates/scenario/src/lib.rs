@@ -12,6 +12,7 @@ pub mod error;
 pub mod expect;
 pub mod istio;
 pub mod model;
+pub mod port;
 pub mod profile;
 pub mod versions;
 
@@ -20,5 +21,6 @@ pub use error::ScenarioError;
 pub use expect::{Expectation, Observed, Verdict};
 pub use istio::{IstioObject, IstioObjects};
 pub use model::{Direction, LoadSettings, Scenario, Topology, Variant};
+pub use port::{PortProtocol, ProxyMetadata, ServicePort};
 pub use profile::{LogFormat, Profile};
 pub use versions::{Behaviour, IstioVersion, Since};

@@ -152,6 +152,13 @@ pub struct Topology {
     /// `control_plane` and `client_sidecar`).
     #[serde(default)]
     pub client_pod: Option<ClientPod>,
+    /// The app's Service port: its name and `appProtocol` decide the protocol istiod
+    /// gives the service's clusters and listeners (default: named `http`).
+    #[serde(default)]
+    pub service_port: crate::ServicePort,
+    /// `proxyMetadata` of every pod's sidecar (the `proxy.istio.io/config` annotation).
+    #[serde(default)]
+    pub proxy_metadata: crate::ProxyMetadata,
 }
 
 impl Topology {
@@ -586,6 +593,10 @@ pub struct LoadSettings {
     pub keepalive: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_requests_per_conn: Option<u64>,
+    /// HTTP/1.0 requests (an old client or library: `ab`, `curl -0`, a load balancer's health
+    /// check); the connection is kept only with `keepalive: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http10: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -300,6 +300,12 @@ behaviours! {
         after: "503 not retried by default (EXCLUDE_UNSAFE_503_FROM_DEFAULT_RETRY, default true)",
         source: "core/route/retry/retry.go@1.24.0 L52-54; pilot/pkg/features/pilot.go@1.24.0 L240"
     }
+    H2UpgradePolicy {
+        since: 6,
+        before: "DestinationRule connectionPool.http.h2UpgradePolicy not translated: HTTP/1.1 to a service's http port",
+        after: "h2UpgradePolicy UPGRADE gives an http port's outbound cluster http2_protocol_options (DO_NOT_UPGRADE, the mesh default, does not); http2 and grpc ports are HTTP/2 either way",
+        source: "v1alpha3/cluster.go@1.6.0 L641-690; core/cluster_traffic_policy.go@1.24.0 L182-222, core/cluster_builder.go@1.24.0 L594-613"
+    }
     DeltaXds {
         since: 22,
         before: "pilot-agent bootstraps Envoy with ads_config.api_type GRPC: state-of-the-world ADS (ISTIO_DELTA_XDS, default false)",

@@ -27,6 +27,11 @@ pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConn
 
 /// Serve the connection; returns why it closes. The socket closes when this returns.
 async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>) -> CloseReason {
+    if let Some(status) = policy.preface_answer {
+        if opens_with_h2_preface(&stream).await {
+            return answer_preface(stream, status).await;
+        }
+    }
     let fd = stream.as_raw_fd();
     let shared = ConnShared::new(policy.clone(), record.clone());
     let mut timers = Timers::new(&policy, &shared.state);
@@ -126,6 +131,53 @@ fn has_unread_bytes(fd: RawFd) -> bool {
 }
 
 /// The close reason of a connection hyper finished on its own.
+/// The first line of HTTP/2's connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
+
+/// Whether the client's first bytes are the HTTP/2 preface, read without consuming them.
+async fn opens_with_h2_preface(stream: &TcpStream) -> bool {
+    let mut buf = [0; H2_PREFACE.len()];
+    loop {
+        let n = match stream.peek(&mut buf).await {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 || !H2_PREFACE.starts_with(&buf[..n]) {
+            return false;
+        }
+        if n == H2_PREFACE.len() {
+            return true;
+        }
+        // A part of the line so far: wait for the rest (peek returns at once with what
+        // is there).
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}
+
+/// How long the app reads what the client still sends after answering the preface.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Answer the preface as an HTTP/1.1-only server does: an error response, then a close.
+/// The close lingers as nginx's `lingering_close` does: the app sends its FIN and reads
+/// what the client had already sent (the rest of its HTTP/2 frames) until the client
+/// closes, so the kernel does not reset the connection under the answer.
+async fn answer_preface(mut stream: TcpStream, status: http::StatusCode) -> CloseReason {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        status.as_u16()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    let mut sink = [0; 4096];
+    let _ = tokio::time::timeout(LINGER, async {
+        while let Ok(1..) = stream.read(&mut sink).await {}
+    })
+    .await;
+    CloseReason::Error
+}
+
 fn classify(result: hyper::Result<()>) -> CloseReason {
     match result {
         Ok(()) => CloseReason::Peer,

@@ -21,7 +21,8 @@ use crate::report::CloseReason;
 ///
 /// Every method has a default that does nothing. [`Hook::uses`] says which of the per-request
 /// and per-connection calls the core must make; the others ([`Hook::close_lag`],
-/// [`Hook::shutdown_delay`], [`Hook::graceful_shutdown`], [`Hook::down_windows`]) are asked
+/// [`Hook::shutdown_delay`], [`Hook::graceful_shutdown`], [`Hook::down_windows`],
+/// [`Hook::preface_answer`]) are asked
 /// once, when the server starts.
 pub(crate) trait Hook: Debug + Send + Sync {
     /// Which per-request and per-connection calls this hook needs.
@@ -69,6 +70,12 @@ pub(crate) trait Hook: Debug + Send + Sync {
     /// Outages of the listener: the app stops listening and closes every connection.
     fn down_windows(&self) -> Vec<ScheduledDown> {
         Vec::new()
+    }
+
+    /// The app's answer to a connection that opens with the HTTP/2 preface: this status,
+    /// then a close. `None` (every hook): hyper's own way, a close without an answer.
+    fn preface_answer(&self) -> Option<StatusCode> {
+        None
     }
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct Policy {
     pub(crate) down: Vec<ScheduledDown>,
     /// When the first request arrived, for outages that count from it.
     pub(crate) first_request: Option<FirstRequest>,
+    /// The answer to a connection that opens with the HTTP/2 preface (`None`: hyper's close).
+    pub(crate) preface_answer: Option<http::StatusCode>,
     /// Status code of each response slot.
     codes: Vec<u16>,
     /// Response body of `--body-bytes`; `None` answers `ok\n`.
@@ -69,8 +71,10 @@ impl Policy {
             .iter()
             .any(|w| w.from_first_request)
             .then(FirstRequest::default);
+        let preface_answer = hooks.iter().find_map(|h| h.preface_answer());
         Self {
             started: Instant::now(),
+            preface_answer,
             requests,
             connections,
             close_lag,

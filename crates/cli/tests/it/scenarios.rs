@@ -1118,3 +1118,59 @@ fn registry_only_blocks_an_external_host_without_a_service_entry() {
         assert_eq!(variant(&s, name)["errors"], 0, "{name}");
     }
 }
+
+/// HTTP/1.0 callers get 426 from their own sidecar (DPE `low_version`) until their pod's
+/// proxyMetadata says ISTIO_META_HTTP10 "1"; a Service port named http2 in front of an
+/// HTTP/1.1 app fails every call with 502 UPE at the server's sidecar, which a DestinationRule's
+/// DO_NOT_UPGRADE does not undo and the port named http does.
+#[test]
+fn protocol_mismatch_refuses_http10_and_fails_http2_to_an_http1_app() {
+    let scratch = Scratch::new("protocol");
+    let s = run_checked("protocol-mismatch", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let requests = base["requests"].as_u64().unwrap();
+    assert_eq!(
+        sidecar(base, "client")["responses"]["426"].as_u64(),
+        Some(requests),
+        "{base}"
+    );
+    assert_eq!(sidecar(base, "srv-a-0")["requests"], 0);
+    let lines = access_log(&scratch, "baseline", "client");
+    let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+    assert_eq!(
+        (e.response_flags, e.response_code_details, e.bytes_sent),
+        ("DPE", Some("low_version"), 16),
+        "{}",
+        lines[0]
+    );
+    for name in ["port-named-http2", "do-not-upgrade"] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(
+            sidecar(v, "srv-a-0")["flags"]["UPE"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+        let lines = access_log(&scratch, name, "srv-a-0");
+        let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+        assert_eq!(
+            (e.response_code, e.response_code_details, e.bytes_sent),
+            (
+                502,
+                Some("upstream_reset_before_response_started{protocol_error}"),
+                87
+            ),
+            "{name}: {}",
+            lines[0]
+        );
+    }
+    for name in ["http10-metadata", "port-named-http", "upgrade-named-http"] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(
+            sidecar(v, "client")["responses"]["200"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+    }
+}

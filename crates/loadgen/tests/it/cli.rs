@@ -169,6 +169,7 @@ fn to_argv_round_trips_through_the_command_line() {
     open.seed = Some(7);
     open.hgrm = Some("/tmp/latency.hgrm".into());
     open.progress = mesh5xx_loadgen::ProgressMode::Never;
+    open.http10 = true;
     let mut resolving = plain.clone();
     resolving.think_ms = 2;
     resolving.think_jitter_ms = 1;

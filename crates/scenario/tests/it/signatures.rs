@@ -286,3 +286,20 @@ fn flagged_answers_and_flagless_5xx_are_named() {
     .groups
     .is_empty());
 }
+
+/// The server's `502 UPE {protocol_error}` names the scenario; the caller's sidecar passes the
+/// 502 on without a flag (a group of its own, no scenario), and a `426 DPE` (HTTP/1.0
+/// refused) is below 500: not a group.
+#[test]
+fn protocol_mismatch() {
+    let d = fixture("protocol_mismatch.log");
+    assert_eq!(scenarios(&d), [Some("protocol-mismatch"), None]);
+    let g = &d.groups[0];
+    assert_eq!((g.code, g.flags.as_str(), g.count), (502, "UPE", 10));
+    assert!(g.evidence.contains("reset reason: protocol error"));
+    assert_eq!(
+        g.mitigations[0].measured_by.as_deref(),
+        Some("mesh5xx run protocol-mismatch --variant port-named-http")
+    );
+    assert_eq!((d.groups[1].code, d.groups[1].flags.as_str()), (502, "-"));
+}

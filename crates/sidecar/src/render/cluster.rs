@@ -3,9 +3,9 @@
 use std::net::SocketAddr;
 
 use mesh5xx_scenario::duration::envoy as dur;
-use mesh5xx_scenario::istio::{opt_duration, DestinationRule, Resolution};
+use mesh5xx_scenario::istio::{opt_duration, DestinationRule, H2UpgradePolicy, Resolution};
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{Behaviour, Profile};
+use mesh5xx_scenario::{Behaviour, PortProtocol, Profile};
 use serde_json::{json, Map, Value};
 
 use super::{socket, ExternalService, InboundSpec, SidecarSpec};
@@ -14,12 +14,12 @@ const MAX: u32 = u32::MAX;
 
 /// `inbound|80|http|srv-a.default.svc.cluster.local` (service port, port name, host) before
 /// Istio 1.8, `inbound|8080||` (the target port) after: [`Behaviour::InboundTargetPortNames`].
-/// The scenario's Service port is named `http`.
-pub fn inbound_name(profile: &Profile, svc: &Service) -> String {
+/// The port name is the Service port's (`topology.service_port.name`, `http` by default).
+pub fn inbound_name(profile: &Profile, svc: &Service, port_name: &str) -> String {
     if profile.has(Behaviour::InboundTargetPortNames) {
         format!("inbound|{}||", svc.target_port)
     } else {
-        format!("inbound|{}|http|{}", svc.port, svc.host)
+        format!("inbound|{}|{port_name}|{}", svc.port, svc.host)
     }
 }
 
@@ -41,6 +41,12 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, name: &str) -> Val
     let mut c = base(name, spec.profile, dr, Lb::EnvoyDefault);
     c.insert("type".into(), json!("STATIC"));
     c.insert("load_assignment".into(), endpoints(name, &[inb.app]));
+    if port_protocol(spec) == PortProtocol::Http2 {
+        // An http2 or grpc port: HTTP/2 to the app too (`setUpstreamProtocol`, which runs
+        // for inbound clusters as for outbound: core/cluster_builder.go@1.24.0 L594-598;
+        // v1alpha3/cluster.go@1.2.0 L958-967, which also set max_concurrent_streams 2^30).
+        http2(&mut c);
+    }
     Value::Object(c)
 }
 
@@ -56,7 +62,40 @@ pub fn outbound_static(
     c.insert("type".into(), json!("STATIC"));
     c.insert("load_assignment".into(), endpoints(name, eps));
     apply_outlier_detection(&mut c, spec.profile, dr);
+    let upgrade = dr
+        .and_then(|d| d.traffic_policy.as_ref())
+        .and_then(|t| t.connection_pool.as_ref())
+        .and_then(|p| p.http.as_ref())
+        .and_then(|h| h.h2_upgrade_policy);
+    // An http2 or grpc port is HTTP/2 whatever the DestinationRule says; an http port is
+    // upgraded by `h2UpgradePolicy: UPGRADE` only, as the mesh default is DO_NOT_UPGRADE
+    // (shouldH2Upgrade, core/cluster_traffic_policy.go@1.24.0 L193-222, then
+    // setUpstreamProtocol, core/cluster_builder.go@1.24.0 L594-598; the same truth table in
+    // v1alpha3/cluster.go@1.6.0 L647-690). Older istiods never read the field: a variant
+    // using it is refused under them.
+    if port_protocol(spec) == PortProtocol::Http2
+        || (upgrade == Some(H2UpgradePolicy::Upgrade)
+            && spec.profile.has(Behaviour::H2UpgradePolicy))
+    {
+        http2(&mut c);
+    }
     Value::Object(c)
+}
+
+fn port_protocol(spec: &SidecarSpec<'_>) -> PortProtocol {
+    spec.service_port
+        .protocol()
+        .expect("the catalog checked topology.service_port")
+}
+
+/// Make `c` an HTTP/2 cluster (`setH2Options`: `explicit_http_config.http2_protocol_options`,
+/// core/cluster_builder.go@1.24.0 L542-559), keeping its common protocol options.
+fn http2(c: &mut Map<String, Value>) {
+    let opts = c
+        .entry("typed_extension_protocol_options")
+        .or_insert_with(|| protocol_options(Map::new()));
+    opts["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"] =
+        json!({"http2_protocol_options": {}});
 }
 
 /// A ServiceEntry `resolution: DNS` (STRICT_DNS) or `DNS_ROUND_ROBIN` (LOGICAL_DNS) cluster,

@@ -4,7 +4,7 @@ use mesh5xx_accesslog::{
     ISTIO_1_2_TEXT_FORMAT, ISTIO_1_9_TEXT_FORMAT, ISTIO_CURRENT_TEXT_FORMAT,
     ISTIO_LEGACY_TEXT_FORMAT,
 };
-use mesh5xx_scenario::{Behaviour, LogFormat};
+use mesh5xx_scenario::{Behaviour, LogFormat, PortProtocol};
 use serde_json::{json, Value};
 
 use super::{route, socket, InboundSpec, SidecarSpec};
@@ -91,8 +91,25 @@ fn listener(
             }
         }]}]
     });
+    let hcm = &mut l["filter_chains"][0]["filters"][0]["typed_config"];
+    if spec.proxy_metadata.accepts_http10() {
+        // ISTIO_META_HTTP10 "1" (or istiod's PILOT_HTTP10): HTTP/1.0 accepted on the
+        // sidecar's HTTP listeners, outbound and inbound (core/listener.go@1.24.0 L757-761,
+        // core/listener_inbound.go@1.24.0 L842-846; v1alpha3/listener.go@1.2.0 L281, L1005).
+        // Without it Envoy answers an HTTP/1.0 request 426 Upgrade Required.
+        hcm["http_protocol_options"] = json!({"accept_http_10": true});
+    }
+    if direction == "INBOUND" && port_is_http2(spec) {
+        // core/listener_inbound.go@1.24.0 L838-840: an http2 or grpc port's inbound HTTP
+        // connection manager gets http2_protocol_options (its codec stays AUTO).
+        hcm["http2_protocol_options"] = json!({});
+    }
     if spec.profile.has(Behaviour::ListenerTrafficDirection) {
         l["traffic_direction"] = direction.into();
     }
     l
+}
+
+fn port_is_http2(spec: &SidecarSpec<'_>) -> bool {
+    spec.service_port.protocol() == Ok(PortProtocol::Http2)
 }

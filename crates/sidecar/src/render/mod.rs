@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{IstioObjects, Profile};
+use mesh5xx_scenario::{IstioObjects, Profile, ProxyMetadata, ServicePort};
 use serde_json::{json, Value};
 
 /// Response header carrying `%RESPONSE_FLAGS%` of the sidecar that produced the response
@@ -53,6 +53,10 @@ pub struct SidecarSpec<'a> {
     /// Present when the sidecar runs in a pod whose traffic istio-iptables captures (the
     /// netns run mode): listeners on the capture ports, found by original destination.
     pub capture: Option<PodCapture>,
+    /// The service's port name and protocol (`topology.service_port`).
+    pub service_port: ServicePort,
+    /// The pod's proxy metadata (`topology.proxy_metadata`).
+    pub proxy_metadata: ProxyMetadata,
 }
 
 impl<'a> SidecarSpec<'a> {
@@ -73,7 +77,16 @@ impl<'a> SidecarSpec<'a> {
             outbound: None,
             runtime: Default::default(),
             capture: None,
+            service_port: ServicePort::default(),
+            proxy_metadata: ProxyMetadata::default(),
         }
+    }
+
+    /// This sidecar in a pod of `topology`: its service port and proxy metadata.
+    pub fn in_topology(mut self, topology: &mesh5xx_scenario::Topology) -> Self {
+        self.service_port = topology.service_port.clone();
+        self.proxy_metadata = topology.proxy_metadata.clone();
+        self
     }
 
     /// The sidecar of the client pod calling `outbound`, logging to `access_log`.
@@ -92,6 +105,8 @@ impl<'a> SidecarSpec<'a> {
             outbound: Some(outbound),
             runtime: Default::default(),
             capture: None,
+            service_port: ServicePort::default(),
+            proxy_metadata: ProxyMetadata::default(),
         }
     }
 }
@@ -132,7 +147,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
     let mut listeners = Vec::new();
     let mut clusters = Vec::new();
     if let Some(inb) = &spec.inbound {
-        let name = cluster::inbound_name(spec.profile, inb.service);
+        let name = cluster::inbound_name(spec.profile, inb.service, &spec.service_port.name);
         let mut c = cluster::inbound(spec, inb, &name);
         let mut l = listener::inbound(spec, inb, &name);
         if let Some(pod) = spec.capture {

@@ -1,7 +1,9 @@
 use std::path::PathBuf;
 
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{profile, Behaviour, IstioObjects, IstioVersion};
+use mesh5xx_scenario::{
+    profile, Behaviour, IstioObjects, IstioVersion, ProxyMetadata, ServicePort,
+};
 
 use super::*;
 
@@ -30,6 +32,8 @@ fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
         outbound: None,
         runtime: Default::default(),
         capture: None,
+        service_port: Default::default(),
+        proxy_metadata: Default::default(),
     })
 }
 
@@ -126,6 +130,8 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
             }),
             runtime: Default::default(),
             capture: None,
+            service_port: Default::default(),
+            proxy_metadata: Default::default(),
         });
         let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"];
@@ -189,6 +195,8 @@ fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
         }),
         runtime: Default::default(),
         capture: None,
+        service_port: Default::default(),
+        proxy_metadata: Default::default(),
     });
     let mut captured = SidecarSpec::server(
         "srv-a-0",
@@ -298,6 +306,13 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             format!(
                 "translated: {}",
                 sc.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::H2UpgradePolicy => {
+            let dr = istio("- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}}");
+            format!(
+                "translated: {}",
+                dr.requires().iter().all(|s| s.holds_for(version))
             )
         }
         Behaviour::AuthorizationPolicy => {
@@ -411,6 +426,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::VsRetryAddsRetriableStatusCodes => ("\"reset\"", "\"reset,retriable-status-codes\""),
         Behaviour::DnsRoundRobin => ("translated: false", "translated: true"),
         Behaviour::AuthorizationPolicy => ("translated: false", "translated: true"),
+        Behaviour::H2UpgradePolicy => ("translated: false", "translated: true"),
         Behaviour::SidecarOutboundTrafficPolicy => ("translated: false", "translated: true"),
         Behaviour::ImmediateDrainStrategy => ("immediate: false", "immediate: true"),
         Behaviour::ListenerTrafficDirection => ("null null", "\"INBOUND\" \"OUTBOUND\""),
@@ -573,4 +589,115 @@ fn an_authorization_policy_is_an_rbac_filter_before_the_router_on_the_inbound_li
             .len(),
         1
     );
+}
+
+/// The protocol of each cluster of the service: `h2` when its explicit HTTP config is HTTP/2.
+fn protocols(cfg: &Value) -> Vec<(String, &'static str)> {
+    cfg["static_resources"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"] != "PassthroughCluster")
+        .map(|c| {
+            let explicit = &c["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"];
+            let h2 = explicit.get("http2_protocol_options").is_some();
+            (
+                c["name"].as_str().unwrap().to_string(),
+                if h2 { "h2" } else { "h1" },
+            )
+        })
+        .collect()
+}
+
+/// An http2 or grpc port is HTTP/2 on both sidecars' clusters, whatever the DestinationRule;
+/// `h2UpgradePolicy: UPGRADE` on an http port upgrades the caller's outbound cluster only.
+#[test]
+fn the_port_protocol_and_h2_upgrade_policy_choose_each_clusters_protocol() {
+    let p = profile::by_name("istio-1.24").unwrap();
+    let dr = |policy: &str| {
+        istio(&format!("- {{apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {{name: a}}, spec: {{host: srv-a, trafficPolicy: {{connectionPool: {{http: {{h2UpgradePolicy: {policy}}}}}}}}}}}"))
+    };
+    let s = svc();
+    let render_both = |name: &str, objs: &IstioObjects| {
+        let port = ServicePort {
+            name: name.into(),
+            app_protocol: None,
+        };
+        let mut server = SidecarSpec::server(
+            "srv-a-0",
+            &p,
+            objs,
+            PathBuf::from("/tmp/s.log"),
+            InboundSpec {
+                service: &s,
+                app: "127.0.0.1:8080".parse().unwrap(),
+            },
+        );
+        server.service_port = port.clone();
+        let mut client = SidecarSpec::client(
+            &p,
+            objs,
+            PathBuf::from("/tmp/c.log"),
+            OutboundSpec {
+                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+                external: vec![],
+            },
+        );
+        client.service_port = port;
+        let inbound = protocols(&render(&server))[0].1;
+        let outbound = protocols(&render(&client))[0].1;
+        (inbound, outbound)
+    };
+    let none = IstioObjects::default();
+    assert_eq!(render_both("http", &none), ("h1", "h1"));
+    assert_eq!(render_both("http2", &none), ("h2", "h2"));
+    assert_eq!(render_both("grpc-api", &none), ("h2", "h2"));
+    assert_eq!(render_both("http2", &dr("DO_NOT_UPGRADE")), ("h2", "h2"));
+    assert_eq!(render_both("http", &dr("UPGRADE")), ("h1", "h2"));
+    assert_eq!(render_both("http", &dr("DEFAULT")), ("h1", "h1"));
+}
+
+/// `ISTIO_META_HTTP10: "1"` sets `accept_http_10` on both sidecars' HTTP connection managers;
+/// another value or none leaves Envoy's default (426 for HTTP/1.0).
+#[test]
+fn http10_metadata_accepts_http10_on_every_http_listener() {
+    let p = profile::by_name("istio-1.2").unwrap();
+    let none = IstioObjects::default();
+    let s = svc();
+    for (value, accepted) in [(Some("1"), true), (Some("true"), false), (None, false)] {
+        let mut spec = SidecarSpec::client(
+            &p,
+            &none,
+            PathBuf::from("/tmp/c.log"),
+            OutboundSpec {
+                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+                external: vec![],
+            },
+        );
+        spec.proxy_metadata = ProxyMetadata {
+            http10: value.map(Into::into),
+        };
+        let client = render(&spec);
+        let mut server = SidecarSpec::server(
+            "srv-a-0",
+            &p,
+            &none,
+            PathBuf::from("/tmp/s.log"),
+            InboundSpec {
+                service: &s,
+                app: "127.0.0.1:8080".parse().unwrap(),
+            },
+        );
+        server.proxy_metadata = spec.proxy_metadata.clone();
+        for cfg in [client, render(&server)] {
+            let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+                ["typed_config"];
+            assert_eq!(
+                hcm["http_protocol_options"]["accept_http_10"].as_bool() == Some(true),
+                accepted,
+                "{value:?}"
+            );
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! Every config the renderer produces is accepted by the real Envoy (`--mode validate`).
 
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{profile, IstioObjects};
+use mesh5xx_scenario::{profile, IstioObjects, ProxyMetadata, ServicePort};
 use mesh5xx_sidecar::envoy::validate;
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
 use mesh5xx_sidecar::{
@@ -17,7 +17,7 @@ const ALL_FIELDS: &str = r#"
     trafficPolicy:
       connectionPool:
         tcp: {maxConnections: 100, connectTimeout: 2s, maxConnectionDuration: 150ms}
-        http: {http1MaxPendingRequests: 10, http2MaxRequests: 100, maxRequestsPerConnection: 10, maxRetries: 5, idleTimeout: 15ms}
+        http: {http1MaxPendingRequests: 10, http2MaxRequests: 100, maxRequestsPerConnection: 10, maxRetries: 5, idleTimeout: 15ms, h2UpgradePolicy: UPGRADE}
       outlierDetection: {consecutive5xxErrors: 3, consecutiveGatewayErrors: 2, interval: 1s, baseEjectionTime: 10s, maxEjectionPercent: 50, minHealthPercent: 0}
 - apiVersion: networking.istio.io/v1beta1
   kind: VirtualService
@@ -117,6 +117,15 @@ async fn rendered_configs_pass_envoy_validate() {
                 capture: captured.then(|| PodCapture {
                     pod_ip: "10.44.0.2".parse().unwrap(),
                 }),
+                // With every field: an http2 port (HTTP/2 clusters, inbound too) and
+                // HTTP/1.0 accepted on the listeners.
+                service_port: ServicePort {
+                    name: if with_objects { "http2" } else { "http" }.into(),
+                    app_protocol: None,
+                },
+                proxy_metadata: ProxyMetadata {
+                    http10: with_objects.then(|| "1".into()),
+                },
             };
             let cfg = render(&spec);
             let path = dir.join(format!("{}-{role}.yaml", p.name));

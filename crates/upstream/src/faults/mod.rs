@@ -177,6 +177,7 @@ registry! {
     Down = "down" in down;
     ShutdownDelay = "shutdown-delay" in shutdown_delay;
     GracefulShutdown = "graceful-shutdown" in graceful_shutdown;
+    Http1Only = "http1-only" in http1_only;
 }
 
 pub use down::DownWindow;
@@ -488,7 +489,8 @@ mod tests {
         let names: Vec<&str> = FaultKind::ALL.iter().map(|k| k.name()).collect();
         for (i, name) in names.iter().enumerate() {
             assert!(
-                name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
                 "{name}"
             );
             assert!(!names[..i].contains(name), "{name} twice");
@@ -504,6 +506,7 @@ mod tests {
             "down",
             "shutdown-delay",
             "graceful-shutdown",
+            "http1-only",
         ] {
             assert!(names.contains(&name), "{name} missing from {names:?}");
         }
@@ -566,6 +569,7 @@ mod tests {
             down: {windows: [{at_ms: 2000, for_ms: 2000}], after_first_request: false}
             shutdown-delay: {ms: 2000}
             graceful-shutdown: {timeout_ms: 30000}
+            http1-only: {status: 400}
             "#,
         )
         .unwrap();

@@ -4,6 +4,7 @@ mod support;
 
 mod down;
 mod keepalive;
+mod preface;
 mod report;
 mod responses;
 mod shutdown;
