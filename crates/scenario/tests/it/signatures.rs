@@ -287,13 +287,17 @@ fn flagged_answers_and_flagless_5xx_are_named() {
     .is_empty());
 }
 
-/// The server's `502 UPE {protocol_error}` names the scenario; the caller's sidecar passes the
-/// 502 on without a flag (a group of its own, no scenario), and a `426 DPE` (HTTP/1.0
-/// refused) is below 500: not a group.
+/// The server's `502 UPE {protocol_error}` names the scenario, and so does the caller's own
+/// `426 DPE low_version` (HTTP/1.0 refused); the caller's sidecar passes the 502 on without
+/// a flag (a group of its own, no scenario).
 #[test]
 fn protocol_mismatch() {
     let d = fixture("protocol_mismatch.log");
-    assert_eq!(scenarios(&d), [Some("protocol-mismatch"), None]);
+    assert_eq!(
+        scenarios(&d),
+        [Some("protocol-mismatch"), Some("protocol-mismatch"), None]
+    );
+    assert_eq!((d.groups[1].code, d.groups[1].flags.as_str()), (426, "DPE"));
     let g = &d.groups[0];
     assert_eq!((g.code, g.flags.as_str(), g.count), (502, "UPE", 10));
     assert!(g.evidence.contains("reset reason: protocol error"));
@@ -301,5 +305,5 @@ fn protocol_mismatch() {
         g.mitigations[0].measured_by.as_deref(),
         Some("mesh5xx run protocol-mismatch --variant port-named-http")
     );
-    assert_eq!((d.groups[1].code, d.groups[1].flags.as_str()), (502, "-"));
+    assert_eq!((d.groups[2].code, d.groups[2].flags.as_str()), (502, "-"));
 }
