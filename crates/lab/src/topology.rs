@@ -9,11 +9,13 @@ use mesh5xx_podnet::{PodNetwork, PodSandbox};
 use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::Supervised;
 use mesh5xx_scenario::istio::IstioObjects;
+use mesh5xx_scenario::model::CertState;
 use mesh5xx_scenario::model::{AppBind, Service};
 use mesh5xx_scenario::{Profile, Scenario, Variant};
+use mesh5xx_sidecar::certs::service_account;
 use mesh5xx_sidecar::{
-    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, PodCapture,
-    ReservedPort, SidecarSpec,
+    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, MeshCa, OutboundSpec,
+    PodCapture, ReservedPort, SidecarSpec, WorkloadSecrets,
 };
 use mesh5xx_upstream::AppFaults;
 use serde_json::Value;
@@ -74,6 +76,8 @@ pub struct PodTemplate {
     pub net: Option<Arc<PodNetwork>>,
     /// Where the app listens in a pod (`topology.pod.app_bind`).
     pub app_bind: AppBind,
+    /// Its workload certificate, when the mesh has them (`topology.mtls`).
+    pub secrets: Option<WorkloadSecrets>,
 }
 
 impl PodTemplate {
@@ -146,6 +150,7 @@ impl PodTemplate {
             inbound,
         );
         spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
+        spec.secrets = self.secrets.clone();
         (render(&spec), access_log)
     }
 
@@ -311,6 +316,14 @@ pub async fn start(
     if variant.topology.external.is_some() {
         return start_outbound(exe, envoy, profile, scenario, variant, dir, cp).await;
     }
+    let (server_secrets, client_secrets) = match variant.topology.mtls {
+        Some(mtls) => {
+            let ca = MeshCa::create(&dir.join("certs"))?;
+            let server = ca.issue(service_account(&scenario.service), mtls.server_cert)?;
+            (Some(server), Some(ca.issue("client", CertState::Valid)?))
+        }
+        None => (None, None),
+    };
     let template = PodTemplate {
         exe: exe.to_path_buf(),
         envoy: envoy.clone(),
@@ -321,6 +334,7 @@ pub async fn start(
         dir: dir.to_path_buf(),
         net: net.cloned(),
         app_bind: variant.topology.pod.app_bind,
+        secrets: server_secrets,
     };
     let mut servers = Vec::new();
     for i in 0..variant.topology.replicas as usize {
@@ -358,7 +372,7 @@ pub async fn start(
             envoy,
             profile,
             variant,
-            outbound,
+            (outbound, client_secrets),
             cp.as_mut(),
             dir,
             in_pod.map(|(s, _)| s),
@@ -480,8 +494,16 @@ async fn start_outbound(
             dns_refresh: ext.dns_refresh_ms.map(Duration::from_millis),
         }],
     };
-    let (client, target, client_start) =
-        start_client(envoy, profile, variant, outbound, cp.as_mut(), dir, None).await?;
+    let (client, target, client_start) = start_client(
+        envoy,
+        profile,
+        variant,
+        (outbound, None),
+        cp.as_mut(),
+        dir,
+        None,
+    )
+    .await?;
     Ok(Pods {
         servers: Vec::new(),
         template: None,
@@ -499,7 +521,8 @@ async fn start_outbound(
     })
 }
 
-/// The client pod's sidecar with `outbound`; returns it, its outbound listener's address and,
+/// The client pod's sidecar with `outbound` and its workload certificate, if the mesh has
+/// them; returns it, its outbound listener's address and,
 /// for a client pod that starts with the load, what it still waits for.
 ///
 /// A client pod that starts with the load (`topology.client_pod`): its Envoy runs and
@@ -512,7 +535,7 @@ async fn start_client(
     envoy: &EnvoyBinary,
     profile: &Profile,
     variant: &Variant,
-    outbound: OutboundSpec<'_>,
+    (outbound, secrets): (OutboundSpec<'_>, Option<WorkloadSecrets>),
     cp: Option<&mut ControlPlane>,
     dir: &Path,
     pod: Option<&PodSandbox>,
@@ -520,6 +543,7 @@ async fn start_client(
     let access_log = dir.join("access-client.log");
     let mut spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound);
     spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
+    spec.secrets = secrets;
     let pod_ns = pod.map(|p| p.netns().clone());
     let pod = spec.pod.clone();
     let mut bootstrap = render(&spec);

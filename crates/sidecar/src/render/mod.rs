@@ -14,6 +14,7 @@ mod capture;
 mod cluster;
 mod listener;
 mod route;
+mod tls;
 
 pub use capture::{PodCapture, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
 pub use cluster::outbound_name;
@@ -25,6 +26,8 @@ use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{IstioObjects, Profile};
 use serde_json::{json, Value};
+
+use crate::certs::WorkloadSecrets;
 
 /// Response header carrying `%RESPONSE_FLAGS%` of the sidecar that produced the response
 /// (the server's for proxied replies, the client's for its own local replies), so the client
@@ -53,6 +56,9 @@ pub struct SidecarSpec<'a> {
     /// Present when the sidecar runs in a pod whose traffic istio-iptables captures (the
     /// netns run mode): listeners on the capture ports, found by original destination.
     pub capture: Option<PodCapture>,
+    /// The pod's workload certificate and the mesh's root, when the mesh has them
+    /// (`topology.mtls`): the sidecar then speaks mTLS as the Istio objects say.
+    pub secrets: Option<WorkloadSecrets>,
 }
 
 impl<'a> SidecarSpec<'a> {
@@ -73,6 +79,7 @@ impl<'a> SidecarSpec<'a> {
             outbound: None,
             runtime: Default::default(),
             capture: None,
+            secrets: None,
         }
     }
 
@@ -92,6 +99,7 @@ impl<'a> SidecarSpec<'a> {
             outbound: Some(outbound),
             runtime: Default::default(),
             capture: None,
+            secrets: None,
         }
     }
 }
@@ -141,6 +149,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             }
             capture::inbound(&mut l, spec, pod, inb.app.port());
         }
+        tls::inbound(&mut l, spec, inb.service.target_port);
         clusters.push(c);
         listeners.push(l);
     }
@@ -148,7 +157,12 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         let mut vhosts = Vec::new();
         if let Some((svc, endpoints)) = &out.service {
             let name = outbound_name(svc.port, &svc.host);
-            clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            clusters.push(cluster::outbound_static(
+                spec,
+                svc,
+                endpoints,
+                (&name, None),
+            ));
             for subset in spec
                 .istio
                 .destination_rule(&svc.host)
@@ -156,7 +170,12 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
                 .flat_map(|d| &d.subsets)
             {
                 let name = cluster::outbound_subset_name(svc.port, &subset.name, &svc.host);
-                clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+                clusters.push(cluster::outbound_static(
+                    spec,
+                    svc,
+                    endpoints,
+                    (&name, Some(&subset.name)),
+                ));
             }
             vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
         }
