@@ -487,12 +487,12 @@ impl IstioObjects {
             .unwrap_or_default()
     }
 
-    /// The mTLS mode the server pods' sidecars accept on the app's `target_port`: the last
-    /// PeerAuthentication's port-level mode, else its `mtls.mode`, else the mesh's default
-    /// PERMISSIVE (an UNSET mode inherits: pilot/pkg/model/authentication.go@1.24.0
-    /// `GetMutualTLSModeForPort`; pilot/pkg/security/authn/policy_applier.go@1.24.0 L360-375).
+    /// The mTLS mode the server pods' sidecars accept on the app's `target_port`: the first
+    /// PeerAuthentication's (the oldest wins) port-level mode, else its `mtls.mode`, else the
+    /// mesh's default PERMISSIVE; an UNSET mode inherits (`ComposePeerAuthentication` and
+    /// `GetMutualTLSModeForPort`, pilot/pkg/security/authn/policy_applier.go@1.24.0 L337-380).
     pub fn peer_mtls_mode(&self, target_port: u16) -> MtlsMode {
-        let mode = self.objects.iter().rev().find_map(|o| match o {
+        let mode = self.objects.iter().find_map(|o| match o {
             IstioObject::PeerAuthentication(_, pa) => pa
                 .port_level_mtls
                 .get(&target_port)
