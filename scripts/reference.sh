@@ -73,6 +73,7 @@ for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
     done
   } >"${dir}samples.log"
   find "$dir" -maxdepth 1 -type f ! -name samples.log ! -name latency.hgrm ! -name ipset.txt -delete
+  rm -rf "${dir}certs" # a run's own CA and keys (topology.mtls), made anew by every run
 done
 
 rm -f results/*.svg results/*.csv results/*.hgrm

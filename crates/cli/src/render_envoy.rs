@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use mesh5xx_scenario::{profile, Catalog, Profile, Scenario, Variant};
-use mesh5xx_sidecar::{render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec};
+use mesh5xx_sidecar::certs::service_account;
+use mesh5xx_sidecar::{
+    render, ExternalService, InboundSpec, OutboundSpec, SidecarSpec, WorkloadSecrets,
+};
 
 /// Arguments of `mesh5xx render envoy`.
 #[derive(Debug, Clone, clap::Args)]
@@ -90,8 +93,9 @@ fn sidecars(
                 service: &scenario.service,
                 app: SocketAddr::from(([127, 0, 0, 1], 8080)),
             };
-            let spec = SidecarSpec::server(&pod, profile, &variant.istio, stdout(), app)
+            let mut spec = SidecarSpec::server(&pod, profile, &variant.istio, stdout(), app)
                 .in_topology(&variant.topology);
+            spec.secrets = secrets(&variant, service_account(&scenario.service));
             out.push(Rendered {
                 pod,
                 role: "server",
@@ -117,8 +121,9 @@ fn sidecars(
                 external: vec![],
             },
         };
-        let spec = SidecarSpec::client(profile, &variant.istio, stdout(), outbound)
+        let mut spec = SidecarSpec::client(profile, &variant.istio, stdout(), outbound)
             .in_topology(&variant.topology);
+        spec.secrets = secrets(&variant, "client");
         out.push(Rendered {
             pod: "client".into(),
             role: "client",
@@ -126,6 +131,15 @@ fn sidecars(
         });
     }
     Ok(out)
+}
+
+/// The SDS files of service account `sa`, as a run lays them out under the variant's
+/// directory (`certs/`), when the mesh has workload certificates.
+fn secrets(variant: &Variant, sa: &str) -> Option<WorkloadSecrets> {
+    variant.topology.mtls.map(|_| WorkloadSecrets {
+        default: PathBuf::from(format!("certs/sds-default-{sa}.json")),
+        root: PathBuf::from("certs/sds-rootca.json"),
+    })
 }
 
 /// Where the shown configurations log.

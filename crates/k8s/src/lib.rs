@@ -329,6 +329,16 @@ pub fn render_text(
     {
         text.push_str(&format!("{DOWN_WINDOW_NOTE}\n"));
     }
+    if let Some(mtls) = variant.topology.mtls {
+        text.push_str(
+            "# mTLS: the cluster's istiod issues the workload certificates (the lab makes its own)
+",
+        );
+        if mtls.server_cert == mesh5xx_scenario::model::CertState::Expired {
+            text.push_str("# Warning: topology.mtls.server_cert expired is the lab's own certificate; in a cluster istio-agent renews it, so this variant answers as its fix does
+");
+        }
+    }
     let delay = variant.topology.pod.endpoint_delay_ms;
     if let Some(t) = &variant.topology.terminate {
         text.push_str(&format!(

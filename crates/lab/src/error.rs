@@ -24,6 +24,8 @@ pub enum LabError {
     ControlPlane(String),
     #[error("pods changing while the load runs: {0}")]
     Lifecycle(String),
+    #[error("the mesh's certificates: {0}")]
+    Certs(#[from] mesh5xx_sidecar::certs::CertError),
     #[error("pod network: {0}")]
     Network(String),
     #[error("interrupted")]

@@ -9,11 +9,13 @@ use mesh5xx_podnet::{PodNetwork, PodSandbox};
 use mesh5xx_process::netns::NetNs;
 use mesh5xx_process::Supervised;
 use mesh5xx_scenario::istio::IstioObjects;
+use mesh5xx_scenario::model::CertState;
 use mesh5xx_scenario::model::{AppBind, Service};
 use mesh5xx_scenario::{Profile, ProxyMetadata, Scenario, ServicePort, Variant};
+use mesh5xx_sidecar::certs::service_account;
 use mesh5xx_sidecar::{
-    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, OutboundSpec, PodCapture,
-    ReservedPort, SidecarSpec,
+    render, Drain, Envoy, EnvoyBinary, ExternalService, InboundSpec, MeshCa, OutboundSpec,
+    PodCapture, ReservedPort, SidecarSpec, WorkloadSecrets,
 };
 use mesh5xx_upstream::AppFaults;
 use serde_json::Value;
@@ -78,6 +80,8 @@ pub struct PodTemplate {
     pub service_port: ServicePort,
     /// Its sidecar's proxy metadata (`topology.proxy_metadata`).
     pub proxy_metadata: ProxyMetadata,
+    /// Its workload certificate, when the mesh has them (`topology.mtls`).
+    pub secrets: Option<WorkloadSecrets>,
 }
 
 impl PodTemplate {
@@ -152,6 +156,7 @@ impl PodTemplate {
         spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
         spec.service_port = self.service_port.clone();
         spec.proxy_metadata = self.proxy_metadata.clone();
+        spec.secrets = self.secrets.clone();
         (render(&spec), access_log)
     }
 
@@ -344,6 +349,14 @@ pub async fn start(
     if variant.topology.external.is_some() {
         return start_outbound(exe, envoy, profile, scenario, variant, dir, cp, net).await;
     }
+    let (server_secrets, client_secrets) = match variant.topology.mtls {
+        Some(mtls) => {
+            let ca = MeshCa::create(&dir.join("certs"))?;
+            let server = ca.issue(service_account(&scenario.service), mtls.server_cert)?;
+            (Some(server), Some(ca.issue("client", CertState::Valid)?))
+        }
+        None => (None, None),
+    };
     let template = PodTemplate {
         exe: exe.to_path_buf(),
         envoy: envoy.clone(),
@@ -356,6 +369,7 @@ pub async fn start(
         app_bind: variant.topology.pod.app_bind,
         service_port: variant.topology.service_port.clone(),
         proxy_metadata: variant.topology.proxy_metadata.clone(),
+        secrets: server_secrets,
     };
     let mut servers = Vec::new();
     for i in 0..variant.topology.replicas as usize {
@@ -379,7 +393,7 @@ pub async fn start(
             envoy,
             profile,
             variant,
-            outbound,
+            (outbound, client_secrets),
             cp.as_mut(),
             dir,
             in_pod.map(|(s, _)| s),
@@ -544,7 +558,7 @@ async fn start_outbound(
         envoy,
         profile,
         variant,
-        outbound,
+        (outbound, None),
         cp.as_mut(),
         dir,
         client_sandbox.as_ref(),
@@ -571,7 +585,8 @@ async fn start_outbound(
     })
 }
 
-/// The client pod's sidecar with `outbound`; returns it, its outbound listener's address and,
+/// The client pod's sidecar with `outbound` and its workload certificate, if the mesh has
+/// them; returns it, its outbound listener's address and,
 /// for a client pod that starts with the load, what it still waits for.
 ///
 /// A client pod that starts with the load (`topology.client_pod`): its Envoy runs and
@@ -584,7 +599,7 @@ async fn start_client(
     envoy: &EnvoyBinary,
     profile: &Profile,
     variant: &Variant,
-    outbound: OutboundSpec<'_>,
+    (outbound, secrets): (OutboundSpec<'_>, Option<WorkloadSecrets>),
     cp: Option<&mut ControlPlane>,
     dir: &Path,
     pod: Option<&PodSandbox>,
@@ -593,6 +608,7 @@ async fn start_client(
     let mut spec = SidecarSpec::client(profile, &variant.istio, access_log.clone(), outbound)
         .in_topology(&variant.topology);
     spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
+    spec.secrets = secrets;
     let pod_ns = pod.map(|p| p.netns().clone());
     let pod = spec.pod.clone();
     let mut bootstrap = render(&spec);

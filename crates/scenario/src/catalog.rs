@@ -419,6 +419,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
         let istio = IstioObjects::parse(&v.istio)
             .map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
+        if topology.mtls.is_some() && topology.control_plane {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.mtls"),
+                "workload certificates need sidecars configured from files: the lab's control plane does not encode TLS contexts (remove `control_plane`)",
+            ));
+        }
+        if istio.sets_tls() && topology.mtls.is_none() {
+            return Err(ScenarioError::invalid(
+                path,
+                at("istio"),
+                "a PeerAuthentication or a DestinationRule `tls` needs workload certificates: set `topology.mtls`",
+            ));
+        }
         v.expect
             .validate()
             .map_err(|(f, why)| ScenarioError::invalid(path, at(&format!("expect.{f}")), why))?;

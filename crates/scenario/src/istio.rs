@@ -51,6 +51,77 @@ pub struct TrafficPolicy {
     pub connection_pool: Option<ConnectionPool>,
     #[serde(default)]
     pub outlier_detection: Option<OutlierDetection>,
+    /// How the sidecar talks TLS to the host's endpoints; without it, auto mTLS decides
+    /// ([`crate::Behaviour::AutoMtls`]).
+    #[serde(default)]
+    pub tls: Option<ClientTls>,
+}
+
+/// DestinationRule `trafficPolicy.tls` (networking/v1alpha3/destination_rule.proto
+/// `ClientTLSSettings`), as far as the lab translates it: the mesh's own modes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientTls {
+    pub mode: ClientTlsMode,
+    /// The SANs the server's certificate must carry; istiod's default for ISTIO_MUTUAL is
+    /// the service's service accounts (`spiffe://TRUST_DOMAIN/ns/NS/sa/SA`).
+    #[serde(default)]
+    pub subject_alt_names: Option<Vec<String>>,
+    /// The SNI sent; istiod's default for ISTIO_MUTUAL is `outbound_.PORT_.SUBSET_.HOST`.
+    #[serde(default)]
+    pub sni: Option<String>,
+}
+
+/// `ClientTLSSettings.mode`. SIMPLE and MUTUAL (the app's own certificates, for hosts
+/// outside the mesh) are refused when read: the lab's hosts are the mesh's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClientTlsMode {
+    /// Plaintext to every endpoint.
+    Disable,
+    /// One-way TLS with the app's CA (refused when read).
+    Simple,
+    /// mTLS with the app's certificates (refused when read).
+    Mutual,
+    /// mTLS with the sidecar's workload certificate, to every endpoint.
+    IstioMutual,
+}
+
+/// `security.istio.io` PeerAuthentication: the mTLS mode the server pods' sidecars accept.
+/// The lab has one workload per service, so a `selector` is read but matches every server
+/// pod; `portLevelMtls` is keyed by the app's (target) port.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PeerAuthentication {
+    #[serde(default)]
+    pub selector: Option<yaml_serde::Value>,
+    #[serde(default)]
+    pub mtls: Option<PeerMtls>,
+    #[serde(default)]
+    pub port_level_mtls: std::collections::BTreeMap<u16, PeerMtls>,
+}
+
+/// PeerAuthentication `mtls` (or a `portLevelMtls` entry).
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerMtls {
+    #[serde(default)]
+    pub mode: MtlsMode,
+}
+
+/// PeerAuthentication `mtls.mode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MtlsMode {
+    /// Inherit from the parent (namespace, then mesh): PERMISSIVE when nothing sets it.
+    #[default]
+    Unset,
+    /// Plaintext only: no TLS filter chain.
+    Disable,
+    /// mTLS and plaintext both accepted.
+    Permissive,
+    /// mTLS only: a plaintext connection matches no filter chain.
+    Strict,
 }
 
 /// DestinationRule `connectionPool`.
@@ -322,11 +393,12 @@ pub struct AuthorizationOperation {
 /// One Istio object of a kind the lab translates.
 #[derive(Debug, Clone)]
 pub enum IstioObject {
-    DestinationRule(Metadata, DestinationRule),
+    DestinationRule(Metadata, Box<DestinationRule>),
     VirtualService(Metadata, VirtualService),
     ServiceEntry(Metadata, ServiceEntry),
     AuthorizationPolicy(Metadata, AuthorizationPolicy),
     Sidecar(Metadata, Sidecar),
+    PeerAuthentication(Metadata, PeerAuthentication),
 }
 
 /// The Istio objects of a variant: typed, plus the raw YAML for `kubectl apply`.
@@ -353,7 +425,10 @@ impl IstioObjects {
             let at = |f: &str| format!("istio[{i}]{f}");
             let env: Envelope =
                 yaml_serde::from_value(v.clone()).map_err(|e| (at(""), e.to_string()))?;
-            let group = if env.kind == "AuthorizationPolicy" {
+            let group = if matches!(
+                env.kind.as_str(),
+                "AuthorizationPolicy" | "PeerAuthentication"
+            ) {
                 "security.istio.io/"
             } else {
                 "networking.istio.io/"
@@ -369,7 +444,7 @@ impl IstioObjects {
                 "DestinationRule" => {
                     let dr: DestinationRule = yaml_serde::from_value(env.spec).map_err(spec)?;
                     check_durations_dr(&dr).map_err(|(f, r)| (at(&format!(".spec.{f}")), r))?;
-                    IstioObject::DestinationRule(env.metadata, dr)
+                    IstioObject::DestinationRule(env.metadata, Box::new(dr))
                 }
                 "VirtualService" => {
                     let vs: VirtualService = yaml_serde::from_value(env.spec).map_err(spec)?;
@@ -385,10 +460,13 @@ impl IstioObjects {
                 "Sidecar" => {
                     IstioObject::Sidecar(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
+                "PeerAuthentication" => {
+                    IstioObject::PeerAuthentication(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
+                }
                 other => {
                     return Err((
                         at(".kind"),
-                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry, Sidecar or AuthorizationPolicy"),
+                        format!("{other:?} is not translated; use DestinationRule, VirtualService, ServiceEntry, Sidecar, AuthorizationPolicy or PeerAuthentication"),
                     ))
                 }
             };
@@ -422,6 +500,35 @@ impl IstioObjects {
             .unwrap_or_default()
     }
 
+    /// The mTLS mode the server pods' sidecars accept on the app's `target_port`: the first
+    /// PeerAuthentication's (the oldest wins) port-level mode, else its `mtls.mode`, else the
+    /// mesh's default PERMISSIVE; an UNSET mode inherits (`ComposePeerAuthentication` and
+    /// `GetMutualTLSModeForPort`, pilot/pkg/security/authn/policy_applier.go@1.24.0 L337-380).
+    pub fn peer_mtls_mode(&self, target_port: u16) -> MtlsMode {
+        let mode = self.objects.iter().find_map(|o| match o {
+            IstioObject::PeerAuthentication(_, pa) => pa
+                .port_level_mtls
+                .get(&target_port)
+                .map(|m| m.mode)
+                .filter(|m| *m != MtlsMode::Unset)
+                .or(pa.mtls.map(|m| m.mode).filter(|m| *m != MtlsMode::Unset)),
+            _ => None,
+        });
+        mode.unwrap_or(MtlsMode::Permissive)
+    }
+
+    /// Whether any object sets TLS (a PeerAuthentication, a DestinationRule's `tls`): the
+    /// sidecars then need workload certificates.
+    pub fn sets_tls(&self) -> bool {
+        self.objects.iter().any(|o| match o {
+            IstioObject::PeerAuthentication(..) => true,
+            IstioObject::DestinationRule(_, dr) => {
+                dr.traffic_policy.as_ref().is_some_and(|t| t.tls.is_some())
+            }
+            _ => false,
+        })
+    }
+
     /// These objects and then `more`.
     pub fn with(&self, more: &IstioObjects) -> IstioObjects {
         IstioObjects {
@@ -433,7 +540,7 @@ impl IstioObjects {
     /// The DestinationRule whose `host` is `host`, if any.
     pub fn destination_rule(&self, host: &str) -> Option<&DestinationRule> {
         self.objects.iter().find_map(|o| match o {
-            IstioObject::DestinationRule(_, dr) if host_matches(&dr.host, host) => Some(dr),
+            IstioObject::DestinationRule(_, dr) if host_matches(&dr.host, host) => Some(&**dr),
             _ => None,
         })
     }
@@ -501,6 +608,12 @@ impl IstioObjects {
                         Behaviour::AuthorizationPolicy,
                     ));
                 }
+                IstioObject::PeerAuthentication(..) => {
+                    out.push(Since::from(
+                        "PeerAuthentication",
+                        Behaviour::PeerAuthentication,
+                    ));
+                }
                 IstioObject::Sidecar(_, sc) if sc.outbound_traffic_policy.is_some() => {
                     out.push(Since::from(
                         "Sidecar outboundTrafficPolicy",
@@ -553,6 +666,19 @@ fn check_durations_dr(dr: &DestinationRule) -> Result<(), (String, String)> {
     let Some(tp) = &dr.traffic_policy else {
         return Ok(());
     };
+    if let Some(tls) = &tp.tls {
+        let refused = match tls.mode {
+            ClientTlsMode::Simple => Some("SIMPLE"),
+            ClientTlsMode::Mutual => Some("MUTUAL"),
+            ClientTlsMode::Disable | ClientTlsMode::IstioMutual => None,
+        };
+        if let Some(mode) = refused {
+            return Err((
+                "trafficPolicy.tls.mode".into(),
+                format!("{mode} is not translated (it takes the app's own certificates); use DISABLE or ISTIO_MUTUAL"),
+            ));
+        }
+    }
     if let Some(cp) = &tp.connection_pool {
         if let Some(tcp) = &cp.tcp {
             check(

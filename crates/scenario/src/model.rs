@@ -159,6 +159,31 @@ pub struct Topology {
     /// `proxyMetadata` of every pod's sidecar (the `proxy.istio.io/config` annotation).
     #[serde(default)]
     pub proxy_metadata: crate::ProxyMetadata,
+    /// The mesh's CA issues every pod a workload certificate (its service account's SPIFFE
+    /// identity) and the sidecars speak mTLS as the variant's PeerAuthentication and
+    /// DestinationRule `tls` say, auto mTLS by default. Without it the pods have no
+    /// certificates and the sidecars talk plaintext (a mesh with `enableAutoMtls: false`),
+    /// and Istio objects that set TLS are refused.
+    #[serde(default)]
+    pub mtls: Option<MeshTls>,
+}
+
+/// `topology.mtls`: the workload certificates the mesh's CA issues.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeshTls {
+    /// The server pods' certificate: `valid` (istiod's 24 h workload certificate, issued
+    /// now) or `expired` (its notAfter an hour ago: the agent stopped rotating it).
+    pub server_cert: CertState,
+}
+
+/// Whether a workload certificate is within its validity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertState {
+    #[default]
+    Valid,
+    Expired,
 }
 
 impl Topology {
@@ -187,6 +212,9 @@ impl Topology {
             .iter()
             .flat_map(|c| c.objects().requires())
             .collect();
+        if self.mtls.is_some() {
+            out.push(Since::from("topology.mtls", Behaviour::PeerAuthentication));
+        }
         if self.pod.exit_on_zero_active_connections {
             out.push(Since::from(
                 "EXIT_ON_ZERO_ACTIVE_CONNECTIONS",

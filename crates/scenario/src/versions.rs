@@ -306,6 +306,30 @@ behaviours! {
         after: "h2UpgradePolicy UPGRADE gives an http port's outbound cluster http2_protocol_options (DO_NOT_UPGRADE, the mesh default, does not); http2 and grpc ports are HTTP/2 either way",
         source: "v1alpha3/cluster.go@1.6.0 L641-690; core/cluster_traffic_policy.go@1.24.0 L182-222, core/cluster_builder.go@1.24.0 L594-613"
     }
+    PeerAuthentication {
+        since: 5,
+        before: "inbound mTLS set by the authentication.istio.io/v1alpha1 Policy (no PeerAuthentication)",
+        after: "security.istio.io/v1beta1 PeerAuthentication mtls.mode (and portLevelMtls) sets the inbound filter chains: STRICT a TLS chain only, PERMISSIVE a TLS chain on Istio's ALPNs and a plaintext one, DISABLE plaintext only",
+        source: "pkg/config/schema/collections/collections.gen.go@1.5.0 L472-475; core/filterchain_options.go@1.24.0 L86-182; pilot/pkg/security/authn/utils/utils.go@1.24.0 L40-91"
+    }
+    AutoMtls {
+        since: 5,
+        before: "the install leaves enableAutoMtls off (values.global.mtls.auto false): without a DestinationRule tls, clients send plaintext",
+        after: "enableAutoMtls on (the operator's default profile, mtls.auto true; the mesh default from 1.6): without a DestinationRule tls, the client sends ISTIO_MUTUAL to endpoints labelled tlsMode istio unless the server's PeerAuthentication is DISABLE (transport_socket_matches tlsMode-istio / tlsMode-disabled)",
+        source: "install/kubernetes/helm/istio/values.yaml@1.4.0 L371; operator/data/profiles/default.yaml@1.5.0 L321-323; pkg/config/mesh/mesh.go@1.6.0 L156; core/cluster_tls.go@1.24.0 L95-133, L398-456"
+    }
+    TlsV13Params {
+        since: 14,
+        before: "the client's ISTIO_MUTUAL context has no tls_params (Envoy's TLSv1_2 maximum); the server's has a TLSv1_2 minimum only",
+        after: "tls_params TLSv1_2 to TLSv1_3 on the client's ISTIO_MUTUAL context and the server's inbound context",
+        source: "v1alpha3/cluster_builder.go@1.13.0 L1021-1049; pilot/pkg/security/authn/utils/utils.go@1.13.0 L65-69; v1alpha3/cluster_builder.go@1.14.0 L1342-1350; pilot/pkg/security/authn/utils/utils.go@1.14.0 L77; core/cluster_tls.go@1.24.0 L378-387"
+    }
+    ListenerNrAccessLog {
+        since: 8,
+        before: "no listener access log: a connection no filter chain takes is not logged",
+        after: "the inbound listener logs, in the access log's format, the connections no filter chain takes (response_flag_filter NR: filter_chain_not_found)",
+        source: "v1alpha3/accesslog.go@1.7.0 (none); v1alpha3/accesslog.go@1.8.0 L233; core/accesslog.go@1.24.0 L188-240, core/listener_inbound.go@1.24.0 L312"
+    }
     DeltaXds {
         since: 22,
         before: "pilot-agent bootstraps Envoy with ads_config.api_type GRPC: state-of-the-world ADS (ISTIO_DELTA_XDS, default false)",

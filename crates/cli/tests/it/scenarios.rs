@@ -1174,3 +1174,74 @@ fn protocol_mismatch_refuses_http10_and_fails_http2_to_an_http1_app() {
         );
     }
 }
+
+/// mTLS mismatches, each with the lines Envoy really writes: plaintext into STRICT is `503
+/// UC` at the caller and `NR filter_chain_not_found` on the server's listener; TLS into a
+/// plaintext port and an expired certificate fail the caller's handshake (`503 URX,UF` with
+/// the TLS error in the details); auto mTLS against STRICT answers every request.
+#[test]
+fn mtls_mismatches_fail_with_their_tls_signatures() {
+    let scratch = Scratch::new("mtls");
+    let s = run_checked(
+        "mtls-mismatch",
+        &[
+            "--variant",
+            "baseline",
+            "--variant",
+            "strict-auto-mtls",
+            "--variant",
+            "tls-into-plaintext",
+            "--variant",
+            "expired-cert",
+        ],
+        &scratch,
+    );
+    let base = variant(&s, "baseline");
+    let requests = base["requests"].as_u64().unwrap();
+    assert_eq!(
+        sidecar(base, "client")["flags"]["UC"].as_u64(),
+        Some(requests)
+    );
+    let server = access_log(&scratch, "baseline", "srv-a-0");
+    assert!(
+        server.len() as u64 >= requests - 10
+            && server
+                .iter()
+                .all(|l| l.contains(" 0 NR filter_chain_not_found ")),
+        "{:?}",
+        &server[..server.len().min(3)]
+    );
+    // The server's sidecar reads the ClientHello as HTTP (400 DPE); it never sees the
+    // handshake its expired certificate fails.
+    for (name, reason, server) in [
+        ("tls-into-plaintext", "WRONG_VERSION_NUMBER", Some("400")),
+        ("expired-cert", "certificate_has_expired", None),
+    ] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(v["errors"].as_u64(), Some(requests), "{name}");
+        let lines = access_log(&scratch, name, "client");
+        let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+        assert_eq!(
+            (e.response_code, e.response_flags),
+            (503, "URX,UF"),
+            "{name}"
+        );
+        let details = e.response_code_details.unwrap();
+        assert!(
+            details.starts_with(
+                "upstream_reset_before_response_started{remote_connection_failure|TLS_error:"
+            ) && details.contains(reason),
+            "{name}: {details}"
+        );
+        let responses = sidecar(v, "srv-a-0")["responses"]
+            .as_object()
+            .unwrap()
+            .clone();
+        let codes: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(codes, server.as_slice(), "{name}");
+    }
+    let fixed = variant(&s, "strict-auto-mtls");
+    assert_eq!(fixed["errors"], 0);
+    assert!(fixed["requests"].as_u64().unwrap() >= 1100);
+}

@@ -120,9 +120,9 @@ fn istio_objects_are_the_scenario_files_own() {
             let istio: Vec<&Value> = docs
                 .iter()
                 .filter(|d| {
-                    d["apiVersion"]
-                        .as_str()
-                        .is_some_and(|a| a.starts_with("networking.istio.io/"))
+                    d["apiVersion"].as_str().is_some_and(|a| {
+                        a.starts_with("networking.istio.io/") || a.starts_with("security.istio.io/")
+                    })
                 })
                 .collect();
             assert_eq!(istio.len(), v.istio.raw.len(), "{} {}", s.name, v.name);

@@ -307,3 +307,46 @@ fn protocol_mismatch() {
     );
     assert_eq!((d.groups[2].code, d.groups[2].flags.as_str()), (502, "-"));
 }
+
+/// A failed TLS handshake at the caller's sidecar (`503 URX,UF` with `TLS_error` in the
+/// details: WRONG_VERSION_NUMBER, a SAN it does not accept, an expired certificate) is an
+/// mTLS mismatch; the same flags without TLS details are not.
+#[test]
+fn a_failed_tls_handshake_at_the_caller_is_an_mtls_mismatch() {
+    let d = fixture("mtls_mismatch_client.log");
+    assert_eq!(scenarios(&d), [Some("mtls-mismatch")]);
+    let g = &d.groups[0];
+    assert_eq!((g.code, g.flags.as_str(), g.count), (503, "URX,UF", 12));
+    assert!(g.mitigations[0].fix.contains("auto mTLS"), "{g:?}");
+    let log = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../diagnose/tests/data/mtls_mismatch_client.log"),
+    )
+    .unwrap();
+    let plain: String = log
+        .lines()
+        .map(|l| {
+            let cut = l.find("TLS_error:").unwrap();
+            let end = l.find(" - \"").unwrap();
+            format!("{}delayed_connect_error:_111}}{}\n", &l[..cut], &l[end..])
+        })
+        .collect();
+    let d = diagnose(plain.as_bytes(), rules());
+    assert!(
+        d.groups
+            .iter()
+            .all(|g| g.scenario.as_deref() != Some("mtls-mismatch")),
+        "{:?}",
+        scenarios(&d)
+    );
+}
+
+/// The server's side of plaintext into STRICT: its listener logs the connections no filter
+/// chain takes, `0 NR filter_chain_not_found`.
+#[test]
+fn no_filter_chain_at_the_server_is_an_mtls_mismatch() {
+    let d = fixture("mtls_mismatch_server.log");
+    assert_eq!(scenarios(&d), [Some("mtls-mismatch")]);
+    let g = &d.groups[0];
+    assert_eq!((g.code, g.flags.as_str(), g.count), (0, "NR", 8));
+}

@@ -50,17 +50,30 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, name: &str) -> Val
     Value::Object(c)
 }
 
-/// An outbound cluster with the service's endpoints (EDS in a real mesh).
+/// An outbound cluster with the service's endpoints (EDS in a real mesh), the cluster of
+/// `subset` if any, with the TLS istiod sets toward it ([`super::tls::apply_upstream`]).
 pub fn outbound_static(
     spec: &SidecarSpec<'_>,
     svc: &Service,
     eps: &[SocketAddr],
-    name: &str,
+    (name, subset): (&str, Option<&str>),
 ) -> Value {
     let dr = spec.istio.destination_rule(&svc.host);
     let mut c = base(name, spec.profile, dr, Lb::Outbound);
     c.insert("type".into(), json!("STATIC"));
-    c.insert("load_assignment".into(), endpoints(name, eps));
+    let labelled = super::tls::apply_upstream(&mut c, spec, svc, subset);
+    let mut assignment = endpoints(name, eps);
+    if labelled {
+        // Every lab endpoint has a sidecar: EDS labels it `tlsMode: istio`.
+        for ep in assignment["endpoints"][0]["lb_endpoints"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            ep["metadata"] = super::tls::istio_endpoint_metadata();
+        }
+    }
+    c.insert("load_assignment".into(), assignment);
     apply_outlier_detection(&mut c, spec.profile, dr);
     let upgrade = dr
         .and_then(|d| d.traffic_policy.as_ref())

@@ -17,13 +17,20 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, cluster: &str) -> 
         "virtual_hosts": [route::inbound_vhost(spec, inb, cluster)],
         "response_headers_to_add": [flags_header("OVERWRITE_IF_EXISTS_OR_ADD")],
     });
-    listener(
+    let mut l = listener(
         ("virtualInbound", "INBOUND"),
         &format!("inbound_0.0.0.0_{}", inb.service.port),
         spec,
         route_config,
         super::authz::http_filters(spec.istio),
-    )
+    );
+    if spec.profile.has(Behaviour::ListenerNrAccessLog) {
+        // The connections no filter chain takes (`NR filter_chain_not_found`).
+        let mut log = file_access_log(spec);
+        log["filter"] = json!({"response_flag_filter": {"flags": ["NR"]}});
+        l["access_log"] = json!([log]);
+    }
+    l
 }
 
 /// The outbound listener for port 80 (`0.0.0.0_80`; reached through iptables in a real pod).
@@ -49,6 +56,24 @@ fn flags_header(append_action: &str) -> Value {
     json!({"header": {"key": super::FLAGS_HEADER, "value": "%RESPONSE_FLAGS%"}, "append_action": append_action})
 }
 
+/// The file access log in the profile's TEXT format.
+fn file_access_log(spec: &SidecarSpec<'_>) -> Value {
+    let format = match spec.profile.log_format() {
+        LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
+        LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
+        LogFormat::Istio19 => ISTIO_1_9_TEXT_FORMAT,
+        LogFormat::Current => ISTIO_CURRENT_TEXT_FORMAT,
+    };
+    json!({
+        "name": "envoy.access_loggers.file",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": spec.access_log.display().to_string(),
+            "log_format": {"text_format_source": {"inline_string": format}}
+        }
+    })
+}
+
 /// A listener `(name, direction)` with Istio's HTTP connection manager: `filters`
 /// (authorization), then the router. The direction is rendered from Istio 1.3 on (what
 /// pilot-agent's inbound-only drain selects).
@@ -59,12 +84,6 @@ fn listener(
     route_config: Value,
     mut filters: Vec<Value>,
 ) -> Value {
-    let format = match spec.profile.log_format() {
-        LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
-        LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
-        LogFormat::Istio19 => ISTIO_1_9_TEXT_FORMAT,
-        LogFormat::Current => ISTIO_CURRENT_TEXT_FORMAT,
-    };
     filters.push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}));
     let mut l = json!({
         "name": name,
@@ -79,14 +98,7 @@ fn listener(
                 "normalize_path": true,
                 "path_with_escaped_slashes_action": "KEEP_UNCHANGED",
                 "request_id_extension": {"typed_config": {"@type": "type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig", "use_request_id_for_trace_sampling": true}},
-                "access_log": [{
-                    "name": "envoy.access_loggers.file",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
-                        "path": spec.access_log.display().to_string(),
-                        "log_format": {"text_format_source": {"inline_string": format}}
-                    }
-                }],
+                "access_log": [file_access_log(spec)],
                 "http_filters": filters
             }
         }]}]

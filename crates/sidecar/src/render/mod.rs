@@ -14,6 +14,7 @@ mod capture;
 mod cluster;
 mod listener;
 mod route;
+mod tls;
 
 pub use capture::{PodCapture, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
 pub use cluster::outbound_name;
@@ -25,6 +26,8 @@ use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{IstioObjects, Profile, ProxyMetadata, ServicePort};
 use serde_json::{json, Value};
+
+use crate::certs::WorkloadSecrets;
 
 /// Response header carrying `%RESPONSE_FLAGS%` of the sidecar that produced the response
 /// (the server's for proxied replies, the client's for its own local replies), so the client
@@ -57,6 +60,9 @@ pub struct SidecarSpec<'a> {
     pub service_port: ServicePort,
     /// The pod's proxy metadata (`topology.proxy_metadata`).
     pub proxy_metadata: ProxyMetadata,
+    /// The pod's workload certificate and the mesh's root, when the mesh has them
+    /// (`topology.mtls`): the sidecar then speaks mTLS as the Istio objects say.
+    pub secrets: Option<WorkloadSecrets>,
 }
 
 impl<'a> SidecarSpec<'a> {
@@ -79,6 +85,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            secrets: None,
         }
     }
 
@@ -107,6 +114,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            secrets: None,
         }
     }
 }
@@ -156,6 +164,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             }
             capture::inbound(&mut l, spec, pod, inb.app.port());
         }
+        tls::inbound(&mut l, spec, inb.service.target_port);
         clusters.push(c);
         listeners.push(l);
     }
@@ -163,7 +172,12 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         let mut vhosts = Vec::new();
         if let Some((svc, endpoints)) = &out.service {
             let name = outbound_name(svc.port, &svc.host);
-            clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+            clusters.push(cluster::outbound_static(
+                spec,
+                svc,
+                endpoints,
+                (&name, None),
+            ));
             for subset in spec
                 .istio
                 .destination_rule(&svc.host)
@@ -171,7 +185,12 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
                 .flat_map(|d| &d.subsets)
             {
                 let name = cluster::outbound_subset_name(svc.port, &subset.name, &svc.host);
-                clusters.push(cluster::outbound_static(spec, svc, endpoints, &name));
+                clusters.push(cluster::outbound_static(
+                    spec,
+                    svc,
+                    endpoints,
+                    (&name, Some(&subset.name)),
+                ));
             }
             vhosts.push(route::service_vhost(spec, &svc.host, svc.port, &name));
         }

@@ -34,6 +34,14 @@ fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        secrets: None,
+    })
+}
+
+fn secrets() -> Option<WorkloadSecrets> {
+    Some(WorkloadSecrets {
+        default: PathBuf::from("/certs/sds-default.json"),
+        root: PathBuf::from("/certs/sds-rootca.json"),
     })
 }
 
@@ -132,6 +140,7 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
             capture: None,
             service_port: Default::default(),
             proxy_metadata: Default::default(),
+            secrets: None,
         });
         let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
             ["typed_config"];
@@ -176,7 +185,18 @@ const ALL_OBJECTS: &str = r#"
 fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
     let p = Profile::at("test", version, "");
     let s = svc();
-    let server = server(&p, objs, &s);
+    let mut server = SidecarSpec::server(
+        "srv-a-0",
+        &p,
+        objs,
+        PathBuf::from("/tmp/x.log"),
+        InboundSpec {
+            service: &s,
+            app: "127.0.0.1:8080".parse().unwrap(),
+        },
+    );
+    server.secrets = secrets();
+    let server = render(&server);
     let client = render(&SidecarSpec {
         pod: "client".into(),
         profile: &p,
@@ -197,6 +217,7 @@ fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        secrets: secrets(),
     });
     let mut captured = SidecarSpec::server(
         "srv-a-0",
@@ -314,6 +335,36 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 "translated: {}",
                 dr.requires().iter().all(|s| s.holds_for(version))
             )
+        }
+        Behaviour::PeerAuthentication => {
+            let pa = istio("- {apiVersion: security.istio.io/v1beta1, kind: PeerAuthentication, metadata: {name: a}, spec: {mtls: {mode: STRICT}}}");
+            format!(
+                "translated: {}",
+                pa.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::AutoMtls => {
+            let c = cluster(&r.client, svc_cluster);
+            format!(
+                "{} {}",
+                c["transport_socket_matches"][0]["name"],
+                c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["metadata"]
+                    ["filter_metadata"]["envoy.transport_socket_match"]["tlsMode"]
+            )
+        }
+        Behaviour::TlsV13Params => {
+            let up = &cluster(&r.client, svc_cluster)["transport_socket_matches"][0]
+                ["transport_socket"]["typed_config"]["common_tls_context"];
+            let down = &r.server["static_resources"]["listeners"][0]["filter_chains"][0]
+                ["transport_socket"]["typed_config"]["common_tls_context"];
+            format!(
+                "{} {}",
+                up["tls_params"]["tls_maximum_protocol_version"],
+                down["tls_params"]["tls_maximum_protocol_version"]
+            )
+        }
+        Behaviour::ListenerNrAccessLog => {
+            text(&r.server["static_resources"]["listeners"][0]["access_log"][0]["filter"])
         }
         Behaviour::AuthorizationPolicy => {
             let ap = istio("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}");
@@ -443,6 +494,10 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::InboundRetryResetBeforeRequest => ("null", "\"reset-before-request\""),
         Behaviour::Default503NotRetried => ("[503]", "null"),
         Behaviour::DeltaXds => ("delta: false", "delta: true"),
+        Behaviour::PeerAuthentication => ("translated: false", "translated: true"),
+        Behaviour::AutoMtls => ("null null", "\"tlsMode-istio\" \"istio\""),
+        Behaviour::TlsV13Params => ("null null", "\"TLSv1_3\" \"TLSv1_3\""),
+        Behaviour::ListenerNrAccessLog => ("null", r#"{"response_flag_filter":{"flags":["NR"]}}"#),
     }
 }
 

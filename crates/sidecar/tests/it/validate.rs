@@ -1,11 +1,11 @@
 //! Every config the renderer produces is accepted by the real Envoy (`--mode validate`).
 
-use mesh5xx_scenario::model::Service;
+use mesh5xx_scenario::model::{CertState, Service};
 use mesh5xx_scenario::{profile, IstioObjects, ProxyMetadata, ServicePort};
 use mesh5xx_sidecar::envoy::validate;
 use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
 use mesh5xx_sidecar::{
-    render, ExternalService, InboundSpec, OutboundSpec, PodCapture, SidecarSpec,
+    render, ExternalService, InboundSpec, MeshCa, OutboundSpec, PodCapture, SidecarSpec,
 };
 
 const ALL_FIELDS: &str = r#"
@@ -82,14 +82,21 @@ async fn rendered_configs_pass_envoy_validate() {
             dns_refresh: Some(std::time::Duration::from_secs(1)),
         },
     ];
+    let ca = MeshCa::create(&dir.join("certs")).unwrap();
+    let secrets = ca.issue("srv-a", CertState::Valid).unwrap();
     for p in profile::all() {
-        for (role, with_objects, captured) in [
-            ("server", true, false),
-            ("server-bare", false, false),
-            ("client", true, false),
-            ("client-bare", false, false),
-            ("server-in-pod", true, true),
-            ("client-in-pod", true, true),
+        // (role, with the Istio objects, in a pod, with workload certificates: auto mTLS
+        // and PERMISSIVE filter chains)
+        for (role, with_objects, captured, mtls) in [
+            ("server", true, false, false),
+            ("server-bare", false, false, false),
+            ("client", true, false, false),
+            ("client-bare", false, false, false),
+            ("server-in-pod", true, true, false),
+            ("client-in-pod", true, true, false),
+            ("server-mtls", true, false, true),
+            ("client-mtls", true, false, true),
+            ("server-in-pod-mtls", true, true, true),
         ] {
             let none = IstioObjects::default();
             let istio = if with_objects { &objs } else { &none };
@@ -126,6 +133,7 @@ async fn rendered_configs_pass_envoy_validate() {
                 proxy_metadata: ProxyMetadata {
                     http10: with_objects.then(|| "1".into()),
                 },
+                secrets: mtls.then(|| secrets.clone()),
             };
             let cfg = render(&spec);
             let path = dir.join(format!("{}-{role}.yaml", p.name));
