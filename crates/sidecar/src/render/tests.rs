@@ -19,6 +19,15 @@ fn istio(yaml: &str) -> IstioObjects {
     IstioObjects::parse(&yaml_serde::from_str::<Vec<yaml_serde::Value>>(yaml).unwrap()).unwrap()
 }
 
+/// Whether the istiod of `version` translates every field `yaml`'s objects use.
+fn translated(yaml: &str, version: IstioVersion) -> String {
+    let objects = istio(yaml);
+    format!(
+        "translated: {}",
+        objects.requires().iter().all(|s| s.holds_for(version))
+    )
+}
+
 fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
     render(&SidecarSpec {
         pod: "srv-a-0".into(),
@@ -315,34 +324,10 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             &vhost(&r.client, "srv-a.default.svc.cluster.local:80")["routes"][0]["route"]
                 ["retry_policy"]["retry_on"],
         ),
-        Behaviour::DnsRoundRobin => {
-            let se = istio("- {apiVersion: networking.istio.io/v1beta1, kind: ServiceEntry, metadata: {name: e}, spec: {hosts: [x], ports: [{number: 80, name: http}], resolution: DNS_ROUND_ROBIN}}");
-            format!(
-                "translated: {}",
-                se.requires().iter().all(|s| s.holds_for(version))
-            )
-        }
-        Behaviour::SidecarOutboundTrafficPolicy => {
-            let sc = istio("- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}");
-            format!(
-                "translated: {}",
-                sc.requires().iter().all(|s| s.holds_for(version))
-            )
-        }
-        Behaviour::H2UpgradePolicy => {
-            let dr = istio("- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}}");
-            format!(
-                "translated: {}",
-                dr.requires().iter().all(|s| s.holds_for(version))
-            )
-        }
-        Behaviour::PeerAuthentication => {
-            let pa = istio("- {apiVersion: security.istio.io/v1beta1, kind: PeerAuthentication, metadata: {name: a}, spec: {mtls: {mode: STRICT}}}");
-            format!(
-                "translated: {}",
-                pa.requires().iter().all(|s| s.holds_for(version))
-            )
-        }
+        Behaviour::DnsRoundRobin => translated("- {apiVersion: networking.istio.io/v1beta1, kind: ServiceEntry, metadata: {name: e}, spec: {hosts: [x], ports: [{number: 80, name: http}], resolution: DNS_ROUND_ROBIN}}", version),
+        Behaviour::SidecarOutboundTrafficPolicy => translated("- {apiVersion: networking.istio.io/v1alpha3, kind: Sidecar, metadata: {name: s}, spec: {outboundTrafficPolicy: {mode: REGISTRY_ONLY}}}", version),
+        Behaviour::H2UpgradePolicy => translated("- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}}", version),
+        Behaviour::PeerAuthentication => translated("- {apiVersion: security.istio.io/v1beta1, kind: PeerAuthentication, metadata: {name: a}, spec: {mtls: {mode: STRICT}}}", version),
         Behaviour::AutoMtls => {
             let c = cluster(&r.client, svc_cluster);
             format!(
@@ -366,13 +351,7 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
         Behaviour::ListenerNrAccessLog => {
             text(&r.server["static_resources"]["listeners"][0]["access_log"][0]["filter"])
         }
-        Behaviour::AuthorizationPolicy => {
-            let ap = istio("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}");
-            format!(
-                "translated: {}",
-                ap.requires().iter().all(|s| s.holds_for(version))
-            )
-        }
+        Behaviour::AuthorizationPolicy => translated("- {apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: a}, spec: {rules: [{to: [{operation: {methods: [GET]}}]}]}}", version),
         Behaviour::ImmediateDrainStrategy => {
             let p = Profile::at("test", version, "");
             format!(
