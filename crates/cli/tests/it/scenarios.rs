@@ -50,6 +50,19 @@ fn client_step(scratch: &Scratch, variant: &str, step: &str) -> u64 {
 }
 
 /// The sidecar of pod `pod` in variant `v`'s summary.
+/// Each of the variants `names` of summary `s`: the client's sidecar answered every request 200.
+fn every_request_answered_200(s: &serde_json::Value, names: &[&str]) {
+    for name in names {
+        let v = variant(s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(
+            sidecar(v, "client")["responses"]["200"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+    }
+}
+
 fn sidecar<'a>(v: &'a serde_json::Value, pod: &str) -> &'a serde_json::Value {
     v["sidecars"]
         .as_array()
@@ -1073,15 +1086,7 @@ fn a_request_no_route_takes_is_answered_by_the_callers_sidecar() {
             lines[0]
         );
     }
-    for name in ["default-route", "destination-rule-subset"] {
-        let v = variant(&s, name);
-        let requests = v["requests"].as_u64().unwrap();
-        assert_eq!(
-            sidecar(v, "client")["responses"]["200"].as_u64(),
-            Some(requests),
-            "{name}"
-        );
-    }
+    every_request_answered_200(&s, &["default-route", "destination-rule-subset"]);
 }
 
 /// REGISTRY_ONLY without a ServiceEntry: the caller's sidecar answers 502 itself on the
@@ -1164,15 +1169,10 @@ fn protocol_mismatch_refuses_http10_and_fails_http2_to_an_http1_app() {
             lines[0]
         );
     }
-    for name in ["http10-metadata", "port-named-http", "upgrade-named-http"] {
-        let v = variant(&s, name);
-        let requests = v["requests"].as_u64().unwrap();
-        assert_eq!(
-            sidecar(v, "client")["responses"]["200"].as_u64(),
-            Some(requests),
-            "{name}"
-        );
-    }
+    every_request_answered_200(
+        &s,
+        &["http10-metadata", "port-named-http", "upgrade-named-http"],
+    );
 }
 
 /// mTLS mismatches, each with the lines Envoy really writes: plaintext into STRICT is `503
