@@ -18,7 +18,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// read left it in the CPU's cache).
 pub const CHUNK: usize = 256 * 1024;
 /// The two bytes every gzip member starts with.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// Opens `path` (`-` is stdin), decompressing gzip (detected by its magic bytes,
 /// concatenated members included).

@@ -15,6 +15,7 @@ mod grouping;
 mod hosts;
 mod input;
 mod known;
+mod mapped;
 mod parallel;
 mod part;
 mod render;
@@ -36,6 +37,7 @@ pub use classify::{classify, flag_meaning, Verdict};
 pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Groups};
 pub use input::{maybe_gunzip, open, CHUNK, MAX_LINE};
 pub use known::{known_causes, KnownCause};
+pub use mapped::Mapped;
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
@@ -76,8 +78,12 @@ pub fn main(
     let mut diagnoser = Diagnoser::new(args.samples, rules).threads(threads);
     for path in &args.files {
         let name = path.display().to_string();
-        match open(path) {
-            Ok(reader) => diagnoser.read(&name, reader),
+        match Mapped::open(path) {
+            Ok(Some(mapped)) => diagnoser.read_bytes(&name, &mapped),
+            Ok(None) => match open(path) {
+                Ok(reader) => diagnoser.read(&name, reader),
+                Err(e) => diagnoser.input_failed(&name, e.to_string()),
+            },
             Err(e) => diagnoser.input_failed(&name, e.to_string()),
         }
     }
@@ -300,6 +306,30 @@ impl Diagnoser {
                     e.message
                 )
             }),
+        });
+    }
+
+    /// Reads the whole of `data` (a [`Mapped`] file) where it lies: threads take pieces of
+    /// it by byte range, nothing is copied. The diagnosis is the one [`Diagnoser::read`]
+    /// gives for the same bytes.
+    pub fn read_bytes(&mut self, name: &str, data: &[u8]) {
+        let work = ReadChunk {
+            max_samples: self.max_samples,
+            name,
+            input: self.inputs.len(),
+        };
+        let pieces = mapped::pieces(data, self.chunk.max(MAX_LINE + 1));
+        let mut lines = 0;
+        let total = &mut self.total;
+        parallel::pieces_in_order(data, &pieces, self.threads, &work, |part: Part| {
+            let base = lines;
+            lines += part.lines;
+            total.merge(part, base);
+        });
+        self.inputs.push(InputReport {
+            name: name.to_owned(),
+            lines,
+            error: None,
         });
     }
 

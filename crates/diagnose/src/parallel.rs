@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 
@@ -75,6 +77,50 @@ where
         }
         outcome
     })
+}
+
+/// Turns each of `pieces` (byte ranges of `data`, in order) into a result with `work`, on
+/// `threads` threads that take the next piece as they finish one, and hands the results
+/// to `take` in input order. Nothing is copied: the threads read `data` where it lies
+/// (a mapped file), and the caller's thread only merges.
+pub(crate) fn pieces_in_order<W: Work>(
+    data: &[u8],
+    pieces: &[Range<usize>],
+    threads: NonZeroUsize,
+    work: &W,
+    mut take: impl FnMut(W::Output),
+) {
+    if threads.get() == 1 || pieces.len() <= 1 {
+        let mut state = W::State::default();
+        for piece in pieces {
+            take(work.run(&mut state, &data[piece.clone()]));
+        }
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    let (done, results) = mpsc::channel::<(u64, W::Output)>();
+    std::thread::scope(|scope| {
+        for _ in 0..threads.get().min(pieces.len()) {
+            let done = done.clone();
+            let next = &next;
+            scope.spawn(move || {
+                let mut state = W::State::default();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(piece) = pieces.get(i) else { break };
+                    let output = work.run(&mut state, &data[piece.clone()]);
+                    if done.send((i as u64, output)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut order = Order::default();
+        for (seq, output) in results {
+            order.arrived(seq, output, &mut take);
+        }
+    });
 }
 
 /// What a thread does with a chunk.
@@ -159,6 +205,25 @@ mod tests {
         assert_eq!(one.iter().map(|r| r.0).sum::<usize>(), input.len());
         for threads in [2, 3, 8] {
             assert_eq!(run(threads), one, "{threads} threads");
+        }
+        // The same pieces, read where they lie.
+        let ranges: Vec<Range<usize>> = one
+            .iter()
+            .scan(0, |at, r| {
+                *at += r.0;
+                Some(*at - r.0..*at)
+            })
+            .collect();
+        for threads in [1, 2, 3, 8] {
+            let mut seen = Vec::new();
+            pieces_in_order(
+                input.as_bytes(),
+                &ranges,
+                NonZeroUsize::new(threads).unwrap(),
+                &Sum,
+                |r| seen.push(r),
+            );
+            assert_eq!(seen, one, "{threads} threads, in place");
         }
     }
 }

@@ -94,6 +94,15 @@ fn any_threads_and_chunks_give_the_diagnosis_of_one_piece() {
                 table,
                 "{threads} threads, {chunk}-byte chunks"
             );
+            let mut d = Diagnoser::new(5, Vec::new())
+                .threads(NonZeroUsize::new(threads).unwrap())
+                .chunk_size(chunk);
+            d.read_bytes("log", &log);
+            assert_eq!(
+                serde_json::to_string_pretty(&d.finish()).unwrap(),
+                json,
+                "{threads} threads, {chunk}-byte pieces read in place"
+            );
         }
     }
     assert!(chunks >= 8, "the log spans {chunks} chunks only");
