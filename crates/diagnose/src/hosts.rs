@@ -4,7 +4,7 @@ use mesh5xx_accesslog::Entry;
 
 use crate::sources::ByName;
 use crate::tally::merge_capped;
-use crate::timeline::parse_timestamp;
+use crate::timeline::Timestamps;
 
 /// External hosts tracked, and IPs tracked per host.
 pub(crate) const HOST_CAP: usize = 4_096;
@@ -39,11 +39,12 @@ impl HostSeen {
 #[derive(Debug, Clone, Default)]
 pub struct HostTracker {
     hosts: ByName<ByName<HostSeen>>,
+    times: Timestamps,
 }
 
 impl HostTracker {
     pub(crate) fn add(&mut self, name: &str, e: &Entry<'_>) {
-        let (Some(host), Some(ms)) = (e.upstream_host, parse_timestamp(e.start_time)) else {
+        let (Some(host), Some(ms)) = (e.upstream_host, self.times.parse(e.start_time)) else {
             return;
         };
         let seen = match self.hosts.get_mut(name) {

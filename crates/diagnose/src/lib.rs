@@ -38,6 +38,7 @@ pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Group
 pub use input::{maybe_gunzip, open, CHUNK, MAX_LINE};
 pub use known::{known_causes, KnownCause};
 pub use mapped::Mapped;
+pub use mapped::PIECE;
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
@@ -251,6 +252,7 @@ pub struct Diagnoser {
     rules: Vec<Rule>,
     threads: NonZeroUsize,
     chunk: usize,
+    piece: usize,
 }
 
 impl Diagnoser {
@@ -264,6 +266,7 @@ impl Diagnoser {
             rules,
             threads: NonZeroUsize::MIN,
             chunk: CHUNK,
+            piece: PIECE,
         }
     }
 
@@ -273,10 +276,11 @@ impl Diagnoser {
         self
     }
 
-    /// Reads in chunks of about `bytes` (at least [`MAX_LINE`]) rather than [`CHUNK`]: the
-    /// diagnosis is the same for any size.
+    /// Reads in chunks (and pieces) of about `bytes` (at least [`MAX_LINE`]) rather than
+    /// [`CHUNK`] (and [`PIECE`]): the diagnosis is the same for any size.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk = bytes;
+        self.piece = bytes;
         self
     }
 
@@ -318,7 +322,7 @@ impl Diagnoser {
             name,
             input: self.inputs.len(),
         };
-        let pieces = mapped::pieces(data, self.chunk.max(MAX_LINE + 1));
+        let pieces = mapped::pieces(data, self.piece.max(MAX_LINE + 1));
         let mut lines = 0;
         let total = &mut self.total;
         parallel::pieces_in_order(data, &pieces, self.threads, &work, |part: Part| {

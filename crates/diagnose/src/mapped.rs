@@ -11,6 +11,11 @@ use memchr::{memchr, memrchr};
 
 use crate::input::GZIP_MAGIC;
 
+/// Bytes per piece of a mapped file: a thread's unit of work. Larger than a streamed
+/// chunk ([`crate::CHUNK`]), as no read has to fit in the cache: fewer pieces, fewer
+/// merges of their groups.
+pub const PIECE: usize = 1024 * 1024;
+
 /// A file's bytes, mapped read-only and private.
 #[derive(Debug)]
 pub struct Mapped {

@@ -47,13 +47,14 @@ impl Part {
         input: usize,
     ) -> Part {
         let mut part = Part::new(max_samples);
-        let text = std::str::from_utf8(chunk).ok();
         for range in lines(chunk) {
-            // Lines end at `\n`, a character boundary; a cut line may not.
-            match text.and_then(|t| t.get(range.clone())) {
-                Some(line) => part.line(parser, name, input, line),
-                None => {
-                    let line = String::from_utf8_lossy(&chunk[range]);
+            // Checked line by line, while the line is in the cache for the parse that
+            // follows; a line cut inside a character is read with it replaced.
+            let bytes = &chunk[range];
+            match std::str::from_utf8(bytes) {
+                Ok(line) => part.line(parser, name, input, line),
+                Err(_) => {
+                    let line = String::from_utf8_lossy(bytes);
                     part.line(parser, name, input, &line);
                 }
             }

@@ -14,6 +14,36 @@ const MAX_LISTED: usize = 1_440;
 /// Parses Envoy's `%START_TIME%` (`2022-04-18T09:29:59.633Z`, or with a `+hh:mm`
 /// offset) to milliseconds since the Unix epoch.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
+    with_fraction(seconds(s)?, &s[19..])
+}
+
+/// Parses start times as [`parse_timestamp`] does, remembering the last second's: lines of
+/// a log share their second by the dozen, and only the rest of theirs is read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Timestamps {
+    second: Option<([u8; 19], i64)>,
+}
+
+impl Timestamps {
+    /// [`parse_timestamp`] of `s`.
+    pub(crate) fn parse(&mut self, s: &str) -> Option<i64> {
+        let head = s.as_bytes().get(..19)?;
+        let secs = match &self.second {
+            Some((last, secs)) if last[..] == *head => *secs,
+            _ => {
+                let secs = seconds(s)?;
+                self.second = Some((head.try_into().expect("19 bytes"), secs));
+                secs
+            }
+        };
+        // `seconds` read 19 ASCII bytes: byte 19 starts a character.
+        with_fraction(secs, &s[19..])
+    }
+}
+
+/// The seconds since the epoch of `s`'s `YYYY-MM-DDTHH:MM:SS` (its first 19 bytes, all
+/// ASCII when it reads them), before any offset that follows.
+fn seconds(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b' ') {
         return None;
@@ -36,7 +66,13 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     {
         return None;
     }
-    let mut rest = &s[19..];
+    let days = days_from_civil(year, month, day)?;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// Milliseconds since the epoch of a time `secs` into its day (see [`seconds`]) followed by
+/// `rest`: an optional fraction, then `Z`, an `+hh:mm` offset or nothing.
+fn with_fraction(secs: i64, mut rest: &str) -> Option<i64> {
     let mut millis = 0;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
@@ -59,9 +95,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day)?;
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1000 + millis)
+    Some((secs - offset_secs) * 1000 + millis)
 }
 
 fn num_str(s: &str) -> Option<i64> {
@@ -257,6 +291,34 @@ fn median(mut values: Vec<i64>) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In any order, with seconds repeated or not, the remembered second changes nothing.
+    #[test]
+    fn remembered_seconds_parse_as_the_whole() {
+        let times = [
+            "2022-04-18T09:29:59.633Z",
+            "2022-04-18T09:29:59.7Z",
+            "2022-04-18T09:29:59Z",
+            "2022-04-18T09:29:59.633+08:00",
+            "2022-04-18T09:29:59.633-01:30",
+            "2022-04-18T09:29:59.633x",
+            "2022-04-18T09:29:59.",
+            "2022-04-18T09:29:59é",
+            "2022-04-18 09:29:59.001",
+            "2022-04-18T09:30:00.000Z",
+            "2022-02-30T09:30:00.000Z",
+            "2022-04-18T09:29:5",
+            "2022-04-18T09:29:5é.000Z",
+            "",
+            "-",
+        ];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut cache = Timestamps::default();
+        for _ in 0..2_000 {
+            let t = times[rng.usize(..times.len())];
+            assert_eq!(cache.parse(t), parse_timestamp(t), "{t}");
+        }
+    }
 
     #[test]
     fn timestamps() {
