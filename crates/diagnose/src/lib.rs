@@ -7,8 +7,10 @@
 //! cluster, each mapped to the scenario whose [`Signature`] fits it best (the [`Rule`]s come
 //! from the scenario catalog), with evidence, the scenario's fixes and the reproducing
 //! command; a group no scenario fits may be a [`KnownCause`] that is no fault of the mesh.
-//! Lines are read in chunks, on as many threads as asked ([`Diagnoser::threads`]): the
-//! diagnosis is the same for any number.
+//! Lines are read in chunks, on as many threads as asked ([`Diagnoser::threads`]): plain
+//! files are mapped ([`Mapped`]) and the threads take pieces of them where they lie,
+//! streams (stdin, gzip) are read in chunks the threads are handed. The diagnosis is the
+//! same for any number of threads and either way of reading.
 
 mod classify;
 mod grouping;
