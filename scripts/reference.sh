@@ -59,8 +59,9 @@ for profile in "${PROFILE_LIST[@]}"; do
   for scenario in "${SCENARIOS[@]}"; do remake "$profile" "$scenario"; done
 done
 
-# Keep a few access-log lines per variant or run (the first lines, the first errors and the
-# last lines: whether the cluster answered again after its errors), drop the rest.
+# Keep a few access-log lines per variant or run (the first lines, the first errors: 5xx, or
+# no response with a flag such as `0 DC`; and the last lines: whether the cluster answered
+# again after its errors), drop the rest.
 for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
   [ -d "$dir" ] || continue
   {
@@ -68,7 +69,7 @@ for dir in $(for d in "${FRESH[@]}"; do echo "$d"/*/ "$d"/*/run-*/; done); do
       [ -f "$log" ] || continue
       echo "# $(basename "$log")"
       head -n 3 "$log"
-      grep -E '" (5[0-9][0-9]) ' "$log" | head -n 5 || true
+      grep -E '" (5[0-9][0-9]|0 [A-Z]+) ' "$log" | head -n 5 || true
       tail -n 3 "$log"
     done
   } >"${dir}samples.log"

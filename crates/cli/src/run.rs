@@ -44,7 +44,7 @@ pub struct RunArgs {
     /// How pods are networked: `local` (every process on loopback, the app naming its
     /// sidecar; the default) or `netns` (each pod a network namespace on a bridge with the iptables rules
     /// Istio's istio-iptables writes for the profile's era; needs root).
-    /// A scenario that only `netns` can show (an app on the pod's loopback) runs there
+    /// A scenario that only `netns` can show (an app on the pod's loopback, a lost node) runs there
     /// unless named otherwise.
     #[arg(long, value_name = "MODE", value_parser = parse_network)]
     pub network: Option<Network>,

@@ -370,6 +370,12 @@ pub fn render_text(
             variant.topology.pod.crash_backoff_ms,
         ));
     }
+    if let Some(n) = &variant.topology.node_lost {
+        text.push_str(&format!(
+            "# Not reproduced in kind: the loss of pod {}'s node {} ms into the load (kind-run.sh does not stop a kind node; `docker pause` of the node's container would); the node monitor's grace period (not_ready_after_ms {} locally) is the cluster's own\n",
+            n.pod, n.at_ms, n.not_ready_after_ms
+        ));
+    }
     if let Some(c) = &variant.topology.config_change {
         let objects =
             serde_json::to_string(&json!({"apiVersion": "v1", "kind": "List", "items": c.istio}))?;

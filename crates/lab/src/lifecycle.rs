@@ -2,7 +2,8 @@
 //! server pod terminating (`topology.terminate`), the server Deployment rolling out
 //! (`topology.rollout`: the deployment controller's RollingUpdate or Recreate) or scaled
 //! (`topology.scale`), or one server pod's app container killed and restarted by the kubelet
-//! (`topology.crash`). How a pod starts and stops is the variant's `topology.pod`. Each step
+//! (`topology.crash`), or the node of one server pod lost (`topology.node_lost`). How a pod
+//! starts and stops is the variant's `topology.pod`. Each step
 //! is recorded in `lifecycle.jsonl` (ms from the start of the load), to be read next to the
 //! errors per second and the control plane's record.
 
@@ -46,7 +47,8 @@ pub struct Step {
     /// the load: `config-sent` (its sidecar's configuration, to the control plane), `ready`.
     /// A configuration change: `config-changed` (a server pod's new configuration, to the
     /// control plane). The client pod terminating: `terminating`, `sidecar-stopped` (or
-    /// `sidecar-waits-for-app`, a native sidecar).
+    /// `sidecar-waits-for-app`, a native sidecar). A lost node: `node-lost` (its pod's
+    /// address stops answering), `not-ready` (the node controller), `endpoint-removed`.
     pub step: String,
 }
 
@@ -192,6 +194,11 @@ pub async fn run(
             let index = c.pod as usize;
             let app = v.app_for_replica(index);
             crash::crash_loop(&mut servers[index], index, &app, c, &ctx, load_start).await
+        } else if let Some(n) = &t.node_lost {
+            tokio::time::sleep_until(load_start + Duration::from_millis(n.at_ms)).await;
+            // The catalog checked that `n.pod` is a replica.
+            let not_ready_after = Duration::from_millis(n.not_ready_after_ms);
+            lose_node(&mut servers[n.pod as usize], not_ready_after, &endpoints).await
         } else if let Some(c) = &t.config_change {
             tokio::time::sleep_until(load_start + Duration::from_millis(c.at_ms)).await;
             apply(servers, &template, c, &endpoints).await
@@ -332,6 +339,37 @@ async fn shutdown(
         steps.record(name, "network-removed");
     }
     Ok(())
+}
+
+/// The node of `pod` is lost now: the pod's address stops answering at once (its veth is
+/// cut; its processes run on, unreachable, as on a node cut off the network), while it
+/// stays an endpoint until the node controller marks it not ready `not_ready_after` later;
+/// its removal then reaches the control plane after the endpoint delay.
+async fn lose_node(
+    pod: &mut ServerPod,
+    not_ready_after: Duration,
+    endpoints: &Endpoints,
+) -> Result<(), LabError> {
+    let name = pod.name().to_string();
+    // The catalog runs a lost node only with pods in network namespaces.
+    let sandbox = pod.sandbox.as_mut().expect("a pod network namespace");
+    sandbox
+        .disconnect()
+        .await
+        .map_err(|e| LabError::Network(e.to_string()))?;
+    // The node's heartbeats stop with its network: the grace period counts from here.
+    let t0 = Instant::now();
+    endpoints.steps.record(&name, "node-lost");
+    let not_ready = t0 + not_ready_after;
+    let mark_not_ready = async {
+        tokio::time::sleep_until(not_ready).await;
+        endpoints.steps.record(&name, "not-ready");
+    };
+    let (removed, ()) = tokio::join!(
+        endpoints.change_since(not_ready, &name, None),
+        mark_not_ready
+    );
+    removed
 }
 
 /// pilot-agent on SIGTERM at `t0` (`pkg/envoy/agent.go` terminate(), by era): drain Envoy's

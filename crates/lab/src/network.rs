@@ -40,9 +40,9 @@ impl Network {
     pub const ALL: [Network; 2] = [Network::Local, Network::Netns];
 
     /// The mode `scenario` runs in unless told: netns when a variant needs it (an app on
-    /// the pod's loopback), else local.
+    /// the pod's loopback, a lost node), else local.
     pub fn for_scenario(scenario: &Scenario) -> Network {
-        match scenario.variants.iter().any(needs_netns) {
+        match scenario.variants.iter().any(|v| needs_netns(v).is_some()) {
             true => Network::Netns,
             false => Network::Local,
         }
@@ -50,11 +50,8 @@ impl Network {
 
     /// Why `variant` cannot run in this mode, if it cannot.
     pub fn refuses(self, variant: &Variant) -> Option<String> {
-        (self == Network::Local && needs_netns(variant)).then(|| {
-            "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
-             local network mode cannot tell from any address: run it with --network netns"
-                .to_string()
-        })
+        let needs = needs_netns(variant).filter(|_| self == Network::Local)?;
+        Some(format!("{needs}: run it with --network netns"))
     }
 }
 
@@ -78,10 +75,20 @@ impl FromStr for Network {
     }
 }
 
-/// Whether only the netns mode can show `variant` (an app on the pod's loopback, which the
-/// local mode cannot tell from any address).
-fn needs_netns(variant: &Variant) -> bool {
-    variant.topology.pod.app_bind != AppBind::Any
+/// What of `variant` only the netns mode can show, if anything: an app on the pod's
+/// loopback, which the local mode cannot tell from any address; a lost node, whose pod's
+/// address stops answering, where on loopback a port that is gone is refused at once.
+fn needs_netns(variant: &Variant) -> Option<&'static str> {
+    if variant.topology.pod.app_bind != AppBind::Any {
+        return Some(
+            "its app listens on the pod's loopback only (topology.pod.app_bind), which the \
+             local network mode cannot tell from any address",
+        );
+    }
+    variant.topology.node_lost.as_ref().map(|_| {
+        "a lost node's pod address stops answering (topology.node_lost), where in the local \
+         network mode a port that is gone is refused at once"
+    })
 }
 
 /// The pod network of the run's namespace: its bridge made on first use and shared by every

@@ -21,8 +21,8 @@ pub struct PodSandbox {
     name: String,
     ip: Ipv4Addr,
     ns: NetNs,
-    /// The veth's node end (`m5pN`), on the bridge.
-    veth: String,
+    /// The veth's node end (`m5pN`), on the bridge; `None` once the pod is cut off.
+    veth: Option<String>,
     holder: Supervised,
 }
 
@@ -73,7 +73,7 @@ impl PodSandbox {
             name: name.to_string(),
             ip,
             ns,
-            veth,
+            veth: Some(veth),
             holder,
         };
         if let Some(rules) = rules {
@@ -120,11 +120,21 @@ impl PodSandbox {
         self.ns.connect(addr).await
     }
 
+    /// Cut the pod off the network, as a lost node's pods are: its veth is deleted and its
+    /// address stops answering (no reset, no refusal), while its processes run on in its
+    /// namespace. Cutting it again does nothing.
+    pub async fn disconnect(&mut self) -> Result<(), PodNetError> {
+        match self.veth.take() {
+            Some(veth) => ip::batch(None, "the node", &[format!("link del {veth}")]).await,
+            None => Ok(()),
+        }
+    }
+
     /// Take the pod off the network: its veth is deleted (the address stops answering at
     /// once, as a deleted pod's does), then its sandbox is killed. Processes still in the
     /// namespace keep it until they end.
     pub async fn remove(mut self) -> Result<(), PodNetError> {
-        let deleted = ip::batch(None, "the node", &[format!("link del {}", self.veth)]).await;
+        let deleted = self.disconnect().await;
         let _ = self.holder.kill().await;
         deleted
     }

@@ -236,6 +236,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             ("topology.rollout", topology.rollout.is_some()),
             ("topology.scale", topology.scale.is_some()),
             ("topology.crash", topology.crash.is_some()),
+            ("topology.node_lost", topology.node_lost.is_some()),
         ]
         .into_iter()
         .filter_map(|(field, set)| set.then_some(field))
@@ -269,7 +270,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 return Err(ScenarioError::invalid(
                     path,
                     at_change(""),
-                    "one change per variant: the pods change too (topology.terminate, rollout, scale or crash)",
+                    "one change per variant: the pods change too (topology.terminate, rollout, scale, crash or node_lost)",
                 ));
             }
             let objects = IstioObjects::parse(&c.istio)
@@ -312,16 +313,24 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
                 "a client pod that starts with the load calls an in-mesh service: remove `external`",
             ));
         }
-        if let Some(t) = &topology.terminate {
-            if t.pod >= topology.replicas {
+        let changed_pods = [
+            (
+                "topology.terminate.pod",
+                topology.terminate.as_ref().map(|t| t.pod),
+            ),
+            (
+                "topology.node_lost.pod",
+                topology.node_lost.as_ref().map(|n| n.pod),
+            ),
+            ("topology.crash.pod", topology.crash.as_ref().map(|c| c.pod)),
+        ];
+        for (field, pod) in changed_pods {
+            let Some(pod) = pod else { continue };
+            if pod >= topology.replicas {
                 return Err(ScenarioError::invalid(
                     path,
-                    at("topology.terminate.pod"),
-                    format!(
-                        "{} is not a replica (0 to {})",
-                        t.pod,
-                        topology.replicas - 1
-                    ),
+                    at(field),
+                    format!("{pod} is not a replica (0 to {})", topology.replicas - 1),
                 ));
             }
         }
@@ -338,17 +347,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             }
         }
         if let Some(c) = &topology.crash {
-            if c.pod >= topology.replicas {
-                return Err(ScenarioError::invalid(
-                    path,
-                    at("topology.crash.pod"),
-                    format!(
-                        "{} is not a replica (0 to {})",
-                        c.pod,
-                        topology.replicas - 1
-                    ),
-                ));
-            }
             if c.times == 0 {
                 return Err(ScenarioError::invalid(
                     path,
@@ -884,6 +882,21 @@ variants:
                 format!("{{{cp}, crash: {{pod: 2, at_ms: 1}}}}"),
                 "topology.crash.pod",
                 "2 is not a replica (0 to 1)",
+            ),
+            (
+                format!("{{{cp}, node_lost: {{pod: 2, at_ms: 1, not_ready_after_ms: 1}}}}"),
+                "topology.node_lost.pod",
+                "2 is not a replica (0 to 1)",
+            ),
+            (
+                format!("{{{cp}, node_lost: {{at_ms: 1, not_ready_after_ms: 1}}, terminate: {{at_ms: 1}}}}"),
+                "topology.node_lost",
+                "topology.terminate is set too",
+            ),
+            (
+                "{client_sidecar: true, node_lost: {at_ms: 1, not_ready_after_ms: 1}}".to_string(),
+                "topology.node_lost",
+                "control_plane: true",
             ),
             (
                 format!("{{{cp}, crash: {{at_ms: 1, times: 0}}}}"),

@@ -319,12 +319,57 @@ pub enum Resolution {
 
 /// `networking.istio.io` Sidecar, as far as the lab translates it: the outbound traffic policy
 /// of the namespace's sidecars, which overrides meshConfig's (`pilot/pkg/model/sidecar.go@1.4.0`
-/// L92-95, L186-190; the lab has one namespace and reads no workload selector).
+/// L92-95, L186-190; the lab has one namespace and reads no workload selector), and the
+/// `ingress` listeners' `defaultEndpoint`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Sidecar {
     #[serde(default)]
     pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+    #[serde(default)]
+    pub ingress: Vec<SidecarIngress>,
+}
+
+/// Sidecar `ingress[]`: the inbound listener of one of the pod's ports and where it sends
+/// the traffic. With `defaultEndpoint: 127.0.0.1:PORT` istiod makes the port's inbound
+/// cluster STATIC to that address, with no passthrough source address, in every version
+/// (`v1alpha3/cluster.go@1.2.0` L410-440; `@1.10.0` L301-336, where the inbound cluster
+/// otherwise became ORIGINAL_DST to the pod's address; `core/cluster.go@1.24.0` L575-661 and
+/// `core/cluster_builder.go@1.24.0` L382-386, L442-451). The lab translates the
+/// `127.0.0.1:PORT` form, the one that keeps an app bound to localhost reachable.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SidecarIngress {
+    pub port: SidecarPort,
+    #[serde(default)]
+    pub default_endpoint: Option<String>,
+}
+
+/// Sidecar `ingress[].port`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidecarPort {
+    pub number: u16,
+    #[serde(default)]
+    pub protocol: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+impl SidecarIngress {
+    /// The loopback port `defaultEndpoint` names, or why the lab cannot translate it.
+    fn loopback_port(&self) -> Result<Option<u16>, String> {
+        let Some(ep) = &self.default_endpoint else {
+            return Ok(None);
+        };
+        ep.strip_prefix("127.0.0.1:")
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                format!("{ep:?}: the lab translates 127.0.0.1:PORT only (the app's loopback)")
+            })
+    }
 }
 
 /// Sidecar (or meshConfig) `outboundTrafficPolicy`.
@@ -458,7 +503,13 @@ impl IstioObjects {
                     IstioObject::AuthorizationPolicy(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
                 }
                 "Sidecar" => {
-                    IstioObject::Sidecar(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
+                    let sc: Sidecar = yaml_serde::from_value(env.spec).map_err(spec)?;
+                    for (n, ingress) in sc.ingress.iter().enumerate() {
+                        ingress.loopback_port().map_err(|r| {
+                            (at(&format!(".spec.ingress[{n}].defaultEndpoint")), r)
+                        })?;
+                    }
+                    IstioObject::Sidecar(env.metadata, sc)
                 }
                 "PeerAuthentication" => {
                     IstioObject::PeerAuthentication(env.metadata, yaml_serde::from_value(env.spec).map_err(spec)?)
@@ -535,6 +586,19 @@ impl IstioObjects {
             objects: self.objects.iter().chain(&more.objects).cloned().collect(),
             raw: self.raw.iter().chain(&more.raw).cloned().collect(),
         }
+    }
+
+    /// The `127.0.0.1` port a Sidecar's ingress listener for the pod's `port` sends its
+    /// traffic to (`defaultEndpoint`), if one does.
+    pub fn ingress_default_endpoint(&self, port: u16) -> Option<u16> {
+        self.objects.iter().find_map(|o| match o {
+            IstioObject::Sidecar(_, sc) => sc
+                .ingress
+                .iter()
+                .filter(|i| i.port.number == port)
+                .find_map(|i| i.loopback_port().ok().flatten()),
+            _ => None,
+        })
     }
 
     /// The DestinationRule whose `host` is `host`, if any.

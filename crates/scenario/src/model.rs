@@ -143,6 +143,11 @@ pub struct Topology {
     /// kubelet (needs `control_plane`).
     #[serde(default)]
     pub crash: Option<Crash>,
+    /// The node of a server pod is lost while the load runs: the pod's address stops
+    /// answering at once while it stays an endpoint until the node controller marks it not
+    /// ready (needs `control_plane`, and pods in network namespaces: `--network netns`).
+    #[serde(default)]
+    pub node_lost: Option<NodeLoss>,
     /// The variant's Istio configuration changes while the load runs (needs
     /// `control_plane`, which pushes the change).
     #[serde(default)]
@@ -194,6 +199,7 @@ impl Topology {
             || self.rollout.is_some()
             || self.scale.is_some()
             || self.crash.is_some()
+            || self.node_lost.is_some()
     }
 
     /// Whether anything of the variant changes while the load runs: its server pods, its
@@ -408,6 +414,25 @@ pub struct Termination {
     pub pod: u32,
     /// When, counted from the start of the load (ms).
     pub at_ms: u64,
+}
+
+/// The node that runs server pod `pod` is lost at `at_ms` (powered off, its kernel hung,
+/// cut off the network): the pod's address stops answering at once, without a reset or a
+/// refusal, while the pod stays in the service's endpoints. The node controller marks the
+/// node's pods not ready only when the node's heartbeats have been missing for
+/// `not_ready_after_ms` (kube-controller-manager's `--node-monitor-grace-period`: 40 s,
+/// 50 s from Kubernetes 1.32); the endpoint's removal then takes `topology.pod.endpoint_delay_ms`
+/// to reach the callers' sidecars, as a terminating pod's does.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeLoss {
+    /// Which replica's node (0-based).
+    #[serde(default)]
+    pub pod: u32,
+    /// When, counted from the start of the load (ms).
+    pub at_ms: u64,
+    /// From the loss to the pod marked not ready (ms): the node monitor's grace period.
+    pub not_ready_after_ms: u64,
 }
 
 /// The app container of server pod `pod` killed at `at_ms`, as the kernel's OOM killer kills

@@ -197,6 +197,7 @@ fn diagnose_names_the_scenario_of_the_labs_own_access_logs() {
         ("istio-1.24", "scale-up-app-not-ready", "istio-current"),
         ("istio-1.24", "circuit-breaker-uo", "istio-current"),
         ("istio-1.24", "per-try-timeout", "istio-current"),
+        ("istio-1.24", "node-lost", "istio-current"),
         // Its baseline's 404 NR is below 500: the 503 NC of a missing subset is what diagnose reads.
         (
             "istio-1.24",

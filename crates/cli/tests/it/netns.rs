@@ -132,6 +132,18 @@ fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
         "nothing reached the app: {app}"
     );
     assert_eq!(variant(&s, "bind-any")["errors"], 0);
+    // A Sidecar's ingress defaultEndpoint sends the inbound cluster to the app's loopback.
+    assert_eq!(variant(&s, "sidecar-default-endpoint")["errors"], 0);
+    let log = std::fs::read_to_string(
+        out.path()
+            .join("sidecar-default-endpoint/access-srv-a-0.log"),
+    )
+    .unwrap();
+    assert!(
+        log.lines()
+            .all(|l| l.contains("\"127.0.0.1:8080\" inbound|8080||")),
+        "{log}"
+    );
 
     let old = Scratch::new("localhost-app-1.4");
     let o = run(&[
@@ -161,6 +173,100 @@ fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
     assert!(!local.status.success());
     assert!(
         stderr(&local).contains("run it with --network netns"),
+        "{}",
+        stderr(&local)
+    );
+}
+
+/// A lost node: its pod's address stops answering while the pod is still an endpoint. The
+/// callers' requests to it hang until the caller gives up, and only from the loss to the
+/// endpoint's removal; the caller's sidecar logs them as `0 DC` with the lost pod's address
+/// as the upstream; a short connect timeout with Istio's default retry takes most away.
+#[test]
+fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root() {
+    if !needs_all(&POD_NETWORK) {
+        return;
+    }
+    let out = Scratch::new("node-lost");
+    let o = run(&[
+        "run",
+        "node-lost",
+        "--check",
+        "--variant",
+        "baseline",
+        "--variant",
+        "short-connect-timeout",
+        "--out",
+        out.arg(),
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let s = summary(out.path());
+    assert_eq!(
+        s["mode"], "netns",
+        "the scenario picks the netns mode itself"
+    );
+    let baseline = variant(&s, "baseline");
+    let errors = baseline["errors"].as_u64().unwrap();
+    assert!(errors > 0, "{baseline}");
+    assert_eq!(
+        baseline["transport_errors"]["timeout"].as_u64(),
+        Some(errors),
+        "every error is the caller giving up: {baseline}"
+    );
+
+    // The node is lost, the pod marked not ready after the grace period, then removed.
+    let steps = std::fs::read_to_string(out.path().join("baseline/lifecycle.jsonl")).unwrap();
+    let at = |step: &str| {
+        steps
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|v| v["pod"] == "srv-a-0" && v["step"] == step)
+            .unwrap_or_else(|| panic!("no {step} in {steps}"))["t_ms"]
+            .as_u64()
+            .unwrap()
+    };
+    let (lost, not_ready, removed) = (at("node-lost"), at("not-ready"), at("endpoint-removed"));
+    assert!((4000..4300).contains(&(not_ready - lost)), "{steps}");
+    assert!(removed >= not_ready + 500, "{steps}");
+    // Errors only from the loss to the removal's push, plus the caller's 2 s timeout.
+    for second in baseline["timeline"].as_array().unwrap() {
+        let t = second["t"].as_u64().unwrap();
+        if second["errors"].as_u64().unwrap() > 0 {
+            assert!(
+                t * 1000 + 1000 > lost && t * 1000 <= removed + 2000 + 1000,
+                "errors in second {t}, the node lost at {lost} ms and removed at {removed} ms"
+            );
+        }
+    }
+
+    // The caller's sidecar logs each as `0 DC`, upstream the lost pod's address.
+    let client = std::fs::read_to_string(out.path().join("baseline/access-client.log")).unwrap();
+    let dc: Vec<&str> = client.lines().filter(|l| l.contains(" 0 DC ")).collect();
+    assert_eq!(dc.len() as u64, errors, "{client}");
+    let upstream = |line: &str| {
+        line.split('"')
+            .find(|f| f.starts_with("10.44.") && f.ends_with(":8080"))
+            .map(str::to_string)
+    };
+    let hosts: BTreeSet<Option<String>> = dc.iter().map(|l| upstream(l)).collect();
+    let lost_pod = std::fs::read_to_string(out.path().join("baseline/access-srv-a-0.log")).unwrap();
+    let lost_ip = lost_pod
+        .lines()
+        .find_map(upstream)
+        .expect("srv-a-0 served before");
+    assert_eq!(hosts, BTreeSet::from([Some(lost_ip)]), "{dc:#?}");
+
+    let local = run(&[
+        "run",
+        "node-lost",
+        "--network",
+        "local",
+        "--variant",
+        "baseline",
+    ]);
+    assert!(!local.status.success());
+    assert!(
+        stderr(&local).contains("topology.node_lost") && stderr(&local).contains("--network netns"),
         "{}",
         stderr(&local)
     );

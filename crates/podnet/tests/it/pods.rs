@@ -73,6 +73,54 @@ fn pods_reach_each_other_by_address_until_one_is_removed_needs_root() {
 }
 
 #[test]
+fn a_pod_cut_off_stops_answering_while_its_processes_run_on_needs_root() {
+    if !needs_all(&POD_NETWORK) {
+        return;
+    }
+    in_private_namespace(|| async {
+        let net = PodNetwork::create().await.unwrap();
+        let a = net.pod("a", None).await.unwrap();
+        let mut b = net.pod("b", None).await.unwrap();
+        let listener = b
+            .netns()
+            .run(|| TcpListener::bind("0.0.0.0:8080").unwrap())
+            .unwrap();
+        let local = listener.local_addr().unwrap();
+        let to_b = SocketAddr::from((b.ip(), 8080));
+        let connect = |timeout| {
+            a.netns()
+                .run(move || TcpStream::connect_timeout(&to_b, timeout))
+                .unwrap()
+        };
+        let open = connect(Duration::from_secs(2)).expect("a reaches b");
+        let _accepted = listener.accept().unwrap();
+
+        b.disconnect().await.unwrap();
+        let err = connect(Duration::from_millis(1500)).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            ErrorKind::TimedOut,
+            "no answer, no refusal: {err:?}"
+        );
+        // A connection made before the cut gets no reset: a request on it waits.
+        open.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        std::io::Write::write_all(&mut &open, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let mut buf = [0u8; 16];
+        let read = std::io::Read::read(&mut &open, &mut buf).unwrap_err();
+        assert!(
+            matches!(read.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+            "{read:?}"
+        );
+        // The pod's own processes still serve on its loopback; cutting again does nothing.
+        let inside = SocketAddr::from(([127, 0, 0, 1], local.port()));
+        b.connect(inside).await.expect("b's loopback still answers");
+        b.disconnect().await.unwrap();
+        b.remove().await.unwrap();
+    });
+}
+
+#[test]
 fn a_pods_capture_rules_are_the_ones_rendered_for_its_era_needs_root() {
     if !needs_all(&POD_NETWORK) {
         return;

@@ -19,7 +19,7 @@
 //!   127.0.0.6, which the rules leave alone (v1alpha3/cluster.go@1.10.0 L251-281,
 //!   cluster_builder.go@1.10.0 L316-330, L356-365).
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mesh5xx_scenario::Behaviour;
 use serde_json::{json, Map, Value};
@@ -95,10 +95,25 @@ pub fn inbound(l: &mut Value, spec: &SidecarSpec<'_>, pod: PodCapture, port: u16
     }
 }
 
-/// The inbound cluster `c` as `spec`'s era reached the app. From 1.10, ORIGINAL_DST to the
-/// pod's address from 127.0.0.6; before, STATIC to 127.0.0.1:PORT, as rendered for every
-/// mode (the lab gives the app's loopback address).
-pub fn inbound_cluster(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>) {
+/// The inbound cluster `c` of the app's `port` as `spec`'s era reached the app. From 1.10,
+/// ORIGINAL_DST to the pod's address from 127.0.0.6; before, STATIC to 127.0.0.1:PORT, as
+/// rendered for every mode (the lab gives the app's loopback address). In every era a
+/// Sidecar's ingress `defaultEndpoint: 127.0.0.1:P` makes it STATIC to 127.0.0.1:P
+/// ([`mesh5xx_scenario::istio::SidecarIngress`]).
+pub fn inbound_cluster(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>, port: u16) {
+    if let Some(target) = spec.istio.ingress_default_endpoint(port) {
+        let name = c
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let loopback = SocketAddr::from((Ipv4Addr::LOCALHOST, target));
+        c.insert(
+            "load_assignment".into(),
+            super::cluster::endpoints(&name, &[loopback]),
+        );
+        return;
+    }
     if spec.profile.has(Behaviour::InboundPassthrough) {
         c.remove("load_assignment");
         c.insert("type".into(), json!("ORIGINAL_DST"));

@@ -298,7 +298,8 @@ fn protocol_options(common: Map<String, Value>) -> Value {
     }})
 }
 
-fn endpoints(name: &str, addrs: &[SocketAddr]) -> Value {
+/// A STATIC cluster's `load_assignment`: `addrs`, one locality.
+pub(super) fn endpoints(name: &str, addrs: &[SocketAddr]) -> Value {
     let lb: Vec<Value> = addrs
         .iter()
         .map(|a| json!({"endpoint": {"address": socket(a.ip(), a.port())}}))

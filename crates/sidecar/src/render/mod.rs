@@ -160,7 +160,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         let mut l = listener::inbound(spec, inb, &name);
         if let Some(pod) = spec.capture {
             if let Some(c) = c.as_object_mut() {
-                capture::inbound_cluster(c, spec);
+                capture::inbound_cluster(c, spec, inb.app.port());
             }
             capture::inbound(&mut l, spec, pod, inb.app.port());
         }

@@ -735,3 +735,46 @@ fn http10_metadata_accepts_http10_on_every_http_listener() {
         }
     }
 }
+
+/// A Sidecar's ingress `defaultEndpoint: 127.0.0.1:PORT` keeps the inbound cluster STATIC to
+/// the app's loopback in a captured pod, from Istio 1.10 too (no 127.0.0.6 source, which
+/// would be no use to 127.0.0.1); another port's listener, or none, leaves the era's cluster.
+#[test]
+fn a_sidecar_ingress_default_endpoint_sends_inbound_to_the_loopback_in_every_era() {
+    let sidecar = |port: u16, target: &str| {
+        istio(&format!(
+            "- {{apiVersion: networking.istio.io/v1beta1, kind: Sidecar, metadata: {{name: s}}, spec: {{ingress: [{{port: {{number: {port}, protocol: HTTP, name: http}}, defaultEndpoint: '{target}'}}]}}}}"
+        ))
+    };
+    for name in ["istio-1.4", "istio-1.13", "istio-1.24"] {
+        let p = profile::by_name(name).unwrap();
+        let version = p.version;
+        let loopback = both(version, &sidecar(8080, "127.0.0.1:8080"));
+        let c = cluster(&loopback.captured, "inbound");
+        assert_eq!(c["type"], "STATIC", "{name}: {c}");
+        assert!(c.get("upstream_bind_config").is_none(), "{name}: {c}");
+        let addr = &c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"];
+        assert_eq!(
+            (addr["address"].as_str(), addr["port_value"].as_u64()),
+            (Some("127.0.0.1"), Some(8080)),
+            "{name}"
+        );
+        let other_port = both(version, &sidecar(9090, "127.0.0.1:9090"));
+        let none = both(version, &IstioObjects::default());
+        assert_eq!(
+            cluster(&other_port.captured, "inbound"),
+            cluster(&none.captured, "inbound"),
+            "{name}"
+        );
+    }
+    let e = IstioObjects::parse(
+        &yaml_serde::from_str::<Vec<yaml_serde::Value>>(
+            "- {apiVersion: networking.istio.io/v1beta1, kind: Sidecar, metadata: {name: s}, spec: {ingress: [{port: {number: 8080}, defaultEndpoint: 'unix:///var/run/app.sock'}]}}",
+        )
+        .unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(e.0, "istio[0].spec.ingress[0].defaultEndpoint");
+    assert!(e.1.contains("127.0.0.1:PORT"), "{}", e.1);
+}
