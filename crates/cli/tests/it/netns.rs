@@ -97,20 +97,7 @@ fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
     if !needs_all(&POD_NETWORK) {
         return;
     }
-    let out = Scratch::new("localhost-app");
-    let o = run(&[
-        "run",
-        "inbound-localhost-vs-pod-ip",
-        "--check",
-        "--out",
-        out.arg(),
-    ]);
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    let s = summary(out.path());
-    assert_eq!(
-        s["mode"], "netns",
-        "the scenario picks the netns mode itself"
-    );
+    let (out, s) = run_in_netns("inbound-localhost-vs-pod-ip", &[]);
     let baseline = variant(&s, "baseline");
     assert_eq!(baseline["errors"], baseline["requests"]);
     let log = std::fs::read_to_string(out.path().join("baseline/access-srv-a-0.log")).unwrap();
@@ -187,24 +174,7 @@ fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root()
     if !needs_all(&POD_NETWORK) {
         return;
     }
-    let out = Scratch::new("node-lost");
-    let o = run(&[
-        "run",
-        "node-lost",
-        "--check",
-        "--variant",
-        "baseline",
-        "--variant",
-        "short-connect-timeout",
-        "--out",
-        out.arg(),
-    ]);
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    let s = summary(out.path());
-    assert_eq!(
-        s["mode"], "netns",
-        "the scenario picks the netns mode itself"
-    );
+    let (out, s) = run_in_netns("node-lost", &["baseline", "short-connect-timeout"]);
     let baseline = variant(&s, "baseline");
     let errors = baseline["errors"].as_u64().unwrap();
     assert!(errors > 0, "{baseline}");
@@ -271,6 +241,21 @@ fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root()
         "{}",
         stderr(&local)
     );
+}
+
+/// Run `scenario` with `--check` (`variants`, or every one), leaving it to pick its network
+/// mode, which must be netns; its run directory and summary.
+fn run_in_netns(scenario: &str, variants: &[&str]) -> (Scratch, serde_json::Value) {
+    let out = Scratch::new(scenario);
+    let mut args = vec!["run", scenario, "--check", "--out", out.arg()];
+    for v in variants {
+        args.extend(["--variant", v]);
+    }
+    let o = run(&args);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let s = summary(out.path());
+    assert_eq!(s["mode"], "netns", "{scenario} picks the netns mode itself");
+    (out, s)
 }
 
 /// The pods of a running netns-mode run: the sandbox processes, and the network namespaces
