@@ -174,7 +174,14 @@ fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root()
     if !needs_all(&POD_NETWORK) {
         return;
     }
-    let (out, s) = run_in_netns("node-lost", &["baseline", "short-connect-timeout"]);
+    let (out, s) = run_in_netns(
+        "node-lost",
+        &[
+            "baseline",
+            "short-connect-timeout",
+            "caller-waits-no-retries",
+        ],
+    );
     let baseline = variant(&s, "baseline");
     let errors = baseline["errors"].as_u64().unwrap();
     assert!(errors > 0, "{baseline}");
@@ -226,6 +233,23 @@ fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root()
         .find_map(upstream)
         .expect("srv-a-0 served before");
     assert_eq!(hosts, BTreeSet::from([Some(lost_ip)]), "{dc:#?}");
+
+    // A caller that waits, without retries: Istio's 10 s connect timeout ends the connection
+    // attempts to the lost pod, `503 UF` (a request that joined an attempt under way waits
+    // the rest of it).
+    let waits =
+        std::fs::read_to_string(out.path().join("caller-waits-no-retries/access-client.log"))
+            .unwrap();
+    let uf: Vec<&str> = waits.lines().filter(|l| l.contains(" 503 UF ")).collect();
+    assert!(!uf.is_empty(), "{waits}");
+    for line in &uf {
+        assert!(
+            line.contains("upstream_reset_before_response_started{connection_timeout}"),
+            "{line}"
+        );
+        let duration: u64 = line.split(' ').nth(11).unwrap().parse().unwrap();
+        assert!((8000..=10_100).contains(&duration), "{line}");
+    }
 
     let local = run(&[
         "run",
