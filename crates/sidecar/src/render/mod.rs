@@ -14,6 +14,7 @@ mod capture;
 mod cluster;
 mod listener;
 mod route;
+mod sniff;
 mod tls;
 
 pub use capture::{PodCapture, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 
 use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{IstioObjects, Profile, ProxyMetadata, ServicePort};
+use mesh5xx_scenario::{IstioObjects, PortProtocol, Profile, ProxyMetadata, ServicePort};
 use serde_json::{json, Value};
 
 use crate::certs::WorkloadSecrets;
@@ -96,6 +97,25 @@ impl<'a> SidecarSpec<'a> {
         self
     }
 
+    /// The protocol istiod gives the service's port (`topology.service_port` on the
+    /// service's port number).
+    pub fn port_protocol(&self) -> PortProtocol {
+        let port = match (&self.inbound, &self.outbound) {
+            (Some(inb), _) => inb.service.port,
+            (
+                None,
+                Some(OutboundSpec {
+                    service: Some((svc, _)),
+                    ..
+                }),
+            ) => svc.port,
+            _ => 80,
+        };
+        self.service_port
+            .protocol(port)
+            .expect("the catalog checked topology.service_port")
+    }
+
     /// The sidecar of the client pod calling `outbound`, logging to `access_log`.
     pub fn client(
         profile: &'a Profile,
@@ -165,6 +185,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             capture::inbound(&mut l, spec, pod, inb.app.port());
         }
         tls::inbound(&mut l, spec, inb.service.target_port);
+        sniff::apply(&mut l, spec, sniff::Side::Inbound, &name);
         clusters.push(c);
         listeners.push(l);
     }
@@ -215,6 +236,14 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         if spec.capture.is_some() {
             let port = out.service.as_ref().map_or(80, |(svc, _)| svc.port);
             capture::outbound_service(&mut l, port);
+        }
+        if let Some((svc, _)) = &out.service {
+            sniff::apply(
+                &mut l,
+                spec,
+                sniff::Side::Outbound,
+                &outbound_name(svc.port, &svc.host),
+            );
         }
         listeners.push(l);
     }

@@ -417,6 +417,22 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             let p = Profile::at("test", version, "");
             text(&route::retry_policy(&p, None).unwrap()["retriable_status_codes"])
         }
+        Behaviour::OutboundProtocolSniffing | Behaviour::InboundProtocolSniffing => {
+            let (client, server) = sniffed(version, "web");
+            let l = if b == Behaviour::OutboundProtocolSniffing {
+                client
+            } else {
+                server
+            };
+            let names: Vec<&str> = l["listener_filters"]
+                .as_array()
+                .map(|f| f.iter().map(|f| f["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            format!("{names:?} {}", l["filter_chains"].as_array().unwrap().len())
+        }
+        Behaviour::ProtocolDetectionTimeout5s | Behaviour::ProtocolDetectionTimeoutOff => {
+            text(&sniffed(version, "web").0["listener_filters_timeout"])
+        }
         // Not rendered here: the lab's control plane picks the ADS API off the profile
         // (crates/lab/src/control_plane.rs, tested there; the delta stream against a real Envoy in
         // crates/xds/tests/it).
@@ -425,6 +441,41 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             format!("delta: {}", p.has(Behaviour::DeltaXds))
         }
     }
+}
+
+/// The client's outbound and the server's inbound listener of `version` for a service port
+/// named `name`.
+fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
+    let p = Profile::at("test", version, "");
+    let none = IstioObjects::default();
+    let s = svc();
+    let port = ServicePort {
+        name: name.into(),
+        app_protocol: None,
+    };
+    let mut server = SidecarSpec::server(
+        "srv-a-0",
+        &p,
+        &none,
+        PathBuf::from("/tmp/s.log"),
+        InboundSpec {
+            service: &s,
+            app: "127.0.0.1:8080".parse().unwrap(),
+        },
+    );
+    server.service_port = port.clone();
+    let mut client = SidecarSpec::client(
+        &p,
+        &none,
+        PathBuf::from("/tmp/c.log"),
+        OutboundSpec {
+            service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+            external: vec![],
+        },
+    );
+    client.service_port = port;
+    let listener = |cfg: Value| cfg["static_resources"]["listeners"][0].clone();
+    (listener(render(&client)), listener(render(&server)))
 }
 
 /// Golden values, one row of the behaviour table each: what the rendering shows in the last
@@ -477,6 +528,13 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::AutoMtls => ("null null", "\"tlsMode-istio\" \"istio\""),
         Behaviour::TlsV13Params => ("null null", "\"TLSv1_3\" \"TLSv1_3\""),
         Behaviour::ListenerNrAccessLog => ("null", r#"{"response_flag_filter":{"flags":["NR"]}}"#),
+        Behaviour::OutboundProtocolSniffing => (
+            "[] 1",
+            r#"["envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"] 2"#,
+        ),
+        Behaviour::InboundProtocolSniffing => ("[] 1", r#"["envoy.filters.listener.http_inspector"] 2"#),
+        Behaviour::ProtocolDetectionTimeout5s => ("\"0.1s\"", "\"5s\""),
+        Behaviour::ProtocolDetectionTimeoutOff => ("\"5s\"", "\"0s\""),
     }
 }
 
@@ -734,4 +792,58 @@ fn http10_metadata_accepts_http10_on_every_http_listener() {
             );
         }
     }
+}
+
+/// A sniffed port: the HTTP chain on the inspector's ALPNs, the TCP proxy to the same cluster
+/// for the rest; a `tcp` port (or a name that names no protocol on a well-known port) is a TCP
+/// proxy only, never sniffed.
+#[test]
+fn a_port_named_after_no_protocol_is_sniffed_and_a_tcp_port_is_proxied() {
+    let v124 = IstioVersion::v1(24);
+    let (out, inb) = sniffed(v124, "web");
+    let chains = out["filter_chains"].as_array().unwrap();
+    assert_eq!(
+        chains[0]["filters"][0]["name"],
+        "envoy.filters.network.tcp_proxy"
+    );
+    assert_eq!(
+        chains[0]["filters"][0]["typed_config"]["cluster"],
+        "outbound|80||srv-a.default.svc.cluster.local"
+    );
+    assert!(chains[0]["filter_chain_match"].is_null());
+    assert_eq!(
+        chains[1]["filter_chain_match"],
+        json!({"application_protocols": ["http/1.1", "h2c"], "transport_protocol": "raw_buffer"})
+    );
+    assert_eq!(
+        chains[1]["filters"][0]["name"],
+        "envoy.filters.network.http_connection_manager"
+    );
+    assert_eq!(out["continue_on_listener_filters_timeout"], true);
+    let chains = inb["filter_chains"].as_array().unwrap();
+    assert_eq!(
+        chains[1]["filters"][0]["typed_config"]["cluster"],
+        "inbound|8080||"
+    );
+    assert_eq!(
+        chains[1]["filter_chain_match"],
+        json!({"transport_protocol": "raw_buffer"})
+    );
+    assert_eq!(inb["listener_filters_timeout"], "0s");
+    for name in ["tcp-smtp", "mysql"] {
+        let (out, inb) = sniffed(v124, name);
+        for l in [out, inb] {
+            assert!(l["listener_filters"].is_null(), "{name}");
+            let chains = l["filter_chains"].as_array().unwrap();
+            assert_eq!(chains.len(), 1, "{name}");
+            assert_eq!(
+                chains[0]["filters"][0]["name"],
+                "envoy.filters.network.tcp_proxy"
+            );
+        }
+    }
+    // Istio 1.4 sniffs outbound only, with a 100 ms detection timeout.
+    let (out, inb) = sniffed(IstioVersion::v1(4), "web");
+    assert_eq!(out["listener_filters_timeout"], "0.1s");
+    assert_eq!(inb["filter_chains"].as_array().unwrap().len(), 1);
 }
