@@ -30,6 +30,10 @@ pub struct Expectation {
     /// Minimum count of each flag in the client sidecar's access log.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub client_sidecar_min: BTreeMap<String, u64>,
+    /// Minimum count of each kind of attempt the client got no response for (`no_banner`,
+    /// `timeout`, `reset`, …; `mesh5xx loadgen`'s transport error kinds).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transport_errors_min: BTreeMap<String, u64>,
     /// The error-free timeline must show at least this many separate error bursts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_bursts: Option<u64>,
@@ -51,6 +55,8 @@ pub struct Observed {
     pub client_sidecar_flags: BTreeMap<String, u64>,
     /// Errors per second, in order.
     pub errors_per_second: Vec<u64>,
+    /// Kind → count of the client's attempts without a response.
+    pub transport_errors: BTreeMap<String, u64>,
 }
 
 /// The outcome of checking one expectation.
@@ -88,6 +94,24 @@ impl Expectation {
                     format!(
                         "value {flag:?}: not an Envoy response flag (expected one of {})",
                         mesh5xx_accesslog::RESPONSE_FLAGS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for kind in self.transport_errors_min.keys() {
+            if !mesh5xx_loadgen::TransportErrorKind::ALL
+                .iter()
+                .any(|k| k.as_str() == kind)
+            {
+                let known: Vec<&str> = mesh5xx_loadgen::TransportErrorKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
+                return Err((
+                    "transport_errors_min".to_string(),
+                    format!(
+                        "value {kind:?}: not a transport error kind (expected one of {})",
+                        known.join(", ")
                     ),
                 ));
             }
@@ -179,6 +203,14 @@ impl Expectation {
                         "{which} sidecar logged {n} × {flag}, expected at least {min}"
                     ));
                 }
+            }
+        }
+        for (kind, min) in &self.transport_errors_min {
+            let n = obs.transport_errors.get(kind).copied().unwrap_or(0);
+            if n < *min {
+                failures.push(format!(
+                    "the client got {n} × {kind}, expected at least {min}"
+                ));
             }
         }
         if let Some(min) = self.min_bursts {

@@ -215,6 +215,12 @@ impl Topology {
         if self.mtls.is_some() {
             out.push(Since::from("topology.mtls", Behaviour::PeerAuthentication));
         }
+        if self.service_port.app_protocol.is_some() {
+            out.push(Since::from(
+                "service_port.appProtocol",
+                Behaviour::AppProtocol,
+            ));
+        }
         if self.pod.exit_on_zero_active_connections {
             out.push(Since::from(
                 "EXIT_ON_ZERO_ACTIVE_CONNECTIONS",
@@ -627,6 +633,11 @@ pub struct LoadSettings {
     pub http10: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// A server-first line protocol instead of HTTP (an SMTP or MySQL client): a connection
+    /// per request, the server's banner awaited this long (else `no_banner`), then a line
+    /// and its answer within `timeout_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Outbound: when the app looks the external host up: `once`, `per-connection`, `every-ms:N`.

@@ -354,6 +354,24 @@ behaviours! {
         after: "protocolDetectionTimeout 0s: no timeout, the sniffing listener waits for the client's first bytes for ever",
         source: "pkg/config/mesh/mesh.go@1.8.0 L84; pkg/config/mesh/mesh.go@1.24.0 L76; core/listener.go@1.24.0 L600-605"
     }
+    SniffRawBufferMatch {
+        since: 9,
+        before: "the outbound HTTP chain of a sniffed port matches application_protocols http/1.0, http/1.1 and h2 only: a connection the inspector could not name (or that timed out) falls to the TCP proxy chain",
+        after: "the outbound HTTP chain matches application_protocols http/1.0, http/1.1, h2c and transport_protocol raw_buffer; Envoy gives every plaintext connection raw_buffer and picks the most specific chain at each step, so a connection the inspector could not name matches no chain (no_filter_chain_match)",
+        source: "v1alpha3/listener.go@1.4.0 L141-149, L1293-1302; v1alpha3/listener.go@1.9.0 L137, L1300-1302; core/listener.go@1.24.0 L955-961"
+    }
+    SniffNoHttp10Alpn {
+        since: 13,
+        before: "a sniffed port's HTTP chain matches http/1.0 too",
+        after: "it matches http/1.1 and h2c only, unless istiod runs with PILOT_HTTP10 (an HTTP/1.0 client goes to the TCP chain instead of a 426)",
+        source: "v1alpha3/listener.go@1.12.0 plaintextHTTPALPNs; v1alpha3/listener.go@1.13.0 L98-107; core/listener.go@1.24.0 L76-90"
+    }
+    AppProtocol {
+        since: 6,
+        before: "a Service port's appProtocol is not read: its name alone decides the protocol",
+        after: "appProtocol, when set, decides the protocol in place of the name",
+        source: "pkg/config/kube/conversion.go@1.5.0 L57 (ConvertProtocol(port, name, proto)); pkg/config/kube/conversion.go@1.6.0 L47-57; pkg/config/kube/conversion.go@1.24.0 L48-70"
+    }
     DeltaXds {
         since: 22,
         before: "pilot-agent bootstraps Envoy with ads_config.api_type GRPC: state-of-the-world ADS (ISTIO_DELTA_XDS, default false)",

@@ -21,9 +21,20 @@ pub enum Side {
     Outbound,
 }
 
-/// The ALPN values the HTTP inspector sets for plaintext HTTP (`plaintextHTTPALPNs` without
-/// istiod's PILOT_HTTP10, core/listener.go@1.24.0 L76-90).
-const HTTP_ALPNS: [&str; 2] = ["http/1.1", "h2c"];
+/// The ALPN values of the HTTP chain, of those the HTTP inspector sets (`http/1.0`,
+/// `http/1.1`, `h2c`): [`Behaviour::SniffNoHttp10Alpn`] (`plaintextHTTPALPNs` without
+/// istiod's PILOT_HTTP10, core/listener.go@1.24.0 L76-90); before
+/// [`Behaviour::SniffRawBufferMatch`] the outbound chain named `h2`
+/// (v1alpha3/listener.go@1.4.0 L141-149, L1300-1302).
+fn http_alpns(spec: &SidecarSpec<'_>, side: Side) -> Vec<&'static str> {
+    if side == Side::Outbound && !spec.profile.has(Behaviour::SniffRawBufferMatch) {
+        vec!["http/1.0", "http/1.1", "h2"]
+    } else if spec.profile.has(Behaviour::SniffNoHttp10Alpn) {
+        vec!["http/1.1", "h2c"]
+    } else {
+        vec!["http/1.0", "http/1.1", "h2c"]
+    }
+}
 
 /// How istiod renders `spec`'s service port on `side`: `None` for an HTTP port (the listener
 /// as built), else whether it sniffs.
@@ -61,8 +72,13 @@ pub fn apply(l: &mut Value, spec: &SidecarSpec<'_>, side: Side, cluster: &str) {
     }
     let mut http = http;
     let mut m = matched.clone();
-    m.insert("application_protocols".into(), json!(HTTP_ALPNS));
-    m.insert("transport_protocol".into(), json!("raw_buffer"));
+    m.insert(
+        "application_protocols".into(),
+        json!(http_alpns(spec, side)),
+    );
+    if side == Side::Inbound || spec.profile.has(Behaviour::SniffRawBufferMatch) {
+        m.insert("transport_protocol".into(), json!("raw_buffer"));
+    }
     http["filter_chain_match"] = Value::Object(m);
     let mut filters = l["listener_filters"]
         .as_array()

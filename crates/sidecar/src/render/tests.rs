@@ -430,6 +430,17 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 .unwrap_or_default();
             format!("{names:?} {}", l["filter_chains"].as_array().unwrap().len())
         }
+        Behaviour::SniffRawBufferMatch | Behaviour::SniffNoHttp10Alpn => text(
+            &sniffed(version, "web").0["filter_chains"][1]["filter_chain_match"],
+        ),
+        Behaviour::AppProtocol => {
+            let topology: mesh5xx_scenario::model::Topology =
+                yaml_serde::from_str("service_port: {name: smtp, app_protocol: tcp}").unwrap();
+            format!(
+                "translated: {}",
+                topology.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
         Behaviour::ProtocolDetectionTimeout5s | Behaviour::ProtocolDetectionTimeoutOff => {
             text(&sniffed(version, "web").0["listener_filters_timeout"])
         }
@@ -533,6 +544,15 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
             r#"["envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"] 2"#,
         ),
         Behaviour::InboundProtocolSniffing => ("[] 1", r#"["envoy.filters.listener.http_inspector"] 2"#),
+        Behaviour::AppProtocol => ("translated: false", "translated: true"),
+        Behaviour::SniffRawBufferMatch => (
+            r#"{"application_protocols":["http/1.0","http/1.1","h2"]}"#,
+            r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+        ),
+        Behaviour::SniffNoHttp10Alpn => (
+            r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+            r#"{"application_protocols":["http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+        ),
         Behaviour::ProtocolDetectionTimeout5s => ("\"0.1s\"", "\"5s\""),
         Behaviour::ProtocolDetectionTimeoutOff => ("\"5s\"", "\"0s\""),
     }
