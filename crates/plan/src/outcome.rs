@@ -126,6 +126,7 @@ pub fn observe(load: &LoadReport, timeline: &[Second], sidecars: &[SidecarCounts
             .iter()
             .map(|(kind, n)| (kind.as_str().to_string(), *n))
             .collect(),
+        p50_ms: load.latency_ms.p50,
         ..Default::default()
     };
     // Client-visible error flags: the flags of error responses, from the timeline's per-second

@@ -30,6 +30,10 @@ pub struct Expectation {
     /// Minimum count of each flag in the client sidecar's access log.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub client_sidecar_min: BTreeMap<String, u64>,
+    /// The client's median latency at least this many ms: a delay the mechanism adds to
+    /// every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_p50_ms: Option<f64>,
     /// Minimum count of each kind of attempt the client got no response for (`no_banner`,
     /// `timeout`, `reset`, …; `mesh5xx loadgen`'s transport error kinds).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -57,6 +61,8 @@ pub struct Observed {
     pub errors_per_second: Vec<u64>,
     /// Kind → count of the client's attempts without a response.
     pub transport_errors: BTreeMap<String, u64>,
+    /// The client's median latency, ms.
+    pub p50_ms: f64,
 }
 
 /// The outcome of checking one expectation.
@@ -205,6 +211,14 @@ impl Expectation {
                 }
             }
         }
+        if let Some(min) = self.min_p50_ms {
+            if obs.p50_ms < min {
+                failures.push(format!(
+                    "median latency {:.1} ms is below the expected {min} ms",
+                    obs.p50_ms
+                ));
+            }
+        }
         for (kind, min) in &self.transport_errors_min {
             let n = obs.transport_errors.get(kind).copied().unwrap_or(0);
             if n < *min {
@@ -252,6 +266,35 @@ mod tests {
             error_flags: flags.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
             ..Observed::default()
         }
+    }
+
+    #[test]
+    fn transport_errors_and_latency_are_counted_by_kind() {
+        let e = Expectation {
+            transport_errors_min: [("no_banner".to_string(), 100)].into(),
+            min_p50_ms: Some(100.0),
+            ..Default::default()
+        };
+        e.validate().unwrap();
+        let mut o = obs(120, 120, &[("-", 120)]);
+        o.transport_errors = [("no_banner".to_string(), 120)].into();
+        o.p50_ms = 2000.0;
+        assert!(e.check(&o).passed);
+        o.transport_errors = [("timeout".to_string(), 120)].into();
+        o.p50_ms = 3.0;
+        let v = e.check(&o);
+        assert_eq!(v.failures.len(), 2, "{v:?}");
+        assert!(
+            v.failures.iter().any(|f| f.contains("0 × no_banner")),
+            "{v:?}"
+        );
+        let bad = Expectation {
+            transport_errors_min: [("banner".to_string(), 1)].into(),
+            ..Default::default()
+        };
+        let (field, why) = bad.validate().unwrap_err();
+        assert_eq!(field, "transport_errors_min");
+        assert!(why.contains("no_banner"), "{why}");
     }
 
     #[test]
