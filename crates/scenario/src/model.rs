@@ -159,6 +159,11 @@ pub struct Topology {
     /// `proxyMetadata` of every pod's sidecar (the `proxy.istio.io/config` annotation).
     #[serde(default)]
     pub proxy_metadata: crate::ProxyMetadata,
+    /// MeshConfig `protocolDetectionTimeout` as the install sets it, in ms (0: none), in
+    /// place of the profile's default: how long a sniffing listener waits for the client's
+    /// first bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_detection_timeout_ms: Option<u64>,
     /// The mesh's CA issues every pod a workload certificate (its service account's SPIFFE
     /// identity) and the sidecars speak mTLS as the variant's PeerAuthentication and
     /// DestinationRule `tls` say, auto mTLS by default. Without it the pods have no

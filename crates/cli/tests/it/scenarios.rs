@@ -1269,6 +1269,16 @@ fn protocol_sniffing_stalls_a_server_first_protocol_until_the_client_gives_up() 
         assert_eq!(sidecar(base, pod)["requests"], 0, "{pod}");
         assert!(access_log(&scratch, "baseline", pod).is_empty(), "{pod}");
     }
+    // A detection timeout set by the install: the caller's sidecar stops waiting after it and
+    // finds no chain for the connection (its HTTP chain matches raw_buffer): closed at 500 ms.
+    let timed = variant(&s, "detection-timeout-500ms");
+    assert_eq!(
+        timed["transport_errors"]["closed_before_response"], timed["requests"],
+        "{}",
+        timed["transport_errors"]
+    );
+    let p50 = timed["latency_ms"]["p50"].as_f64().unwrap();
+    assert!((500.0..1000.0).contains(&p50), "{}", timed["latency_ms"]);
     // Named for TCP: a TCP proxy on both sidecars, a TCP line (code 0) each, every exchange
     // answered.
     for name in ["port-named-tcp", "app-protocol-tcp"] {

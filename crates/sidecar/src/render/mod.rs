@@ -61,6 +61,9 @@ pub struct SidecarSpec<'a> {
     pub service_port: ServicePort,
     /// The pod's proxy metadata (`topology.proxy_metadata`).
     pub proxy_metadata: ProxyMetadata,
+    /// MeshConfig `protocolDetectionTimeout` in ms as the install sets it (0: none;
+    /// `topology.protocol_detection_timeout_ms`), else the profile's.
+    pub protocol_detection_timeout_ms: Option<u64>,
     /// The pod's workload certificate and the mesh's root, when the mesh has them
     /// (`topology.mtls`): the sidecar then speaks mTLS as the Istio objects say.
     pub secrets: Option<WorkloadSecrets>,
@@ -86,6 +89,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         }
     }
@@ -94,6 +98,7 @@ impl<'a> SidecarSpec<'a> {
     pub fn in_topology(mut self, topology: &mesh5xx_scenario::Topology) -> Self {
         self.service_port = topology.service_port.clone();
         self.proxy_metadata = topology.proxy_metadata.clone();
+        self.protocol_detection_timeout_ms = topology.protocol_detection_timeout_ms;
         self
     }
 
@@ -134,6 +139,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         }
     }

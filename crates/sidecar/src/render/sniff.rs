@@ -9,6 +9,8 @@
 //! connection goes on to the TCP chain (`continue_on_listener_filters_timeout`); at 0s (the
 //! default from 1.8) it waits for ever, so a protocol whose server speaks first stalls.
 
+use std::time::Duration;
+
 use mesh5xx_scenario::{Behaviour, PortProtocol};
 use serde_json::{json, Map, Value};
 
@@ -102,10 +104,13 @@ pub fn apply(l: &mut Value, spec: &SidecarSpec<'_>, side: Side, cluster: &str) {
     l["listener_filters"] = Value::Array(filters);
     // core/listener.go@1.24.0 L559-560, L600-605; core/listener_inbound.go@1.24.0 L295, L315;
     // v1alpha3/listener.go@1.4.0 L1881-1884.
-    l["listener_filters_timeout"] = json!(spec
-        .profile
-        .protocol_detection_timeout()
-        .map_or_else(|| "0s".to_string(), |t| format!("{}s", t.as_secs_f64())));
+    let timeout = match spec.protocol_detection_timeout_ms {
+        Some(0) => None,
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => spec.profile.protocol_detection_timeout(),
+    };
+    l["listener_filters_timeout"] =
+        json!(timeout.map_or_else(|| "0s".to_string(), |t| format!("{}s", t.as_secs_f64())));
     l["continue_on_listener_filters_timeout"] = json!(true);
 }
 

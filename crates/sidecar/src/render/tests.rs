@@ -43,6 +43,7 @@ fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        protocol_detection_timeout_ms: None,
         secrets: None,
     })
 }
@@ -149,6 +150,7 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
             capture: None,
             service_port: Default::default(),
             proxy_metadata: Default::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         });
         let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
@@ -226,6 +228,7 @@ fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        protocol_detection_timeout_ms: None,
         secrets: secrets(),
     });
     let mut captured = SidecarSpec::server(
@@ -866,4 +869,31 @@ fn a_port_named_after_no_protocol_is_sniffed_and_a_tcp_port_is_proxied() {
     let (out, inb) = sniffed(IstioVersion::v1(4), "web");
     assert_eq!(out["listener_filters_timeout"], "0.1s");
     assert_eq!(inb["filter_chains"].as_array().unwrap().len(), 1);
+}
+
+/// `topology.protocol_detection_timeout_ms` replaces the profile's protocolDetectionTimeout;
+/// 0 is none.
+#[test]
+fn the_installs_protocol_detection_timeout_replaces_the_profiles() {
+    let p = profile::by_name("istio-1.24").unwrap();
+    let none = IstioObjects::default();
+    let s = svc();
+    for (ms, want) in [(Some(500), "0.5s"), (Some(0), "0s"), (None, "0s")] {
+        let mut client = SidecarSpec::client(
+            &p,
+            &none,
+            PathBuf::from("/tmp/c.log"),
+            OutboundSpec {
+                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+                external: vec![],
+            },
+        );
+        client.service_port = ServicePort {
+            name: "web".into(),
+            app_protocol: None,
+        };
+        client.protocol_detection_timeout_ms = ms;
+        let l = &render(&client)["static_resources"]["listeners"][0];
+        assert_eq!(l["listener_filters_timeout"], want, "{ms:?}");
+    }
 }

@@ -150,6 +150,7 @@ async fn rendered_configs_pass_envoy_validate() {
                 proxy_metadata: ProxyMetadata {
                     http10: with_objects.then(|| "1".into()),
                 },
+                protocol_detection_timeout_ms: None,
                 secrets: mtls.then(|| secrets.clone()),
             };
             let cfg = render(&spec);
