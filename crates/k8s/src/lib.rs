@@ -401,6 +401,9 @@ pub fn render_text(
             ));
         }
     }
+    if let Some(ms) = variant.topology.protocol_detection_timeout_ms {
+        text.push_str(&format!("# Warning: topology.protocol_detection_timeout_ms ({ms}) is a per-variant sidecar setting locally; in a cluster it is the mesh-wide meshConfig.protocolDetectionTimeout of the installed profile\n"));
+    }
     if egress::is_outbound(scenario) {
         let cfg = match &opts.egress {
             Some(cfg) => cfg.clone(),

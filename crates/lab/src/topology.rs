@@ -80,6 +80,8 @@ pub struct PodTemplate {
     pub service_port: ServicePort,
     /// Its sidecar's proxy metadata (`topology.proxy_metadata`).
     pub proxy_metadata: ProxyMetadata,
+    /// MeshConfig `protocolDetectionTimeout` in ms (`topology.protocol_detection_timeout_ms`).
+    pub protocol_detection_timeout_ms: Option<u64>,
     /// Its workload certificate, when the mesh has them (`topology.mtls`).
     pub secrets: Option<WorkloadSecrets>,
 }
@@ -156,6 +158,7 @@ impl PodTemplate {
         spec.capture = pod.map(|p| PodCapture { pod_ip: p.ip() });
         spec.service_port = self.service_port.clone();
         spec.proxy_metadata = self.proxy_metadata.clone();
+        spec.protocol_detection_timeout_ms = self.protocol_detection_timeout_ms;
         spec.secrets = self.secrets.clone();
         (render(&spec), access_log)
     }
@@ -369,6 +372,7 @@ pub async fn start(
         app_bind: variant.topology.pod.app_bind,
         service_port: variant.topology.service_port.clone(),
         proxy_metadata: variant.topology.proxy_metadata.clone(),
+        protocol_detection_timeout_ms: variant.topology.protocol_detection_timeout_ms,
         secrets: server_secrets,
     };
     let mut servers = Vec::new();

@@ -64,6 +64,11 @@ pub struct LoadArgs {
     /// keep-alive`; without, no `Connection` header, as HTTP/1.0 closes by default).
     #[arg(long)]
     pub http10: bool,
+    /// Speak a server-first line protocol instead of HTTP (SMTP, MySQL): per request a new
+    /// connection, the server's banner line awaited up to MS (else `no_banner`), a line sent
+    /// and its answer read within --timeout-ms.
+    #[arg(long, value_name = "MS", conflicts_with_all = ["http10", "resolve"])]
+    pub banner_timeout_ms: Option<u64>,
     /// Close a connection after this many requests.
     #[arg(long, value_name = "N")]
     pub max_requests_per_conn: Option<u64>,
@@ -184,6 +189,9 @@ impl LoadArgs {
         if self.timeout_ms != defaults.timeout_ms {
             flag("timeout-ms", self.timeout_ms.to_string());
         }
+        if let Some(ms) = self.banner_timeout_ms {
+            flag("banner-timeout-ms", ms.to_string());
+        }
         if let Some(n) = self.max_requests_per_conn {
             flag("max-requests-per-conn", n.to_string());
         }
@@ -284,6 +292,7 @@ impl LoadArgs {
                 ProgressMode::Auto => std::io::stderr().is_terminal(),
             },
             seed: self.seed,
+            banner_timeout: self.banner_timeout_ms.map(Duration::from_millis),
         };
         config.validate()?;
         Ok(config)

@@ -44,6 +44,9 @@ pub struct LoadConfig {
     pub progress: bool,
     /// Seed of the random choices (think times, Poisson gaps); `None` picks one.
     pub seed: Option<u64>,
+    /// Speak a server-first line protocol instead of HTTP: a connection per exchange, the
+    /// server's banner awaited this long, then a line sent and its answer read.
+    pub banner_timeout: Option<Duration>,
 }
 
 impl LoadConfig {
@@ -68,6 +71,7 @@ impl LoadConfig {
             resolve: None,
             progress: false,
             seed: None,
+            banner_timeout: None,
         }
     }
 
@@ -91,6 +95,13 @@ impl LoadConfig {
         if self.max_requests_per_conn == Some(0) {
             return Err(LoadError::flag(
                 "--max-requests-per-conn",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if self.banner_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(LoadError::flag(
+                "--banner-timeout-ms",
                 0,
                 "must be at least 1",
             ));

@@ -15,6 +15,7 @@ mod connection;
 mod dns;
 mod error;
 mod hgrm;
+mod line;
 mod outcome;
 mod progress;
 mod report;
@@ -126,6 +127,7 @@ async fn run_on(config: LoadConfig, handles: Vec<Handle>) -> Result<LoadReport, 
         schedule: Schedule::new(start, config.stop, config.pacing, seed),
         dns: dns.clone(),
         seed,
+        banner_timeout: config.banner_timeout,
     });
     let refresher = match (&dns, &config.resolve) {
         (

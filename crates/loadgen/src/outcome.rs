@@ -24,13 +24,16 @@ pub enum TransportErrorKind {
     Timeout,
     /// The DNS lookup of `--resolve` failed.
     Dns,
+    /// A server-first exchange (`--banner-timeout-ms`): the server's banner did not arrive
+    /// within the banner timeout.
+    NoBanner,
     /// Anything else (malformed response, local I/O error).
     Other,
 }
 
 impl TransportErrorKind {
     /// Every kind, in report order.
-    pub const ALL: [TransportErrorKind; 8] = [
+    pub const ALL: [TransportErrorKind; 9] = [
         TransportErrorKind::ConnectRefused,
         TransportErrorKind::ConnectTimeout,
         TransportErrorKind::ConnectOther,
@@ -38,6 +41,7 @@ impl TransportErrorKind {
         TransportErrorKind::ClosedBeforeResponse,
         TransportErrorKind::Timeout,
         TransportErrorKind::Dns,
+        TransportErrorKind::NoBanner,
         TransportErrorKind::Other,
     ];
 
@@ -51,6 +55,7 @@ impl TransportErrorKind {
             TransportErrorKind::ClosedBeforeResponse => "closed_before_response",
             TransportErrorKind::Timeout => "timeout",
             TransportErrorKind::Dns => "dns",
+            TransportErrorKind::NoBanner => "no_banner",
             TransportErrorKind::Other => "other",
         }
     }
@@ -158,6 +163,8 @@ pub(crate) enum Outcome {
     },
     /// No response.
     Transport(TransportErrorKind),
+    /// A server-first exchange completed: banner, line, answer.
+    Answered,
 }
 
 impl Outcome {
@@ -166,6 +173,7 @@ impl Outcome {
         match self {
             Outcome::Response { status, .. } => *status >= 500,
             Outcome::Transport(_) => true,
+            Outcome::Answered => false,
         }
     }
 }

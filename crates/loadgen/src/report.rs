@@ -55,6 +55,10 @@ pub struct LoadReport {
     pub sockets_ideal: u64,
     /// `requests / duration_s`, 2 decimals.
     pub throughput_rps: f64,
+    /// Server-first exchanges completed, banner to answer (`--banner-timeout-ms` only; its
+    /// failures are transport errors: `no_banner`, `timeout`, `reset`, …).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub answered: u64,
     /// DNS lookups sent (DNS-resolving mode only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_queries: Option<u64>,
@@ -167,7 +171,8 @@ impl LoadReport {
                 })
                 .collect(),
             sockets_opened: stats.sockets_opened,
-            sockets_ideal: if config.keepalive {
+            answered: stats.answered,
+            sockets_ideal: if config.keepalive && config.banner_timeout.is_none() {
                 config.connections as u64
             } else {
                 stats.requests
@@ -182,6 +187,10 @@ impl LoadReport {
             latency_histogram: Some(stats.latency),
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `x` rounded to `decimals` places: short JSON numbers that parse back to the same value.

@@ -63,6 +63,8 @@ pub(crate) struct WorkerStats {
     /// Indexed by the second (since start) in which the request was due.
     pub(crate) timeline: Vec<Second>,
     pub(crate) sockets_opened: u64,
+    /// Server-first exchanges completed.
+    pub(crate) answered: u64,
 }
 
 impl WorkerStats {
@@ -77,6 +79,7 @@ impl WorkerStats {
                 .expect("valid histogram bounds"),
             timeline: Vec::new(),
             sockets_opened: 0,
+            answered: 0,
         }
     }
 
@@ -104,6 +107,7 @@ impl WorkerStats {
                 }
             }
             Outcome::Transport(kind) => self.transport[kind as usize] += 1,
+            Outcome::Answered => self.answered += 1,
         }
     }
 
@@ -131,6 +135,7 @@ impl WorkerStats {
             mine.flags.merge(&theirs.flags);
         }
         self.sockets_opened += other.sockets_opened;
+        self.answered += other.answered;
     }
 
     /// Transport errors by kind, non-zero only.

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) dns: Option<Arc<Dns>>,
     /// The run's seed; worker `i` draws its think times from `seed + i`.
     pub(crate) seed: u64,
+    /// A server-first line exchange per request, the banner awaited this long.
+    pub(crate) banner_timeout: Option<Duration>,
 }
 
 /// Send requests as worker `index` until the schedule ends; returns what this worker saw.
@@ -66,6 +68,14 @@ async fn attempt(
     stats: &mut WorkerStats,
 ) -> Outcome {
     let deadline = Instant::now() + shared.timeout;
+    if let Some(banner_timeout) = shared.banner_timeout {
+        let stream = match connect(shared.target, deadline).await {
+            Ok(stream) => stream,
+            Err(kind) => return Outcome::Transport(kind),
+        };
+        stats.sockets_opened += 1;
+        return crate::line::exchange(stream, banner_timeout, deadline).await;
+    }
     if let (Some(dns), Some(dst)) = (&shared.dns, slot.as_ref().and_then(|c| c.dst)) {
         if !dns.is_current(dst) {
             *slot = None;

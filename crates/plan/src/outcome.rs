@@ -121,6 +121,12 @@ pub fn observe(load: &LoadReport, timeline: &[Second], sidecars: &[SidecarCounts
         requests: load.requests,
         errors: load.errors,
         errors_per_second: timeline.iter().map(|s| s.errors).collect(),
+        transport_errors: load
+            .transport_errors
+            .iter()
+            .map(|(kind, n)| (kind.as_str().to_string(), *n))
+            .collect(),
+        p50_ms: load.latency_ms.p50,
         ..Default::default()
     };
     // Client-visible error flags: the flags of error responses, from the timeline's per-second

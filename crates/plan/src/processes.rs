@@ -90,6 +90,7 @@ pub fn load_args(
     }
     a.no_keepalive = load.keepalive == Some(false);
     a.http10 = load.http10 == Some(true);
+    a.banner_timeout_ms = load.banner_timeout_ms;
     if let Some(r) = resolve {
         a.resolve = Some(r.name.clone());
         a.upstream_port = Some(r.port);

@@ -11,7 +11,7 @@ use mesh5xx_diagnose::{Fix, Signature};
 use crate::expect::Expectation;
 use crate::istio::IstioObjects;
 use crate::model::{Direction, LoadSettings, Scenario, Service, Strategy, Topology, Variant};
-use crate::ScenarioError;
+use crate::{PortProtocol, ScenarioError};
 
 /// The scenario files of one directory, sorted by name.
 #[derive(Debug, Clone)]
@@ -194,10 +194,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
         }
         let topology: Topology = merged(&file.defaults.topology, &v.topology)
             .map_err(|e| ScenarioError::invalid(path, at("topology"), e))?;
-        topology
+        let protocol = topology
             .service_port
-            .protocol()
+            .protocol(file.service.port)
             .map_err(|e| ScenarioError::invalid(path, at("topology.service_port"), e))?;
+        if topology.mtls.is_some() && !matches!(protocol, PortProtocol::Http | PortProtocol::Http2)
+        {
+            return Err(ScenarioError::invalid(
+                path,
+                at("topology.service_port"),
+                format!(
+                    "{:?} is a TCP or sniffed port; the lab renders mTLS (`topology.mtls`) on HTTP ports only",
+                    topology.service_port.name
+                ),
+            ));
+        }
         if topology.replicas == 0 || topology.replicas > 8 {
             return Err(ScenarioError::invalid(
                 path,

@@ -30,6 +30,14 @@ pub struct Expectation {
     /// Minimum count of each flag in the client sidecar's access log.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub client_sidecar_min: BTreeMap<String, u64>,
+    /// The client's median latency at least this many ms: a delay the mechanism adds to
+    /// every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_p50_ms: Option<f64>,
+    /// Minimum count of each kind of attempt the client got no response for (`no_banner`,
+    /// `timeout`, `reset`, …; `mesh5xx loadgen`'s transport error kinds).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub transport_errors_min: BTreeMap<String, u64>,
     /// The error-free timeline must show at least this many separate error bursts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_bursts: Option<u64>,
@@ -51,6 +59,10 @@ pub struct Observed {
     pub client_sidecar_flags: BTreeMap<String, u64>,
     /// Errors per second, in order.
     pub errors_per_second: Vec<u64>,
+    /// Kind → count of the client's attempts without a response.
+    pub transport_errors: BTreeMap<String, u64>,
+    /// The client's median latency, ms.
+    pub p50_ms: f64,
 }
 
 /// The outcome of checking one expectation.
@@ -88,6 +100,24 @@ impl Expectation {
                     format!(
                         "value {flag:?}: not an Envoy response flag (expected one of {})",
                         mesh5xx_accesslog::RESPONSE_FLAGS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for kind in self.transport_errors_min.keys() {
+            if !mesh5xx_loadgen::TransportErrorKind::ALL
+                .iter()
+                .any(|k| k.as_str() == kind)
+            {
+                let known: Vec<&str> = mesh5xx_loadgen::TransportErrorKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
+                return Err((
+                    "transport_errors_min".to_string(),
+                    format!(
+                        "value {kind:?}: not a transport error kind (expected one of {})",
+                        known.join(", ")
                     ),
                 ));
             }
@@ -181,6 +211,22 @@ impl Expectation {
                 }
             }
         }
+        if let Some(min) = self.min_p50_ms {
+            if obs.p50_ms < min {
+                failures.push(format!(
+                    "median latency {:.1} ms is below the expected {min} ms",
+                    obs.p50_ms
+                ));
+            }
+        }
+        for (kind, min) in &self.transport_errors_min {
+            let n = obs.transport_errors.get(kind).copied().unwrap_or(0);
+            if n < *min {
+                failures.push(format!(
+                    "the client got {n} × {kind}, expected at least {min}"
+                ));
+            }
+        }
         if let Some(min) = self.min_bursts {
             let bursts = count_bursts(&obs.errors_per_second);
             if bursts < min {
@@ -220,6 +266,35 @@ mod tests {
             error_flags: flags.iter().map(|(f, n)| (f.to_string(), *n)).collect(),
             ..Observed::default()
         }
+    }
+
+    #[test]
+    fn transport_errors_and_latency_are_counted_by_kind() {
+        let e = Expectation {
+            transport_errors_min: [("no_banner".to_string(), 100)].into(),
+            min_p50_ms: Some(100.0),
+            ..Default::default()
+        };
+        e.validate().unwrap();
+        let mut o = obs(120, 120, &[("-", 120)]);
+        o.transport_errors = [("no_banner".to_string(), 120)].into();
+        o.p50_ms = 2000.0;
+        assert!(e.check(&o).passed);
+        o.transport_errors = [("timeout".to_string(), 120)].into();
+        o.p50_ms = 3.0;
+        let v = e.check(&o);
+        assert_eq!(v.failures.len(), 2, "{v:?}");
+        assert!(
+            v.failures.iter().any(|f| f.contains("0 × no_banner")),
+            "{v:?}"
+        );
+        let bad = Expectation {
+            transport_errors_min: [("banner".to_string(), 1)].into(),
+            ..Default::default()
+        };
+        let (field, why) = bad.validate().unwrap_err();
+        assert_eq!(field, "transport_errors_min");
+        assert!(why.contains("no_banner"), "{why}");
     }
 
     #[test]

@@ -164,6 +164,11 @@ pub struct Topology {
     /// `proxyMetadata` of every pod's sidecar (the `proxy.istio.io/config` annotation).
     #[serde(default)]
     pub proxy_metadata: crate::ProxyMetadata,
+    /// MeshConfig `protocolDetectionTimeout` as the install sets it, in ms (0: none), in
+    /// place of the profile's default: how long a sniffing listener waits for the client's
+    /// first bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_detection_timeout_ms: Option<u64>,
     /// The mesh's CA issues every pod a workload certificate (its service account's SPIFFE
     /// identity) and the sidecars speak mTLS as the variant's PeerAuthentication and
     /// DestinationRule `tls` say, auto mTLS by default. Without it the pods have no
@@ -220,6 +225,12 @@ impl Topology {
             .collect();
         if self.mtls.is_some() {
             out.push(Since::from("topology.mtls", Behaviour::PeerAuthentication));
+        }
+        if self.service_port.app_protocol.is_some() {
+            out.push(Since::from(
+                "service_port.appProtocol",
+                Behaviour::AppProtocol,
+            ));
         }
         if self.pod.exit_on_zero_active_connections {
             out.push(Since::from(
@@ -652,6 +663,11 @@ pub struct LoadSettings {
     pub http10: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// A server-first line protocol instead of HTTP (an SMTP or MySQL client): a connection
+    /// per request, the server's banner awaited this long (else `no_banner`), then a line
+    /// and its answer within `timeout_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner_timeout_ms: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Outbound: when the app looks the external host up: `once`, `per-connection`, `every-ms:N`.

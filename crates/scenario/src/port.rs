@@ -38,14 +38,26 @@ pub enum PortProtocol {
     /// `http2`, `grpc`, `grpc-web`, appProtocol `kubernetes.io/h2c`: HTTP/2 clusters, to the
     /// app too.
     Http2,
+    /// `tcp`, `mysql`, `mongo`, `redis`, `tls`, `https`, or an unnamed port on a well-known
+    /// port (25, 53, 3306, 27017): a TCP proxy, no sniffing.
+    Tcp,
+    /// Any other name (`web`, none): istiod's `UnsupportedProtocol`, rendered as protocol
+    /// sniffing (`ListenerProtocolAuto`).
+    Auto,
 }
+
+/// Ports istiod treats as TCP when their name names no protocol: "applications bound to
+/// these ports will be broken if protocol sniffing is enabled" (SMTP, DNS, MySQL, MongoDB;
+/// pkg/config/kube/conversion.go@1.24.0 L27-39, L87-91).
+const WELL_KNOWN_PORTS: [u16; 4] = [25, 53, 3306, 27017];
 
 impl ServicePort {
     /// The protocol istiod reads off this port, as `ConvertProtocol` does
     /// (pkg/config/kube/conversion.go@1.24.0 L48-93: `appProtocol` first, then the name's
-    /// prefix before `-`, case-insensitive; `grpc-web` before the prefix rule), or why the
-    /// lab does not render it.
-    pub fn protocol(&self) -> Result<PortProtocol, String> {
+    /// prefix before `-`, case-insensitive; `grpc-web` before the prefix rule; a name that
+    /// names no protocol is TCP on a well-known `port`, else sniffed), or why the lab does
+    /// not render it.
+    pub fn protocol(&self, port: u16) -> Result<PortProtocol, String> {
         let name = self.app_protocol.as_deref().unwrap_or(&self.name);
         if name == "kubernetes.io/h2c" && self.app_protocol.is_some() {
             return Ok(PortProtocol::Http2);
@@ -58,11 +70,14 @@ impl ServicePort {
         // The names protocol.Parse knows (pkg/config/protocol/instance.go@1.24.0 L65-94); http2 and grpc
         // are `IsHTTP2` (L96-104).
         match prefix {
-            "http" => Ok(PortProtocol::Http),
+            "http" | "http_proxy" => Ok(PortProtocol::Http),
             "http2" | "grpc" => Ok(PortProtocol::Http2),
-            _ => Err(format!(
-                "{name:?} names protocol {prefix:?}; the lab renders http, http2 and grpc ports"
+            "tcp" | "mysql" | "mongo" | "redis" | "tls" | "https" => Ok(PortProtocol::Tcp),
+            "udp" => Err(format!(
+                "{name:?} names protocol \"udp\"; the lab renders TCP ports only"
             )),
+            _ if WELL_KNOWN_PORTS.contains(&port) => Ok(PortProtocol::Tcp),
+            _ => Ok(PortProtocol::Auto),
         }
     }
 }
@@ -109,21 +124,33 @@ mod tests {
 
     #[test]
     fn the_protocol_comes_from_app_protocol_then_the_name_prefix() {
-        assert_eq!(port("http", None).protocol(), Ok(PortProtocol::Http));
-        assert_eq!(port("HTTP-web", None).protocol(), Ok(PortProtocol::Http));
-        assert_eq!(port("http2-app", None).protocol(), Ok(PortProtocol::Http2));
-        assert_eq!(port("grpc", None).protocol(), Ok(PortProtocol::Http2));
-        assert_eq!(port("grpc-web-x", None).protocol(), Ok(PortProtocol::Http2));
+        let on_80 = |name: &str, app: Option<&str>| port(name, app).protocol(80);
+        assert_eq!(on_80("http", None), Ok(PortProtocol::Http));
+        assert_eq!(on_80("HTTP-web", None), Ok(PortProtocol::Http));
+        assert_eq!(on_80("http2-app", None), Ok(PortProtocol::Http2));
+        assert_eq!(on_80("grpc", None), Ok(PortProtocol::Http2));
+        assert_eq!(on_80("grpc-web-x", None), Ok(PortProtocol::Http2));
+        assert_eq!(on_80("grpc", Some("http")), Ok(PortProtocol::Http));
         assert_eq!(
-            port("grpc", Some("http")).protocol(),
-            Ok(PortProtocol::Http)
-        );
-        assert_eq!(
-            port("web", Some("kubernetes.io/h2c")).protocol(),
+            on_80("web", Some("kubernetes.io/h2c")),
             Ok(PortProtocol::Http2)
         );
-        let err = port("tcp-db", None).protocol().unwrap_err();
-        assert!(err.contains("\"tcp\""), "{err}");
+        assert_eq!(on_80("tcp-db", None), Ok(PortProtocol::Tcp));
+        assert_eq!(on_80("mysql", None), Ok(PortProtocol::Tcp));
+        assert_eq!(on_80("web", Some("tcp")), Ok(PortProtocol::Tcp));
+        let err = on_80("udp-dns", None).unwrap_err();
+        assert!(err.contains("\"udp\""), "{err}");
+    }
+
+    #[test]
+    fn a_port_named_after_no_protocol_is_sniffed_unless_well_known() {
+        assert_eq!(port("web", None).protocol(80), Ok(PortProtocol::Auto));
+        assert_eq!(port("", None).protocol(80), Ok(PortProtocol::Auto));
+        assert_eq!(port("smtp", None).protocol(2525), Ok(PortProtocol::Auto));
+        assert_eq!(port("smtp", None).protocol(25), Ok(PortProtocol::Tcp));
+        assert_eq!(port("", None).protocol(3306), Ok(PortProtocol::Tcp));
+        // A name that names a protocol wins over the well-known port.
+        assert_eq!(port("http", None).protocol(3306), Ok(PortProtocol::Http));
     }
 
     #[test]

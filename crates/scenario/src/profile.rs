@@ -124,6 +124,19 @@ impl Profile {
             .then(|| Duration::from_secs(300))
     }
 
+    /// MeshConfig `protocolDetectionTimeout`: how long a sniffing listener waits for the
+    /// client's first bytes before it hands the connection to its TCP proxy (`None`: 0s, no
+    /// timeout).
+    pub fn protocol_detection_timeout(&self) -> Option<Duration> {
+        if self.has(Behaviour::ProtocolDetectionTimeoutOff) {
+            None
+        } else if self.has(Behaviour::ProtocolDetectionTimeout5s) {
+            Some(Duration::from_secs(5))
+        } else {
+            Some(Duration::from_millis(100))
+        }
+    }
+
     /// Whether this profile's istiod renders `behaviour`.
     pub fn has(&self, behaviour: Behaviour) -> bool {
         self.version.has(behaviour)

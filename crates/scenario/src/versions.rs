@@ -330,6 +330,48 @@ behaviours! {
         after: "the inbound listener logs, in the access log's format, the connections no filter chain takes (response_flag_filter NR: filter_chain_not_found)",
         source: "v1alpha3/accesslog.go@1.7.0 (none); v1alpha3/accesslog.go@1.8.0 L233; core/accesslog.go@1.24.0 L188-240, core/listener_inbound.go@1.24.0 L312"
     }
+    OutboundProtocolSniffing {
+        since: 3,
+        before: "a Service port whose name names no protocol is TCP: the outbound listener is a TCP proxy",
+        after: "such a port is sniffed on the outbound listener (PILOT_ENABLE_PROTOCOL_SNIFFING_FOR_OUTBOUND, default true): tls_inspector and http_inspector listener filters, an HTTP chain matching application_protocols http/1.1 and h2c, a TCP proxy chain for the rest, listener_filters_timeout protocolDetectionTimeout with continue_on_listener_filters_timeout",
+        source: "pilot/pkg/features/pilot.go@1.3.0 L180-184; v1alpha3/listener.go@1.4.0 L1803-1810, L1881-1884; core/listener.go@1.24.0 L76-90, L553-608, L940-963"
+    }
+    InboundProtocolSniffing {
+        since: 5,
+        before: "a port whose name names no protocol is TCP on the inbound listener (PILOT_ENABLE_PROTOCOL_SNIFFING_FOR_INBOUND, default false)",
+        after: "sniffed inbound too: an http_inspector listener filter, an HTTP chain on application_protocols http/1.1 and h2c (raw_buffer), a TCP proxy chain for the rest (raw_buffer), listener_filters_timeout protocolDetectionTimeout",
+        source: "pilot/pkg/features/pilot.go@1.4.0 L189-192; pilot/pkg/features/pilot.go@1.5.0 L201-204; core/filterchain_options.go@1.24.0 L140-160, L196-205; core/listener_inbound.go@1.24.0 L285-316, L540-571"
+    }
+    ProtocolDetectionTimeout5s {
+        since: 7,
+        before: "MeshConfig protocolDetectionTimeout 100ms (helm's global.proxy.protocolDetectionTimeout, the code default from 1.3)",
+        after: "protocolDetectionTimeout 5s",
+        source: "pkg/config/mesh/mesh.go@1.3.0 L85; install/kubernetes/helm/istio/values.yaml@1.4.0 L218; pkg/config/mesh/mesh.go@1.6.0 L149; pkg/config/mesh/mesh.go@1.7.0 L96"
+    }
+    ProtocolDetectionTimeoutOff {
+        since: 8,
+        before: "protocolDetectionTimeout 5s: a connection whose client says nothing goes to the TCP proxy after it",
+        after: "protocolDetectionTimeout 0s: no timeout, the sniffing listener waits for the client's first bytes for ever",
+        source: "pkg/config/mesh/mesh.go@1.8.0 L84; pkg/config/mesh/mesh.go@1.24.0 L76; core/listener.go@1.24.0 L600-605"
+    }
+    SniffRawBufferMatch {
+        since: 9,
+        before: "the outbound HTTP chain of a sniffed port matches application_protocols http/1.0, http/1.1 and h2 only: a connection the inspector could not name (or that timed out) falls to the TCP proxy chain",
+        after: "the outbound HTTP chain matches application_protocols http/1.0, http/1.1, h2c and transport_protocol raw_buffer; Envoy gives every plaintext connection raw_buffer and picks the most specific chain at each step, so a connection the inspector could not name matches no chain (no_filter_chain_match)",
+        source: "v1alpha3/listener.go@1.4.0 L141-149, L1293-1302; v1alpha3/listener.go@1.9.0 L137, L1300-1302; core/listener.go@1.24.0 L955-961"
+    }
+    SniffNoHttp10Alpn {
+        since: 13,
+        before: "a sniffed port's HTTP chain matches http/1.0 too",
+        after: "it matches http/1.1 and h2c only, unless istiod runs with PILOT_HTTP10 (an HTTP/1.0 client goes to the TCP chain instead of a 426)",
+        source: "v1alpha3/listener.go@1.12.0 plaintextHTTPALPNs; v1alpha3/listener.go@1.13.0 L98-107; core/listener.go@1.24.0 L76-90"
+    }
+    AppProtocol {
+        since: 6,
+        before: "a Service port's appProtocol is not read: its name alone decides the protocol",
+        after: "appProtocol, when set, decides the protocol in place of the name",
+        source: "pkg/config/kube/conversion.go@1.5.0 L57 (ConvertProtocol(port, name, proto)); pkg/config/kube/conversion.go@1.6.0 L47-57; pkg/config/kube/conversion.go@1.24.0 L48-70"
+    }
     DeltaXds {
         since: 22,
         before: "pilot-agent bootstraps Envoy with ads_config.api_type GRPC: state-of-the-world ADS (ISTIO_DELTA_XDS, default false)",

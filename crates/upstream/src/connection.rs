@@ -27,6 +27,9 @@ pub(crate) async fn serve(stream: TcpStream, policy: Arc<Policy>, open: OpenConn
 
 /// Serve the connection; returns why it closes. The socket closes when this returns.
 async fn drive(stream: TcpStream, policy: Arc<Policy>, record: &Arc<ConnRecord>) -> CloseReason {
+    if let Some(banner) = &policy.server_first {
+        return crate::lines::serve(stream, banner, record).await;
+    }
     if let Some(status) = policy.preface_answer {
         if opens_with_h2_preface(&stream).await {
             return answer_preface(stream, status).await;

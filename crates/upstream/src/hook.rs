@@ -22,7 +22,7 @@ use crate::report::CloseReason;
 /// Every method has a default that does nothing. [`Hook::uses`] says which of the per-request
 /// and per-connection calls the core must make; the others ([`Hook::close_lag`],
 /// [`Hook::shutdown_delay`], [`Hook::graceful_shutdown`], [`Hook::down_windows`],
-/// [`Hook::preface_answer`]) are asked
+/// [`Hook::preface_answer`], [`Hook::server_first`]) are asked
 /// once, when the server starts.
 pub(crate) trait Hook: Debug + Send + Sync {
     /// Which per-request and per-connection calls this hook needs.
@@ -75,6 +75,12 @@ pub(crate) trait Hook: Debug + Send + Sync {
     /// The app's answer to a connection that opens with the HTTP/2 preface: this status,
     /// then a close. `None` (every hook): hyper's own way, a close without an answer.
     fn preface_answer(&self) -> Option<StatusCode> {
+        None
+    }
+
+    /// The banner line (with its CRLF) of a server-first line protocol the app speaks
+    /// instead of HTTP. `None` (every hook): HTTP.
+    fn server_first(&self) -> Option<std::sync::Arc<str>> {
         None
     }
 }

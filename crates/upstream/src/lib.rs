@@ -32,6 +32,7 @@ mod connection;
 mod error;
 pub mod faults;
 mod hook;
+mod lines;
 mod policy;
 mod ready;
 mod report;

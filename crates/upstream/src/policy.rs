@@ -33,6 +33,8 @@ pub(crate) struct Policy {
     pub(crate) first_request: Option<FirstRequest>,
     /// The answer to a connection that opens with the HTTP/2 preface (`None`: hyper's close).
     pub(crate) preface_answer: Option<http::StatusCode>,
+    /// The banner of the line protocol the app speaks instead of HTTP (`server-first`).
+    pub(crate) server_first: Option<Arc<str>>,
     /// Status code of each response slot.
     codes: Vec<u16>,
     /// Response body of `--body-bytes`; `None` answers `ok\n`.
@@ -72,9 +74,11 @@ impl Policy {
             .any(|w| w.from_first_request)
             .then(FirstRequest::default);
         let preface_answer = hooks.iter().find_map(|h| h.preface_answer());
+        let server_first = hooks.iter().find_map(|h| h.server_first());
         Self {
             started: Instant::now(),
             preface_answer,
+            server_first,
             requests,
             connections,
             close_lag,

@@ -1245,3 +1245,58 @@ fn mtls_mismatches_fail_with_their_tls_signatures() {
     assert_eq!(fixed["errors"], 0);
     assert!(fixed["requests"].as_u64().unwrap() >= 1100);
 }
+
+#[test]
+fn protocol_sniffing_stalls_a_server_first_protocol_until_the_client_gives_up() {
+    let scratch = Scratch::new("sniffing");
+    let s = run_checked("protocol-sniffing-server-first", &[], &scratch);
+    let base = variant(&s, "baseline");
+    let requests = base["requests"].as_u64().unwrap();
+    // Every connection waited the client's whole 2 s for a banner; the app never got one and
+    // neither sidecar logged anything.
+    assert_eq!(
+        base["transport_errors"]["no_banner"].as_u64(),
+        Some(requests),
+        "{}",
+        base["transport_errors"]
+    );
+    assert!(
+        base["latency_ms"]["p50"].as_f64().unwrap() >= 2000.0,
+        "{base}"
+    );
+    assert_eq!(base["app_connections"]["opened"], 0);
+    for pod in ["client", "srv-a-0"] {
+        assert_eq!(sidecar(base, pod)["requests"], 0, "{pod}");
+        assert!(access_log(&scratch, "baseline", pod).is_empty(), "{pod}");
+    }
+    // A detection timeout set by the install: the caller's sidecar stops waiting after it and
+    // finds no chain for the connection (its HTTP chain matches raw_buffer): closed at 500 ms.
+    let timed = variant(&s, "detection-timeout-500ms");
+    assert_eq!(
+        timed["transport_errors"]["closed_before_response"], timed["requests"],
+        "{}",
+        timed["transport_errors"]
+    );
+    let p50 = timed["latency_ms"]["p50"].as_f64().unwrap();
+    assert!((500.0..1000.0).contains(&p50), "{}", timed["latency_ms"]);
+    // Named for TCP: a TCP proxy on both sidecars, a TCP line (code 0) each, every exchange
+    // answered.
+    for name in ["port-named-tcp", "app-protocol-tcp"] {
+        let v = variant(&s, name);
+        let requests = v["requests"].as_u64().unwrap();
+        assert_eq!(v["errors"], 0, "{name}");
+        assert_eq!(
+            v["app_connections"]["opened"].as_u64(),
+            Some(requests),
+            "{name}"
+        );
+        let lines = access_log(&scratch, name, "srv-a-0");
+        let e = mesh5xx_accesslog::parse_line(&lines[0]).unwrap();
+        assert_eq!(e.response_code, 0, "{}", lines[0]);
+        assert!(
+            v["latency_ms"]["p50"].as_f64().unwrap() < 100.0,
+            "{name}: {}",
+            v["latency_ms"]
+        );
+    }
+}

@@ -180,7 +180,10 @@ fn to_argv_round_trips_through_the_command_line() {
     resolving.resolve_mode = ResolveMode::Every(Duration::from_millis(1000));
     resolving.headers = vec![("x-a".into(), "b c".into())];
     resolving.max_requests_per_conn = Some(10);
-    for args in [plain, open, resolving] {
+    let mut server_first = plain.clone();
+    server_first.banner_timeout_ms = Some(2000);
+    server_first.rate = Some(20.0);
+    for args in [plain, open, resolving, server_first] {
         let argv = args.to_argv();
         let back = parse(&argv.iter().map(String::as_str).collect::<Vec<_>>())
             .unwrap_or_else(|e| panic!("{argv:?}: {e}"));

@@ -8,6 +8,7 @@ mod counts;
 mod dns;
 mod open_loop;
 mod report;
+mod server_first;
 
 use std::net::SocketAddr;
 

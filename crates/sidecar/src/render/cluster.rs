@@ -96,9 +96,7 @@ pub fn outbound_static(
 }
 
 fn port_protocol(spec: &SidecarSpec<'_>) -> PortProtocol {
-    spec.service_port
-        .protocol()
-        .expect("the catalog checked topology.service_port")
+    spec.port_protocol()
 }
 
 /// Make `c` an HTTP/2 cluster (`setH2Options`: `explicit_http_config.http2_protocol_options`,

@@ -57,7 +57,7 @@ fn flags_header(append_action: &str) -> Value {
 }
 
 /// The file access log in the profile's TEXT format.
-fn file_access_log(spec: &SidecarSpec<'_>) -> Value {
+pub(super) fn file_access_log(spec: &SidecarSpec<'_>) -> Value {
     let format = match spec.profile.log_format() {
         LogFormat::Istio12 => ISTIO_1_2_TEXT_FORMAT,
         LogFormat::Istio13 => ISTIO_LEGACY_TEXT_FORMAT,
@@ -123,5 +123,5 @@ fn listener(
 }
 
 fn port_is_http2(spec: &SidecarSpec<'_>) -> bool {
-    spec.service_port.protocol() == Ok(PortProtocol::Http2)
+    spec.port_protocol() == PortProtocol::Http2
 }

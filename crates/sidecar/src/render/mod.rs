@@ -14,6 +14,7 @@ mod capture;
 mod cluster;
 mod listener;
 mod route;
+mod sniff;
 mod tls;
 
 pub use capture::{PodCapture, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT};
@@ -24,7 +25,7 @@ use std::path::PathBuf;
 
 use mesh5xx_scenario::istio::{OutboundTrafficMode, Resolution};
 use mesh5xx_scenario::model::Service;
-use mesh5xx_scenario::{IstioObjects, Profile, ProxyMetadata, ServicePort};
+use mesh5xx_scenario::{IstioObjects, PortProtocol, Profile, ProxyMetadata, ServicePort};
 use serde_json::{json, Value};
 
 use crate::certs::WorkloadSecrets;
@@ -60,6 +61,9 @@ pub struct SidecarSpec<'a> {
     pub service_port: ServicePort,
     /// The pod's proxy metadata (`topology.proxy_metadata`).
     pub proxy_metadata: ProxyMetadata,
+    /// MeshConfig `protocolDetectionTimeout` in ms as the install sets it (0: none;
+    /// `topology.protocol_detection_timeout_ms`), else the profile's.
+    pub protocol_detection_timeout_ms: Option<u64>,
     /// The pod's workload certificate and the mesh's root, when the mesh has them
     /// (`topology.mtls`): the sidecar then speaks mTLS as the Istio objects say.
     pub secrets: Option<WorkloadSecrets>,
@@ -85,6 +89,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         }
     }
@@ -93,7 +98,27 @@ impl<'a> SidecarSpec<'a> {
     pub fn in_topology(mut self, topology: &mesh5xx_scenario::Topology) -> Self {
         self.service_port = topology.service_port.clone();
         self.proxy_metadata = topology.proxy_metadata.clone();
+        self.protocol_detection_timeout_ms = topology.protocol_detection_timeout_ms;
         self
+    }
+
+    /// The protocol istiod gives the service's port (`topology.service_port` on the
+    /// service's port number).
+    pub fn port_protocol(&self) -> PortProtocol {
+        let port = match (&self.inbound, &self.outbound) {
+            (Some(inb), _) => inb.service.port,
+            (
+                None,
+                Some(OutboundSpec {
+                    service: Some((svc, _)),
+                    ..
+                }),
+            ) => svc.port,
+            _ => 80,
+        };
+        self.service_port
+            .protocol(port)
+            .expect("the catalog checked topology.service_port")
     }
 
     /// The sidecar of the client pod calling `outbound`, logging to `access_log`.
@@ -114,6 +139,7 @@ impl<'a> SidecarSpec<'a> {
             capture: None,
             service_port: ServicePort::default(),
             proxy_metadata: ProxyMetadata::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         }
     }
@@ -165,6 +191,7 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
             capture::inbound(&mut l, spec, pod, inb.app.port());
         }
         tls::inbound(&mut l, spec, inb.service.target_port);
+        sniff::apply(&mut l, spec, sniff::Side::Inbound, &name);
         clusters.push(c);
         listeners.push(l);
     }
@@ -215,6 +242,14 @@ pub fn render(spec: &SidecarSpec<'_>) -> Value {
         if spec.capture.is_some() {
             let port = out.service.as_ref().map_or(80, |(svc, _)| svc.port);
             capture::outbound_service(&mut l, port);
+        }
+        if let Some((svc, _)) = &out.service {
+            sniff::apply(
+                &mut l,
+                spec,
+                sniff::Side::Outbound,
+                &outbound_name(svc.port, &svc.host),
+            );
         }
         listeners.push(l);
     }

@@ -43,6 +43,7 @@ fn server(profile: &Profile, istio: &IstioObjects, svc: &Service) -> Value {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        protocol_detection_timeout_ms: None,
         secrets: None,
     })
 }
@@ -149,6 +150,7 @@ fn passthrough_route_has_15s_timeout_only_in_old_istio() {
             capture: None,
             service_port: Default::default(),
             proxy_metadata: Default::default(),
+            protocol_detection_timeout_ms: None,
             secrets: None,
         });
         let hcm = &cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
@@ -226,6 +228,7 @@ fn both(version: IstioVersion, objs: &IstioObjects) -> Both {
         capture: None,
         service_port: Default::default(),
         proxy_metadata: Default::default(),
+        protocol_detection_timeout_ms: None,
         secrets: secrets(),
     });
     let mut captured = SidecarSpec::server(
@@ -417,6 +420,33 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             let p = Profile::at("test", version, "");
             text(&route::retry_policy(&p, None).unwrap()["retriable_status_codes"])
         }
+        Behaviour::OutboundProtocolSniffing | Behaviour::InboundProtocolSniffing => {
+            let (client, server) = sniffed(version, "web");
+            let l = if b == Behaviour::OutboundProtocolSniffing {
+                client
+            } else {
+                server
+            };
+            let names: Vec<&str> = l["listener_filters"]
+                .as_array()
+                .map(|f| f.iter().map(|f| f["name"].as_str().unwrap()).collect())
+                .unwrap_or_default();
+            format!("{names:?} {}", l["filter_chains"].as_array().unwrap().len())
+        }
+        Behaviour::SniffRawBufferMatch | Behaviour::SniffNoHttp10Alpn => text(
+            &sniffed(version, "web").0["filter_chains"][1]["filter_chain_match"],
+        ),
+        Behaviour::AppProtocol => {
+            let topology: mesh5xx_scenario::model::Topology =
+                yaml_serde::from_str("service_port: {name: smtp, app_protocol: tcp}").unwrap();
+            format!(
+                "translated: {}",
+                topology.requires().iter().all(|s| s.holds_for(version))
+            )
+        }
+        Behaviour::ProtocolDetectionTimeout5s | Behaviour::ProtocolDetectionTimeoutOff => {
+            text(&sniffed(version, "web").0["listener_filters_timeout"])
+        }
         // Not rendered here: the lab's control plane picks the ADS API off the profile
         // (crates/lab/src/control_plane.rs, tested there; the delta stream against a real Envoy in
         // crates/xds/tests/it).
@@ -425,6 +455,41 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             format!("delta: {}", p.has(Behaviour::DeltaXds))
         }
     }
+}
+
+/// The client's outbound and the server's inbound listener of `version` for a service port
+/// named `name`.
+fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
+    let p = Profile::at("test", version, "");
+    let none = IstioObjects::default();
+    let s = svc();
+    let port = ServicePort {
+        name: name.into(),
+        app_protocol: None,
+    };
+    let mut server = SidecarSpec::server(
+        "srv-a-0",
+        &p,
+        &none,
+        PathBuf::from("/tmp/s.log"),
+        InboundSpec {
+            service: &s,
+            app: "127.0.0.1:8080".parse().unwrap(),
+        },
+    );
+    server.service_port = port.clone();
+    let mut client = SidecarSpec::client(
+        &p,
+        &none,
+        PathBuf::from("/tmp/c.log"),
+        OutboundSpec {
+            service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+            external: vec![],
+        },
+    );
+    client.service_port = port;
+    let listener = |cfg: Value| cfg["static_resources"]["listeners"][0].clone();
+    (listener(render(&client)), listener(render(&server)))
 }
 
 /// Golden values, one row of the behaviour table each: what the rendering shows in the last
@@ -477,6 +542,22 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::AutoMtls => ("null null", "\"tlsMode-istio\" \"istio\""),
         Behaviour::TlsV13Params => ("null null", "\"TLSv1_3\" \"TLSv1_3\""),
         Behaviour::ListenerNrAccessLog => ("null", r#"{"response_flag_filter":{"flags":["NR"]}}"#),
+        Behaviour::OutboundProtocolSniffing => (
+            "[] 1",
+            r#"["envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector"] 2"#,
+        ),
+        Behaviour::InboundProtocolSniffing => ("[] 1", r#"["envoy.filters.listener.http_inspector"] 2"#),
+        Behaviour::AppProtocol => ("translated: false", "translated: true"),
+        Behaviour::SniffRawBufferMatch => (
+            r#"{"application_protocols":["http/1.0","http/1.1","h2"]}"#,
+            r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+        ),
+        Behaviour::SniffNoHttp10Alpn => (
+            r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+            r#"{"application_protocols":["http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
+        ),
+        Behaviour::ProtocolDetectionTimeout5s => ("\"0.1s\"", "\"5s\""),
+        Behaviour::ProtocolDetectionTimeoutOff => ("\"5s\"", "\"0s\""),
     }
 }
 
@@ -777,4 +858,85 @@ fn a_sidecar_ingress_default_endpoint_sends_inbound_to_the_loopback_in_every_era
     .unwrap_err();
     assert_eq!(e.0, "istio[0].spec.ingress[0].defaultEndpoint");
     assert!(e.1.contains("127.0.0.1:PORT"), "{}", e.1);
+}
+
+/// A sniffed port: the HTTP chain on the inspector's ALPNs, the TCP proxy to the same cluster
+/// for the rest; a `tcp` port (or a name that names no protocol on a well-known port) is a TCP
+/// proxy only, never sniffed.
+#[test]
+fn a_port_named_after_no_protocol_is_sniffed_and_a_tcp_port_is_proxied() {
+    let v124 = IstioVersion::v1(24);
+    let (out, inb) = sniffed(v124, "web");
+    let chains = out["filter_chains"].as_array().unwrap();
+    assert_eq!(
+        chains[0]["filters"][0]["name"],
+        "envoy.filters.network.tcp_proxy"
+    );
+    assert_eq!(
+        chains[0]["filters"][0]["typed_config"]["cluster"],
+        "outbound|80||srv-a.default.svc.cluster.local"
+    );
+    assert!(chains[0]["filter_chain_match"].is_null());
+    assert_eq!(
+        chains[1]["filter_chain_match"],
+        json!({"application_protocols": ["http/1.1", "h2c"], "transport_protocol": "raw_buffer"})
+    );
+    assert_eq!(
+        chains[1]["filters"][0]["name"],
+        "envoy.filters.network.http_connection_manager"
+    );
+    assert_eq!(out["continue_on_listener_filters_timeout"], true);
+    let chains = inb["filter_chains"].as_array().unwrap();
+    assert_eq!(
+        chains[1]["filters"][0]["typed_config"]["cluster"],
+        "inbound|8080||"
+    );
+    assert_eq!(
+        chains[1]["filter_chain_match"],
+        json!({"transport_protocol": "raw_buffer"})
+    );
+    assert_eq!(inb["listener_filters_timeout"], "0s");
+    for name in ["tcp-smtp", "mysql"] {
+        let (out, inb) = sniffed(v124, name);
+        for l in [out, inb] {
+            assert!(l["listener_filters"].is_null(), "{name}");
+            let chains = l["filter_chains"].as_array().unwrap();
+            assert_eq!(chains.len(), 1, "{name}");
+            assert_eq!(
+                chains[0]["filters"][0]["name"],
+                "envoy.filters.network.tcp_proxy"
+            );
+        }
+    }
+    // Istio 1.4 sniffs outbound only, with a 100 ms detection timeout.
+    let (out, inb) = sniffed(IstioVersion::v1(4), "web");
+    assert_eq!(out["listener_filters_timeout"], "0.1s");
+    assert_eq!(inb["filter_chains"].as_array().unwrap().len(), 1);
+}
+
+/// `topology.protocol_detection_timeout_ms` replaces the profile's protocolDetectionTimeout;
+/// 0 is none.
+#[test]
+fn the_installs_protocol_detection_timeout_replaces_the_profiles() {
+    let p = profile::by_name("istio-1.24").unwrap();
+    let none = IstioObjects::default();
+    let s = svc();
+    for (ms, want) in [(Some(500), "0.5s"), (Some(0), "0s"), (None, "0s")] {
+        let mut client = SidecarSpec::client(
+            &p,
+            &none,
+            PathBuf::from("/tmp/c.log"),
+            OutboundSpec {
+                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
+                external: vec![],
+            },
+        );
+        client.service_port = ServicePort {
+            name: "web".into(),
+            app_protocol: None,
+        };
+        client.protocol_detection_timeout_ms = ms;
+        let l = &render(&client)["static_resources"]["listeners"][0];
+        assert_eq!(l["listener_filters_timeout"], want, "{ms:?}");
+    }
 }

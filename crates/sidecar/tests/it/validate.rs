@@ -97,6 +97,12 @@ async fn rendered_configs_pass_envoy_validate() {
             ("server-mtls", true, false, true),
             ("client-mtls", true, false, true),
             ("server-in-pod-mtls", true, true, true),
+            ("server-sniffed", false, false, false),
+            ("client-sniffed", false, false, false),
+            ("server-in-pod-sniffed", false, true, false),
+            ("client-in-pod-sniffed", false, true, false),
+            ("server-tcp", false, false, false),
+            ("client-tcp", false, false, false),
         ] {
             let none = IstioObjects::default();
             let istio = if with_objects { &objs } else { &none };
@@ -126,13 +132,25 @@ async fn rendered_configs_pass_envoy_validate() {
                 }),
                 // With every field: an http2 port (HTTP/2 clusters, inbound too) and
                 // HTTP/1.0 accepted on the listeners.
+                // A port named `web` is sniffed (or TCP where the profile does not sniff),
+                // `tcp-smtp` a TCP proxy.
                 service_port: ServicePort {
-                    name: if with_objects { "http2" } else { "http" }.into(),
+                    name: if role.ends_with("sniffed") {
+                        "web"
+                    } else if role.ends_with("tcp") {
+                        "tcp-smtp"
+                    } else if with_objects {
+                        "http2"
+                    } else {
+                        "http"
+                    }
+                    .into(),
                     app_protocol: None,
                 },
                 proxy_metadata: ProxyMetadata {
                     http10: with_objects.then(|| "1".into()),
                 },
+                protocol_detection_timeout_ms: None,
                 secrets: mtls.then(|| secrets.clone()),
             };
             let cfg = render(&spec);

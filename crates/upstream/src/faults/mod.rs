@@ -178,6 +178,7 @@ registry! {
     ShutdownDelay = "shutdown-delay" in shutdown_delay;
     GracefulShutdown = "graceful-shutdown" in graceful_shutdown;
     Http1Only = "http1-only" in http1_only;
+    ServerFirst = "server-first" in server_first;
 }
 
 pub use down::DownWindow;
@@ -570,6 +571,7 @@ mod tests {
             shutdown-delay: {ms: 2000}
             graceful-shutdown: {timeout_ms: 30000}
             http1-only: {status: 400}
+            server-first: {banner: "220 srv-a ESMTP mesh5xx"}
             "#,
         )
         .unwrap();

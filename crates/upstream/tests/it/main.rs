@@ -7,4 +7,5 @@ mod keepalive;
 mod preface;
 mod report;
 mod responses;
+mod server_first;
 mod shutdown;
