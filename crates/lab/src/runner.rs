@@ -189,6 +189,25 @@ fn run_subdir(
     Ok(format!("{}/run-{round}", v.name))
 }
 
+/// The environment variable that makes the runner panic N ms into a variant's load: fault
+/// injection for the tests of what a crashed run leaves behind (processes, namespaces,
+/// interfaces, rules). Unset, nothing happens.
+pub const PANIC_AFTER_MS_ENV: &str = "MESH5XX_PANIC_AFTER_MS";
+
+/// Panic `MESH5XX_PANIC_AFTER_MS` ms after `load_start`, or never.
+async fn injected_panic(load_start: tokio::time::Instant) {
+    let after = std::env::var(PANIC_AFTER_MS_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    match after {
+        Some(ms) => {
+            tokio::time::sleep_until(load_start + Duration::from_millis(ms)).await;
+            panic!("{PANIC_AFTER_MS_ENV}={ms}: the runner panics {ms} ms into the load, as asked");
+        }
+        None => std::future::pending().await,
+    }
+}
+
 async fn run_variant(
     cfg: &LabConfig,
     scenario: &Scenario,
@@ -266,6 +285,7 @@ async fn run_variant(
             }
         }
         _ = stop.wait_for(|s| *s) => return Err(LabError::Interrupted),
+        () = injected_panic(load_start) => unreachable!("an injected panic does not return"),
     };
     if !status.success() {
         return Err(LabError::Loadgen {

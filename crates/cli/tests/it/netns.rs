@@ -364,7 +364,12 @@ fn nothing_left(pods: &Pods, out: &Scratch, what: &str) {
 }
 
 fn spawn_netns_run(out: &Scratch) -> Child {
+    spawn_netns_run_with(out, &[])
+}
+
+fn spawn_netns_run_with(out: &Scratch, env: &[(&str, &str)]) -> Child {
     mesh5xx()
+        .envs(env.iter().copied())
         .args([
             "run",
             "inbound-app-down-uf",
@@ -414,6 +419,35 @@ fn kill_9_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_roo
     signal(&child, libc::SIGKILL);
     let _ = child.wait();
     nothing_left(&pods, &out, "after kill -9");
+}
+
+/// A panic of the runner (its Rust code, not a signal): it exits, and nothing of the run
+/// is left.
+#[test]
+fn a_panic_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_root() {
+    if !needs_all(&POD_NETWORK) {
+        return;
+    }
+    let out = Scratch::new("netns-panic");
+    let panic_env = mesh5xx_lab::runner::PANIC_AFTER_MS_ENV;
+    let mut child = spawn_netns_run_with(&out, &[(panic_env, "3000")]);
+    let pods = running_pods(&child, &out);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run did not end after its panic"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(!status.success(), "{status}");
+    assert!(err.contains("panicked") && err.contains(panic_env), "{err}");
+    nothing_left(&pods, &out, "after a panic");
 }
 
 #[test]
