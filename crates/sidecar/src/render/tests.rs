@@ -15,6 +15,19 @@ fn svc() -> Service {
     }
 }
 
+/// A client sidecar calling the service `s` on one endpoint.
+fn client_of<'a>(p: &'a Profile, objs: &'a IstioObjects, s: &'a Service) -> SidecarSpec<'a> {
+    SidecarSpec::client(
+        p,
+        objs,
+        PathBuf::from("/tmp/c.log"),
+        OutboundSpec {
+            service: Some((s, vec!["127.0.0.1:15006".parse().unwrap()])),
+            external: vec![],
+        },
+    )
+}
+
 fn istio(yaml: &str) -> IstioObjects {
     IstioObjects::parse(&yaml_serde::from_str::<Vec<yaml_serde::Value>>(yaml).unwrap()).unwrap()
 }
@@ -478,15 +491,7 @@ fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
         },
     );
     server.service_port = port.clone();
-    let mut client = SidecarSpec::client(
-        &p,
-        &none,
-        PathBuf::from("/tmp/c.log"),
-        OutboundSpec {
-            service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
-            external: vec![],
-        },
-    );
+    let mut client = client_of(&p, &none, &s);
     client.service_port = port;
     let listener = |cfg: Value| cfg["static_resources"]["listeners"][0].clone();
     (listener(render(&client)), listener(render(&server)))
@@ -781,15 +786,7 @@ fn http10_metadata_accepts_http10_on_every_http_listener() {
     let none = IstioObjects::default();
     let s = svc();
     for (value, accepted) in [(Some("1"), true), (Some("true"), false), (None, false)] {
-        let mut spec = SidecarSpec::client(
-            &p,
-            &none,
-            PathBuf::from("/tmp/c.log"),
-            OutboundSpec {
-                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
-                external: vec![],
-            },
-        );
+        let mut spec = client_of(&p, &none, &s);
         spec.proxy_metadata = ProxyMetadata {
             http10: value.map(Into::into),
         };
@@ -922,15 +919,7 @@ fn the_installs_protocol_detection_timeout_replaces_the_profiles() {
     let none = IstioObjects::default();
     let s = svc();
     for (ms, want) in [(Some(500), "0.5s"), (Some(0), "0s"), (None, "0s")] {
-        let mut client = SidecarSpec::client(
-            &p,
-            &none,
-            PathBuf::from("/tmp/c.log"),
-            OutboundSpec {
-                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
-                external: vec![],
-            },
-        );
+        let mut client = client_of(&p, &none, &s);
         client.service_port = ServicePort {
             name: "web".into(),
             app_protocol: None,
