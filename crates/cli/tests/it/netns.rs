@@ -149,20 +149,8 @@ fn an_app_on_localhost_is_refused_to_the_sidecar_from_istio_1_10_needs_root() {
     assert_eq!(variant(&s, "baseline")["errors"], 0);
     assert!(variant(&s, "baseline")["requests"].as_u64().unwrap() >= 1000);
 
-    let local = run(&[
-        "run",
-        "inbound-localhost-vs-pod-ip",
-        "--network",
-        "local",
-        "--variant",
-        "baseline",
-    ]);
-    assert!(!local.status.success());
-    assert!(
-        stderr(&local).contains("run it with --network netns"),
-        "{}",
-        stderr(&local)
-    );
+    let refused = local_mode_refusal("inbound-localhost-vs-pod-ip");
+    assert!(refused.contains("run it with --network netns"), "{refused}");
 }
 
 /// A lost node: its pod's address stops answering while the pod is still an endpoint. The
@@ -251,20 +239,25 @@ fn a_lost_nodes_pod_hangs_its_callers_until_its_endpoint_is_removed_needs_root()
         assert!((8000..=10_100).contains(&duration), "{line}");
     }
 
+    let refused = local_mode_refusal("node-lost");
+    assert!(
+        refused.contains("topology.node_lost") && refused.contains("--network netns"),
+        "{refused}"
+    );
+}
+
+/// The error of `scenario`'s baseline run with `--network local`, which must fail.
+fn local_mode_refusal(scenario: &str) -> String {
     let local = run(&[
         "run",
-        "node-lost",
+        scenario,
         "--network",
         "local",
         "--variant",
         "baseline",
     ]);
-    assert!(!local.status.success());
-    assert!(
-        stderr(&local).contains("topology.node_lost") && stderr(&local).contains("--network netns"),
-        "{}",
-        stderr(&local)
-    );
+    assert!(!local.status.success(), "{scenario} ran in the local mode");
+    stderr(&local)
 }
 
 /// Run `scenario` with `--check` (`variants`, or every one), leaving it to pick its network
