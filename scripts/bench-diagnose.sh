@@ -22,6 +22,7 @@ procs_init bench-diagnose cleanup
 
 cargo build --release -p mesh5xx --bin mesh5xx
 cargo build --release -p mesh5xx-diagnose --example gen_log
+cargo build --release -p mesh5xx-accesslog --example parse_file
 if [[ ! -s "$log" ]]; then
     echo "generating ${megabytes} MB into $log"
     # Into a file of its own first: an interrupted run leaves no short log to be reused.
@@ -92,6 +93,8 @@ row() { printf '%-34s %8.2f %10.1f %8.2f\n' "$1" "$2" "$(echo "$mb / $2" | bc -l
 row "mesh5xx diagnose --threads 1" "$t_diag" "$c_diag"
 row "mesh5xx diagnose --threads $threads" "$t_diag_n" "$c_diag_n"
 row "grep -c ' 503 '" "$t_grep" "$c_grep"
+# The parse alone (no diagnosis), to show what share of diagnose's time the parser takes.
+"$target_dir/release/examples/parse_file" "$log" | tail -1 | sed 's/^/access log parse only, one thread: /'
 printf 'file: %s (%.0f MB); load average before: %s\n' "$log" "$mb" "$load"
 printf 'diagnose --threads %s / --threads 1 scaling: %.2f\n' "$threads" "$(echo "$t_diag / $t_diag_n" | bc -l)"
 printf 'diagnose --threads %s / grep throughput ratio: %.2f\n' "$threads" "$(echo "$t_grep / $t_diag_n" | bc -l)"

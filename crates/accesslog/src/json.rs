@@ -165,6 +165,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         let bytes = self.line.as_bytes();
         while matches!(bytes.get(self.pos), Some(b' ' | b'\t' | b'\r' | b'\n')) {
@@ -172,17 +173,20 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.skip_ws();
         self.line.as_bytes().get(self.pos).copied()
     }
 
+    #[inline(always)]
     fn bump(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.pos += 1;
         Some(b)
     }
 
+    #[inline(always)]
     fn expect(&mut self, byte: u8, field: &'static str) -> Result<(), ParseError> {
         match self.peek() {
             Some(b) if b == byte => {
@@ -194,6 +198,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// A `"…"` string: the raw text between the quotes, escapes left as they are.
+    #[inline(always)]
     fn string(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.expect(b'"', field)?;
         let start = self.pos;
@@ -206,7 +211,8 @@ impl<'a> Scanner<'a> {
             i += at;
             if bytes[i] == b'"' {
                 self.pos = i + 1;
-                return Ok(&self.line[start..i]);
+                // After a quote, at a quote.
+                return Ok(crate::tokenizer::between(self.line, start, i));
             }
             i += 2;
         }
@@ -214,6 +220,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Any JSON value; objects and arrays are skipped.
+    #[inline(always)]
     fn value(&mut self) -> Result<Value<'a>, ParseError> {
         match self.peek() {
             Some(b'"') => self.string("value").map(Value::Str),
@@ -227,7 +234,10 @@ impl<'a> Scanner<'a> {
                 ) {
                     self.pos += 1;
                 }
-                Ok(Value::Num(&self.line[start..self.pos]))
+                // ASCII bytes from `start` to `pos`.
+                Ok(Value::Num(crate::tokenizer::between(
+                    self.line, start, self.pos,
+                )))
             }
             _ => {
                 let rest = &self.line[self.pos..];

@@ -76,13 +76,15 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub(crate) fn word(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
-        let rest = &self.line[self.pos..];
-        let len = find_byte(b' ', rest.as_bytes()).unwrap_or(rest.len());
+        let start = self.pos;
+        let rest = &self.line.as_bytes()[start..];
+        let len = find_byte(b' ', rest).unwrap_or(rest.len());
         if len == 0 {
             return Err(self.error(field));
         }
         self.pos += len;
-        Ok(&rest[..len])
+        // After a space (or at 0) and before a space (or at the end).
+        Ok(between(self.line, start, self.pos))
     }
 
     /// The next `"…"` field. The closing quote is the first `"` followed by a space or
@@ -101,7 +103,8 @@ impl<'a> Cursor<'a> {
             match bytes.get(end + 1) {
                 None | Some(b' ') => {
                     self.pos = end + 1;
-                    return Ok(&self.line[start..end]);
+                    // After a quote, at a quote.
+                    return Ok(between(self.line, start, end));
                 }
                 Some(_) => from = end + 1,
             }
@@ -113,14 +116,16 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub(crate) fn bracketed(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.separator(field)?;
-        let rest = &self.line[self.pos..];
-        if !rest.starts_with('[') {
+        let start = self.pos;
+        let rest = &self.line.as_bytes()[start..];
+        if rest.first() != Some(&b'[') {
             return Err(self.error(field));
         }
-        match find_byte(b']', rest.as_bytes()) {
+        match find_byte(b']', rest) {
             Some(end) if end > 1 => {
                 self.pos += end + 1;
-                Ok(&rest[1..end])
+                // After `[`, at `]`.
+                Ok(between(self.line, start + 1, start + end))
             }
             _ => Err(self.error(field)),
         }
@@ -135,19 +140,31 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// Where `needle` first is in `hay`: eight bytes at a time for the first [`SHORT`] bytes
-/// (most fields are short, and a SIMD search costs more to start than they take), the rest
+/// `line[start..end]`, where `start` and `end` are known to be char boundaries: each is 0,
+/// the line's length, or next to an ASCII byte the caller found, which no multi-byte
+/// character holds. Slicing without the boundary checks saves a good share of a parse.
+#[inline(always)]
+pub(crate) fn between(line: &str, start: usize, end: usize) -> &str {
+    debug_assert!(line.is_char_boundary(start) && line.is_char_boundary(end));
+    assert!(start <= end && end <= line.len());
+    // SAFETY: `start <= end <= line.len()`, and both are char boundaries (the caller
+    // found them next to ASCII bytes; checked in debug builds), so the bytes between are
+    // valid UTF-8.
+    unsafe { line.get_unchecked(start..end) }
+}
+
+/// Where `needle` first is in `hay`: a block at a time for the first [`SHORT`] bytes
+/// (most fields are short, and `memchr` costs more to start than they take), the rest
 /// with `memchr`.
 #[inline(always)]
 pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    let head = hay.len().min(SHORT);
     let mut at = 0;
-    while at + 8 <= head {
-        let word = u64::from_le_bytes(hay[at..at + 8].try_into().expect("eight bytes"));
-        if let Some(i) = zero_byte(word ^ (LOW_BITS * u64::from(needle))) {
-            return Some(at + i);
+    while at + BLOCK <= hay.len().min(SHORT) {
+        let marks = block_matches(&hay[at..at + BLOCK], needle);
+        if marks != 0 {
+            return Some(at + marks.trailing_zeros() as usize);
         }
-        at += 8;
+        at += BLOCK;
     }
     if hay.len() > SHORT {
         return memchr::memchr(needle, &hay[at..]).map(|i| at + i);
@@ -158,18 +175,14 @@ pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
 /// Where the first of `a` or `b` is in `hay`, as [`find_byte`] searches.
 #[inline(always)]
 pub(crate) fn find_byte2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
-    let head = hay.len().min(SHORT);
     let mut at = 0;
-    while at + 8 <= head {
-        let word = u64::from_le_bytes(hay[at..at + 8].try_into().expect("eight bytes"));
-        let first = [
-            zero_byte(word ^ (LOW_BITS * u64::from(a))),
-            zero_byte(word ^ (LOW_BITS * u64::from(b))),
-        ];
-        if let Some(i) = first.into_iter().flatten().min() {
-            return Some(at + i);
+    while at + BLOCK <= hay.len().min(SHORT) {
+        let block = &hay[at..at + BLOCK];
+        let marks = block_matches(block, a) | block_matches(block, b);
+        if marks != 0 {
+            return Some(at + marks.trailing_zeros() as usize);
         }
-        at += 8;
+        at += BLOCK;
     }
     if hay.len() > SHORT {
         return memchr::memchr2(a, b, &hay[at..]).map(|i| at + i);
@@ -180,18 +193,36 @@ pub(crate) fn find_byte2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
         .map(|i| at + i)
 }
 
-/// Bytes [`find_byte`] searches a word at a time before it hands over to `memchr`.
-const SHORT: usize = 32;
-/// `0x01` in every byte.
-const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+/// Bytes [`block_matches`] compares at once.
+const BLOCK: usize = 16;
 
-/// The index of the first (lowest-addressed) zero byte of a little-endian word. The borrow
-/// of the subtraction may mark bytes above the first zero as well, never below it.
+/// Bit `i` set where `block[i] == needle`.
+/// SSE2 (which every x86-64 has) compares the sixteen bytes at once.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn zero_byte(word: u64) -> Option<usize> {
-    let marks = word.wrapping_sub(LOW_BITS) & !word & (LOW_BITS << 7);
-    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
+fn block_matches(block: &[u8], needle: u8) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    assert_eq!(block.len(), BLOCK);
+    // SAFETY: `block` holds the 16 bytes the unaligned load reads, and SSE2, which the
+    // other three need, is part of every x86-64.
+    unsafe {
+        let bytes = _mm_loadu_si128(block.as_ptr().cast());
+        _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, _mm_set1_epi8(needle as i8))) as u32
+    }
 }
+
+/// Bit `i` set where `block[i] == needle`.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn block_matches(block: &[u8], needle: u8) -> u32 {
+    block
+        .iter()
+        .enumerate()
+        .fold(0, |marks, (i, &b)| marks | u32::from(b == needle) << i)
+}
+
+/// Bytes [`find_byte`] searches a block at a time before it hands over to `memchr`.
+const SHORT: usize = 64;
 
 /// The first byte at or after `at` that is not a space.
 #[inline(always)]
