@@ -104,7 +104,7 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
 /// `200 UT` (a gRPC call's timeout, answered with HTTP 200 and the error in `grpc-status`,
 /// or a response cut by the route timeout), `101 DC` (a WebSocket the client closed).
 pub fn is_failure(e: &Entry<'_>) -> bool {
-    (500..600).contains(&e.response_code) || e.flags().next().is_some()
+    (500..600).contains(&e.response_code) || (e.response_flags != "-" && e.flags().next().is_some())
 }
 
 /// Identifies a group.

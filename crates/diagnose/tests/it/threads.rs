@@ -107,3 +107,38 @@ fn any_threads_and_chunks_give_the_diagnosis_of_one_piece() {
     }
     assert!(chunks >= 8, "the log spans {chunks} chunks only");
 }
+
+/// A chunk of ASCII only is read without a UTF-8 check per line; a chunk with other bytes
+/// is checked line by line, and a line that is not UTF-8 is read with its bad bytes
+/// replaced. Both give what one piece gives.
+#[test]
+fn chunks_with_and_without_non_ascii_bytes_read_alike() {
+    let line = |ua: &[u8]| {
+        let mut l =
+            br#"[2022-04-18T09:37:00.000Z] "GET /a HTTP/1.1" 503 UC "-" "-" 0 95 11 - "-" ""#
+                .to_vec();
+        l.extend_from_slice(ua);
+        l.extend_from_slice(br#"" "r8" "srv-a" "127.0.0.1:8080" inbound|80|http|srv-a.svc.cluster.local - 10.0.0.1:8080 10.0.0.2:35174 -"#);
+        l.push(b'\n');
+        l
+    };
+    let mut log = Vec::new();
+    for i in 0..3_000 {
+        log.extend(match i % 1_000 {
+            500 => line("café/1.0".as_bytes()),
+            501 => line(b"bad\xff\xfe/1.0"),
+            _ => line(b"curl/8.5.0"),
+        });
+    }
+    let whole = read(&log, 1, log.len() + 1);
+    assert_eq!((whole.lines, whole.parsed), (3_000, 3_000));
+    let json = serde_json::to_string_pretty(&whole).unwrap();
+    // Chunks of a few lines: most of them ASCII only, some holding the other lines.
+    for threads in [1, 2] {
+        let mut d = Diagnoser::new(5, Vec::new())
+            .threads(NonZeroUsize::new(threads).unwrap())
+            .chunk_size(MAX_LINE + 1);
+        d.read_bytes("log", &log);
+        assert_eq!(serde_json::to_string_pretty(&d.finish()).unwrap(), json);
+    }
+}
