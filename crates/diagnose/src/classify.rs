@@ -173,6 +173,14 @@ pub fn classify(
             )
         });
     }
+    // A local reply to a gRPC request is a trailers-only HTTP 200 with `grpc-status` from
+    // `httpToGrpcStatus` (504 -> 14 UNAVAILABLE): `Utility::prepareLocalReply`, its `is_grpc_`
+    // branch (envoyproxy/envoy source/common/http/utility.cc@0075dc33;
+    // `DownstreamFilterManager::sendLocalReply` passes `is_grpc_request_`,
+    // source/common/http/filter_manager.cc@00e00299). %RESPONSE_CODE% is the `:status` the
+    // connection manager encodes, so the access log shows 200, not 504. Checked with Envoy
+    // 1.40.0, a 0.2 s route timeout and an upstream that never answers: an h2c gRPC call logs
+    // `200 UT response_timeout` (grpc-status 14), a plain HTTP/1.1 request `504 UT`.
     if key.code == 200 && has("UT") {
         notes.push("200 UT: the route timeout expired on a gRPC call (Envoy answers gRPC with HTTP 200 and the error in grpc-status) or on a response already under way: the same timeout as 504 UT".to_owned());
     }

@@ -102,7 +102,8 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
 /// something went wrong, whatever its code: no response at all (code 0: a TCP connection, a
 /// request whose connection closed first: `0 DC`, `0 UF,URX`, `0 NR`), `404 NR` (no route),
 /// `200 UT` (a gRPC call's timeout, answered with HTTP 200 and the error in `grpc-status`,
-/// or a response cut by the route timeout), `101 DC` (a WebSocket the client closed).
+/// or a response cut by the route timeout; Envoy's gRPC local reply, cited at the `200 UT`
+/// note in `classify.rs`), `101 DC` (a WebSocket the client closed).
 pub fn is_failure(e: &Entry<'_>) -> bool {
     (500..600).contains(&e.response_code) || (e.response_flags != "-" && e.flags().next().is_some())
 }

@@ -366,6 +366,18 @@ behaviours! {
         after: "it matches http/1.1 and h2c only, unless istiod runs with PILOT_HTTP10 (an HTTP/1.0 client goes to the TCP chain instead of a 426)",
         source: "v1alpha3/listener.go@1.12.0 plaintextHTTPALPNs; v1alpha3/listener.go@1.13.0 L98-107; core/listener.go@1.24.0 L76-90"
     }
+    UseDownstreamProtocol {
+        since: 4,
+        before: "the clusters of a sniffed port speak HTTP/1.1 to the upstream whatever the client spoke",
+        after: "the clusters of a sniffed port speak the client's protocol (HTTP/1.1 or HTTP/2), outbound, and inbound where inbound sniffing is on: protocol_selection USE_DOWNSTREAM_PROTOCOL with http2_protocol_options until 1.9, HttpProtocolOptions use_downstream_protocol_config from 1.10 (rendered in that form for every era)",
+        source: "v1alpha3/cluster.go@1.3.0 L1075-1084; v1alpha3/cluster.go@1.4.0 L1230-1255; v1alpha3/cluster.go@1.9.0 L1085-1107; v1alpha3/cluster_builder.go@1.10.0 L884-894, L912-925; core/cluster_builder.go@1.24.0 L569-580, L594-614"
+    }
+    H2UpgradeAnyPort {
+        since: 10,
+        before: "h2UpgradePolicy UPGRADE upgrades HTTP ports only: a sniffed port's cluster keeps the downstream protocol",
+        after: "UPGRADE is read before the port's protocol: it makes the outbound cluster of any port HTTP/2 (explicit http2_protocol_options in place of use_downstream_protocol_config)",
+        source: "v1alpha3/cluster.go@1.6.0 L665-679; v1alpha3/cluster_builder.go@1.10.0 L528-556; core/cluster_traffic_policy.go@1.24.0 L193-222"
+    }
     AppProtocol {
         since: 6,
         before: "a Service port's appProtocol is not read: its name alone decides the protocol",

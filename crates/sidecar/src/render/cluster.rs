@@ -8,6 +8,7 @@ use mesh5xx_scenario::model::Service;
 use mesh5xx_scenario::{Behaviour, PortProtocol, Profile};
 use serde_json::{json, Map, Value};
 
+use super::sniff::{self, Side};
 use super::{socket, ExternalService, InboundSpec, SidecarSpec};
 
 const MAX: u32 = u32::MAX;
@@ -41,12 +42,9 @@ pub fn inbound(spec: &SidecarSpec<'_>, inb: &InboundSpec<'_>, name: &str) -> Val
     let mut c = base(name, spec.profile, dr, Lb::EnvoyDefault);
     c.insert("type".into(), json!("STATIC"));
     c.insert("load_assignment".into(), endpoints(name, &[inb.app]));
-    if port_protocol(spec) == PortProtocol::Http2 {
-        // An http2 or grpc port: HTTP/2 to the app too (`setUpstreamProtocol`, which runs
-        // for inbound clusters as for outbound: core/cluster_builder.go@1.24.0 L594-598;
-        // v1alpha3/cluster.go@1.2.0 L958-967, which also set max_concurrent_streams 2^30).
-        http2(&mut c);
-    }
+    // `setUpstreamProtocol` runs for inbound clusters as for outbound (buildCluster,
+    // core/cluster_builder.go@1.24.0 L286-288, L354, L388-389; v1alpha3/cluster.go@1.4.0 L699).
+    upstream_protocol(&mut c, spec, Side::Inbound);
     Value::Object(c)
 }
 
@@ -75,20 +73,27 @@ pub fn outbound_static(
     }
     c.insert("load_assignment".into(), assignment);
     apply_outlier_detection(&mut c, spec.profile, dr);
+    upstream_protocol(&mut c, spec, Side::Outbound);
     let upgrade = dr
         .and_then(|d| d.traffic_policy.as_ref())
         .and_then(|t| t.connection_pool.as_ref())
         .and_then(|p| p.http.as_ref())
         .and_then(|h| h.h2_upgrade_policy);
-    // An http2 or grpc port is HTTP/2 whatever the DestinationRule says; an http port is
-    // upgraded by `h2UpgradePolicy: UPGRADE` only, as the mesh default is DO_NOT_UPGRADE
-    // (shouldH2Upgrade, core/cluster_traffic_policy.go@1.24.0 L193-222, then
-    // setUpstreamProtocol, core/cluster_builder.go@1.24.0 L594-598; the same truth table in
-    // v1alpha3/cluster.go@1.6.0 L647-690). Older istiods never read the field: a variant
-    // using it is refused under them.
-    if port_protocol(spec) == PortProtocol::Http2
-        || (upgrade == Some(H2UpgradePolicy::Upgrade)
-            && spec.profile.has(Behaviour::H2UpgradePolicy))
+    // An http port is upgraded by `h2UpgradePolicy: UPGRADE` only, as the mesh default is
+    // DO_NOT_UPGRADE (shouldH2Upgrade, core/cluster_traffic_policy.go@1.24.0 L193-222, applied
+    // after setUpstreamProtocol; the same truth table in v1alpha3/cluster.go@1.6.0 L647-690).
+    // Until 1.9 a port that is not HTTP is never upgraded (v1alpha3/cluster.go@1.6.0 L671-679),
+    // so a sniffed one keeps the downstream protocol; from 1.10 UPGRADE is read first and
+    // upgrades any port, its explicit HTTP/2 replacing use_downstream_protocol_config
+    // ([`Behaviour::H2UpgradeAnyPort`]). Older istiods never read the field: a variant using it
+    // is refused under them.
+    let http = matches!(
+        port_protocol(spec),
+        PortProtocol::Http | PortProtocol::Http2
+    );
+    if upgrade == Some(H2UpgradePolicy::Upgrade)
+        && spec.profile.has(Behaviour::H2UpgradePolicy)
+        && (http || spec.profile.has(Behaviour::H2UpgradeAnyPort))
     {
         http2(&mut c);
     }
@@ -99,14 +104,63 @@ fn port_protocol(spec: &SidecarSpec<'_>) -> PortProtocol {
     spec.port_protocol()
 }
 
+/// The upstream protocol istiod gives a cluster of `spec`'s service port on `side`
+/// (`setUpstreamProtocol`, core/cluster_builder.go@1.24.0 L594-614): an http2 or grpc port is
+/// HTTP/2, to the app too (v1alpha3/cluster.go@1.2.0 L958-967); a sniffed port's cluster
+/// speaks whatever the client spoke ([`Behaviour::UseDownstreamProtocol`]); any other
+/// HTTP/1.1.
+///
+/// The sniffed port's option, by era, for a sidecar only (istiod's gateways do not sniff):
+/// - until 1.3 nothing: HTTP/1.1 upstream (v1alpha3/cluster.go@1.3.0 L1075-1084);
+/// - 1.4 to 1.9 the cluster fields `protocol_selection: USE_DOWNSTREAM_PROTOCOL` and
+///   `http2_protocol_options` (max_concurrent_streams 2^30), on the outbound cluster where
+///   outbound sniffing is on and the inbound one where inbound sniffing is on (from 1.5:
+///   [`Behaviour::InboundProtocolSniffing`]) (v1alpha3/cluster.go@1.4.0 L1230-1255, called at
+///   L224, L270, L699; the sidecar-only gate from v1alpha3/cluster.go@1.5.0 L1238-1242;
+///   v1alpha3/cluster.go@1.9.0 L1085-1107). Envoy 1.40 still takes those deprecated fields
+///   (with a deprecation warning); the lab renders them, as it renders every era's HTTP/2
+///   options ([`http2`]), as the typed `HttpProtocolOptions` with the same meaning;
+/// - from 1.10 `HttpProtocolOptions.use_downstream_protocol_config` with HTTP/1.1 and HTTP/2
+///   options (v1alpha3/cluster_builder.go@1.10.0 L884-894, L912-925; 2^30 streams until 1.15,
+///   none from 1.16: v1alpha3/cluster_builder.go@1.16.0 L1165-1167), for a sidecar and an
+///   `IsUnsupported` port (core/cluster_builder.go@1.24.0 L569-580, L600-613).
+///
+/// The lab renders HTTP/2 options empty in every era (Envoy's default stream limit).
+fn upstream_protocol(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>, side: Side) {
+    if port_protocol(spec) == PortProtocol::Http2 {
+        http2(c);
+    } else if sniff::sniffs(spec, side) && spec.profile.has(Behaviour::UseDownstreamProtocol) {
+        upstream_config(
+            c,
+            "use_downstream_protocol_config",
+            json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
+        );
+    }
+}
+
 /// Make `c` an HTTP/2 cluster (`setH2Options`: `explicit_http_config.http2_protocol_options`,
 /// core/cluster_builder.go@1.24.0 L542-559), keeping its common protocol options.
 fn http2(c: &mut Map<String, Value>) {
+    upstream_config(
+        c,
+        "explicit_http_config",
+        json!({"http2_protocol_options": {}}),
+    );
+}
+
+/// Set `HttpProtocolOptions`' upstream protocol (the `upstream_protocol_options` oneof) to
+/// `key`, keeping the common protocol options.
+fn upstream_config(c: &mut Map<String, Value>, key: &str, value: Value) {
     let opts = c
         .entry("typed_extension_protocol_options")
         .or_insert_with(|| protocol_options(Map::new()));
-    opts["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"] =
-        json!({"http2_protocol_options": {}});
+    let http = opts["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+        .as_object_mut()
+        .expect("HttpProtocolOptions is an object");
+    for oneof in ["explicit_http_config", "use_downstream_protocol_config"] {
+        http.remove(oneof);
+    }
+    http.insert(key.into(), value);
 }
 
 /// A ServiceEntry `resolution: DNS` (STRICT_DNS) or `DNS_ROUND_ROBIN` (LOGICAL_DNS) cluster,

@@ -51,6 +51,11 @@ fn mode(spec: &SidecarSpec<'_>, side: Side) -> Option<bool> {
     }
 }
 
+/// Whether the profile's istiod sniffs `spec`'s service port on `side`.
+pub(super) fn sniffs(spec: &SidecarSpec<'_>, side: Side) -> bool {
+    mode(spec, side) == Some(true)
+}
+
 /// Make listener `l` (one HTTP chain, as built) what istiod renders for `spec`'s port on
 /// `side`, its TCP proxy to `cluster`.
 pub fn apply(l: &mut Value, spec: &SidecarSpec<'_>, side: Side, cluster: &str) {

@@ -446,6 +446,18 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 .unwrap_or_default();
             format!("{names:?} {}", l["filter_chains"].as_array().unwrap().len())
         }
+        Behaviour::UseDownstreamProtocol => {
+            let (client, server) = port_configs(version, "web", &IstioObjects::default());
+            format!(
+                "{} {}",
+                upstream_protocol(cluster(&client, svc_cluster)),
+                upstream_protocol(cluster(&server, "inbound"))
+            )
+        }
+        Behaviour::H2UpgradeAnyPort => {
+            let (client, _) = port_configs(version, "web", &istio(H2_UPGRADE));
+            upstream_protocol(cluster(&client, svc_cluster)).into()
+        }
         Behaviour::SniffRawBufferMatch | Behaviour::SniffNoHttp10Alpn => text(
             &sniffed(version, "web").0["filter_chains"][1]["filter_chain_match"],
         ),
@@ -473,8 +485,41 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
 /// The client's outbound and the server's inbound listener of `version` for a service port
 /// named `name`.
 fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
+    let (client, server) = port_configs(version, name, &IstioObjects::default());
+    let listener = |cfg: Value| cfg["static_resources"]["listeners"][0].clone();
+    (listener(client), listener(server))
+}
+
+const H2_UPGRADE: &str = "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}}";
+
+/// The upstream protocol of cluster `c`: `h2` (explicit), `downstream`
+/// (use_downstream_protocol_config, with both HTTP/1.1 and HTTP/2 options) or `h1`.
+fn upstream_protocol(c: &Value) -> &'static str {
+    let opts = &c["typed_extension_protocol_options"]
+        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+    let explicit = &opts["explicit_http_config"];
+    let downstream = &opts["use_downstream_protocol_config"];
+    assert!(
+        explicit.is_null() || downstream.is_null(),
+        "one upstream protocol: {opts}"
+    );
+    if !explicit["http2_protocol_options"].is_null() {
+        "h2"
+    } else if !downstream.is_null() {
+        assert_eq!(
+            downstream,
+            &json!({"http_protocol_options": {}, "http2_protocol_options": {}})
+        );
+        "downstream"
+    } else {
+        "h1"
+    }
+}
+
+/// The client's and the server's whole configuration of `version` for a service port named
+/// `name`, with `objs`.
+fn port_configs(version: IstioVersion, name: &str, objs: &IstioObjects) -> (Value, Value) {
     let p = Profile::at("test", version, "");
-    let none = IstioObjects::default();
     let s = svc();
     let port = ServicePort {
         name: name.into(),
@@ -483,7 +528,7 @@ fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
     let mut server = SidecarSpec::server(
         "srv-a-0",
         &p,
-        &none,
+        objs,
         PathBuf::from("/tmp/s.log"),
         InboundSpec {
             service: &s,
@@ -491,10 +536,9 @@ fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
         },
     );
     server.service_port = port.clone();
-    let mut client = client_of(&p, &none, &s);
+    let mut client = client_of(&p, objs, &s);
     client.service_port = port;
-    let listener = |cfg: Value| cfg["static_resources"]["listeners"][0].clone();
-    (listener(render(&client)), listener(render(&server)))
+    (render(&client), render(&server))
 }
 
 /// Golden values, one row of the behaviour table each: what the rendering shows in the last
@@ -553,6 +597,8 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         ),
         Behaviour::InboundProtocolSniffing => ("[] 1", r#"["envoy.filters.listener.http_inspector"] 2"#),
         Behaviour::AppProtocol => ("translated: false", "translated: true"),
+        Behaviour::UseDownstreamProtocol => ("h1 h1", "downstream h1"),
+        Behaviour::H2UpgradeAnyPort => ("downstream", "h2"),
         Behaviour::SniffRawBufferMatch => (
             r#"{"application_protocols":["http/1.0","http/1.1","h2"]}"#,
             r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
@@ -711,7 +757,7 @@ fn an_authorization_policy_is_an_rbac_filter_before_the_router_on_the_inbound_li
     );
 }
 
-/// The protocol of each cluster of the service: `h2` when its explicit HTTP config is HTTP/2.
+/// The protocol of each cluster of the service ([`upstream_protocol`]).
 fn protocols(cfg: &Value) -> Vec<(String, &'static str)> {
     cfg["static_resources"]["clusters"]
         .as_array()
@@ -719,12 +765,9 @@ fn protocols(cfg: &Value) -> Vec<(String, &'static str)> {
         .iter()
         .filter(|c| c["name"] != "PassthroughCluster")
         .map(|c| {
-            let explicit = &c["typed_extension_protocol_options"]
-                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"];
-            let h2 = explicit.get("http2_protocol_options").is_some();
             (
                 c["name"].as_str().unwrap().to_string(),
-                if h2 { "h2" } else { "h1" },
+                upstream_protocol(c),
             )
         })
         .collect()
@@ -734,40 +777,12 @@ fn protocols(cfg: &Value) -> Vec<(String, &'static str)> {
 /// `h2UpgradePolicy: UPGRADE` on an http port upgrades the caller's outbound cluster only.
 #[test]
 fn the_port_protocol_and_h2_upgrade_policy_choose_each_clusters_protocol() {
-    let p = profile::by_name("istio-1.24").unwrap();
     let dr = |policy: &str| {
         istio(&format!("- {{apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {{name: a}}, spec: {{host: srv-a, trafficPolicy: {{connectionPool: {{http: {{h2UpgradePolicy: {policy}}}}}}}}}}}"))
     };
-    let s = svc();
     let render_both = |name: &str, objs: &IstioObjects| {
-        let port = ServicePort {
-            name: name.into(),
-            app_protocol: None,
-        };
-        let mut server = SidecarSpec::server(
-            "srv-a-0",
-            &p,
-            objs,
-            PathBuf::from("/tmp/s.log"),
-            InboundSpec {
-                service: &s,
-                app: "127.0.0.1:8080".parse().unwrap(),
-            },
-        );
-        server.service_port = port.clone();
-        let mut client = SidecarSpec::client(
-            &p,
-            objs,
-            PathBuf::from("/tmp/c.log"),
-            OutboundSpec {
-                service: Some((&s, vec!["127.0.0.1:15006".parse().unwrap()])),
-                external: vec![],
-            },
-        );
-        client.service_port = port;
-        let inbound = protocols(&render(&server))[0].1;
-        let outbound = protocols(&render(&client))[0].1;
-        (inbound, outbound)
+        let (client, server) = port_configs(IstioVersion::v1(24), name, objs);
+        (protocols(&server)[0].1, protocols(&client)[0].1)
     };
     let none = IstioObjects::default();
     assert_eq!(render_both("http", &none), ("h1", "h1"));
@@ -928,4 +943,60 @@ fn the_installs_protocol_detection_timeout_replaces_the_profiles() {
         let l = &render(&client)["static_resources"]["listeners"][0];
         assert_eq!(l["listener_filters_timeout"], want, "{ms:?}");
     }
+}
+
+/// The clusters of a sniffed port speak the client's protocol from Istio 1.4 (outbound) and
+/// 1.5 (inbound, once inbound sniffing is on); those of an `http` or `tcp` port HTTP/1.1,
+/// of a `grpc` port HTTP/2, in every era. `h2UpgradePolicy: UPGRADE` upgrades an http port
+/// from 1.6, a sniffed one from 1.10 only.
+#[test]
+fn a_sniffed_ports_clusters_use_the_downstream_protocol_by_era() {
+    let svc_cluster = "outbound|80||srv-a.default.svc.cluster.local";
+    let none = IstioObjects::default();
+    let seen = |minor: u16, name: &str, objs: &IstioObjects| {
+        let (client, server) = port_configs(IstioVersion::v1(minor), name, objs);
+        format!(
+            "{} {}",
+            upstream_protocol(cluster(&client, svc_cluster)),
+            upstream_protocol(cluster(&server, "inbound"))
+        )
+    };
+    for (minor, web) in [
+        (2, "h1 h1"),
+        (3, "h1 h1"),
+        (4, "downstream h1"),
+        (5, "downstream downstream"),
+        (9, "downstream downstream"),
+        (10, "downstream downstream"),
+        (13, "downstream downstream"),
+        (24, "downstream downstream"),
+    ] {
+        assert_eq!(seen(minor, "web", &none), web, "web at 1.{minor}");
+        assert_eq!(seen(minor, "", &none), web, "unnamed at 1.{minor}");
+        for name in ["http", "tcp-db", "mysql"] {
+            assert_eq!(seen(minor, name, &none), "h1 h1", "{name} at 1.{minor}");
+        }
+        assert_eq!(seen(minor, "grpc", &none), "h2 h2", "grpc at 1.{minor}");
+    }
+    // The option sits beside the DestinationRule's common options, in place of
+    // explicit_http_config.
+    let pool = istio("- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {idleTimeout: 15ms}}}}}");
+    let (client, server) = port_configs(IstioVersion::v1(24), "web", &pool);
+    for c in [cluster(&client, svc_cluster), cluster(&server, "inbound")] {
+        assert_eq!(upstream_protocol(c), "downstream");
+        let opts = &c["typed_extension_protocol_options"]
+            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        assert_eq!(
+            opts["common_http_protocol_options"]["idle_timeout"],
+            "0.015s"
+        );
+    }
+    // UPGRADE: an http port from 1.6; a sniffed port keeps the downstream protocol until 1.9;
+    // the inbound cluster is never upgraded.
+    let up = istio(H2_UPGRADE);
+    assert_eq!(seen(6, "http", &up), "h2 h1");
+    assert_eq!(seen(9, "web", &up), "downstream downstream");
+    assert_eq!(seen(10, "web", &up), "h2 downstream");
+    assert_eq!(seen(24, "web", &up), "h2 downstream");
+    assert_eq!(seen(24, "tcp-db", &up), "h2 h1");
 }
