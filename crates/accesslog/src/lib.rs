@@ -230,7 +230,7 @@ fn fast(line: &str) -> Result<Entry<'_>, ParseError> {
 #[inline(always)]
 fn has_escape(e: &Entry<'_>) -> bool {
     e.upstream_cluster
-        .is_some_and(|c| c.as_bytes().contains(&b'\\'))
+        .is_some_and(|c| tokenizer::find_byte(b'\\', c.as_bytes()).is_some())
 }
 
 /// Where the entry starts: the first `[` followed by a digit (not after an escape) or `{`
