@@ -216,7 +216,7 @@ fn fast(line: &str) -> Result<Entry<'_>, ParseError> {
     let start = entry_start(line).ok_or(ParseError::UnknownFormat)?;
     let body = &line[start..];
     let mut parsed = if body.starts_with('{') {
-        json::parse_json(body, json::Json::Whole)
+        json::parse_whole(body)
     } else {
         text::parse_text(body)
     };
