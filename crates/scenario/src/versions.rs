@@ -216,6 +216,12 @@ behaviours! {
         after: "tcp.maxConnectionDuration -> common_http_protocol_options.max_connection_duration",
         source: "v1alpha3/cluster_builder.go@1.15.0 L866-867, L892"
     }
+    PassthroughDownstreamProtocol {
+        since: 7,
+        before: "PassthroughCluster speaks HTTP/1.1 to the destination whatever the client spoke",
+        after: "PassthroughCluster speaks the client's protocol: protocol_selection USE_DOWNSTREAM_PROTOCOL until 1.9, HttpProtocolOptions use_downstream_protocol_config from 1.10 (rendered in that form for every era)",
+        source: "v1alpha3/cluster_builder.go@1.6.0 L235-245; v1alpha3/cluster_builder.go@1.7.0 L307-313; v1alpha3/cluster_builder.go@1.9.0 L405-411; v1alpha3/cluster_builder.go@1.10.0 L64-73, L482-490; core/cluster_builder.go@1.24.0 L52-65, L526-535"
+    }
     PassthroughIdleTimeout5m {
         since: 16,
         before: "PassthroughCluster without idle_timeout (Envoy's 1 h)",

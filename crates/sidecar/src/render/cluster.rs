@@ -211,8 +211,11 @@ pub fn outbound_dns(
 }
 
 /// `PassthroughCluster`: ORIGINAL_DST with the destination named by the client in
-/// `x-envoy-original-dst-host`; from Istio 1.16 a 5 min upstream idle timeout
-/// ([`Behaviour::PassthroughIdleTimeout5m`]), before it Envoy's 1 h.
+/// `x-envoy-original-dst-host`; from Istio 1.7 the client's protocol upstream
+/// ([`Behaviour::PassthroughDownstreamProtocol`]; until 1.9 `protocol_selection` without
+/// HTTP/2 options, which Envoy reads alike: the downstream protocol wins); from Istio 1.16 a
+/// 5 min upstream idle timeout ([`Behaviour::PassthroughIdleTimeout5m`]), before it Envoy's
+/// 1 h.
 pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
     let mut c = base("PassthroughCluster", spec.profile, None, Lb::Provided);
     original_dst(&mut c);
@@ -227,6 +230,13 @@ pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
         c.insert(
             "typed_extension_protocol_options".into(),
             protocol_options(opts),
+        );
+    }
+    if spec.profile.has(Behaviour::PassthroughDownstreamProtocol) {
+        upstream_config(
+            &mut c,
+            "use_downstream_protocol_config",
+            json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
         );
     }
     Value::Object(c)

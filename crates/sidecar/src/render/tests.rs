@@ -417,6 +417,9 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
                 ["common_http_protocol_options"]["max_connection_duration"],
         ),
+        Behaviour::PassthroughDownstreamProtocol => {
+            upstream_protocol(cluster(&r.client, "PassthroughCluster")).into()
+        }
         Behaviour::PassthroughIdleTimeout5m => text(
             &cluster(&r.client, "PassthroughCluster")["typed_extension_protocol_options"]
                 ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
@@ -581,6 +584,7 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         | Behaviour::ExitOnZeroActiveConnections => ("injected: false", "injected: true"),
         Behaviour::LeastRequestDefault => ("\"ROUND_ROBIN\"", "\"LEAST_REQUEST\""),
         Behaviour::MaxConnectionDuration => ("null", "\"0.15s\""),
+        Behaviour::PassthroughDownstreamProtocol => ("h1", "downstream"),
         Behaviour::PassthroughIdleTimeout5m => ("null", "\"300s\""),
         Behaviour::ResponseDetailsLogFormat => ("details: false", "details: true"),
         Behaviour::UpstreamClusterRaw => ("raw: false", "raw: true"),
