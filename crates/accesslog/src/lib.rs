@@ -172,9 +172,9 @@ impl Parser {
     /// Parses `line` like [`parse_line`], undoing Markdown and CSV escaping first when
     /// the line has it.
     pub fn parse<'a>(&'a mut self, line: &'a str) -> Result<Entry<'a>, ParseError> {
-        let parsed = parse(line, true);
-        if parsed != Err(ParseError::Escaped) {
-            return parsed;
+        match parse(line, true) {
+            Err(ParseError::Escaped) => {}
+            other => return other,
         }
         let buffer: &'a mut String = &mut self.buffer;
         if !tolerant::unescape(line, buffer) {
@@ -198,12 +198,10 @@ fn parse(line: &str, escapes: bool) -> Result<Entry<'_>, ParseError> {
     if line.trim_start().is_empty() {
         return Err(ParseError::Empty);
     }
-    // The entry is returned as it was built, not rebuilt: it is large to copy.
-    let parsed = fast(line);
-    match &parsed {
-        Ok(e) if !escapes || !has_escape(e) => parsed,
+    match fast(line) {
+        Ok(e) if !escapes || !has_escape(&e) => Ok(e),
         Ok(_) => tolerant::parse(line, ParseError::Escaped, escapes),
-        Err(fast) => tolerant::parse(line, *fast, escapes),
+        Err(fast) => tolerant::parse(line, fast, escapes),
     }
 }
 
@@ -215,15 +213,12 @@ fn fast(line: &str) -> Result<Entry<'_>, ParseError> {
     }
     let start = entry_start(line).ok_or(ParseError::UnknownFormat)?;
     let body = &line[start..];
-    let mut parsed = if body.starts_with('{') {
+    let parsed = if body.starts_with('{') {
         json::parse_whole(body)
     } else {
         text::parse_text(body)
     };
-    if let Err(e) = &mut parsed {
-        *e = e.shifted(start);
-    }
-    parsed
+    parsed.map_err(|e| e.shifted(start))
 }
 
 /// Whether a field that holds `|` in every real line (the cluster) holds Markdown's `\|`.

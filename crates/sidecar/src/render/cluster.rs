@@ -130,11 +130,7 @@ fn upstream_protocol(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>, side: S
     if port_protocol(spec) == PortProtocol::Http2 {
         http2(c);
     } else if sniff::sniffs(spec, side) && spec.profile.has(Behaviour::UseDownstreamProtocol) {
-        upstream_config(
-            c,
-            "use_downstream_protocol_config",
-            json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
-        );
+        use_downstream_protocol(c);
     }
 }
 
@@ -145,6 +141,16 @@ fn http2(c: &mut Map<String, Value>) {
         c,
         "explicit_http_config",
         json!({"http2_protocol_options": {}}),
+    );
+}
+
+/// Make `c` speak the client's protocol upstream (`use_downstream_protocol_config` with
+/// HTTP/1.1 and HTTP/2 options), keeping its common protocol options.
+fn use_downstream_protocol(c: &mut Map<String, Value>) {
+    upstream_config(
+        c,
+        "use_downstream_protocol_config",
+        json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
     );
 }
 
@@ -233,11 +239,7 @@ pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
         );
     }
     if spec.profile.has(Behaviour::PassthroughDownstreamProtocol) {
-        upstream_config(
-            &mut c,
-            "use_downstream_protocol_config",
-            json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
-        );
+        use_downstream_protocol(&mut c);
     }
     Value::Object(c)
 }
