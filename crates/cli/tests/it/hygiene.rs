@@ -43,7 +43,7 @@ fn sigterm_stops_every_child_and_keeps_recorded_variants() {
             .exists()
     });
     signal(&child, libc::SIGTERM);
-    let o = wait_with_timeout(&mut child, 30);
+    let o = wait_with_timeout(&mut child, 30).and_then(|s| s.code());
     assert_eq!(o, Some(130), "exit code after SIGTERM");
     let s = summary(out.path());
     assert_eq!(s["interrupted"], true);
@@ -113,8 +113,14 @@ fn two_runs_at_once_do_not_interfere() {
     let (a, b) = (Scratch::new("twin-a"), Scratch::new("twin-b"));
     let mut ca = spawn_run(&a, &["--variant", "baseline", "--check"]);
     let mut cb = spawn_run(&b, &["--variant", "baseline", "--check"]);
-    assert_eq!(wait_with_timeout(&mut ca, 90), Some(0));
-    assert_eq!(wait_with_timeout(&mut cb, 90), Some(0));
+    assert_eq!(
+        wait_with_timeout(&mut ca, 90).and_then(|s| s.code()),
+        Some(0)
+    );
+    assert_eq!(
+        wait_with_timeout(&mut cb, 90).and_then(|s| s.code()),
+        Some(0)
+    );
     for d in [&a, &b] {
         let s = summary(d.path());
         assert_eq!(s["passed"], true);
@@ -122,19 +128,5 @@ fn two_runs_at_once_do_not_interfere() {
         let v = &s["variants"][0];
         let sidecar_lines = v["sidecars"][0]["requests"].as_u64().unwrap();
         assert_eq!(sidecar_lines, v["requests"].as_u64().unwrap());
-    }
-}
-
-fn wait_with_timeout(child: &mut Child, secs: u64) -> Option<i32> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }

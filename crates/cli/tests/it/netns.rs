@@ -425,17 +425,7 @@ fn a_panic_of_a_netns_run_leaves_no_namespace_process_interface_or_rule_needs_ro
     let panic_env = mesh5xx_lab::runner::PANIC_AFTER_MS_ENV;
     let mut child = spawn_netns_run_with(&out, &[(panic_env, "3000")]);
     let pods = running_pods(&child, &out);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run did not end after its panic"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_with_timeout(&mut child, 30).expect("the run did not end after its panic");
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(!status.success(), "{status}");
@@ -453,14 +443,8 @@ fn ctrl_c_and_sigterm_of_a_netns_run_keep_results_and_leave_nothing_needs_root()
         let mut child = spawn_netns_run(&out);
         let pods = running_pods(&child, &out);
         signal(&child, sig);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "{name}: the run did not stop");
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = wait_with_timeout(&mut child, 30)
+            .unwrap_or_else(|| panic!("{name}: the run did not stop"));
         assert_eq!(status.code(), Some(130), "{name}");
         assert_eq!(summary(out.path())["interrupted"], true, "{name}");
         nothing_left(&pods, &out, name);

@@ -1,7 +1,8 @@
 //! Test support: the binary under test, scratch directories, and a process-leak check.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output};
+use std::time::{Duration, Instant};
 
 use mesh5xx_testkit::{scratch, TempDir};
 
@@ -70,13 +71,13 @@ pub fn processes_mentioning(needle: &str) -> Vec<u32> {
 
 /// Wait up to `secs` for no process to mention `needle`; the leftovers otherwise.
 pub fn wait_no_processes(needle: &str, secs: u64) -> Vec<u32> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let left = processes_mentioning(needle);
-        if left.is_empty() || std::time::Instant::now() > deadline {
+        if left.is_empty() || Instant::now() > deadline {
             return left;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -121,9 +122,25 @@ pub fn variant<'a>(s: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 }
 
 /// Send `sig` to `child`.
-pub fn signal(child: &std::process::Child, sig: i32) {
+pub fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as i32, sig);
+    }
+}
+
+/// `child`'s exit status once it exits within `secs`; `None` (and the child killed) if it
+/// does not.
+pub fn wait_with_timeout(child: &mut Child, secs: u64) -> Option<ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
