@@ -126,26 +126,14 @@ fn compact(line: &str) -> Option<Entry<'_>> {
         let value = match *b.get(pos)? {
             b'"' => {
                 let start = pos + 1;
-                let mut i = start;
-                loop {
-                    i += find_byte2(b'"', b'\\', b.get(i..)?)?;
-                    if b[i] == b'"' {
-                        break;
-                    }
-                    i += 2;
-                }
-                pos = i + 1;
+                let end = string_end(b, start)?;
+                pos = end + 1;
                 // Between two quotes.
-                Value::Str(between(line, start, i))
+                Value::Str(between(line, start, end))
             }
             b'-' | b'0'..=b'9' => {
                 let start = pos;
-                while matches!(
-                    b.get(pos),
-                    Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                ) {
-                    pos += 1;
-                }
+                pos = number_end(b, pos);
                 // ASCII bytes from `start` to `pos`.
                 Value::Num(between(line, start, pos))
             }
@@ -163,6 +151,31 @@ fn compact(line: &str) -> Option<Entry<'_>> {
         }
     }
     named.is_entry(false).then_some(named.entry)
+}
+
+/// The closing quote of the string whose text starts at `from` (escaped characters skipped).
+#[inline(always)]
+fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    loop {
+        i += crate::tokenizer::find_byte2(b'"', b'\\', bytes.get(i..)?)?;
+        if bytes[i] == b'"' {
+            return Some(i);
+        }
+        i += 2;
+    }
+}
+
+/// Where the number (or the run of number characters) that starts at `at` ends.
+#[inline(always)]
+fn number_end(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(
+        bytes.get(at),
+        Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+    ) {
+        at += 1;
+    }
+    at
 }
 
 /// The entry the keys make, if they make one.
@@ -276,21 +289,10 @@ impl<'a> Scanner<'a> {
     fn string(&mut self, field: &'static str) -> Result<&'a str, ParseError> {
         self.expect(b'"', field)?;
         let start = self.pos;
-        let bytes = self.line.as_bytes();
-        let mut i = start;
-        while let Some(at) = bytes
-            .get(i..)
-            .and_then(|rest| crate::tokenizer::find_byte2(b'"', b'\\', rest))
-        {
-            i += at;
-            if bytes[i] == b'"' {
-                self.pos = i + 1;
-                // After a quote, at a quote.
-                return Ok(crate::tokenizer::between(self.line, start, i));
-            }
-            i += 2;
-        }
-        Err(self.error(field))
+        let end = string_end(self.line.as_bytes(), start).ok_or_else(|| self.error(field))?;
+        self.pos = end + 1;
+        // After a quote, at a quote.
+        Ok(crate::tokenizer::between(self.line, start, end))
     }
 
     /// Any JSON value; objects and arrays are skipped.
@@ -301,13 +303,7 @@ impl<'a> Scanner<'a> {
             Some(b'{' | b'[') => self.skip_composite().map(|()| Value::Other),
             Some(b'-' | b'0'..=b'9') => {
                 let start = self.pos;
-                let bytes = self.line.as_bytes();
-                while matches!(
-                    bytes.get(self.pos),
-                    Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                ) {
-                    self.pos += 1;
-                }
+                self.pos = number_end(self.line.as_bytes(), start);
                 // ASCII bytes from `start` to `pos`.
                 Ok(Value::Num(crate::tokenizer::between(
                     self.line, start, self.pos,
