@@ -167,6 +167,12 @@ impl<'a> Entry<'a> {
         Flags::new(self.response_flags)
     }
 
+    /// Whether the line has any response flag (`-`, Envoy's placeholder, is none).
+    pub fn has_flags(&self) -> bool {
+        // `-` answered without splitting: most lines have no flag.
+        self.response_flags != "-" && self.flags().next().is_some()
+    }
+
     /// Whether `flag` (e.g. `"UC"`) is among the response flags.
     pub fn has_flag(&self, flag: &str) -> bool {
         self.flags().any(|f| f == flag)
@@ -211,5 +217,28 @@ pub(crate) fn dash_none(value: &str) -> Option<&str> {
     match value {
         "-" | "" => None,
         v => Some(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Entry, Format};
+
+    #[test]
+    fn has_flags_is_whether_the_flags_name_any() {
+        for (flags, has) in [
+            ("-", false),
+            ("", false),
+            (",", false),
+            ("UC", true),
+            ("URX,UF", true),
+        ] {
+            let e = Entry {
+                response_flags: flags,
+                ..Entry::empty(Format::IstioCurrent)
+            };
+            assert_eq!(e.has_flags(), has, "{flags:?}");
+            assert_eq!(e.has_flags(), e.flags().next().is_some(), "{flags:?}");
+        }
     }
 }

@@ -115,7 +115,7 @@ fn split_last(s: &str, byte: u8) -> Option<(&str, &str)> {
 /// or a response cut by the route timeout; Envoy's gRPC local reply, cited at the `200 UT`
 /// note in `classify.rs`), `101 DC` (a WebSocket the client closed).
 pub fn is_failure(e: &Entry<'_>) -> bool {
-    (500..600).contains(&e.response_code) || (e.response_flags != "-" && e.flags().next().is_some())
+    (500..600).contains(&e.response_code) || e.has_flags()
 }
 
 /// Identifies a group.
