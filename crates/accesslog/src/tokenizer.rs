@@ -158,39 +158,46 @@ pub(crate) fn between(line: &str, start: usize, end: usize) -> &str {
 /// with `memchr`.
 #[inline(always)]
 pub(crate) fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    while at + BLOCK <= hay.len().min(SHORT) {
-        let marks = block_matches(&hay[at..at + BLOCK], needle);
-        if marks != 0 {
-            return Some(at + marks.trailing_zeros() as usize);
-        }
-        at += BLOCK;
-    }
-    if hay.len() > SHORT {
-        return memchr::memchr(needle, &hay[at..]).map(|i| at + i);
-    }
-    hay[at..].iter().position(|&b| b == needle).map(|i| at + i)
+    first_match(
+        hay,
+        |block| block_matches(block, needle),
+        |b| b == needle,
+        |rest| memchr::memchr(needle, rest),
+    )
 }
 
 /// Where the first of `a` or `b` is in `hay`, as [`find_byte`] searches.
 #[inline(always)]
 pub(crate) fn find_byte2(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    first_match(
+        hay,
+        |block| block_matches(block, a) | block_matches(block, b),
+        |c| c == a || c == b,
+        |rest| memchr::memchr2(a, b, rest),
+    )
+}
+
+/// The search of [`find_byte`]: `marks` of each [`BLOCK`] of the first [`SHORT`] bytes, then
+/// `long` over the rest of a long `hay`, or `is_match` byte by byte over a short one's.
+#[inline(always)]
+fn first_match(
+    hay: &[u8],
+    marks: impl Fn(&[u8]) -> u32,
+    is_match: impl Fn(u8) -> bool,
+    long: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
     let mut at = 0;
     while at + BLOCK <= hay.len().min(SHORT) {
-        let block = &hay[at..at + BLOCK];
-        let marks = block_matches(block, a) | block_matches(block, b);
-        if marks != 0 {
-            return Some(at + marks.trailing_zeros() as usize);
+        let found = marks(&hay[at..at + BLOCK]);
+        if found != 0 {
+            return Some(at + found.trailing_zeros() as usize);
         }
         at += BLOCK;
     }
     if hay.len() > SHORT {
-        return memchr::memchr2(a, b, &hay[at..]).map(|i| at + i);
+        return long(&hay[at..]).map(|i| at + i);
     }
-    hay[at..]
-        .iter()
-        .position(|&c| c == a || c == b)
-        .map(|i| at + i)
+    hay[at..].iter().position(|&b| is_match(b)).map(|i| at + i)
 }
 
 /// Bytes [`block_matches`] compares at once.
