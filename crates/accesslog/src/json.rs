@@ -96,19 +96,21 @@ pub(crate) fn parse_json(line: &str, shape: Json) -> Result<Entry<'_>, ParseErro
 /// (white space, escaped keys, nested values, errors) by [`parse_json`].
 #[inline(always)]
 pub(crate) fn parse_whole(line: &str) -> Result<Entry<'_>, ParseError> {
-    match compact(line) {
-        Some(e) => Ok(e),
-        None => parse_json(line, Json::Whole),
+    // Filled in place: an entry handed through an `Option` would be one copy more.
+    let mut named = Named::new(Format::IstioJson);
+    match compact(line, &mut named) {
+        Some(()) if named.is_entry(false) => Ok(named.entry),
+        _ => parse_json(line, Json::Whole),
     }
 }
 
-/// A whole object of string, number and `null` values with no white space: `{"k":"v",…}`.
-/// `None` for anything else, which [`parse_json`] reads (or refuses, saying why).
+/// Reads into `named` a whole object of string, number and `null` values with no white
+/// space: `{"k":"v",…}`. `None` for anything else, which [`parse_json`] reads (or refuses,
+/// saying why).
 #[inline(always)]
-fn compact(line: &str) -> Option<Entry<'_>> {
+fn compact<'a>(line: &'a str, named: &mut Named<'a>) -> Option<()> {
     use crate::tokenizer::{between, find_byte2};
     let b = line.as_bytes();
-    let mut named = Named::new(Format::IstioJson);
     // The `"` of the first key; the caller saw the `{`.
     let mut pos = 1;
     loop {
@@ -150,7 +152,7 @@ fn compact(line: &str) -> Option<Entry<'_>> {
             _ => return None,
         }
     }
-    named.is_entry(false).then_some(named.entry)
+    Some(())
 }
 
 /// The closing quote of the string whose text starts at `from` (escaped characters skipped).
@@ -384,7 +386,8 @@ mod tests {
             for end in (1..=line.len()).filter(|&i| line.is_char_boundary(i)) {
                 let text = &line[..end];
                 assert_eq!(parse_whole(text), parse_json(text, Json::Whole), "{text}");
-                compact += usize::from(super::compact(text).is_some());
+                let mut named = super::Named::new(super::Format::IstioJson);
+                compact += usize::from(super::compact(text, &mut named).is_some());
             }
         }
         assert!(compact > 20, "the compact pass read {compact} lines only");

@@ -72,14 +72,25 @@ fn seconds(s: &str) -> Option<i64> {
 
 /// Milliseconds since the epoch of a time `secs` into its day (see [`seconds`]) followed by
 /// `rest`: an optional fraction, then `Z`, an `+hh:mm` offset or nothing.
-fn with_fraction(secs: i64, mut rest: &str) -> Option<i64> {
+fn with_fraction(secs: i64, rest: &str) -> Option<i64> {
+    let b = rest.as_bytes();
     let mut millis = 0;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        let ms = &frac[..digits.min(3)];
-        millis = num_str(ms)? * 10i64.pow(3 - ms.len() as u32);
-        rest = &frac[digits..];
+    let mut at = 0;
+    if b.first() == Some(&b'.') {
+        // Tenths, hundredths, thousandths; finer digits are read past (`scale` is 0).
+        let mut scale = 100;
+        at = 1;
+        while let Some(&d) = b.get(at).filter(|d| d.is_ascii_digit()) {
+            millis += i64::from(d - b'0') * scale;
+            scale /= 10;
+            at += 1;
+        }
+        if at == 1 {
+            return None;
+        }
     }
+    // `at` follows ASCII bytes.
+    let rest = &rest[at..];
     let offset_secs = match rest {
         "" | "Z" => 0,
         _ if rest.len() == 6
@@ -335,6 +346,12 @@ mod tests {
             parse_timestamp("2022-04-18T09:29:59.6Z"),
             Some(1_650_274_199_600)
         );
+        assert_eq!(
+            parse_timestamp("2022-04-18T09:29:59.633999Z"),
+            Some(1_650_274_199_633),
+            "digits past the millisecond are dropped"
+        );
+        assert_eq!(parse_timestamp("2022-04-18T09:29:59.Z"), None);
         assert_eq!(parse_timestamp("2022-13-18T09:29:59Z"), None);
         assert_eq!(parse_timestamp("2022-02-30T09:29:59Z"), None);
         assert_eq!(
