@@ -40,6 +40,9 @@ impl HostSeen {
 pub struct HostTracker {
     hosts: ByName<ByName<HostSeen>>,
     times: Timestamps,
+    /// Where the last entry's host and IP are (their indices, checked before use): entries
+    /// to one upstream come in runs, and the run's next entry finds its place unhashed.
+    last: Option<(usize, usize)>,
 }
 
 impl HostTracker {
@@ -47,33 +50,50 @@ impl HostTracker {
         let (Some(host), Some(ms)) = (e.upstream_host, self.times.parse(e.start_time)) else {
             return;
         };
-        let seen = match self.hosts.get_mut(name) {
-            Some(seen) => seen,
-            None => self.hosts.entry(name.to_owned()).or_default(),
+        let place = match self.last {
+            Some((at, ip_at)) if self.is_at(at, ip_at, name, host) => (at, ip_at),
+            _ => self.place(name, host),
         };
+        self.last = Some(place);
         let error = e.response_code >= 500;
-        let (ok, errors) = (u64::from(!error), u64::from(error));
-        match seen.get_mut(host) {
-            Some(s) => s.merge(HostSeen {
-                host: String::new(),
-                first_ms: ms,
-                last_ms: ms,
-                ok,
-                errors,
-            }),
+        self.hosts[place.0][place.1].merge(HostSeen {
+            host: String::new(),
+            first_ms: ms,
+            last_ms: ms,
+            ok: u64::from(!error),
+            errors: u64::from(error),
+        });
+    }
+
+    /// Whether `name`'s IP `host` is kept at `at`, `ip_at`.
+    fn is_at(&self, at: usize, ip_at: usize, name: &str, host: &str) -> bool {
+        self.hosts.get_index(at).is_some_and(|(n, ips)| {
+            n == name && ips.get_index(ip_at).is_some_and(|(ip, _)| ip == host)
+        })
+    }
+
+    /// Where `name`'s IP `host` is kept (its host's index and its own), added with nothing
+    /// seen yet if it is new.
+    fn place(&mut self, name: &str, host: &str) -> (usize, usize) {
+        let at = match self.hosts.get_index_of(name) {
+            Some(at) => at,
+            None => self.hosts.insert_full(name.to_owned(), ByName::default()).0,
+        };
+        let ips = &mut self.hosts[at];
+        let ip_at = match ips.get_index_of(host) {
+            Some(ip_at) => ip_at,
             None => {
-                seen.insert(
-                    host.to_owned(),
-                    HostSeen {
-                        host: host.to_owned(),
-                        first_ms: ms,
-                        last_ms: ms,
-                        ok,
-                        errors,
-                    },
-                );
+                let unseen = HostSeen {
+                    host: host.to_owned(),
+                    first_ms: i64::MAX,
+                    last_ms: i64::MIN,
+                    ok: 0,
+                    errors: 0,
+                };
+                ips.insert_full(host.to_owned(), unseen).0
             }
-        }
+        };
+        (at, ip_at)
     }
 
     /// Adds `other`, which comes after this tracker's lines in the log.
@@ -105,5 +125,65 @@ impl HostTracker {
             .unwrap_or_default();
         ips.sort_by_key(|s| s.first_ms);
         ips
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mesh5xx_accesslog::{Entry, Format};
+
+    use super::*;
+    use crate::timeline::parse_timestamp;
+
+    /// Entries to a few hosts and IPs in any order (runs and alternations) are counted, timed
+    /// and ordered as a plain tally of them gives.
+    #[test]
+    fn entries_in_runs_or_alternating_count_as_a_tally() {
+        let names = ["a.example.com", "b.example.com"];
+        let ips = ["10.0.0.1:80", "10.0.0.2:80", "10.0.0.22:80"];
+        let times: Vec<String> = (0..60)
+            .map(|s| format!("2022-04-18T09:29:{s:02}.{:03}Z", s * 7))
+            .collect();
+        let mut rng = fastrand::Rng::with_seed(3);
+        for _ in 0..50 {
+            let mut tracker = HostTracker::default();
+            // name, ip, ms, ok, errors
+            let mut tally: Vec<(&str, &str, i64, i64, u64, u64)> = Vec::new();
+            let mut at = (0, 0);
+            for _ in 0..40 {
+                if rng.bool() {
+                    at = (rng.usize(..names.len()), rng.usize(..ips.len()));
+                }
+                let (name, ip) = (names[at.0], ips[at.1]);
+                let time = &times[rng.usize(..times.len())];
+                let mut e = Entry::empty(Format::IstioJson);
+                e.upstream_host = Some(ip);
+                e.start_time = time;
+                e.response_code = if rng.bool() { 503 } else { 200 };
+                tracker.add(name, &e);
+                let ms = parse_timestamp(time).expect("a valid time");
+                let error = u64::from(e.response_code >= 500);
+                match tally.iter_mut().find(|t| t.0 == name && t.1 == ip) {
+                    Some(t) => {
+                        t.2 = t.2.min(ms);
+                        t.3 = t.3.max(ms);
+                        t.4 += 1 - error;
+                        t.5 += error;
+                    }
+                    None => tally.push((name, ip, ms, ms, 1 - error, error)),
+                }
+            }
+            for name in names {
+                let mut want: Vec<_> = tally.iter().filter(|t| t.0 == name).collect();
+                want.sort_by_key(|t| t.2);
+                let got: Vec<_> = tracker
+                    .ips(name)
+                    .into_iter()
+                    .map(|s| (s.host.as_str(), s.first_ms, s.last_ms, s.ok, s.errors))
+                    .collect();
+                let want: Vec<_> = want.iter().map(|t| (t.1, t.2, t.3, t.4, t.5)).collect();
+                assert_eq!(got, want, "{name}");
+            }
+        }
     }
 }

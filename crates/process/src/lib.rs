@@ -21,7 +21,7 @@ mod ready;
 mod signal;
 mod supervised;
 
-pub use cache::cache_dir;
+pub use cache::{cache_dir, installed_once};
 pub use ready::{announce_ready, parse_ready_line, READY_PREFIX};
 pub use signal::stop_signal;
 pub use supervised::{ProcessError, Supervised};

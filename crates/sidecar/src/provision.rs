@@ -56,15 +56,25 @@ pub fn locate(explicit: Option<&Path>, version: &str) -> Result<EnvoyBinary, Pro
             return Ok(b);
         }
     }
-    let dir = mesh5xx_process::cache_dir().join(format!("envoy-{version}"));
+    let cache = mesh5xx_process::cache_dir();
+    let dir = cache.join(format!("envoy-{version}"));
     let bin = dir.join("bin").join("envoy");
-    if bin.exists() {
-        if let Ok(b) = check(&bin, "cache") {
-            return Ok(b);
-        }
-    }
-    install(&dir, version)?;
-    check(&bin, "installed")
+    // A half-installed Envoy (another process installing it) answers `--version` with
+    // nothing, and is not found.
+    let cached = || bin.exists().then(|| check(&bin, "cache").ok()).flatten();
+    mesh5xx_process::installed_once(
+        &cache.join(format!("envoy-{version}.lock")),
+        cached,
+        || {
+            install(&dir, version)?;
+            check(&bin, "installed")
+        },
+        |e| ProvisionError::Install {
+            version: version.to_string(),
+            dir: dir.clone(),
+            reason: format!("cannot take the install lock: {e}"),
+        },
+    )
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
