@@ -40,9 +40,6 @@ impl HostSeen {
 pub struct HostTracker {
     hosts: ByName<ByName<HostSeen>>,
     times: Timestamps,
-    /// Where the last entry's host and IP are (their indices, checked before use): entries
-    /// to one upstream come in runs, and the run's next entry finds its place unhashed.
-    last: Option<(usize, usize)>,
 }
 
 impl HostTracker {
@@ -50,50 +47,28 @@ impl HostTracker {
         let (Some(host), Some(ms)) = (e.upstream_host, self.times.parse(e.start_time)) else {
             return;
         };
-        let place = match self.last {
-            Some((at, ip_at)) if self.is_at(at, ip_at, name, host) => (at, ip_at),
-            _ => self.place(name, host),
+        let seen = match self.hosts.get_mut(name) {
+            Some(seen) => seen,
+            None => self.hosts.entry(name.to_owned()).or_default(),
         };
-        self.last = Some(place);
         let error = e.response_code >= 500;
-        self.hosts[place.0][place.1].merge(HostSeen {
+        let now = HostSeen {
             host: String::new(),
             first_ms: ms,
             last_ms: ms,
             ok: u64::from(!error),
             errors: u64::from(error),
-        });
-    }
-
-    /// Whether `name`'s IP `host` is kept at `at`, `ip_at`.
-    fn is_at(&self, at: usize, ip_at: usize, name: &str, host: &str) -> bool {
-        self.hosts.get_index(at).is_some_and(|(n, ips)| {
-            n == name && ips.get_index(ip_at).is_some_and(|(ip, _)| ip == host)
-        })
-    }
-
-    /// Where `name`'s IP `host` is kept (its host's index and its own), added with nothing
-    /// seen yet if it is new.
-    fn place(&mut self, name: &str, host: &str) -> (usize, usize) {
-        let at = match self.hosts.get_index_of(name) {
-            Some(at) => at,
-            None => self.hosts.insert_full(name.to_owned(), ByName::default()).0,
         };
-        let ips = &mut self.hosts[at];
-        let ip_at = match ips.get_index_of(host) {
-            Some(ip_at) => ip_at,
+        match seen.get_mut(host) {
+            Some(s) => s.merge(now),
             None => {
-                let unseen = HostSeen {
+                let first = HostSeen {
                     host: host.to_owned(),
-                    first_ms: i64::MAX,
-                    last_ms: i64::MIN,
-                    ok: 0,
-                    errors: 0,
+                    ..now
                 };
-                ips.insert_full(host.to_owned(), unseen).0
+                seen.insert(host.to_owned(), first);
             }
-        };
-        (at, ip_at)
+        }
     }
 
     /// Adds `other`, which comes after this tracker's lines in the log.
