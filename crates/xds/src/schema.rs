@@ -98,10 +98,17 @@ impl Schema {
             "xds-schema-{XDS_PROTOS_VERSION}-{:08x}.fds",
             roots_key()
         ));
-        if !path.exists() {
-            build(&cache, &path)?;
-        }
-        Ok(path)
+        // Processes that start together (parallel tests) make it once.
+        mesh5xx_process::installed_once(
+            &cache.join(format!("xds-schema-{XDS_PROTOS_VERSION}.lock")),
+            || path.exists().then(|| path.clone()),
+            || build(&cache, &path).map(|()| path.clone()),
+            |e| SchemaError::Install {
+                version: XDS_PROTOS_VERSION.to_string(),
+                dir: cache.clone(),
+                reason: format!("cannot take the install lock: {e}"),
+            },
+        )
     }
 
     /// Read a FileDescriptorSet (the well-known types need not be in it).
@@ -161,15 +168,9 @@ fn build(cache: &Path, out: &Path) -> Result<(), SchemaError> {
         reason,
     };
     std::fs::create_dir_all(cache).map_err(|e| fail(e.to_string()))?;
-    // Several processes may make the schema at once (parallel tests): each works in paths of
-    // its own and renames into place; the first rename wins, the others use its result.
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos())
-    );
+    // One process at a time builds (see `Schema::file`). It works in paths of its own and
+    // renames into place, so a build cut short leaves nothing that looks made.
+    let unique = std::process::id().to_string();
     let run = |cmd: &mut Command, what: &str| -> Result<(), SchemaError> {
         let o = cmd.output().map_err(|e| fail(format!("{what}: {e}")))?;
         if o.status.success() {
@@ -204,9 +205,7 @@ fn build(cache: &Path, out: &Path) -> Result<(), SchemaError> {
         let _ = std::fs::remove_dir_all(&venv);
         if let Err(e) = std::fs::rename(&tmp, &dir) {
             let _ = std::fs::remove_dir_all(&tmp);
-            if !dir.join("envoy").is_dir() {
-                return Err(fail(e.to_string()));
-            }
+            return Err(fail(e.to_string()));
         }
     }
     let part = out.with_extension(format!("part-{unique}"));
