@@ -124,6 +124,12 @@ impl Profile {
             .then(|| Duration::from_secs(300))
     }
 
+    /// The `max_concurrent_streams` of the HTTP/2 options istiod sets on a cluster (`None`:
+    /// empty options, Envoy's default 2^31-1).
+    pub fn http2_max_concurrent_streams(&self) -> Option<u32> {
+        (!self.has(Behaviour::H2DefaultMaxStreams)).then_some(1 << 30)
+    }
+
     /// MeshConfig `protocolDetectionTimeout`: how long a sniffing listener waits for the
     /// client's first bytes before it hands the connection to its TCP proxy (`None`: 0s, no
     /// timeout).

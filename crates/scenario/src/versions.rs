@@ -384,6 +384,18 @@ behaviours! {
         after: "UPGRADE is read before the port's protocol: it makes the outbound cluster of any port HTTP/2 (explicit http2_protocol_options in place of use_downstream_protocol_config)",
         source: "v1alpha3/cluster.go@1.6.0 L665-679; v1alpha3/cluster_builder.go@1.10.0 L528-556; core/cluster_traffic_policy.go@1.24.0 L193-222"
     }
+    H2DefaultMaxStreams {
+        since: 15,
+        before: "the HTTP/2 options istiod sets on a cluster (an http2 or grpc port, h2UpgradePolicy UPGRADE, a sniffed port's downstream protocol, PassthroughCluster from 1.10) ask for max_concurrent_streams 1073741824 (2^30)",
+        after: "those HTTP/2 options are empty: Envoy's default max_concurrent_streams, 2147483647 (2^31-1)",
+        source: "v1alpha3/cluster.go@1.0.0 L505-513; v1alpha3/cluster.go@1.4.0 L1230-1250; v1alpha3/cluster.go@1.9.0 L590-600; v1alpha3/cluster_builder.go@1.10.0 L897-904; v1alpha3/cluster_builder.go@1.14.0 L1208-1215; v1alpha3/cluster_builder.go@1.15.0 L1137-1139"
+    }
+    PassthroughHttp2Options {
+        since: 10,
+        before: "PassthroughCluster's downstream protocol is protocol_selection alone: no HTTP/2 options, Envoy's defaults",
+        after: "PassthroughCluster's use_downstream_protocol_config carries istiod's HTTP/2 options (max_concurrent_streams 2^30 until 1.14)",
+        source: "v1alpha3/cluster_builder.go@1.9.0 L405-414; v1alpha3/cluster_builder.go@1.10.0 L64-73, L483-491"
+    }
     AppProtocol {
         since: 6,
         before: "a Service port's appProtocol is not read: its name alone decides the protocol",

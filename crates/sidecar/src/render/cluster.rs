@@ -95,7 +95,7 @@ pub fn outbound_static(
         && spec.profile.has(Behaviour::H2UpgradePolicy)
         && (http || spec.profile.has(Behaviour::H2UpgradeAnyPort))
     {
-        http2(&mut c);
+        http2(&mut c, spec);
     }
     Value::Object(c)
 }
@@ -125,32 +125,42 @@ fn port_protocol(spec: &SidecarSpec<'_>) -> PortProtocol {
 ///   none from 1.16: v1alpha3/cluster_builder.go@1.16.0 L1165-1167), for a sidecar and an
 ///   `IsUnsupported` port (core/cluster_builder.go@1.24.0 L569-580, L600-613).
 ///
-/// The lab renders HTTP/2 options empty in every era (Envoy's default stream limit).
+/// The HTTP/2 options themselves ask for 2^30 streams until 1.14, nothing from 1.15
+/// ([`http2_options`]).
 fn upstream_protocol(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>, side: Side) {
     if port_protocol(spec) == PortProtocol::Http2 {
-        http2(c);
+        http2(c, spec);
     } else if sniff::sniffs(spec, side) && spec.profile.has(Behaviour::UseDownstreamProtocol) {
-        use_downstream_protocol(c);
+        use_downstream_protocol(c, http2_options(spec));
     }
 }
 
 /// Make `c` an HTTP/2 cluster (`setH2Options`: `explicit_http_config.http2_protocol_options`,
 /// core/cluster_builder.go@1.24.0 L542-559), keeping its common protocol options.
-fn http2(c: &mut Map<String, Value>) {
+fn http2(c: &mut Map<String, Value>, spec: &SidecarSpec<'_>) {
     upstream_config(
         c,
         "explicit_http_config",
-        json!({"http2_protocol_options": {}}),
+        json!({"http2_protocol_options": http2_options(spec)}),
     );
 }
 
+/// The HTTP/2 options istiod gives a cluster: 2^30 concurrent streams until 1.14, empty
+/// (Envoy's 2^31-1) from 1.15 ([`Behaviour::H2DefaultMaxStreams`]).
+fn http2_options(spec: &SidecarSpec<'_>) -> Value {
+    match spec.profile.http2_max_concurrent_streams() {
+        Some(streams) => json!({"max_concurrent_streams": streams}),
+        None => json!({}),
+    }
+}
+
 /// Make `c` speak the client's protocol upstream (`use_downstream_protocol_config` with
-/// HTTP/1.1 and HTTP/2 options), keeping its common protocol options.
-fn use_downstream_protocol(c: &mut Map<String, Value>) {
+/// HTTP/1.1 options and the HTTP/2 options `http2`), keeping its common protocol options.
+fn use_downstream_protocol(c: &mut Map<String, Value>, http2: Value) {
     upstream_config(
         c,
         "use_downstream_protocol_config",
-        json!({"http_protocol_options": {}, "http2_protocol_options": {}}),
+        json!({"http_protocol_options": {}, "http2_protocol_options": http2}),
     );
 }
 
@@ -219,7 +229,8 @@ pub fn outbound_dns(
 /// `PassthroughCluster`: ORIGINAL_DST with the destination named by the client in
 /// `x-envoy-original-dst-host`; from Istio 1.7 the client's protocol upstream
 /// ([`Behaviour::PassthroughDownstreamProtocol`]; until 1.9 `protocol_selection` without
-/// HTTP/2 options, which Envoy reads alike: the downstream protocol wins); from Istio 1.16 a
+/// HTTP/2 options, which Envoy reads alike: the downstream protocol wins; from 1.10 with
+/// istiod's HTTP/2 options); from Istio 1.16 a
 /// 5 min upstream idle timeout ([`Behaviour::PassthroughIdleTimeout5m`]), before it Envoy's
 /// 1 h.
 pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
@@ -239,7 +250,14 @@ pub fn passthrough(spec: &SidecarSpec<'_>) -> Value {
         );
     }
     if spec.profile.has(Behaviour::PassthroughDownstreamProtocol) {
-        use_downstream_protocol(&mut c);
+        // 1.7 to 1.9 set `protocol_selection` alone: no HTTP/2 options of istiod's
+        // ([`Behaviour::PassthroughHttp2Options`]).
+        let http2 = if spec.profile.has(Behaviour::PassthroughHttp2Options) {
+            http2_options(spec)
+        } else {
+            json!({})
+        };
+        use_downstream_protocol(&mut c, http2);
     }
     Value::Object(c)
 }

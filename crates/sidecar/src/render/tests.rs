@@ -461,6 +461,26 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             let (client, _) = port_configs(version, "web", &istio(H2_UPGRADE));
             upstream_protocol(cluster(&client, svc_cluster)).into()
         }
+        Behaviour::H2DefaultMaxStreams => {
+            let (client, server) = port_configs(version, "grpc", &IstioObjects::default());
+            let h2 = |c: &Value| {
+                text(
+                    &c["typed_extension_protocol_options"]
+                        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                        ["explicit_http_config"]["http2_protocol_options"],
+                )
+            };
+            format!(
+                "{} {}",
+                h2(cluster(&client, svc_cluster)),
+                h2(cluster(&server, "inbound"))
+            )
+        }
+        Behaviour::PassthroughHttp2Options => text(
+            &cluster(&r.client, "PassthroughCluster")["typed_extension_protocol_options"]
+                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                ["use_downstream_protocol_config"]["http2_protocol_options"],
+        ),
         Behaviour::SniffRawBufferMatch | Behaviour::SniffNoHttp10Alpn => text(
             &sniffed(version, "web").0["filter_chains"][1]["filter_chain_match"],
         ),
@@ -510,8 +530,13 @@ fn upstream_protocol(c: &Value) -> &'static str {
         "h2"
     } else if !downstream.is_null() {
         assert_eq!(
-            downstream,
-            &json!({"http_protocol_options": {}, "http2_protocol_options": {}})
+            downstream["http_protocol_options"],
+            json!({}),
+            "{downstream}"
+        );
+        assert!(
+            downstream["http2_protocol_options"].is_object(),
+            "{downstream}"
         );
         "downstream"
     } else {
@@ -603,6 +628,11 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::AppProtocol => ("translated: false", "translated: true"),
         Behaviour::UseDownstreamProtocol => ("h1 h1", "downstream h1"),
         Behaviour::H2UpgradeAnyPort => ("downstream", "h2"),
+        Behaviour::H2DefaultMaxStreams => (
+            r#"{"max_concurrent_streams":1073741824} {"max_concurrent_streams":1073741824}"#,
+            "{} {}",
+        ),
+        Behaviour::PassthroughHttp2Options => ("{}", r#"{"max_concurrent_streams":1073741824}"#),
         Behaviour::SniffRawBufferMatch => (
             r#"{"application_protocols":["http/1.0","http/1.1","h2"]}"#,
             r#"{"application_protocols":["http/1.0","http/1.1","h2c"],"transport_protocol":"raw_buffer"}"#,
