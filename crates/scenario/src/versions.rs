@@ -330,6 +330,12 @@ behaviours! {
         after: "tls_params TLSv1_2 to TLSv1_3 on the client's ISTIO_MUTUAL context and the server's inbound context",
         source: "v1alpha3/cluster_builder.go@1.13.0 L1021-1049; pilot/pkg/security/authn/utils/utils.go@1.13.0 L65-69; v1alpha3/cluster_builder.go@1.14.0 L1342-1350; pilot/pkg/security/authn/utils/utils.go@1.14.0 L77; core/cluster_tls.go@1.24.0 L378-387"
     }
+    AlpnH2PeerExchange {
+        since: 7,
+        before: "an ISTIO_MUTUAL HTTP/2 cluster offers ALPN istio, h2 (ALPNInMeshH2); an HTTP/1.1 one istio-peer-exchange, istio",
+        after: "an ISTIO_MUTUAL HTTP/2 cluster offers istio-peer-exchange, istio, h2 (ALPNInMeshH2WithMxc)",
+        source: "v1alpha3/cluster.go@1.5.0 L1181-1194; v1alpha3/cluster.go@1.6.0 L1062-1076; v1alpha3/cluster.go@1.7.0 L1007-1030; pilot/pkg/features/pilot.go@1.7.0 L170-173; core/cluster_tls.go@1.24.0 L176-192"
+    }
     ListenerNrAccessLog {
         since: 8,
         before: "no listener access log: a connection no filter chain takes is not logged",

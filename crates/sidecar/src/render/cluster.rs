@@ -59,19 +59,6 @@ pub fn outbound_static(
     let dr = spec.istio.destination_rule(&svc.host);
     let mut c = base(name, spec.profile, dr, Lb::Outbound);
     c.insert("type".into(), json!("STATIC"));
-    let labelled = super::tls::apply_upstream(&mut c, spec, svc, subset);
-    let mut assignment = endpoints(name, eps);
-    if labelled {
-        // Every lab endpoint has a sidecar: EDS labels it `tlsMode: istio`.
-        for ep in assignment["endpoints"][0]["lb_endpoints"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            ep["metadata"] = super::tls::istio_endpoint_metadata();
-        }
-    }
-    c.insert("load_assignment".into(), assignment);
     apply_outlier_detection(&mut c, spec.profile, dr);
     upstream_protocol(&mut c, spec, Side::Outbound);
     let upgrade = dr
@@ -97,6 +84,21 @@ pub fn outbound_static(
     {
         http2(&mut c, spec);
     }
+    // TLS last, as istiod applies it after the protocol, whose HTTP/2 its ALPN names
+    // (`applyTrafficPolicy`, core/cluster_traffic_policy.go@1.24.0 L43-61).
+    let labelled = super::tls::apply_upstream(&mut c, spec, svc, subset);
+    let mut assignment = endpoints(name, eps);
+    if labelled {
+        // Every lab endpoint has a sidecar: EDS labels it `tlsMode: istio`.
+        for ep in assignment["endpoints"][0]["lb_endpoints"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            ep["metadata"] = super::tls::istio_endpoint_metadata();
+        }
+    }
+    c.insert("load_assignment".into(), assignment);
     Value::Object(c)
 }
 

@@ -364,6 +364,24 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
                 down["tls_params"]["tls_maximum_protocol_version"]
             )
         }
+        Behaviour::AlpnH2PeerExchange => {
+            let p = Profile::at("test", version, "");
+            let (s, none) = (svc(), IstioObjects::default());
+            let alpn = |port: &str| {
+                let mut client = client_of(&p, &none, &s);
+                client.service_port = ServicePort {
+                    name: port.into(),
+                    app_protocol: None,
+                };
+                client.secrets = secrets();
+                let cfg = render(&client);
+                text(
+                    &cluster(&cfg, svc_cluster)["transport_socket_matches"][0]["transport_socket"]
+                        ["typed_config"]["common_tls_context"]["alpn_protocols"],
+                )
+            };
+            format!("{} {}", alpn("grpc"), alpn("http"))
+        }
         Behaviour::ListenerNrAccessLog => {
             text(&r.server["static_resources"]["listeners"][0]["access_log"][0]["filter"])
         }
@@ -619,6 +637,10 @@ fn golden(b: Behaviour) -> (&'static str, &'static str) {
         Behaviour::PeerAuthentication => ("translated: false", "translated: true"),
         Behaviour::AutoMtls => ("null null", "\"tlsMode-istio\" \"istio\""),
         Behaviour::TlsV13Params => ("null null", "\"TLSv1_3\" \"TLSv1_3\""),
+        Behaviour::AlpnH2PeerExchange => (
+            r#"["istio","h2"] ["istio-peer-exchange","istio"]"#,
+            r#"["istio-peer-exchange","istio","h2"] ["istio-peer-exchange","istio"]"#,
+        ),
         Behaviour::ListenerNrAccessLog => ("null", r#"{"response_flag_filter":{"flags":["NR"]}}"#),
         Behaviour::OutboundProtocolSniffing => (
             "[] 1",

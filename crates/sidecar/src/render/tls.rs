@@ -12,8 +12,21 @@ use super::SidecarSpec;
 use crate::certs::{service_account, spiffe_id, WorkloadSecrets};
 
 /// The ALPN the client offers on an in-mesh HTTP/1.1 cluster (`ALPNInMeshWithMxc`:
-/// pilot/pkg/networking/util/util.go@1.24.0 L113; core/cluster_tls.go@1.24.0 L186-192).
-const ALPN_IN_MESH: [&str; 2] = ["istio-peer-exchange", "istio"];
+/// pilot/pkg/networking/util/util.go@1.24.0 L113; core/cluster_tls.go@1.24.0 L186-192), in
+/// every era with workload certificates (from 1.5: v1alpha3/cluster.go@1.5.0 L1188-1194,
+/// `PILOT_ENABLE_TCP_METADATA_EXCHANGE` on by default, pilot/pkg/features/pilot.go@1.5.0
+/// L206-209).
+const ALPN_IN_MESH: &[&str] = &["istio-peer-exchange", "istio"];
+
+/// The ALPN on an in-mesh HTTP/2 cluster: `ALPNInMeshH2WithMxc` from 1.7, `ALPNInMeshH2`
+/// before ([`Behaviour::AlpnH2PeerExchange`]).
+fn alpn_in_mesh_h2(spec: &SidecarSpec<'_>) -> &'static [&'static str] {
+    if spec.profile.has(Behaviour::AlpnH2PeerExchange) {
+        &["istio-peer-exchange", "istio", "h2"]
+    } else {
+        &["istio", "h2"]
+    }
+}
 
 /// What a PERMISSIVE server's TLS chain matches (`allIstioMtlsALPNs`,
 /// core/listener.go@1.24.0 L92).
@@ -54,13 +67,12 @@ fn tls_params(spec: &SidecarSpec<'_>, ciphers: bool) -> Value {
     Value::Object(p)
 }
 
-/// The client's ISTIO_MUTUAL transport socket toward `svc` (`subset`'s cluster if any):
-/// core/cluster_tls.go@1.24.0 L157-193, L378-387, L426-446.
+/// The client's ISTIO_MUTUAL transport socket toward `svc` (`subset`'s cluster if any), on an
+/// HTTP/2 cluster if `http2`: core/cluster_tls.go@1.24.0 L157-193, L378-387, L426-446.
 fn istio_mutual(
     spec: &SidecarSpec<'_>,
     secrets: &WorkloadSecrets,
-    svc: &Service,
-    subset: Option<&str>,
+    (svc, subset, http2): (&Service, Option<&str>, bool),
     sans: Option<&[String]>,
     sni: Option<&str>,
 ) -> Value {
@@ -83,7 +95,12 @@ fn istio_mutual(
     if spec.profile.has(Behaviour::TlsV13Params) {
         common.insert("tls_params".into(), tls_params(spec, false));
     }
-    common.insert("alpn_protocols".into(), json!(ALPN_IN_MESH));
+    let alpn = if http2 {
+        alpn_in_mesh_h2(spec)
+    } else {
+        ALPN_IN_MESH
+    };
+    common.insert("alpn_protocols".into(), json!(alpn));
     common.insert(
         "tls_certificate_sds_secret_configs".into(),
         json!([sds("default", &secrets.default)]),
@@ -121,6 +138,13 @@ pub fn apply_upstream(
     let Some(secrets) = &spec.secrets else {
         return false;
     };
+    // `isHttp2Cluster`: explicit HTTP/2 upstream options (core/cluster_builder.go@1.24.0
+    // L588-591, asked at core/cluster_tls.go@1.24.0 L179).
+    let http2 = c.get("typed_extension_protocol_options").is_some_and(|o| {
+        !o["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]
+            ["http2_protocol_options"]
+            .is_null()
+    });
     let tls = spec
         .istio
         .destination_rule(&svc.host)
@@ -131,8 +155,7 @@ pub fn apply_upstream(
             let socket = istio_mutual(
                 spec,
                 secrets,
-                svc,
-                subset,
+                (svc, subset, http2),
                 t.subject_alt_names.as_deref(),
                 t.sni.as_deref(),
             );
@@ -143,7 +166,7 @@ pub fn apply_upstream(
         None if spec.profile.has(Behaviour::AutoMtls)
             && spec.istio.peer_mtls_mode(svc.target_port) != MtlsMode::Disable =>
         {
-            let socket = istio_mutual(spec, secrets, svc, subset, None, None);
+            let socket = istio_mutual(spec, secrets, (svc, subset, http2), None, None);
             c.insert(
                 "transport_socket_matches".into(),
                 json!([
