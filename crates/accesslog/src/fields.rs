@@ -269,20 +269,21 @@ pub(crate) fn set<'a>(e: &mut Entry<'a>, field: Field, value: Value<'a>) -> Resu
 
 /// Fills an entry from named fields: Istio's keys win over renamed ones, whatever their
 /// order, and a renamed key with a value its field cannot take is ignored.
-pub(crate) struct Named<'a> {
+pub(crate) struct Named<'e, 'a> {
     /// The entry being filled.
-    pub(crate) entry: Entry<'a>,
+    pub(crate) entry: &'e mut Entry<'a>,
     /// Fields set by Istio's own key.
     canonical: u32,
     /// Fields set by any key.
     seen: u32,
 }
 
-impl<'a> Named<'a> {
-    /// An empty entry of `format`.
-    pub(crate) fn new(format: crate::Format) -> Self {
+impl<'e, 'a> Named<'e, 'a> {
+    /// Fills `entry`, emptied to one of `format`.
+    pub(crate) fn new(entry: &'e mut Entry<'a>, format: crate::Format) -> Self {
+        *entry = Entry::empty(format);
         Named {
-            entry: Entry::empty(format),
+            entry,
             canonical: 0,
             seen: 0,
         }
@@ -293,11 +294,11 @@ impl<'a> Named<'a> {
     #[inline(always)]
     pub(crate) fn set(&mut self, key: &str, value: Value<'a>) -> Result<(), &'static str> {
         if let Some(field) = Field::canonical(key) {
-            set(&mut self.entry, field, value).map_err(|()| field.name())?;
+            set(self.entry, field, value).map_err(|()| field.name())?;
             self.canonical |= field.bit();
             self.seen |= field.bit();
         } else if let Some(field) = Field::alias(key) {
-            if self.canonical & field.bit() == 0 && set(&mut self.entry, field, value).is_ok() {
+            if self.canonical & field.bit() == 0 && set(self.entry, field, value).is_ok() {
                 self.seen |= field.bit();
             }
         }

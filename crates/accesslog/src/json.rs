@@ -24,8 +24,15 @@ pub(crate) enum Json {
 
 /// Parses a line that starts with `{` (or, [`Json::CutStart`], with a key).
 pub(crate) fn parse_json(line: &str, shape: Json) -> Result<Entry<'_>, ParseError> {
+    let mut e = Entry::empty(Format::IstioJson);
+    read_json(line, shape, &mut e)?;
+    Ok(e)
+}
+
+/// Reads a line as [`parse_json`] does, into `e`.
+fn read_json<'a>(line: &'a str, shape: Json, e: &mut Entry<'a>) -> Result<(), ParseError> {
     let mut s = Scanner { line, pos: 0 };
-    let mut named = Named::new(Format::IstioJson);
+    let mut named = Named::new(e, Format::IstioJson);
     let mut cut = shape == Json::CutStart;
     let lenient_end = shape != Json::Whole;
 
@@ -95,12 +102,11 @@ pub(crate) fn parse_json(line: &str, shape: Json) -> Result<Entry<'_>, ParseErro
 /// lines with nothing between tokens: such a line is read in one tight pass, any other
 /// (white space, escaped keys, nested values, errors) by [`parse_json`].
 #[inline(always)]
-pub(crate) fn parse_whole(line: &str) -> Result<Entry<'_>, ParseError> {
-    // Filled in place: an entry handed through an `Option` would be one copy more.
-    let mut named = Named::new(Format::IstioJson);
+pub(crate) fn parse_whole<'a>(line: &'a str, e: &mut Entry<'a>) -> Result<(), ParseError> {
+    let mut named = Named::new(e, Format::IstioJson);
     match compact(line, &mut named) {
-        Some(()) if named.is_entry(false) => Ok(named.entry),
-        _ => parse_json(line, Json::Whole),
+        Some(()) if named.is_entry(false) => Ok(()),
+        _ => read_json(line, Json::Whole, e),
     }
 }
 
@@ -108,7 +114,7 @@ pub(crate) fn parse_whole(line: &str) -> Result<Entry<'_>, ParseError> {
 /// space: `{"k":"v",…}`. `None` for anything else, which [`parse_json`] reads (or refuses,
 /// saying why).
 #[inline(always)]
-fn compact<'a>(line: &'a str, named: &mut Named<'a>) -> Option<()> {
+fn compact<'a>(line: &'a str, named: &mut Named<'_, 'a>) -> Option<()> {
     use crate::tokenizer::{between, find_byte2};
     let b = line.as_bytes();
     // The `"` of the first key; the caller saw the `{`.
@@ -180,14 +186,13 @@ fn number_end(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// The entry the keys make, if they make one.
-fn finish(named: Named<'_>, cut: bool) -> Result<Entry<'_>, ParseError> {
+/// Whether the keys make an entry (`cut` if the line was).
+fn finish(named: Named<'_, '_>, cut: bool) -> Result<(), ParseError> {
     if !named.is_entry(cut) {
         return Err(named.not_entry(cut));
     }
-    let mut e = named.entry;
-    e.partial = cut;
-    Ok(e)
+    named.entry.partial = cut;
+    Ok(())
 }
 
 /// Cursor over the bytes of one JSON line.
@@ -212,7 +217,7 @@ impl<'a> Scanner<'a> {
     /// Starts a line cut at its start: reads the key the cut shortened (`e_code": 503`,
     /// when one Istio key ends so) and its value, or skips to the first `,` before a key.
     /// `Ok(true)` when the object ended with that value.
-    fn cut_key(&mut self, named: &mut Named<'a>) -> Result<bool, ParseError> {
+    fn cut_key(&mut self, named: &mut Named<'_, 'a>) -> Result<bool, ParseError> {
         let line = self.line;
         if let Some(colon) = line.find("\":") {
             let fragment = &line[..colon];
@@ -356,7 +361,7 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_json, parse_whole, Json};
+    use super::{parse_json, parse_whole, Entry, Format, Json};
 
     /// The JSON lines of the fuzz corpus, and each with white space between its tokens,
     /// escapes in a key and a value, and a nested value.
@@ -385,8 +390,11 @@ mod tests {
             // Every cut of the line too: both fail or both give the same entry.
             for end in (1..=line.len()).filter(|&i| line.is_char_boundary(i)) {
                 let text = &line[..end];
-                assert_eq!(parse_whole(text), parse_json(text, Json::Whole), "{text}");
-                let mut named = super::Named::new(super::Format::IstioJson);
+                let mut whole = Entry::empty(Format::IstioJson);
+                let whole = parse_whole(text, &mut whole).map(|()| whole);
+                assert_eq!(whole, parse_json(text, Json::Whole), "{text}");
+                let mut e = Entry::empty(Format::IstioJson);
+                let mut named = super::Named::new(&mut e, super::Format::IstioJson);
                 compact += usize::from(super::compact(text, &mut named).is_some());
             }
         }

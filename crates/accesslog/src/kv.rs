@@ -9,7 +9,8 @@ use crate::ParseError;
 /// Parses the `key=value` pairs of `text`; words that are not pairs (a prefix, a message)
 /// are skipped. A line is an entry when its pairs give a response code and flags.
 pub(crate) fn parse_kv(text: &str) -> Result<Entry<'_>, ParseError> {
-    let mut named = Named::new(Format::KeyValue);
+    let mut e = Entry::empty(Format::KeyValue);
+    let mut named = Named::new(&mut e, Format::KeyValue);
     let bytes = text.as_bytes();
     let mut pos = 0;
     let mut cut = false;
@@ -62,7 +63,6 @@ pub(crate) fn parse_kv(text: &str) -> Result<Entry<'_>, ParseError> {
             ParseError::UnknownFormat
         });
     }
-    let mut e = named.entry;
     e.partial = cut;
     Ok(e)
 }

@@ -152,7 +152,9 @@ impl fmt::Display for Reason {
 /// crate documentation). Lines that need unescaping yield [`ParseError::Escaped`]; use
 /// [`Parser`] for them.
 pub fn parse_line(line: &str) -> Result<Entry<'_>, ParseError> {
-    parse(line, true)
+    let mut e = Entry::empty(Format::CustomText);
+    parse(line, true, &mut e)?;
+    Ok(e)
 }
 
 /// Reads pasted access log lines, escaped ones included, reusing one buffer for the lines
@@ -172,7 +174,21 @@ impl Parser {
     /// Parses `line` like [`parse_line`], undoing Markdown and CSV escaping first when
     /// the line has it.
     pub fn parse<'a>(&'a mut self, line: &'a str) -> Result<Entry<'a>, ParseError> {
-        match parse(line, true) {
+        let mut e = Entry::empty(Format::CustomText);
+        self.parse_into(line, &mut e)?;
+        Ok(e)
+    }
+
+    /// Parses `line` as [`Parser::parse`] does, into `entry` (which a caller reading many
+    /// lines keeps, rather than have each entry moved to it). On an error `entry` holds
+    /// whatever the attempt left in it.
+    #[inline(always)]
+    pub fn parse_into<'a>(
+        &'a mut self,
+        line: &'a str,
+        entry: &mut Entry<'a>,
+    ) -> Result<(), ParseError> {
+        match parse(line, true, entry) {
             Err(ParseError::Escaped) => {}
             other => return other,
         }
@@ -181,7 +197,7 @@ impl Parser {
             return Err(ParseError::Escaped);
         }
         let unescaped: &'a str = buffer;
-        parse(unescaped, false).map_err(|e| match e {
+        parse(unescaped, false, entry).map_err(|e| match e {
             // Offsets into the rewritten line mean nothing to the caller.
             ParseError::Field { field, .. } => ParseError::Field { field, offset: 0 },
             ParseError::TrailingData { .. } => ParseError::TrailingData { offset: 0 },
@@ -193,30 +209,32 @@ impl Parser {
 /// The fast path, then (when it fails) the tolerant one. With `escapes`, lines that need
 /// unescaping are refused.
 #[inline(always)]
-fn parse(line: &str, escapes: bool) -> Result<Entry<'_>, ParseError> {
+fn parse<'a>(line: &'a str, escapes: bool, e: &mut Entry<'a>) -> Result<(), ParseError> {
     let line = line.trim_end_matches(['\n', '\r', ' ', '\t']);
     if line.trim_start().is_empty() {
         return Err(ParseError::Empty);
     }
-    match fast(line) {
-        Ok(e) if !escapes || !has_escape(&e) => Ok(e),
-        Ok(_) => tolerant::parse(line, ParseError::Escaped, escapes),
-        Err(fast) => tolerant::parse(line, fast, escapes),
-    }
+    let error = match fast(line, e) {
+        Ok(()) if !escapes || !has_escape(e) => return Ok(()),
+        Ok(()) => ParseError::Escaped,
+        Err(fast) => fast,
+    };
+    *e = tolerant::parse(line, error, escapes)?;
+    Ok(())
 }
 
-/// A whole line in a known format, after a prefix of at most [`MAX_PREFIX`] bytes.
+/// A whole line in a known format, after a prefix of at most [`MAX_PREFIX`] bytes, into `e`.
 #[inline(always)]
-fn fast(line: &str) -> Result<Entry<'_>, ParseError> {
+fn fast<'a>(line: &'a str, e: &mut Entry<'a>) -> Result<(), ParseError> {
     if tolerant::ends_oddly(line) {
         return Err(ParseError::UnknownFormat);
     }
     let start = entry_start(line).ok_or(ParseError::UnknownFormat)?;
     let body = &line[start..];
     let parsed = if body.starts_with('{') {
-        json::parse_whole(body)
+        json::parse_whole(body, e)
     } else {
-        text::parse_text(body)
+        text::parse_text(body, e)
     };
     parsed.map_err(|e| e.shifted(start))
 }

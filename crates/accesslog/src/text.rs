@@ -130,9 +130,9 @@ macro_rules! field {
 }
 
 /// Parses a whole line that starts with `[%START_TIME%]`.
-pub(crate) fn parse_text(line: &str) -> Result<Entry<'_>, ParseError> {
+pub(crate) fn parse_text<'a>(line: &'a str, e: &mut Entry<'a>) -> Result<(), ParseError> {
     let mut c = Cursor::new(line);
-    let mut e = Entry::empty(Format::IstioLegacy);
+    *e = Entry::empty(Format::IstioLegacy);
 
     e.start_time = c.bracketed("start_time")?;
     if !e.start_time.as_bytes()[0].is_ascii_digit() {
@@ -164,8 +164,7 @@ pub(crate) fn parse_text(line: &str) -> Result<Entry<'_>, ParseError> {
         });
     }
     let mut f = Fields::<false> { c, read: 0 };
-    tail(&mut f, &mut e)?;
-    Ok(e)
+    tail(&mut f, e)
 }
 
 /// Parses the fields after `%RESPONSE_FLAGS%`, setting the entry's format. Strict: every

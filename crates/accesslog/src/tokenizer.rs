@@ -246,15 +246,21 @@ pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }
+    // Nineteen digits or fewer cannot overflow: plain arithmetic, no checks.
+    let (head, last) = s.as_bytes().split_at(s.len().min(19));
     let mut value: u64 = 0;
-    for &b in s.as_bytes() {
+    for &b in head {
         let digit = b.wrapping_sub(b'0');
         if digit > 9 {
             return None;
         }
-        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+        value = value * 10 + u64::from(digit);
     }
-    Some(value)
+    match *last {
+        [] => Some(value),
+        [b] if b.is_ascii_digit() => value.checked_mul(10)?.checked_add(u64::from(b - b'0')),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -304,5 +310,12 @@ mod tests {
         assert_eq!(parse_u64(""), None);
         assert_eq!(parse_u64("1x"), None);
         assert_eq!(parse_u64("99999999999999999999"), None);
+        assert_eq!(parse_u64("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_u64("18446744073709551616"), None);
+        assert_eq!(parse_u64("1844674407370955161x"), None);
+        assert_eq!(
+            parse_u64("9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! A chunk is read into a part of its own (on any thread); parts merge in input order into
 //! what reading the whole log line by line gives.
 
-use mesh5xx_accesslog::{Format, Parser, Reason};
+use mesh5xx_accesslog::{Entry, Format, Parser, Reason};
 
 use crate::grouping::Groups;
 use crate::input::lines;
@@ -74,9 +74,11 @@ impl Part {
     /// Accounts for the next line of input `name` (number `input`).
     fn line(&mut self, parser: &mut Parser, name: &str, input: usize, text: &str) {
         self.lines += 1;
-        // Read in place: moving the `Entry` out would copy the whole of it.
-        match &parser.parse(text) {
-            Ok(entry) => {
+        // Read into an entry of this frame: moving each `Entry` here would copy the whole of it.
+        let mut entry = Entry::empty(Format::CustomText);
+        match parser.parse_into(text, &mut entry) {
+            Ok(()) => {
+                let entry = &entry;
                 self.parsed += 1;
                 self.partial += u64::from(entry.partial);
                 self.formats[entry.format.index()] += 1;
