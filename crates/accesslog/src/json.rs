@@ -394,7 +394,7 @@ mod tests {
                 let whole = parse_whole(text, &mut whole).map(|()| whole);
                 assert_eq!(whole, parse_json(text, Json::Whole), "{text}");
                 let mut e = Entry::empty(Format::IstioJson);
-                let mut named = super::Named::new(&mut e, super::Format::IstioJson);
+                let mut named = super::Named::new(&mut e, Format::IstioJson);
                 compact += usize::from(super::compact(text, &mut named).is_some());
             }
         }
