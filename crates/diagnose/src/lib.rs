@@ -40,7 +40,7 @@ pub use grouping::{direction, is_failure, Direction, GroupKey, GroupStats, Group
 pub use input::{maybe_gunzip, open, CHUNK, MAX_LINE};
 pub use known::{known_causes, KnownCause};
 pub use mapped::Mapped;
-pub use mapped::PIECE;
+pub use mapped::{piece_size, MAX_PIECE, PIECE};
 pub use render::render_table;
 pub use signature::{Fix, Rule, RuleFix, Signature, Unlogged};
 pub use timeline::{parse_timestamp, BurstSummary, Interval, Timeline};
@@ -254,7 +254,8 @@ pub struct Diagnoser {
     rules: Vec<Rule>,
     threads: NonZeroUsize,
     chunk: usize,
-    piece: usize,
+    /// Set by [`Diagnoser::chunk_size`]; else [`mapped::piece_size`] picks one per file.
+    piece: Option<usize>,
 }
 
 impl Diagnoser {
@@ -268,7 +269,7 @@ impl Diagnoser {
             rules,
             threads: NonZeroUsize::MIN,
             chunk: CHUNK,
-            piece: PIECE,
+            piece: None,
         }
     }
 
@@ -279,10 +280,10 @@ impl Diagnoser {
     }
 
     /// Reads in chunks (and pieces) of about `bytes` (at least [`MAX_LINE`]) rather than
-    /// [`CHUNK`] (and [`PIECE`]): the diagnosis is the same for any size.
+    /// [`CHUNK`] (and [`mapped::piece_size`]'s): the diagnosis is the same for any size.
     pub fn chunk_size(mut self, bytes: usize) -> Self {
         self.chunk = bytes;
-        self.piece = bytes;
+        self.piece = Some(bytes);
         self
     }
 
@@ -324,7 +325,10 @@ impl Diagnoser {
             name,
             input: self.inputs.len(),
         };
-        let pieces = mapped::pieces(data, self.piece.max(MAX_LINE + 1));
+        let piece = self
+            .piece
+            .unwrap_or_else(|| piece_size(data.len(), self.threads.get()));
+        let pieces = mapped::pieces(data, piece.max(MAX_LINE + 1));
         let mut lines = 0;
         let total = &mut self.total;
         parallel::pieces_in_order(data, &pieces, self.threads, &work, |part: Part| {
