@@ -66,6 +66,7 @@ impl<'a> Cursor<'a> {
         if bytes.get(self.pos) != Some(&b' ') {
             return Err(self.error(field));
         }
+        self.pos += 1;
         while bytes.get(self.pos) == Some(&b' ') {
             self.pos += 1;
         }
