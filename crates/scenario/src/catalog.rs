@@ -428,13 +428,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, ScenarioError> {
             .map_err(|e| ScenarioError::invalid(path, at("load"), e))?;
         let istio = IstioObjects::parse(&v.istio)
             .map_err(|(f, r)| ScenarioError::invalid(path, at(&f), r))?;
-        if topology.mtls.is_some() && topology.control_plane {
-            return Err(ScenarioError::invalid(
-                path,
-                at("topology.mtls"),
-                "workload certificates need sidecars configured from files: the lab's control plane does not encode TLS contexts (remove `control_plane`)",
-            ));
-        }
         if istio.sets_tls() && topology.mtls.is_none() {
             return Err(ScenarioError::invalid(
                 path,
@@ -774,6 +767,30 @@ variants:
             e.contains("profiles.istio-1.2 istio-1.5") && e.contains("\"istio-1.5\""),
             "{e}"
         );
+    }
+
+    /// Istio's TLS settings need the lab's workload certificates; sidecars with them may be
+    /// configured from files or by the control plane.
+    #[test]
+    fn tls_settings_need_workload_certificates_from_files_or_the_control_plane() {
+        let p = Path::new("scenarios/demo.yaml");
+        let with = |topology: &str| {
+            GOOD.replace("profile: istio-1.4", "profile: istio-1.24").replace(
+                "    topology: {client_sidecar: true}\n",
+                &format!("    topology: {topology}\n    istio: [{{apiVersion: security.istio.io/v1beta1, kind: PeerAuthentication, metadata: {{name: default}}, spec: {{mtls: {{mode: STRICT}}}}}}]\n"),
+            )
+        };
+        let e = parse(p, &with("{client_sidecar: true}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("set `topology.mtls`"), "{e}");
+        for topology in [
+            "{client_sidecar: true, mtls: {}}",
+            "{client_sidecar: true, control_plane: true, mtls: {}}",
+        ] {
+            let s = parse(p, &with(topology)).unwrap_or_else(|e| panic!("{topology}: {e}"));
+            assert!(s.variant("unbounded").unwrap().topology.mtls.is_some());
+        }
     }
 
     /// Pods that change need the control plane; a terminating pod must be a replica; a

@@ -151,15 +151,38 @@ impl Resources {
         Ok(out)
     }
 
-    /// Replace the endpoints of EDS cluster `cluster` (a pod came, went or moved).
+    /// Replace the endpoints of EDS cluster `cluster` (a pod came, went or moved), each
+    /// labelled as the cluster's transport socket matches need ([`endpoint_metadata`]).
     pub fn set_endpoints(&mut self, cluster: &str, addrs: &[SocketAddr]) -> bool {
         if !self.endpoints.contains_key(cluster) {
             return false;
         }
-        self.endpoints
-            .insert(cluster.to_string(), load_assignment(cluster, addrs));
+        let mut cla = load_assignment(cluster, addrs);
+        if let Some(metadata) = self.clusters.get(cluster).and_then(endpoint_metadata) {
+            for ep in cla["endpoints"][0]["lb_endpoints"]
+                .as_array_mut()
+                .into_iter()
+                .flatten()
+            {
+                ep["metadata"] = metadata.clone();
+            }
+        }
+        self.endpoints.insert(cluster.to_string(), cla);
         true
     }
+}
+
+/// The metadata of every endpoint of `cluster`: the labels its first transport socket
+/// match asks for, if it has matches (auto mTLS's `tlsMode: istio`). istiod labels an
+/// endpoint so when its pod's `security.istio.io/tlsMode` says it has a sidecar
+/// (`AppendLbEndpointMetadata`, pilot/pkg/networking/util/util.go@1.24.0 L457-474), and
+/// every lab endpoint has one.
+fn endpoint_metadata(cluster: &Value) -> Option<Value> {
+    let labels = &cluster["transport_socket_matches"].as_array()?.first()?["match"];
+    labels
+        .as_object()
+        .is_some_and(|l| !l.is_empty())
+        .then(|| json!({"filter_metadata": {"envoy.transport_socket_match": labels}}))
 }
 
 /// A `ClusterLoadAssignment` of `addrs`, one locality.
@@ -298,6 +321,36 @@ mod tests {
             2002
         );
         assert!(!r.set_endpoints("inbound|8080||", &[]));
+        // No transport socket matches: the endpoints carry no labels.
+        assert!(r.endpoints[svc]["endpoints"][0]["lb_endpoints"][0]
+            .get("metadata")
+            .is_none());
+    }
+
+    #[test]
+    fn pushed_endpoints_carry_the_labels_auto_mtls_matches_on() {
+        let mut r = Resources::from_bootstrap(&bootstrap()).unwrap();
+        let svc = "outbound|80||srv-a.default.svc.cluster.local";
+        let istio = json!({"tlsMode": "istio"});
+        r.clusters.get_mut(svc).unwrap()["transport_socket_matches"] = json!([
+            {"name": "tlsMode-istio", "match": istio, "transport_socket": {}},
+            {"name": "tlsMode-disabled", "match": {}, "transport_socket": {}},
+        ]);
+        let addrs = [
+            "127.0.0.1:2002".parse().unwrap(),
+            "127.0.0.1:2003".parse().unwrap(),
+        ];
+        assert!(r.set_endpoints(svc, &addrs));
+        let eps = r.endpoints[svc]["endpoints"][0]["lb_endpoints"]
+            .as_array()
+            .unwrap();
+        assert_eq!(eps.len(), 2);
+        for ep in eps {
+            assert_eq!(
+                ep["metadata"]["filter_metadata"]["envoy.transport_socket_match"],
+                istio
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto",
     "envoy/extensions/network/dns_resolver/cares/v3/cares_dns_resolver.proto",
     "envoy/extensions/request_id/uuid/v3/uuid.proto",
+    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+    "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto",
+    "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto",
 ];
 
 const DESCRIPTORS_PY: &str = include_str!("descriptors.py");

@@ -2,4 +2,5 @@
 
 mod ads;
 mod delta;
+mod mtls;
 mod support;
