@@ -166,13 +166,24 @@ fn use_downstream_protocol(c: &mut Map<String, Value>, http2: Value) {
     );
 }
 
+/// The key of a cluster's `HttpProtocolOptions` in its `typed_extension_protocol_options`.
+const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+/// Whether `c` is an HTTP/2 cluster: explicit HTTP/2 upstream options (`isHttp2Cluster`,
+/// core/cluster_builder.go@1.24.0 L588-591).
+pub(super) fn is_http2(c: &Map<String, Value>) -> bool {
+    c.get("typed_extension_protocol_options").is_some_and(|o| {
+        !o[HTTP_PROTOCOL_OPTIONS]["explicit_http_config"]["http2_protocol_options"].is_null()
+    })
+}
+
 /// Set `HttpProtocolOptions`' upstream protocol (the `upstream_protocol_options` oneof) to
 /// `key`, keeping the common protocol options.
 fn upstream_config(c: &mut Map<String, Value>, key: &str, value: Value) {
     let opts = c
         .entry("typed_extension_protocol_options")
         .or_insert_with(|| protocol_options(Map::new()));
-    let http = opts["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    let http = opts[HTTP_PROTOCOL_OPTIONS]
         .as_object_mut()
         .expect("HttpProtocolOptions is an object");
     for oneof in ["explicit_http_config", "use_downstream_protocol_config"] {
@@ -375,8 +386,8 @@ fn base(name: &str, profile: &Profile, dr: Option<&DestinationRule>, lb: Lb) -> 
 }
 
 fn protocol_options(common: Map<String, Value>) -> Value {
-    json!({"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+    json!({HTTP_PROTOCOL_OPTIONS: {
+        "@type": format!("type.googleapis.com/{HTTP_PROTOCOL_OPTIONS}"),
         "common_http_protocol_options": common,
         "explicit_http_config": {"http_protocol_options": {}}
     }})

@@ -94,8 +94,8 @@ fn destination_rule_pool_reaches_the_inbound_cluster() {
     );
     // maxConnectionDuration is translated from Istio 1.15 on.
     let cfg = server(&profile::by_name("istio-1.24").unwrap(), &objs, &s);
-    let opts = &cfg["static_resources"]["clusters"][0]["typed_extension_protocol_options"]
-        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["common_http_protocol_options"];
+    let opts =
+        &http_options(&cfg["static_resources"]["clusters"][0])["common_http_protocol_options"];
     assert_eq!(opts["idle_timeout"], "0.015s");
     assert_eq!(opts["max_requests_per_connection"], 10);
     assert_eq!(opts["max_connection_duration"], "0.15s");
@@ -431,16 +431,14 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
         }
         Behaviour::LeastRequestDefault => text(&cluster(&r.client, svc_cluster)["lb_policy"]),
         Behaviour::MaxConnectionDuration => text(
-            &cluster(&r.client, svc_cluster)["typed_extension_protocol_options"]
-                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            &http_options(cluster(&r.client, svc_cluster))
                 ["common_http_protocol_options"]["max_connection_duration"],
         ),
         Behaviour::PassthroughDownstreamProtocol => {
             upstream_protocol(cluster(&r.client, "PassthroughCluster")).into()
         }
         Behaviour::PassthroughIdleTimeout5m => text(
-            &cluster(&r.client, "PassthroughCluster")["typed_extension_protocol_options"]
-                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            &http_options(cluster(&r.client, "PassthroughCluster"))
                 ["common_http_protocol_options"]["idle_timeout"],
         ),
         Behaviour::ResponseDetailsLogFormat => {
@@ -483,8 +481,7 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             let (client, server) = port_configs(version, "grpc", &IstioObjects::default());
             let h2 = |c: &Value| {
                 text(
-                    &c["typed_extension_protocol_options"]
-                        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+                    &http_options(c)
                         ["explicit_http_config"]["http2_protocol_options"],
                 )
             };
@@ -495,8 +492,7 @@ fn observe(b: Behaviour, r: &Both, version: IstioVersion) -> String {
             )
         }
         Behaviour::PassthroughHttp2Options => text(
-            &cluster(&r.client, "PassthroughCluster")["typed_extension_protocol_options"]
-                ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+            &http_options(cluster(&r.client, "PassthroughCluster"))
                 ["use_downstream_protocol_config"]["http2_protocol_options"],
         ),
         Behaviour::SniffRawBufferMatch | Behaviour::SniffNoHttp10Alpn => text(
@@ -533,11 +529,15 @@ fn sniffed(version: IstioVersion, name: &str) -> (Value, Value) {
 
 const H2_UPGRADE: &str = "- {apiVersion: networking.istio.io/v1beta1, kind: DestinationRule, metadata: {name: a}, spec: {host: srv-a, trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}}}";
 
+/// The `HttpProtocolOptions` of cluster `c`.
+fn http_options(c: &Value) -> &Value {
+    &c["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+}
+
 /// The upstream protocol of cluster `c`: `h2` (explicit), `downstream`
 /// (use_downstream_protocol_config, with both HTTP/1.1 and HTTP/2 options) or `h1`.
 fn upstream_protocol(c: &Value) -> &'static str {
-    let opts = &c["typed_extension_protocol_options"]
-        ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+    let opts = http_options(c);
     let explicit = &opts["explicit_http_config"];
     let downstream = &opts["use_downstream_protocol_config"];
     assert!(
@@ -1040,8 +1040,7 @@ fn a_sniffed_ports_clusters_use_the_downstream_protocol_by_era() {
     let (client, server) = port_configs(IstioVersion::v1(24), "web", &pool);
     for c in [cluster(&client, svc_cluster), cluster(&server, "inbound")] {
         assert_eq!(upstream_protocol(c), "downstream");
-        let opts = &c["typed_extension_protocol_options"]
-            ["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+        let opts = http_options(c);
         assert_eq!(
             opts["common_http_protocol_options"]["idle_timeout"],
             "0.015s"

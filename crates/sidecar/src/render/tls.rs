@@ -138,13 +138,8 @@ pub fn apply_upstream(
     let Some(secrets) = &spec.secrets else {
         return false;
     };
-    // `isHttp2Cluster`: explicit HTTP/2 upstream options (core/cluster_builder.go@1.24.0
-    // L588-591, asked at core/cluster_tls.go@1.24.0 L179).
-    let http2 = c.get("typed_extension_protocol_options").is_some_and(|o| {
-        !o["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]["explicit_http_config"]
-            ["http2_protocol_options"]
-            .is_null()
-    });
+    // Its ALPN names HTTP/2 (asked at core/cluster_tls.go@1.24.0 L179).
+    let http2 = super::cluster::is_http2(c);
     let tls = spec
         .istio
         .destination_rule(&svc.host)
