@@ -9,13 +9,12 @@ use std::time::Duration;
 use mesh5xx_scenario::model::{CertState, Service};
 use mesh5xx_scenario::{profile, IstioObjects};
 use mesh5xx_sidecar::certs::service_account;
-use mesh5xx_sidecar::provision::{locate, DEFAULT_ENVOY_VERSION};
-use mesh5xx_sidecar::{render, Drain, Envoy, InboundSpec, MeshCa, OutboundSpec, SidecarSpec};
-use mesh5xx_xds::{ads_bootstrap, AdsApi, Resources, Update};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use mesh5xx_sidecar::{render, InboundSpec, MeshCa, OutboundSpec, SidecarSpec};
+use mesh5xx_xds::{AdsApi, Update};
 
-use crate::support::{backend, control_plane, get, within, CLUSTER, HOST};
+use crate::support::{
+    backend, control_plane, get, start_over, try_http_get, within, CLUSTER, HOST,
+};
 
 const STRICT: &str = "- {apiVersion: security.istio.io/v1beta1, kind: PeerAuthentication, metadata: {name: default, namespace: default}, spec: {mtls: {mode: STRICT}}}";
 
@@ -33,7 +32,6 @@ async fn sidecars_configured_over_ads_talk_mtls() {
         target_port: 8080,
     };
     let ca = MeshCa::create(&dir.join("certs")).unwrap();
-    let bin = locate(None, DEFAULT_ENVOY_VERSION).expect("an Envoy binary");
     let cp = control_plane().await;
 
     // Two server pods, each an app behind a sidecar configured over ADS.
@@ -49,15 +47,7 @@ async fn sidecars_configured_over_ads_talk_mtls() {
             InboundSpec { service: &svc, app },
         );
         spec.secrets = Some(ca.issue(service_account(&svc), CertState::Valid).unwrap());
-        let boot = render(&spec);
-        cp.update(Update::Proxy {
-            node: boot["node"]["id"].as_str().unwrap().to_string(),
-            resources: Resources::from_bootstrap(&boot).unwrap(),
-        });
-        let config = ads_bootstrap(&boot, cp.addr(), AdsApi::Grpc);
-        let envoy = Envoy::start(&bin, &pod, &config, dir, Drain::default())
-            .await
-            .unwrap_or_else(|e| panic!("{pod} takes its mTLS configuration over ADS: {e}"));
+        let envoy = start_over(&cp, AdsApi::Grpc, &pod, &render(&spec), dir).await;
         let inbound = envoy
             .listener("virtualInbound")
             .expect("the inbound listener came by LDS");
@@ -77,15 +67,7 @@ async fn sidecars_configured_over_ads_talk_mtls() {
         },
     );
     spec.secrets = Some(ca.issue("client", CertState::Valid).unwrap());
-    let boot = render(&spec);
-    cp.update(Update::Proxy {
-        node: boot["node"]["id"].as_str().unwrap().to_string(),
-        resources: Resources::from_bootstrap(&boot).unwrap(),
-    });
-    let config = ads_bootstrap(&boot, cp.addr(), AdsApi::Grpc);
-    let client = Envoy::start(&bin, "client", &config, dir, Drain::default())
-        .await
-        .unwrap_or_else(|e| panic!("the client takes its auto mTLS configuration over ADS: {e}"));
+    let client = start_over(&cp, AdsApi::Grpc, "client", &render(&spec), dir).await;
     let out = client
         .listener("0.0.0.0_80")
         .expect("the outbound listener came by LDS");
@@ -119,16 +101,12 @@ async fn sidecars_configured_over_ads_talk_mtls() {
     }
 }
 
-/// The status of a plaintext GET straight to `addr`, if any answer comes.
+/// The status of a plaintext GET straight to `addr`, if an HTTP answer comes.
 async fn plaintext_status(addr: std::net::SocketAddr) -> Option<u16> {
-    let mut s = TcpStream::connect(addr).await.ok()?;
-    s.write_all(format!("GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut out = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut out))
+    let get = try_http_get(addr, HOST, "/");
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), get)
         .await
         .ok()?
         .ok()?;
-    out.split_whitespace().nth(1)?.parse().ok()
+    (status != 0).then_some(status)
 }

@@ -48,14 +48,25 @@ pub async fn backend(name: &'static str) -> SocketAddr {
 
 /// GET `path` with `host` from `addr` over HTTP/1.1: (status, body).
 pub async fn http_get(addr: SocketAddr, host: &str, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
+    try_http_get(addr, host, path)
+        .await
+        .unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"))
+}
+
+/// GET as [`http_get`] does: (status, body), status 0 when the answer is no HTTP response;
+/// `Err` when the connection fails.
+pub async fn try_http_get(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+) -> std::io::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr).await?;
     s.write_all(
         format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
     )
-    .await
-    .unwrap();
+    .await?;
     let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
+    s.read_to_string(&mut out).await?;
     let status = out
         .split_whitespace()
         .nth(1)
@@ -65,7 +76,7 @@ pub async fn http_get(addr: SocketAddr, host: &str, path: &str) -> (u16, String)
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (status, body)
+    Ok((status, body))
 }
 
 /// GET / for HOST through the sidecar's outbound listener: (status, body).
@@ -121,16 +132,28 @@ pub async fn sidecar_over(
 ) -> (ControlPlane, Envoy, String, Resources) {
     let (bootstrap, node, resources) = client(dir, endpoint);
     let cp = control_plane().await;
+    let envoy = start_over(&cp, api, "client", &bootstrap, dir).await;
+    (cp, envoy, node, resources)
+}
+
+/// Envoy `name`, whose rendered configuration is `bootstrap`, configured by `cp` over `api`:
+/// `cp` learns its resources first; started and ready.
+pub async fn start_over(
+    cp: &ControlPlane,
+    api: AdsApi,
+    name: &str,
+    bootstrap: &Value,
+    dir: &Path,
+) -> Envoy {
     cp.update(Update::Proxy {
-        node: node.clone(),
-        resources: resources.clone(),
+        node: bootstrap["node"]["id"].as_str().unwrap().to_string(),
+        resources: Resources::from_bootstrap(bootstrap).unwrap(),
     });
     let bin = locate(None, DEFAULT_ENVOY_VERSION).expect("an Envoy binary");
-    let config = ads_bootstrap(&bootstrap, cp.addr(), api);
-    let envoy = Envoy::start(&bin, "client", &config, dir, Drain::default())
+    let config = ads_bootstrap(bootstrap, cp.addr(), api);
+    Envoy::start(&bin, name, &config, dir, Drain::default())
         .await
-        .unwrap_or_else(|e| panic!("Envoy becomes ready on its {api:?} configuration: {e}"));
-    (cp, envoy, node, resources)
+        .unwrap_or_else(|e| panic!("{name} becomes ready on its {api:?} configuration: {e}"))
 }
 
 pub fn events(cp: &ControlPlane) -> Vec<Event> {
