@@ -12,9 +12,9 @@ use mesh5xx_accesslog::Entry;
 use serde::Serialize;
 
 use crate::hosts::{HostTracker, HOST_CAP};
-use crate::sources::{source_id, BySource, SourceSeen};
+use crate::sources::{destination_id, source_id, BySource, SourceSeen};
 use crate::tally::{merge_capped, Tally, TALLY_CAP};
-use crate::timeline::{parse_timestamp, Timeline};
+use crate::timeline::{Timeline, Timestamps};
 
 /// Distinct groups kept; entries of further groups are only counted.
 const GROUP_CAP: usize = 10_000;
@@ -178,9 +178,9 @@ impl GroupStats {
         }
     }
 
-    fn add(&mut self, e: &Entry<'_>, external: Option<&str>, source: u64) {
+    fn add(&mut self, e: &Entry<'_>, ms: Option<i64>, external: Option<&str>, source: u64) {
         self.count += 1;
-        if let Some(ms) = parse_timestamp(e.start_time) {
+        if let Some(ms) = ms {
             // A request that reached no upstream (`UH`, `NR`) has no source to recover, and
             // an answer with flags (`200 UT`, `101 DC`) is no error of its source's.
             let error = e.response_code == 0 || e.response_code >= 500;
@@ -273,6 +273,41 @@ pub struct Groups {
     seen: BySource<SourceSeen>,
     /// Whether any line answered below 500.
     any_answered: bool,
+    /// What was found of each destination (see [`destination_id`]) the lines went to.
+    destinations: BySource<Destination>,
+    /// The start times of the lines.
+    times: Timestamps,
+}
+
+/// Destinations remembered at most; past them the memory starts again.
+const DESTINATION_CAP: usize = 4_096;
+
+/// What the lines to one destination share: found from the first of them, then looked up
+/// (a hash and a probe) rather than found again from each line's fields.
+#[derive(Debug, Clone, Copy)]
+struct Destination {
+    direction: Direction,
+    /// The source (see [`source_id`]).
+    source: u64,
+    /// Where the source is in [`Groups::seen`], once a line of it answered.
+    seen_at: Option<usize>,
+    /// Whether the lines went to an external host, at an upstream host.
+    external: bool,
+    /// Where that host and upstream host are in [`Groups::hosts`], once counted.
+    host_at: Option<(usize, usize)>,
+}
+
+impl Destination {
+    fn of(e: &Entry<'_>, input: usize) -> Self {
+        let direction = direction(e);
+        Destination {
+            direction,
+            source: source_id(input, e),
+            seen_at: None,
+            external: e.upstream_host.is_some() && external_host(e, direction).is_some(),
+            host_at: None,
+        }
+    }
 }
 
 impl Groups {
@@ -284,8 +319,7 @@ impl Groups {
         }
         Some(stats.sources.iter().all(|(source, (_, last_error))| {
             self.answered(*source)
-                .and_then(|(_, latest)| parse_timestamp(latest))
-                .is_some_and(|t| t > *last_error)
+                .is_some_and(|(_, latest)| latest > *last_error)
         }))
     }
 
@@ -298,8 +332,7 @@ impl Groups {
         }
         Some(stats.sources.iter().all(|(source, (first_error, _))| {
             self.answered(*source)
-                .and_then(|(earliest, _)| parse_timestamp(earliest))
-                .is_none_or(|t| t > *first_error)
+                .is_none_or(|(earliest, _)| earliest > *first_error)
         }))
     }
 
@@ -318,47 +351,69 @@ impl Groups {
         )
     }
 
-    /// The earliest and the latest answer below 500 of `source`.
-    fn answered(&self, source: u64) -> Option<&(String, String)> {
-        self.seen.get(&source).and_then(|s| s.answered.as_ref())
+    /// The earliest and the latest answer below 500 of `source` (millis).
+    fn answered(&self, source: u64) -> Option<(i64, i64)> {
+        self.seen.get(&source).and_then(|s| s.answered)
     }
 
     /// Accounts for one parsed entry of input number `input` (only failures form groups:
     /// 5xx, and entries whose response flags say why, see [`is_failure`]).
     pub fn add(&mut self, e: &Entry<'_>, input: usize) {
         let is_5xx = (500..600).contains(&e.response_code);
-        let dir = direction(e);
-        let external = if dir.is_egress() {
-            external_host(e, dir)
-        } else {
-            None
-        };
-        if let Some(name) = external {
-            self.hosts.add(name, e);
+        let ms = self.times.parse(e.start_time);
+        let id = destination_id(input, e);
+        if self.destinations.len() >= DESTINATION_CAP && !self.destinations.contains_key(&id) {
+            self.destinations.clear();
         }
-        let source = source_id(input, e);
+        let to = self
+            .destinations
+            .entry(id)
+            .or_insert_with(|| Destination::of(e, input));
+        if let (true, Some(ms)) = (to.external, ms) {
+            let at = *to.host_at.get_or_insert_with(|| {
+                let (Some(name), Some(ip)) = (external_host(e, to.direction), e.upstream_host)
+                else {
+                    unreachable!("an external destination has a host and an upstream host");
+                };
+                self.hosts.slot(name, ip)
+            });
+            self.hosts.count(at, ms, e.response_code >= 500);
+        }
         // Only a response is an answer: `0` (a TCP entry, a client gone before the
         // response) says nothing of the upstream, nor does a line without its time.
         if (100..600).contains(&e.response_code) && !e.start_time.is_empty() {
             self.any_answered |= !is_5xx;
-            self.seen
-                .entry(source)
-                .or_default()
-                .saw(e.start_time, !is_5xx);
+            let at = *to.seen_at.get_or_insert_with(|| {
+                let entry = self.seen.entry(to.source);
+                let at = entry.index();
+                entry.or_default();
+                at
+            });
+            self.seen[at].saw(ms, !is_5xx);
         }
-        if !is_5xx && !is_failure(e) {
-            return;
+        if is_5xx || is_failure(e) {
+            let (direction, source) = (to.direction, to.source);
+            self.add_failure(e, ms, direction, source);
         }
+    }
+
+    /// Counts failed entry `e` (started at `ms`) in its group. Out of the line-by-line
+    /// path, which few lines take: the code of every line stays small.
+    #[cold]
+    #[inline(never)]
+    fn add_failure(&mut self, e: &Entry<'_>, ms: Option<i64>, direction: Direction, source: u64) {
         let key = GroupKey {
             code: e.response_code,
             flags: e.response_flags.to_owned(),
-            direction: dir,
+            direction,
             cluster: e.upstream_cluster.map(str::to_owned),
         };
-        self.groups
-            .entry(key)
-            .or_insert_with(GroupStats::new)
-            .add(e, external, source);
+        self.groups.entry(key).or_insert_with(GroupStats::new).add(
+            e,
+            ms,
+            external_host(e, direction),
+            source,
+        );
     }
 
     /// Adds `other`, the groups of the lines that follow in the log.

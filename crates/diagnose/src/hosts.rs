@@ -1,10 +1,7 @@
 //! Which upstream IPs each external host was reached at, and how each one answered.
 
-use mesh5xx_accesslog::Entry;
-
 use crate::sources::ByName;
 use crate::tally::merge_capped;
-use crate::timeline::Timestamps;
 
 /// External hosts tracked, and IPs tracked per host.
 pub(crate) const HOST_CAP: usize = 4_096;
@@ -39,36 +36,40 @@ impl HostSeen {
 #[derive(Debug, Clone, Default)]
 pub struct HostTracker {
     hosts: ByName<ByName<HostSeen>>,
-    times: Timestamps,
 }
 
 impl HostTracker {
-    pub(crate) fn add(&mut self, name: &str, e: &Entry<'_>) {
-        let (Some(host), Some(ms)) = (e.upstream_host, self.times.parse(e.start_time)) else {
-            return;
+    /// Where upstream host `ip` of external host `name` is kept: the indices of the host
+    /// and of the IP, for [`HostTracker::count`]. A new one counts nothing until then.
+    pub(crate) fn slot(&mut self, name: &str, ip: &str) -> (usize, usize) {
+        let host = match self.hosts.get_index_of(name) {
+            Some(at) => at,
+            None => self.hosts.insert_full(name.to_owned(), ByName::default()).0,
         };
-        let seen = match self.hosts.get_mut(name) {
-            Some(seen) => seen,
-            None => self.hosts.entry(name.to_owned()).or_default(),
-        };
-        let error = e.response_code >= 500;
-        let now = HostSeen {
-            host: String::new(),
-            first_ms: ms,
-            last_ms: ms,
-            ok: u64::from(!error),
-            errors: u64::from(error),
-        };
-        match seen.get_mut(host) {
-            Some(s) => s.merge(now),
+        let ips = &mut self.hosts[host];
+        let at = match ips.get_index_of(ip) {
+            Some(at) => at,
             None => {
-                let first = HostSeen {
-                    host: host.to_owned(),
-                    ..now
+                let none = HostSeen {
+                    host: ip.to_owned(),
+                    first_ms: i64::MAX,
+                    last_ms: i64::MIN,
+                    ok: 0,
+                    errors: 0,
                 };
-                seen.insert(host.to_owned(), first);
+                ips.insert_full(ip.to_owned(), none).0
             }
-        }
+        };
+        (host, at)
+    }
+
+    /// Counts a response at `ms` (an `error` if 5xx) from the upstream host at `slot`.
+    pub(crate) fn count(&mut self, (host, ip): (usize, usize), ms: i64, error: bool) {
+        let seen = &mut self.hosts[host][ip];
+        seen.first_ms = seen.first_ms.min(ms);
+        seen.last_ms = seen.last_ms.max(ms);
+        seen.ok += u64::from(!error);
+        seen.errors += u64::from(error);
     }
 
     /// Adds `other`, which comes after this tracker's lines in the log.
@@ -105,8 +106,6 @@ impl HostTracker {
 
 #[cfg(test)]
 mod tests {
-    use mesh5xx_accesslog::{Entry, Format};
-
     use super::*;
     use crate::timeline::parse_timestamp;
 
@@ -131,13 +130,11 @@ mod tests {
                 }
                 let (name, ip) = (names[at.0], ips[at.1]);
                 let time = &times[rng.usize(..times.len())];
-                let mut e = Entry::empty(Format::IstioJson);
-                e.upstream_host = Some(ip);
-                e.start_time = time;
-                e.response_code = if rng.bool() { 503 } else { 200 };
-                tracker.add(name, &e);
+                let failed = rng.bool();
                 let ms = parse_timestamp(time).expect("a valid time");
-                let error = u64::from(e.response_code >= 500);
+                let slot = tracker.slot(name, ip);
+                tracker.count(slot, ms, failed);
+                let error = u64::from(failed);
                 match tally.iter_mut().find(|t| t.0 == name && t.1 == ip) {
                     Some(t) => {
                         t.2 = t.2.min(ms);

@@ -19,6 +19,29 @@ pub(crate) fn source_id(input: usize, e: &Entry<'_>) -> u64 {
     h.finish()
 }
 
+/// Everything that decides how grouping counts a line's request, hashed: its source
+/// (`source_id`), its direction and its external host (`grouping::direction`,
+/// `grouping::external_host`: the cluster, the upstream host, the authority, the local
+/// address and the route). What is found for one line holds for every line with the same.
+pub(crate) fn destination_id(input: usize, e: &Entry<'_>) -> u64 {
+    let mut h = WordHasher::default();
+    h.write_usize(input);
+    for field in [
+        e.upstream_cluster,
+        e.upstream_host,
+        e.authority,
+        e.downstream_local_address,
+        e.route_name,
+    ] {
+        match field {
+            Some(value) => h.write(value.as_bytes()),
+            // No length is this: apart from every value, the empty one included.
+            None => h.write_usize(usize::MAX),
+        }
+    }
+    h.finish()
+}
+
 /// Sources are hashes already: a map keyed by them uses the key as its hash. Ordered, so
 /// that stretches of a log merge as the log reads.
 pub(crate) type BySource<V> = IndexMap<u64, V, BuildHasherDefault<AsHash>>;
@@ -98,8 +121,8 @@ impl Hasher for WordHasher {
 /// it with the next stretch ([`SourceSeen::merge`]) as if read line by line.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct SourceSeen {
-    /// The earliest and the latest start times of a response below 500, as printed.
-    pub(crate) answered: Option<(String, String)>,
+    /// The earliest and the latest start times of a response below 500 (millis).
+    pub(crate) answered: Option<(i64, i64)>,
     /// It answered 5xx.
     failed: bool,
     /// It answered below 500 before its first 5xx.
@@ -111,9 +134,8 @@ pub(crate) struct SourceSeen {
 }
 
 impl SourceSeen {
-    /// A response at `start_time`, below 500 or not (`ok`). Times of one format compare as
-    /// text, so the earliest and the latest answers are kept without parsing every line.
-    pub(crate) fn saw(&mut self, start_time: &str, ok: bool) {
+    /// A response started at `ms` (when its time could be read), below 500 or not (`ok`).
+    pub(crate) fn saw(&mut self, ms: Option<i64>, ok: bool) {
         if !ok {
             self.recurred |= self.answered_since_error;
             self.failed = true;
@@ -122,17 +144,11 @@ impl SourceSeen {
         }
         self.answered_since_error |= self.failed;
         self.answered_before_error |= !self.failed;
-        match &mut self.answered {
-            Some((earliest, latest)) => {
-                if start_time > latest.as_str() {
-                    latest.clear();
-                    latest.push_str(start_time);
-                } else if start_time < earliest.as_str() {
-                    earliest.clear();
-                    earliest.push_str(start_time);
-                }
-            }
-            None => self.answered = Some((start_time.to_owned(), start_time.to_owned())),
+        if let Some(ms) = ms {
+            self.answered = Some(match self.answered {
+                Some((earliest, latest)) => (earliest.min(ms), latest.max(ms)),
+                None => (ms, ms),
+            });
         }
     }
 
@@ -144,13 +160,14 @@ impl SourceSeen {
         self.answered_since_error = if next.failed {
             next.answered_since_error
         } else {
-            self.answered_since_error || (self.failed && next.answered.is_some())
+            // Without an error, whatever `next` answered came before any.
+            self.answered_since_error || (self.failed && next.answered_before_error)
         };
         if !self.failed {
             self.answered_before_error |= next.answered_before_error;
         }
         self.failed |= next.failed;
-        self.answered = match (self.answered.take(), next.answered) {
+        self.answered = match (self.answered, next.answered) {
             (Some((e1, l1)), Some((e2, l2))) => Some((e1.min(e2), l1.max(l2))),
             (a, b) => a.or(b),
         };
@@ -189,12 +206,16 @@ mod tests {
     fn merged_stretches_read_as_the_whole() {
         for len in 0..=7u32 {
             for bits in 0..(1u32 << len) {
-                let events: Vec<(String, bool)> = (0..len)
-                    .map(|i| (format!("t{}", (i * 5) % 7), bits & (1 << i) != 0))
+                // Every third answer without a time.
+                let events: Vec<(Option<i64>, bool)> = (0..len)
+                    .map(|i| {
+                        let ms = (i % 3 != 2).then_some(i64::from((i * 5) % 7));
+                        (ms, bits & (1 << i) != 0)
+                    })
                     .collect();
-                let read = |events: &[(String, bool)]| {
+                let read = |events: &[(Option<i64>, bool)]| {
                     let mut s = SourceSeen::default();
-                    events.iter().for_each(|(t, ok)| s.saw(t, *ok));
+                    events.iter().for_each(|(ms, ok)| s.saw(*ms, *ok));
                     s
                 };
                 let whole = read(&events);
