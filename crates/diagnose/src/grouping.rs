@@ -6,13 +6,15 @@
 //! sources, hosts) and what depends on the order of lines (a source that fails again after
 //! answering) come out as reading the log line by line would give.
 
+use std::hash::Hasher;
+
 use hdrhistogram::Histogram;
 use indexmap::IndexMap;
 use mesh5xx_accesslog::Entry;
 use serde::Serialize;
 
 use crate::hosts::{HostTracker, HOST_CAP};
-use crate::sources::{destination_id, source_id, BySource, SourceSeen};
+use crate::sources::{source_id, BySource, SourceSeen, WordHasher};
 use crate::tally::{merge_capped, Tally, TALLY_CAP};
 use crate::timeline::{Timeline, Timestamps};
 
@@ -50,18 +52,24 @@ impl Direction {
     }
 }
 
+/// The direction a cluster's name tells, if it does.
+fn cluster_direction(cluster: &str) -> Option<Direction> {
+    if cluster.starts_with("inbound|") || cluster.starts_with("InboundPassthroughCluster") {
+        return Some(Direction::Inbound);
+    }
+    if cluster.starts_with("outbound|") {
+        return Some(Direction::Outbound);
+    }
+    if cluster == "PassthroughCluster" || cluster == "BlackHoleCluster" {
+        return Some(Direction::Passthrough);
+    }
+    None
+}
+
 /// The direction of `e`, from its cluster name or else its addresses.
 pub fn direction(e: &Entry<'_>) -> Direction {
-    if let Some(cluster) = e.upstream_cluster {
-        if cluster.starts_with("inbound|") || cluster.starts_with("InboundPassthroughCluster") {
-            return Direction::Inbound;
-        }
-        if cluster.starts_with("outbound|") {
-            return Direction::Outbound;
-        }
-        if cluster == "PassthroughCluster" || cluster == "BlackHoleCluster" {
-            return Direction::Passthrough;
-        }
+    if let Some(direction) = e.upstream_cluster.and_then(cluster_direction) {
+        return direction;
     }
     let local_port = e
         .downstream_local_address
@@ -99,6 +107,33 @@ pub fn external_host<'a>(e: &Entry<'a>, direction: Direction) -> Option<&'a str>
         || name.ends_with(".svc")
         || !name.bytes().any(|b| b == b'.');
     (!in_mesh && !name.is_empty()).then_some(host)
+}
+
+/// What decides how grouping counts a line's request, hashed: its source ([`source_id`]: the
+/// input, the cluster and the upstream host), its direction and its external host (the
+/// authority of passthrough traffic; the local address and the route when the cluster
+/// does not tell the direction). What is found for one line holds for every line with the
+/// same.
+fn destination_id(input: usize, e: &Entry<'_>) -> u64 {
+    let mut h = WordHasher::default();
+    let mut write = |field: Option<&str>| match field {
+        Some(value) => h.write(value.as_bytes()),
+        // No length is this: apart from every value, the empty one included.
+        None => h.write_usize(usize::MAX),
+    };
+    write(e.upstream_cluster);
+    write(e.upstream_host);
+    match e.upstream_cluster.and_then(cluster_direction) {
+        Some(Direction::Passthrough) => write(e.authority),
+        Some(_) => {}
+        None => {
+            write(e.authority);
+            write(e.downstream_local_address);
+            write(e.route_name);
+        }
+    }
+    h.write_usize(input);
+    h.finish()
 }
 
 /// `s` split at its last `byte` (ASCII), that byte left out. For the short fields of a line,

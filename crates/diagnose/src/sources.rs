@@ -19,29 +19,6 @@ pub(crate) fn source_id(input: usize, e: &Entry<'_>) -> u64 {
     h.finish()
 }
 
-/// Everything that decides how grouping counts a line's request, hashed: its source
-/// (`source_id`), its direction and its external host (`grouping::direction`,
-/// `grouping::external_host`: the cluster, the upstream host, the authority, the local
-/// address and the route). What is found for one line holds for every line with the same.
-pub(crate) fn destination_id(input: usize, e: &Entry<'_>) -> u64 {
-    let mut h = WordHasher::default();
-    h.write_usize(input);
-    for field in [
-        e.upstream_cluster,
-        e.upstream_host,
-        e.authority,
-        e.downstream_local_address,
-        e.route_name,
-    ] {
-        match field {
-            Some(value) => h.write(value.as_bytes()),
-            // No length is this: apart from every value, the empty one included.
-            None => h.write_usize(usize::MAX),
-        }
-    }
-    h.finish()
-}
-
 /// Sources are hashes already: a map keyed by them uses the key as its hash. Ordered, so
 /// that stretches of a log merge as the log reads.
 pub(crate) type BySource<V> = IndexMap<u64, V, BuildHasherDefault<AsHash>>;
