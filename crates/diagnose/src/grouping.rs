@@ -478,3 +478,89 @@ impl Groups {
         self.any_answered |= other.any_answered;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use mesh5xx_accesslog::{Entry, Format};
+
+    use super::*;
+
+    /// Lines to many destinations, each differing from others in one of the fields a
+    /// destination is found from, in random order: each is counted where its own fields
+    /// say (its direction, external host and source found afresh), never where an earlier
+    /// line's destination was.
+    #[test]
+    fn each_line_counts_where_its_own_fields_say() {
+        let clusters = [
+            Some("inbound|80|http|a.ns.svc.cluster.local"),
+            Some("outbound|80||ext.example.com"),
+            Some("outbound|80||b.ns.svc.cluster.local"),
+            Some("PassthroughCluster"),
+            Some("custom"),
+            None,
+        ];
+        let hosts = [Some("10.0.0.1:80"), Some("127.0.0.1:80"), None];
+        let authorities = [Some("a.example.com"), Some("b.example.com"), None];
+        let locals = [
+            Some("10.0.0.9:15001"),
+            Some("10.0.0.9:15006"),
+            Some("10.0.0.9:80"),
+            None,
+        ];
+        let routes = [Some("allow_any"), None];
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut groups = Groups::default();
+        let mut want_hosts = BTreeMap::new();
+        let mut want_groups = BTreeMap::new();
+        let mut want_sources = BTreeSet::new();
+        for _ in 0..5_000 {
+            let mut e = Entry::empty(Format::IstioCurrent);
+            e.upstream_cluster = clusters[rng.usize(..clusters.len())];
+            e.upstream_host = hosts[rng.usize(..hosts.len())];
+            e.authority = authorities[rng.usize(..authorities.len())];
+            e.downstream_local_address = locals[rng.usize(..locals.len())];
+            e.route_name = routes[rng.usize(..routes.len())];
+            e.start_time = "2022-04-18T09:29:59.633Z";
+            e.response_code = if rng.u8(..4) == 0 { 503 } else { 200 };
+            let input = rng.usize(..2);
+            groups.add(&e, input);
+
+            let dir = direction(&e);
+            if let (Some(name), Some(ip)) = (external_host(&e, dir), e.upstream_host) {
+                *want_hosts.entry((name, ip)).or_insert(0u64) += 1;
+            }
+            if e.response_code == 503 {
+                *want_groups.entry((dir, e.upstream_cluster)).or_insert(0u64) += 1;
+            } else {
+                want_sources.insert(source_id(input, &e));
+            }
+        }
+        let mut got_hosts = BTreeMap::new();
+        for &(name, _) in want_hosts.keys() {
+            for seen in groups.hosts.ips(name) {
+                got_hosts.insert((name, seen.host.as_str()), seen.ok + seen.errors);
+            }
+        }
+        assert_eq!(got_hosts, want_hosts);
+        let got_groups: BTreeMap<_, _> = groups
+            .groups
+            .iter()
+            .map(|(key, stats)| ((key.direction, key.cluster.as_deref()), stats.count))
+            .collect();
+        assert_eq!(got_groups, want_groups);
+        let got_sources: BTreeSet<u64> = groups
+            .seen
+            .iter()
+            .filter(|(_, seen)| seen.answered.is_some())
+            .map(|(source, _)| *source)
+            .collect();
+        assert_eq!(got_sources, want_sources);
+        // Every kind of destination met: the test covers what it claims to.
+        assert!(
+            want_hosts.len() >= 6 && want_groups.len() >= 10,
+            "{want_hosts:?}"
+        );
+    }
+}
