@@ -211,7 +211,8 @@ impl Parser {
 #[inline(always)]
 fn parse<'a>(line: &'a str, escapes: bool, e: &mut Entry<'a>) -> Result<(), ParseError> {
     let line = line.trim_end_matches(['\n', '\r', ' ', '\t']);
-    if line.trim_start().is_empty() {
+    // A line that starts with an entry is not blank; only others need the look.
+    if !matches!(line.as_bytes().first(), Some(b'[' | b'{')) && line.trim_start().is_empty() {
         return Err(ParseError::Empty);
     }
     let error = match fast(line, e) {
@@ -249,7 +250,18 @@ fn has_escape(e: &Entry<'_>) -> bool {
 /// Where the entry starts: the first `[` followed by a digit (not after an escape) or `{`
 /// followed by `"`
 /// (JSON may put a space first) within [`MAX_PREFIX`] bytes.
+#[inline(always)]
 fn entry_start(line: &str) -> Option<usize> {
+    // Most lines are the entry alone.
+    match line.as_bytes() {
+        [b'[', digit, ..] if digit.is_ascii_digit() => Some(0),
+        [b'{', b'"', ..] => Some(0),
+        _ => entry_start_after_prefix(line),
+    }
+}
+
+/// [`entry_start`] of a line that does not start with the entry.
+fn entry_start_after_prefix(line: &str) -> Option<usize> {
     let bytes = line.as_bytes();
     let window = &bytes[..bytes.len().min(MAX_PREFIX)];
     window.iter().enumerate().find_map(|(i, &b)| match b {

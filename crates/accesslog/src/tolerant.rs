@@ -14,6 +14,7 @@ use crate::{kv, text, ParseError};
 const BORDERS: [char; 5] = ['|', '│', '┃', '║', '`'];
 
 /// Whether the line ends in something no format ends in: a border or a cut marker.
+#[inline(always)]
 pub(crate) fn ends_oddly(line: &str) -> bool {
     match line.as_bytes().last() {
         Some(b'|' | b'`' | b'.') => true,
