@@ -200,6 +200,7 @@ impl Field {
 
 /// A count: a number, a numeric string, or `-`/`null` (`Some(None)`); `None` if invalid.
 /// A JSON number with a fraction (`12.5`) counts its whole part.
+#[inline(always)]
 fn number(value: Value<'_>) -> Option<Option<u64>> {
     match value {
         Value::Null | Value::Str("-") | Value::Str("") => Some(None),
@@ -213,6 +214,7 @@ fn number(value: Value<'_>) -> Option<Option<u64>> {
 }
 
 /// A string value with `-`, `""` and `null` as `None`.
+#[inline(always)]
 fn opt_string(value: Value<'_>) -> Option<&str> {
     match value {
         Value::Str(s) => dash_none(s),

@@ -72,6 +72,7 @@ fn seconds(s: &str) -> Option<i64> {
 
 /// Milliseconds since the epoch of a time `secs` into its day (see [`seconds`]) followed by
 /// `rest`: an optional fraction, then `Z`, an `+hh:mm` offset or nothing.
+#[inline(always)]
 fn with_fraction(secs: i64, rest: &str) -> Option<i64> {
     let b = rest.as_bytes();
     // Envoy's own `%START_TIME%` ends `.DDDZ`: read at once, without the loop below.
