@@ -415,25 +415,23 @@ pub(crate) fn find_code(text: &str) -> Option<usize> {
 }
 
 /// Splits `METHOD PATH PROTOCOL`; the path may itself hold spaces.
+#[inline(always)]
 fn split_request(request: &str) -> Option<(&str, &str, &str)> {
+    use crate::tokenizer::{between, find_byte};
     let bytes = request.as_bytes();
-    let first = crate::tokenizer::find_byte(b' ', bytes)?;
-    let last = memchr::memrchr(b' ', bytes)?;
-    if first == last {
+    let first = find_byte(b' ', bytes)?;
+    // The protocol is a few bytes at the end: a search back from there is over at once.
+    let last = bytes.iter().rposition(|&b| b == b' ')?;
+    if first == last || first == 0 || last + 1 == bytes.len() {
         return None;
     }
-    let (method, path, protocol) = (
-        &request[..first],
-        &request[first + 1..last],
-        &request[last + 1..],
-    );
-    if method.is_empty()
-        || protocol.is_empty()
-        || crate::tokenizer::find_byte(b'"', method.as_bytes()).is_some()
-    {
+    // Each boundary is next to a space.
+    let method = between(request, 0, first);
+    if method.bytes().any(|b| b == b'"') {
         return None;
     }
-    Some((method, path, protocol))
+    let path = between(request, first + 1, last);
+    Some((method, path, between(request, last + 1, bytes.len())))
 }
 
 /// `-`, or upper-case flag names joined by commas.
