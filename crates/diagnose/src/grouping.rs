@@ -308,14 +308,37 @@ pub struct Groups {
     seen: BySource<SourceSeen>,
     /// Whether any line answered below 500.
     any_answered: bool,
-    /// What was found of each destination (see [`destination_id`]) the lines went to.
-    destinations: BySource<Destination>,
+    /// What was found of the destinations (see [`destination_id`]) the lines went to.
+    destinations: Destinations,
     /// The start times of the lines.
     times: Timestamps,
 }
 
-/// Destinations remembered at most; past them the memory starts again.
-const DESTINATION_CAP: usize = 4_096;
+/// Destinations remembered: each in the slot the low bits of its id name.
+const DESTINATION_SLOTS: usize = 256;
+
+/// The destinations last met, each found with one look at the slot of its id. Two that
+/// share a slot take it in turns (each found again, as if new, when it comes back).
+#[derive(Debug, Default)]
+struct Destinations {
+    slots: Vec<Option<(u64, Destination)>>,
+}
+
+impl Destinations {
+    /// The destination `id`, found by `learn` if it is not remembered.
+    #[inline(always)]
+    fn get(&mut self, id: u64, learn: impl FnOnce() -> Destination) -> &mut Destination {
+        if self.slots.is_empty() {
+            self.slots.resize(DESTINATION_SLOTS, None);
+        }
+        let slot = &mut self.slots[id as usize % DESTINATION_SLOTS];
+        match slot {
+            Some((kept, _)) if *kept == id => {}
+            _ => *slot = Some((id, learn())),
+        }
+        &mut slot.as_mut().expect("just filled").1
+    }
+}
 
 /// What the lines to one destination share: found from the first of them, then looked up
 /// (a hash and a probe) rather than found again from each line's fields.
@@ -397,13 +420,7 @@ impl Groups {
         let is_5xx = (500..600).contains(&e.response_code);
         let ms = self.times.parse(e.start_time);
         let id = destination_id(input, e);
-        if self.destinations.len() >= DESTINATION_CAP && !self.destinations.contains_key(&id) {
-            self.destinations.clear();
-        }
-        let to = self
-            .destinations
-            .entry(id)
-            .or_insert_with(|| Destination::of(e, input));
+        let to = self.destinations.get(id, || Destination::of(e, input));
         if let (true, Some(ms)) = (to.external, ms) {
             let at = *to.host_at.get_or_insert_with(|| {
                 let (Some(name), Some(ip)) = (external_host(e, to.direction), e.upstream_host)
