@@ -7,7 +7,7 @@ use indexmap::IndexMap;
 use mesh5xx_accesslog::Entry;
 
 /// Where a line's request went: the input it was read from, its upstream cluster and its
-/// upstream host, hashed (so that a line allocates nothing and hashes once). Pods of one
+/// upstream host, hashed (a source is one word: no string of it is kept or compared). Pods of one
 /// service share cluster names (and, before Istio 1.10, the inbound host `127.0.0.1:PORT`),
 /// so logs of several pods are told apart by their input.
 pub(crate) fn source_id(input: usize, e: &Entry<'_>) -> u64 {
