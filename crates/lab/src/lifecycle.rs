@@ -69,8 +69,15 @@ impl Recorder {
     }
 
     fn record(&self, pod: &str, step: &str) {
+        self.record_at(pod, step, Instant::now());
+    }
+
+    /// Records `step` at `at`, the instant it stands for: a step the lab schedules (the
+    /// node controller's mark) is timed by its schedule, not by when its task woke, so that
+    /// steps a fixed time apart are recorded that far apart.
+    fn record_at(&self, pod: &str, step: &str, at: Instant) {
         let s = Step {
-            t_ms: self.start.elapsed().as_millis() as u64,
+            t_ms: at.saturating_duration_since(self.start).as_millis() as u64,
             pod: pod.to_string(),
             step: step.to_string(),
         };
@@ -359,11 +366,11 @@ async fn lose_node(
         .map_err(|e| LabError::Network(e.to_string()))?;
     // The node's heartbeats stop with its network: the grace period counts from here.
     let t0 = Instant::now();
-    endpoints.steps.record(&name, "node-lost");
+    endpoints.steps.record_at(&name, "node-lost", t0);
     let not_ready = t0 + not_ready_after;
     let mark_not_ready = async {
         tokio::time::sleep_until(not_ready).await;
-        endpoints.steps.record(&name, "not-ready");
+        endpoints.steps.record_at(&name, "not-ready", not_ready);
     };
     let (removed, ()) = tokio::join!(
         endpoints.change_since(not_ready, &name, None),

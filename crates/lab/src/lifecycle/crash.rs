@@ -113,7 +113,7 @@ pub(super) async fn crash_loop(
             // which the lab takes so that the relist's phase does not move the result.
             let seen = exited + ms(life.relist_ms) / 2;
             tokio::time::sleep_until(seen).await;
-            steps.record(&name, "not-ready");
+            steps.record_at(&name, "not-ready", seen);
             let _ = changes.send((seen, false));
             let restart = backoff.restart_at(exited, seen);
             tokio::time::sleep_until(restart).await;
