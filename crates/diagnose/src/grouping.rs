@@ -319,18 +319,23 @@ const DESTINATION_SLOTS: usize = 256;
 
 /// The destinations last met, each found with one look at the slot of its id. Two that
 /// share a slot take it in turns (each found again, as if new, when it comes back).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Destinations {
-    slots: Vec<Option<(u64, Destination)>>,
+    slots: Box<[Option<(u64, Destination)>; DESTINATION_SLOTS]>,
+}
+
+impl Default for Destinations {
+    fn default() -> Self {
+        Destinations {
+            slots: Box::new([None; DESTINATION_SLOTS]),
+        }
+    }
 }
 
 impl Destinations {
     /// The destination `id`, found by `learn` if it is not remembered.
     #[inline(always)]
     fn get(&mut self, id: u64, learn: impl FnOnce() -> Destination) -> &mut Destination {
-        if self.slots.is_empty() {
-            self.slots.resize(DESTINATION_SLOTS, None);
-        }
         let slot = &mut self.slots[id as usize % DESTINATION_SLOTS];
         match slot {
             Some((kept, _)) if *kept == id => {}
@@ -341,7 +346,7 @@ impl Destinations {
 }
 
 /// What the lines to one destination share: found from the first of them, then looked up
-/// (a hash and a probe) rather than found again from each line's fields.
+/// by its id (see [`Destinations`]) rather than found again from each line's fields.
 #[derive(Debug, Clone, Copy)]
 struct Destination {
     direction: Direction,
